@@ -1,0 +1,57 @@
+"""Short, human-readable complaint references (``C-7KQ4-MZ9P``) and their uniqueness index.
+
+A reference is drawn at random from Crockford's base-32 alphabet (no I, L, O, U: nothing a customer
+reading it over the phone can confuse). Uniqueness is enforced the way the eventsourcing library
+recommends: an index aggregate whose id is derived from the reference (uuid5) is saved atomically with
+the complaint, so a collision fails the whole save with an integrity error and the filing is retried
+with a fresh reference.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+REFERENCE_PATTERN = re.compile(r"^C-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$")
+
+
+def new_reference() -> str:
+    chars = "".join(secrets.choice(ALPHABET) for _ in range(8))
+    return f"C-{chars[:4]}-{chars[4:]}"
+
+
+def normalise_reference(text: str) -> str:
+    """Accepts what a customer might type (lower case, O for 0, I/L for 1) and returns the canonical form."""
+    cleaned = text.strip().upper().replace("O", "0").replace("I", "1").replace("L", "1")
+    if cleaned.startswith("C") and not cleaned.startswith("C-"):
+        cleaned = "C-" + cleaned[1:]
+    body = cleaned[2:].replace("-", "")
+    return f"C-{body[:4]}-{body[4:]}" if len(body) == 8 else cleaned
+
+
+class ComplaintReference(Aggregate):
+    """Index from a reference to the complaint it names."""
+
+    class Registered(Aggregate.Created):
+        reference: str
+        complaint_id: UUID
+
+    def __init__(self, reference: str, complaint_id: UUID) -> None:
+        self.reference = reference
+        self.complaint_id = complaint_id
+
+    @staticmethod
+    def create_id(reference: str) -> UUID:
+        return index_id(reference)
+
+    @classmethod
+    def register(cls, reference: str, complaint_id: UUID) -> ComplaintReference:
+        return cls._create(cls.Registered, reference=reference, complaint_id=complaint_id)
+
+
+def index_id(reference: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"/complaint-references/{reference}")

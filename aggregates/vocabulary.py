@@ -1,0 +1,78 @@
+"""Fixed vocabularies of the complaint domain.
+
+Values are the wire and storage spelling: events store the ``.value`` strings, never the enum
+objects, so the stored JSON stays readable by any consumer.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Category(StrEnum):
+    PRODUCT_QUALITY = "product_quality"
+    SERVICE_ATTITUDE = "service_attitude"
+    LOGISTICS = "logistics"
+    BILLING = "billing"
+    OTHER = "other"
+
+
+class Channel(StrEnum):
+    WEB = "web"
+    APP = "app"
+    MINI_PROGRAM = "mini_program"
+    WECHAT = "wechat"
+    PHONE = "phone"
+    EMAIL = "email"
+    SOCIAL_MEDIA = "social_media"
+    IN_PERSON = "in_person"
+    STAFF = "staff"
+    POSTAL_MAIL = "postal_mail"
+    FAX = "fax"
+    REFERRAL = "referral"
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class ExpectedRemedy(StrEnum):
+    REFUND = "refund"
+    EXCHANGE = "exchange"
+    REPAIR = "repair"
+    APOLOGY = "apology"
+    COMPENSATION = "compensation"
+    OTHER = "other"
+
+
+class CustomerTier(StrEnum):
+    STANDARD = "standard"
+    VIP = "vip"
+
+
+class Visibility(StrEnum):
+    INTERNAL = "internal"
+    CUSTOMER = "customer"
+
+
+class ResolutionCode(StrEnum):
+    RESOLVED = "resolved"
+    REMEDY_PROVIDED = "remedy_provided"
+    DUPLICATE = "duplicate"
+    INVALID = "invalid"
+    WITHDRAWN = "withdrawn"
+
+
+class Status(StrEnum):
+    NEW = "new"
+    ASSIGNED = "assigned"
+    CLOSED = "closed"
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"

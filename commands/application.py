@@ -1,0 +1,343 @@
+"""The write side: one eventsourcing ``Application`` with one method per command.
+
+Each method validates, loads the aggregate, calls one domain method and saves; it returns a
+``CommandResult`` (ids and positions), never an aggregate. Optimistic concurrency and idempotency are
+enforced here, because the library offers neither an expected-version argument nor idempotency keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.utils import get_topic
+
+from aggregates.access_token import AccessToken, hash_secret, new_secret, token_id_for_hash
+from aggregates.complaint import Complaint
+from aggregates.reference import ComplaintReference, index_id, new_reference, normalise_reference
+from commands.context import CommandContext
+from commands.errors import (
+    ComplaintNotFoundError,
+    ConcurrencyConflictError,
+    IdempotencyKeyReusedError,
+    PreconditionFailedError,
+    TokenNotFoundError,
+)
+from commands.idempotency import IdempotencyRecord, fingerprint, record_id
+from commands.models import (
+    AssignComplaint,
+    CloseComplaint,
+    Command,
+    CommentOnComplaint,
+    EscalateComplaint,
+    FileComplaint,
+    ReopenComplaint,
+)
+
+REFERENCE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    complaint_id: UUID
+    version: int
+    position: int | None
+    """Notification id of the last event written; None when the result was replayed."""
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token_id: UUID
+    name: str
+    role: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    token_id: UUID
+    name: str
+    role: str
+    issued_at: datetime
+    issued_by: str
+    revoked_at: datetime | None
+
+
+class ComplaintsApp(Application[UUID]):
+    # A fixed name, because the library derives table names from it (PostgreSQL: complaints_events):
+    # renaming the class must not point the application at new, empty tables.
+    name = "complaints"
+
+    # ---- complaints ------------------------------------------------------------------------
+
+    def file_complaint(
+        self, command: FileComplaint, ctx: CommandContext, *, idempotency_key: str | None = None
+    ) -> CommandResult:
+        print_ = fingerprint("file", None, command.model_dump(mode="json"))
+        if idempotency_key and (replay := self._replay(ctx, idempotency_key, print_)):
+            return replay
+        intake = command.model_dump(exclude={"received_at", "received_by"})
+        received_at = command.received_at or datetime.now(UTC)
+        for _ in range(REFERENCE_ATTEMPTS):
+            reference = new_reference()
+            complaint = Complaint.file(
+                reference=reference,
+                received_at=received_at,
+                received_by=command.received_by,
+                by=ctx.provenance,
+                **intake,
+            )
+            index = ComplaintReference.register(reference, complaint.id)
+            try:
+                return self._save(complaint, ctx, idempotency_key, print_, extra=(index,))
+            except _ReferenceTakenError:
+                continue
+        raise ConcurrencyConflictError("could not allocate a unique complaint reference")
+
+    def assign(
+        self,
+        complaint_id: UUID,
+        command: AssignComplaint,
+        ctx: CommandContext,
+        *,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> CommandResult:
+        return self._update(
+            complaint_id,
+            command,
+            ctx,
+            lambda c: c.assign(
+                command.assignee, team=command.team, reason=command.reason, by=ctx.provenance
+            ),
+            expected_version,
+            idempotency_key,
+        )
+
+    def comment(
+        self,
+        complaint_id: UUID,
+        command: CommentOnComplaint,
+        ctx: CommandContext,
+        *,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> CommandResult:
+        return self._update(
+            complaint_id,
+            command,
+            ctx,
+            lambda c: c.comment(command.body, visibility=command.visibility, by=ctx.provenance),
+            expected_version,
+            idempotency_key,
+        )
+
+    def escalate(
+        self,
+        complaint_id: UUID,
+        command: EscalateComplaint,
+        ctx: CommandContext,
+        *,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> CommandResult:
+        return self._update(
+            complaint_id,
+            command,
+            ctx,
+            lambda c: c.escalate(command.reason, level=command.level, by=ctx.provenance),
+            expected_version,
+            idempotency_key,
+        )
+
+    def close_complaint(
+        self,
+        complaint_id: UUID,
+        command: CloseComplaint,
+        ctx: CommandContext,
+        *,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> CommandResult:
+        return self._update(
+            complaint_id,
+            command,
+            ctx,
+            lambda c: c.close(command.resolution_code, command.summary, by=ctx.provenance),
+            expected_version,
+            idempotency_key,
+        )
+
+    def reopen(
+        self,
+        complaint_id: UUID,
+        command: ReopenComplaint,
+        ctx: CommandContext,
+        *,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> CommandResult:
+        return self._update(
+            complaint_id,
+            command,
+            ctx,
+            lambda c: c.reopen(command.reason, by=ctx.provenance),
+            expected_version,
+            idempotency_key,
+        )
+
+    def get_complaint(self, complaint_id: UUID, version: int | None = None) -> Complaint:
+        try:
+            complaint: Complaint = self.repository.get(complaint_id, version=version)
+        except AggregateNotFoundError:
+            raise ComplaintNotFoundError(f"no complaint with id {complaint_id}") from None
+        if not isinstance(complaint, Complaint):
+            raise ComplaintNotFoundError(f"no complaint with id {complaint_id}")
+        return complaint
+
+    def resolve_reference(self, reference: str) -> UUID:
+        try:
+            index: ComplaintReference = self.repository.get(index_id(normalise_reference(reference)))
+        except AggregateNotFoundError:
+            raise ComplaintNotFoundError(f"no complaint with reference {reference}") from None
+        return index.complaint_id
+
+    # ---- access tokens ---------------------------------------------------------------------
+
+    def issue_token(self, name: str, role: str, ctx: CommandContext) -> IssuedToken:
+        secret = new_secret()
+        token = AccessToken.issue(name, role, secret_hash=hash_secret(secret), by=ctx.provenance)
+        self.save(token)
+        return IssuedToken(token.id, token.name, token.role, secret)
+
+    def authenticate(self, secret: str) -> AccessToken | None:
+        try:
+            token: AccessToken = self.repository.get(token_id_for_hash(hash_secret(secret)))
+        except AggregateNotFoundError:
+            return None
+        return token if token.is_active else None
+
+    def list_tokens(self) -> list[TokenInfo]:
+        tokens: list[TokenInfo] = []
+        topic = get_topic(AccessToken.Issued)
+        start = 1
+        while True:
+            page = self.recorder.select_notifications(start=start, limit=1000, topics=[topic])
+            for notification in page:
+                token: AccessToken = self.repository.get(notification.originator_id)
+                tokens.append(
+                    TokenInfo(
+                        token.id,
+                        token.name,
+                        token.role,
+                        token.created_on,
+                        self._issuer(token.id),
+                        token.revoked_at,
+                    )
+                )
+            if len(page) < 1000:
+                return tokens
+            start = page[-1].id + 1
+
+    def has_tokens(self) -> bool:
+        topic = get_topic(AccessToken.Issued)
+        return bool(self.recorder.select_notifications(start=1, limit=1, topics=[topic]))
+
+    def revoke_token(self, id_or_name: str, ctx: CommandContext) -> list[UUID]:
+        """Revokes one token by id, or every active token with that principal name."""
+        matches = [
+            t
+            for t in self.list_tokens()
+            if t.revoked_at is None and (str(t.token_id) == id_or_name or t.name == id_or_name)
+        ]
+        if not matches:
+            raise TokenNotFoundError(f"no active token with id or name {id_or_name!r}")
+        revoked = []
+        for info in matches:
+            token: AccessToken = self.repository.get(info.token_id)
+            token.revoke(by=ctx.provenance)
+            self.save(token)
+            revoked.append(token.id)
+        return revoked
+
+    def _issuer(self, token_id: UUID) -> str:
+        first = next(iter(self.events.get(token_id, limit=1)))
+        return str(getattr(first, "actor", ""))
+
+    # ---- the handler skeleton --------------------------------------------------------------
+
+    def _update(
+        self,
+        complaint_id: UUID,
+        command: Command,
+        ctx: CommandContext,
+        decide: Callable[[Complaint], None],
+        expected_version: int | None,
+        idempotency_key: str | None,
+    ) -> CommandResult:
+        print_ = fingerprint(type(command).__name__, str(complaint_id), command.model_dump(mode="json"))
+        if idempotency_key and (replay := self._replay(ctx, idempotency_key, print_)):
+            return replay
+        complaint = self.get_complaint(complaint_id)
+        if expected_version is not None and expected_version != complaint.version:
+            raise PreconditionFailedError(expected_version, complaint.version)
+        decide(complaint)
+        try:
+            return self._save(complaint, ctx, idempotency_key, print_)
+        except _ReferenceTakenError:  # pragma: no cover - updates register no reference
+            raise ConcurrencyConflictError("unexpected reference conflict") from None
+
+    def _save(
+        self,
+        complaint: Complaint,
+        ctx: CommandContext,
+        idempotency_key: str | None,
+        print_: str,
+        extra: tuple[Any, ...] = (),
+    ) -> CommandResult:
+        record = (
+            IdempotencyRecord.record(
+                ctx.principal, idempotency_key, print_, complaint.id, complaint.version
+            )
+            if idempotency_key
+            else None
+        )
+        try:
+            recordings: list[Recording[UUID]] = self.save(complaint, *extra, record)
+        except IntegrityError:
+            # Three things can collide: the complaint's next version (another writer won the
+            # race), the idempotency record (the same key sent twice at once), or, for a filing,
+            # the reference index. Tell them apart by looking at what is now stored.
+            if idempotency_key and (replay := self._replay(ctx, idempotency_key, print_)):
+                return replay
+            if extra and extra[0].id in self.repository:
+                raise _ReferenceTakenError from None
+            raise ConcurrencyConflictError(
+                "the complaint was changed by another request; reload it and try again"
+            ) from None
+        position = max(
+            (r.notification.id for r in recordings if r.domain_event.originator_id == complaint.id),
+            default=None,
+        )
+        return CommandResult(complaint.id, complaint.version, position)
+
+    def _replay(self, ctx: CommandContext, key: str, print_: str) -> CommandResult | None:
+        try:
+            record: IdempotencyRecord = self.repository.get(record_id(ctx.principal, key))
+        except AggregateNotFoundError:
+            return None
+        if record.fingerprint != print_:
+            raise IdempotencyKeyReusedError(
+                f"Idempotency-Key {key!r} was already used with a different request"
+            )
+        return CommandResult(record.complaint_id, record.complaint_version, None, replayed=True)
+
+
+class _ReferenceTakenError(Exception):
+    """Raised when a freshly drawn reference collides with an existing one."""

@@ -1,0 +1,28 @@
+"""Errors of the write side that are not domain rules (those live in ``aggregates/errors.py``)."""
+
+from __future__ import annotations
+
+
+class ComplaintNotFoundError(LookupError):
+    """Raised when no complaint has the given id or reference."""
+
+
+class PreconditionFailedError(Exception):
+    """Raised when ``If-Match`` names a version other than the complaint's current one."""
+
+    def __init__(self, expected: int, actual: int) -> None:
+        super().__init__(f"the complaint is at version {actual}, not {expected}")
+        self.expected = expected
+        self.actual = actual
+
+
+class ConcurrencyConflictError(Exception):
+    """Raised when another writer saved the complaint between our read and our write."""
+
+
+class IdempotencyKeyReusedError(Exception):
+    """Raised when an idempotency key is replayed with a different command."""
+
+
+class TokenNotFoundError(LookupError):
+    """Raised when no access token matches the given id or name."""

@@ -1,0 +1,157 @@
+"""Command models: what a caller asks the system to do, validated before any aggregate is touched.
+
+The intake model doubles as the HTTP request body of ``POST /complaints`` so that validation rules and
+their 422 field names exist exactly once.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from aggregates.vocabulary import (
+    Category,
+    Channel,
+    CustomerTier,
+    ExpectedRemedy,
+    ResolutionCode,
+    Severity,
+    Visibility,
+)
+
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+OptionalShort = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=True)
+
+
+class Customer(Command):
+    id: ShortText
+    name: ShortText
+    company: OptionalShort = None
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    email: Annotated[
+        str,
+        StringConstraints(
+            strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+        ),
+    ] | None = None
+    tier: CustomerTier = CustomerTier.STANDARD
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Customer:
+        if not (self.phone or self.email):
+            raise ValueError("at least one of customer.phone or customer.email is required")
+        return self
+
+
+class Product(Command):
+    name: OptionalShort = None
+    model: OptionalShort = None
+    order_number: OptionalShort = None
+    contract_number: OptionalShort = None
+    service_item: OptionalShort = None
+
+
+class Attachment(Command):
+    name: ShortText
+    content_type: Annotated[str, StringConstraints(max_length=200)] | None = None
+    size: Annotated[int, Field(ge=0)] | None = None
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")] | None = None
+
+
+class FileComplaint(Command):
+    """Register a new complaint from any channel through the one standard intake."""
+
+    customer: Customer
+    product: Product = Field(default_factory=Product)
+    category: Category
+    subject: ShortText
+    description: LongText
+    occurred_at: AwareDatetime | None = None
+    location: OptionalShort = None
+    attachments: Annotated[list[Attachment], Field(max_length=50)] = Field(default_factory=list)
+    expected_remedy: ExpectedRemedy | None = None
+    channel: Channel
+    severity: Severity
+    region: OptionalShort = None
+    received_by: OptionalShort = None
+    received_at: AwareDatetime | None = None
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        use_enum_values=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer": {
+                        "id": "CUST-1001",
+                        "name": "张伟",
+                        "company": None,
+                        "phone": "13800138000",
+                        "email": "zhang.wei@example.com",
+                        "tier": "vip",
+                    },
+                    "product": {
+                        "name": "X9 phone",
+                        "model": "X9-128",
+                        "order_number": "SO-2026-0042",
+                        "contract_number": None,
+                        "service_item": None,
+                    },
+                    "category": "product_quality",
+                    "subject": "Screen cracked on arrival",
+                    "description": "The parcel arrived with the phone screen cracked.",
+                    "occurred_at": "2026-11-20T10:00:00+08:00",
+                    "location": "Shanghai",
+                    "attachments": [
+                        {
+                            "name": "photo.jpg",
+                            "content_type": "image/jpeg",
+                            "size": 52311,
+                            "sha256": "9f86d081884c7d659a2feaa0c55ad015"
+                            "a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                        }
+                    ],
+                    "expected_remedy": "exchange",
+                    "channel": "web",
+                    "severity": "high",
+                    "region": "east",
+                    "received_by": None,
+                    "received_at": None,
+                }
+            ]
+        },
+    )
+
+
+class AssignComplaint(Command):
+    assignee: ShortText
+    team: OptionalShort = None
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+
+
+class CommentOnComplaint(Command):
+    body: LongText
+    visibility: Visibility = Visibility.INTERNAL
+
+
+class EscalateComplaint(Command):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    level: Annotated[int, Field(ge=1, le=10)] | None = None
+
+
+class CloseComplaint(Command):
+    resolution_code: ResolutionCode
+    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+
+
+class ReopenComplaint(Command):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+

@@ -1,0 +1,69 @@
+"""Translate ``COMPLAINTS_DATABASE_URL`` into the eventsourcing library's own environment.
+
+The library configures recorders from environment-style keys (``PERSISTENCE_MODULE``,
+``SQLITE_DBNAME``, ``POSTGRES_*``); this module is the single place that knows that mapping.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from infra.settings import Settings
+
+
+class DatabaseUrlError(ValueError):
+    """Raised when COMPLAINTS_DATABASE_URL names no supported database."""
+
+
+@dataclass(frozen=True)
+class Database:
+    kind: str  # "sqlite" | "postgres"
+    env: dict[str, str]
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.kind == "postgres"
+
+
+def database_from_url(url: str, settings: Settings | None = None) -> Database:
+    settings = settings or Settings(database_url=url)
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+")[0]
+    if scheme == "sqlite":
+        # sqlite:///relative.db and sqlite:////absolute.db, as in SQLAlchemy.
+        path = unquote(url.split("://", 1)[1][1:]) if "://" in url else ""
+        if not path:
+            raise DatabaseUrlError("sqlite URL needs a file path, e.g. sqlite:///var/complaints.db")
+        if path != ":memory:" and not path.startswith("file:"):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return Database(
+            "sqlite",
+            {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": path,
+                "SQLITE_LOCK_TIMEOUT": str(settings.lock_timeout_seconds),
+            },
+        )
+    if scheme in {"postgres", "postgresql"}:
+        query = parse_qs(parts.query)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
+            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_POOL_SIZE": str(settings.pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(settings.pool_max_overflow),
+            "POSTGRES_LOCK_TIMEOUT": str(settings.lock_timeout_seconds),
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+            "POSTGRES_PRE_PING": "y",
+        }
+        if "schema" in query:
+            env["POSTGRES_SCHEMA"] = query["schema"][0]
+        return Database("postgres", env)
+    raise DatabaseUrlError(
+        f"unsupported database URL scheme {parts.scheme!r}: use sqlite:///path or postgresql://..."
+    )

@@ -1,0 +1,116 @@
+"""The complaint representation, read from the event store (strongly consistent) or as of a moment."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from aggregates.complaint import Complaint
+from commands.application import ComplaintsApp
+from commands.errors import ComplaintNotFoundError
+from queries.event_positions import event_position
+
+
+class CustomerPublic(BaseModel):
+    id: str
+    name: str
+    company: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    tier: str
+
+
+class ProductPublic(BaseModel):
+    name: str | None = None
+    model: str | None = None
+    order_number: str | None = None
+    contract_number: str | None = None
+    service_item: str | None = None
+
+
+class AttachmentPublic(BaseModel):
+    name: str
+    content_type: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+
+
+class CommentPublic(BaseModel):
+    id: str
+    body: str
+    visibility: str
+    author: str
+    created_at: datetime
+
+
+class ComplaintPublic(BaseModel):
+    id: UUID
+    reference: str
+    status: str
+    customer: CustomerPublic
+    product: ProductPublic
+    category: str
+    subject: str
+    description: str
+    occurred_at: datetime | None
+    location: str | None
+    attachments: list[AttachmentPublic]
+    expected_remedy: str | None
+    channel: str
+    severity: str
+    region: str | None
+    received_by: str
+    received_at: datetime
+    assignee: str | None
+    team: str | None
+    escalation_level: int
+    filed_at: datetime
+    first_response_at: datetime | None
+    closed_at: datetime | None
+    resolution_code: str | None
+    resolution_summary: str | None
+    reopen_count: int
+    comments: list[CommentPublic]
+    version: int
+    position: int | None
+    updated_at: datetime
+
+
+def represent(complaint: Complaint, position: int | None) -> ComplaintPublic:
+    fields: dict[str, Any] = {
+        name: getattr(complaint, name)
+        for name in ComplaintPublic.model_fields
+        if name not in {"id", "version", "position", "filed_at", "updated_at"}
+    }
+    return ComplaintPublic(
+        id=complaint.id,
+        version=complaint.version,
+        position=position,
+        filed_at=complaint.filed_at,
+        updated_at=complaint.modified_on,
+        **fields,
+    )
+
+
+def get_complaint(
+    app: ComplaintsApp, complaint_id: UUID, *, version: int | None = None, position: int | None = None
+) -> ComplaintPublic:
+    complaint = app.get_complaint(complaint_id, version=version)
+    if position is None:
+        position = event_position(app, complaint_id, complaint.version)
+    return represent(complaint, position)
+
+
+def get_complaint_as_of(app: ComplaintsApp, complaint_id: UUID, as_of: datetime) -> ComplaintPublic:
+    """Replays the complaint's events recorded at or before ``as_of`` (the system clock)."""
+    complaint: Complaint | None = None
+    for event in app.events.get(complaint_id):
+        if event.timestamp > as_of:  # type: ignore[attr-defined]
+            break
+        complaint = event.mutate(complaint)  # type: ignore[attr-defined]
+    if complaint is None or not isinstance(complaint, Complaint):
+        raise ComplaintNotFoundError(f"complaint {complaint_id} did not exist at {as_of.isoformat()}")
+    return represent(complaint, event_position(app, complaint_id, complaint.version))

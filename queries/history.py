@@ -1,0 +1,78 @@
+"""A complaint's full history, event by event, read from the event store."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from aggregates.complaint import Complaint
+from commands.application import ComplaintsApp
+from commands.errors import ComplaintNotFoundError
+from queries.event_positions import event_positions
+
+# Public event type names: stable wire names, decoupled from the Python class names.
+EVENT_TYPES: dict[type[Any], str] = {
+    Complaint.Filed: "filed",
+    Complaint.Assigned: "assigned",
+    Complaint.Commented: "commented",
+    Complaint.Escalated: "escalated",
+    Complaint.Closed: "closed",
+    Complaint.Reopened: "reopened",
+}
+_ENVELOPE = {
+    "originator_id",
+    "originator_version",
+    "timestamp",
+    "originator_topic",
+    "actor",
+    "correlation_id",
+    "causation_id",
+}
+
+
+class HistoryEvent(BaseModel):
+    version: int
+    type: str
+    occurred_at: datetime
+    actor: str
+    correlation_id: str
+    causation_id: str | None
+    position: int | None
+    data: dict[str, Any]
+
+
+class History(BaseModel):
+    complaint_id: UUID
+    reference: str
+    events: list[HistoryEvent]
+
+
+def event_data(event: Any) -> dict[str, Any]:
+    return {k: v for k, v in vars(event).items() if k not in _ENVELOPE}
+
+
+def get_history(app: ComplaintsApp, complaint_id: UUID) -> History:
+    events = list(app.events.get(complaint_id))
+    if not events or type(events[0]) is not Complaint.Filed:
+        raise ComplaintNotFoundError(f"no complaint with id {complaint_id}")
+    positions = event_positions(app, complaint_id)
+    return History(
+        complaint_id=complaint_id,
+        reference=events[0].reference,  # type: ignore[attr-defined]
+        events=[
+            HistoryEvent(
+                version=e.originator_version,
+                type=EVENT_TYPES[type(e)],
+                occurred_at=e.timestamp,  # type: ignore[attr-defined]
+                actor=e.actor,  # type: ignore[attr-defined]
+                correlation_id=e.correlation_id,  # type: ignore[attr-defined]
+                causation_id=e.causation_id,  # type: ignore[attr-defined]
+                position=positions.get(e.originator_version),
+                data=event_data(e),
+            )
+            for e in events
+        ],
+    )
