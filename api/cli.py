@@ -1,0 +1,130 @@
+"""The ``complaints`` command line."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from aggregates.vocabulary import Role
+from commands.application import ComplaintsApp
+from commands.context import CommandContext
+from commands.errors import ComplaintNotFoundError, TokenNotFoundError
+from infra.settings import Settings
+from infra.wiring import build_app
+from queries.history import get_history
+
+cli = typer.Typer(help="complaint-ledger: event-sourced customer-complaint handling.",
+                  no_args_is_help=True)
+tokens_cli = typer.Typer(help="Create, list and revoke API access tokens.", no_args_is_help=True)
+cli.add_typer(tokens_cli, name="tokens")
+console = Console()
+
+
+def cli_context() -> CommandContext:
+    return CommandContext(principal="cli", role=Role.ADMIN.value, correlation_id=uuid.uuid4().hex)
+
+
+def open_app() -> ComplaintsApp:
+    return build_app(Settings())
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [COMPLAINTS_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [COMPLAINTS_PORT]")] = None,
+) -> None:
+    """Run the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = Settings()
+    service = build_app(settings)
+    if not service.has_tokens():
+        issued = service.issue_token("admin", Role.ADMIN.value, cli_context())
+        console.print(
+            "[bold]First start: created an admin token (shown once, store it now):[/bold]\n"
+            f"  {issued.secret}\n"
+            "Create more with `complaints tokens create --name NAME --role agent|supervisor|admin`."
+        )
+    uvicorn.run(
+        create_app(settings, service),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level,
+    )
+
+
+@tokens_cli.command("create")
+def tokens_create(
+    name: Annotated[str, typer.Option(help="Principal name recorded on every event it causes")],
+    role: Annotated[Role, typer.Option(help="Role of the principal")] = Role.AGENT,
+) -> None:
+    """Create a token and print it (only its hash is stored)."""
+    issued = open_app().issue_token(name, role.value, cli_context())
+    typer.echo(issued.secret)
+    typer.echo(f"# token {issued.token_id} for {issued.name} ({issued.role})", err=True)
+
+
+@tokens_cli.command("list")
+def tokens_list() -> None:
+    """List tokens (never their secrets)."""
+    table = Table("id", "name", "role", "issued at", "issued by", "revoked at")
+    for t in open_app().list_tokens():
+        table.add_row(
+            str(t.token_id), t.name, t.role, t.issued_at.isoformat(), t.issued_by,
+            t.revoked_at.isoformat() if t.revoked_at else "",
+        )
+    console.print(table)
+
+
+@tokens_cli.command("revoke")
+def tokens_revoke(
+    token: Annotated[str, typer.Argument(help="Token id, or a principal name (revokes all theirs)")],
+) -> None:
+    """Revoke a token; requests using it get 401 from then on."""
+    try:
+        revoked = open_app().revoke_token(token, cli_context())
+    except TokenNotFoundError as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(1) from None
+    for token_id in revoked:
+        typer.echo(f"revoked {token_id}")
+
+
+@cli.command()
+def history(
+    complaint: Annotated[str, typer.Argument(help="Complaint id or reference (C-XXXX-XXXX)")],
+) -> None:
+    """Print a complaint's timeline from the event store."""
+    app = open_app()
+    try:
+        try:
+            complaint_id = uuid.UUID(complaint)
+        except ValueError:
+            complaint_id = app.resolve_reference(complaint)
+        timeline = get_history(app, complaint_id)
+    except ComplaintNotFoundError as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(1) from None
+    console.print(f"[bold]{timeline.reference}[/bold]  {timeline.complaint_id}")
+    table = Table("v", "when (UTC)", "type", "actor", "details", "correlation")
+    for e in timeline.events:
+        details = ", ".join(
+            f"{k}={v}" for k, v in e.data.items()
+            if k not in {"customer", "product", "attachments", "description", "reference"}
+            and v not in (None, [], {})
+        )
+        table.add_row(
+            str(e.version), e.occurred_at.isoformat(timespec="seconds"), e.type, e.actor,
+            details[:120], e.correlation_id[:12],
+        )
+    console.print(table)
+
+
+def main() -> None:
+    cli()

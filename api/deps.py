@@ -1,0 +1,115 @@
+"""Request-scoped dependencies: the application service, the authenticated principal, the context."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from aggregates.vocabulary import Role
+from api.problems import ProblemError
+from commands.application import ComplaintsApp
+from commands.context import CommandContext
+
+_HEADER_VALUE = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
+def get_app(request: Request) -> ComplaintsApp:
+    return request.app.state.complaints  # type: ignore[no-any-return]
+
+
+AppDep = Annotated[ComplaintsApp, Depends(get_app)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    role: str
+
+
+def authenticate(
+    app: AppDep, authorization: Annotated[str | None, Header()] = None
+) -> Principal:
+    unauthorised = {"WWW-Authenticate": 'Bearer realm="complaint-ledger"'}
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise ProblemError(
+            401, "unauthenticated", "Unauthenticated", "send Authorization: Bearer <token>",
+            unauthorised,
+        )
+    token = app.authenticate(authorization[7:].strip())
+    if token is None:
+        raise ProblemError(
+            401, "unauthenticated", "Unauthenticated", "the token is unknown or revoked",
+            unauthorised,
+        )
+    return Principal(token.name, token.role)
+
+
+PrincipalDep = Annotated[Principal, Depends(authenticate)]
+
+
+def require_role(*roles: Role) -> object:
+    allowed = {r.value for r in roles}
+
+    def check(principal: PrincipalDep) -> Principal:
+        if principal.role not in allowed:
+            raise ProblemError(
+                403, "forbidden", "Forbidden",
+                f"this needs the role {' or '.join(sorted(allowed))}; you are {principal.role}",
+            )
+        return principal
+
+    return Depends(check)
+
+
+def command_context(
+    principal: PrincipalDep,
+    x_correlation_id: Annotated[str | None, Header()] = None,
+    x_request_id: Annotated[str | None, Header()] = None,
+) -> CommandContext:
+    for name, value in (("X-Correlation-ID", x_correlation_id), ("X-Request-ID", x_request_id)):
+        if value is not None and not _HEADER_VALUE.match(value):
+            raise ProblemError(
+                400, "bad-header", "Bad header", f"{name} must be 1-200 visible ASCII characters"
+            )
+    request_id = x_request_id or uuid.uuid4().hex
+    return CommandContext(
+        principal=principal.name,
+        role=principal.role,
+        correlation_id=x_correlation_id or request_id,
+        causation_id=request_id,
+    )
+
+
+ContextDep = Annotated[CommandContext, Depends(command_context)]
+
+
+def idempotency_key(
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> str | None:
+    if idempotency_key is not None and not _HEADER_VALUE.match(idempotency_key):
+        raise ProblemError(
+            400, "bad-header", "Bad header", "Idempotency-Key must be 1-200 visible ASCII characters"
+        )
+    return idempotency_key
+
+
+IdempotencyKeyDep = Annotated[str | None, Depends(idempotency_key)]
+
+
+def expected_version(if_match: Annotated[str | None, Header(alias="If-Match")] = None) -> int | None:
+    """Parses ``If-Match: "3"`` (also ``W/"3"`` or a bare ``3``); ``*`` means any version."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    raw = if_match.strip().removeprefix("W/").strip('"')
+    if not raw.isdigit():
+        raise ProblemError(
+            400, "bad-header", "Bad header", 'If-Match must be an ETag such as "3"'
+        )
+    return int(raw)
+
+
+ExpectedVersionDep = Annotated[int | None, Depends(expected_version)]

@@ -1,0 +1,149 @@
+"""Every error leaves the API as an RFC 9457 problem details document (application/problem+json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from aggregates.errors import IllegalTransitionError, InvalidIntakeError
+from commands.errors import (
+    ComplaintNotFoundError,
+    ConcurrencyConflictError,
+    IdempotencyKeyReusedError,
+    PreconditionFailedError,
+    TokenNotFoundError,
+)
+
+PROBLEM_BASE = "https://complaint-ledger.dev/problems/"
+MEDIA_TYPE = "application/problem+json"
+
+
+class ProblemError(Exception):
+    """Raised by routes and dependencies to answer with a specific problem."""
+
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        title: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.kind = kind
+        self.title = title
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    kind: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body = {
+        "type": PROBLEM_BASE + kind,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    # pydantic appends the function name for model validators; keep the path readable.
+    return ".".join(parts) or "body"
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def validation_failed(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return problem_response(
+                request, 400, "malformed-json", "Malformed JSON", "the request body is not valid JSON"
+            )
+        fields = [
+            {"field": _field_name(tuple(e.get("loc", ()))), "reason": e.get("msg", "invalid")}
+            for e in errors
+        ]
+        detail = "; ".join(f"{f['field']}: {f['reason']}" for f in fields)
+        return problem_response(
+            request, 422, "validation", "Invalid request", detail, errors=fields
+        )
+
+    @app.exception_handler(InvalidIntakeError)
+    async def invalid_intake(request: Request, exc: InvalidIntakeError) -> JSONResponse:
+        return problem_response(
+            request,
+            422,
+            "validation",
+            "Invalid request",
+            str(exc),
+            errors=[{"field": exc.field, "reason": exc.reason}],
+        )
+
+    @app.exception_handler(ComplaintNotFoundError)
+    async def not_found(request: Request, exc: ComplaintNotFoundError) -> JSONResponse:
+        return problem_response(request, 404, "not-found", "Complaint not found", str(exc))
+
+    @app.exception_handler(TokenNotFoundError)
+    async def token_not_found(request: Request, exc: TokenNotFoundError) -> JSONResponse:
+        return problem_response(request, 404, "not-found", "Token not found", str(exc))
+
+    @app.exception_handler(IllegalTransitionError)
+    async def illegal(request: Request, exc: IllegalTransitionError) -> JSONResponse:
+        return problem_response(request, 409, "illegal-transition", "Not allowed now", str(exc))
+
+    @app.exception_handler(ConcurrencyConflictError)
+    async def conflict(request: Request, exc: ConcurrencyConflictError) -> JSONResponse:
+        return problem_response(request, 409, "conflict", "Concurrent update", str(exc))
+
+    @app.exception_handler(PreconditionFailedError)
+    async def precondition(request: Request, exc: PreconditionFailedError) -> JSONResponse:
+        return problem_response(
+            request,
+            412,
+            "precondition-failed",
+            "Stale version",
+            str(exc),
+            headers={"ETag": f'"{exc.actual}"'},
+            current_version=exc.actual,
+        )
+
+    @app.exception_handler(IdempotencyKeyReusedError)
+    async def key_reused(request: Request, exc: IdempotencyKeyReusedError) -> JSONResponse:
+        return problem_response(request, 422, "idempotency-key-reused", "Key reused", str(exc))
+
+    @app.exception_handler(ProblemError)
+    async def problem(request: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(
+            request, exc.status, exc.kind, exc.title, exc.detail, exc.headers, **exc.extra
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        return problem_response(
+            request, exc.status_code, kind, str(exc.detail), str(exc.detail), dict(exc.headers or {})
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return problem_response(
+            request, 500, "internal", "Internal error", "an unexpected error occurred"
+        )

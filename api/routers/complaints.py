@@ -1,0 +1,178 @@
+"""Complaint commands and strongly consistent reads (from the event store)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Query, Response
+from pydantic import AwareDatetime
+
+from api.deps import AppDep, ContextDep, ExpectedVersionDep, IdempotencyKeyDep, PrincipalDep
+from commands.application import CommandResult, ComplaintsApp
+from commands.errors import ComplaintNotFoundError
+from commands.models import (
+    AssignComplaint,
+    CloseComplaint,
+    CommentOnComplaint,
+    EscalateComplaint,
+    FileComplaint,
+    ReopenComplaint,
+)
+from queries.complaint_state import ComplaintPublic, get_complaint, get_complaint_as_of
+from queries.history import History, get_history
+
+router = APIRouter(prefix="/complaints", tags=["complaints"])
+
+PROBLEM = {"content": {"application/problem+json": {}}}
+COMMAND_ERRORS: dict[int | str, dict[str, object]] = {
+    400: {"description": "Malformed JSON or header", **PROBLEM},
+    401: {"description": "Missing or invalid token", **PROBLEM},
+    404: {"description": "Unknown complaint", **PROBLEM},
+    409: {"description": "Illegal transition or concurrent update", **PROBLEM},
+    412: {"description": "If-Match names a stale version", **PROBLEM},
+    422: {"description": "Invalid field, or Idempotency-Key reused", **PROBLEM},
+}
+
+
+def parse_id(complaint_id: str) -> UUID:
+    try:
+        return UUID(complaint_id)
+    except ValueError:
+        raise ComplaintNotFoundError(f"no complaint with id {complaint_id}") from None
+
+
+def respond(app: ComplaintsApp, result: CommandResult, response: Response) -> ComplaintPublic:
+    """Renders the complaint as the command left it (a replay renders the same, original version)."""
+    complaint = get_complaint(
+        app, result.complaint_id, version=result.version, position=result.position
+    )
+    response.headers["ETag"] = f'"{complaint.version}"'
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return complaint
+
+
+@router.post("", status_code=201, response_model=ComplaintPublic, responses=COMMAND_ERRORS)
+def file_complaint(
+    command: FileComplaint,
+    app: AppDep,
+    ctx: ContextDep,
+    key: IdempotencyKeyDep,
+    response: Response,
+) -> ComplaintPublic:
+    result = app.file_complaint(command, ctx, idempotency_key=key)
+    response.headers["Location"] = f"/complaints/{result.complaint_id}"
+    return respond(app, result, response)
+
+
+@router.get("/by-reference/{reference}", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
+def get_by_reference(
+    reference: str, app: AppDep, _: PrincipalDep, response: Response
+) -> ComplaintPublic:
+    complaint = get_complaint(app, app.resolve_reference(reference))
+    response.headers["ETag"] = f'"{complaint.version}"'
+    response.headers["Content-Location"] = f"/complaints/{complaint.id}"
+    return complaint
+
+
+@router.get("/{complaint_id}", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
+def get_one(
+    complaint_id: str,
+    app: AppDep,
+    _: PrincipalDep,
+    response: Response,
+    as_of: Annotated[
+        AwareDatetime | None,
+        Query(description="ISO-8601 timestamp with offset: the complaint as it was then"),
+    ] = None,
+) -> ComplaintPublic:
+    cid = parse_id(complaint_id)
+    complaint = get_complaint_as_of(app, cid, as_of) if as_of else get_complaint(app, cid)
+    response.headers["ETag"] = f'"{complaint.version}"'
+    return complaint
+
+
+@router.get("/{complaint_id}/history", response_model=History, responses=COMMAND_ERRORS)
+def history(complaint_id: str, app: AppDep, _: PrincipalDep) -> History:
+    return get_history(app, parse_id(complaint_id))
+
+
+@router.post("/{complaint_id}/assign", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
+def assign(
+    complaint_id: str,
+    command: Annotated[AssignComplaint, Body()],
+    app: AppDep,
+    ctx: ContextDep,
+    key: IdempotencyKeyDep,
+    version: ExpectedVersionDep,
+    response: Response,
+) -> ComplaintPublic:
+    result = app.assign(
+        parse_id(complaint_id), command, ctx, expected_version=version, idempotency_key=key
+    )
+    return respond(app, result, response)
+
+
+@router.post("/{complaint_id}/comments", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
+def comment(
+    complaint_id: str,
+    command: Annotated[CommentOnComplaint, Body()],
+    app: AppDep,
+    ctx: ContextDep,
+    key: IdempotencyKeyDep,
+    version: ExpectedVersionDep,
+    response: Response,
+) -> ComplaintPublic:
+    result = app.comment(
+        parse_id(complaint_id), command, ctx, expected_version=version, idempotency_key=key
+    )
+    return respond(app, result, response)
+
+
+@router.post("/{complaint_id}/escalate", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
+def escalate(
+    complaint_id: str,
+    command: Annotated[EscalateComplaint, Body()],
+    app: AppDep,
+    ctx: ContextDep,
+    key: IdempotencyKeyDep,
+    version: ExpectedVersionDep,
+    response: Response,
+) -> ComplaintPublic:
+    result = app.escalate(
+        parse_id(complaint_id), command, ctx, expected_version=version, idempotency_key=key
+    )
+    return respond(app, result, response)
+
+
+@router.post("/{complaint_id}/close", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
+def close(
+    complaint_id: str,
+    command: Annotated[CloseComplaint, Body()],
+    app: AppDep,
+    ctx: ContextDep,
+    key: IdempotencyKeyDep,
+    version: ExpectedVersionDep,
+    response: Response,
+) -> ComplaintPublic:
+    result = app.close_complaint(
+        parse_id(complaint_id), command, ctx, expected_version=version, idempotency_key=key
+    )
+    return respond(app, result, response)
+
+
+@router.post("/{complaint_id}/reopen", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
+def reopen(
+    complaint_id: str,
+    command: Annotated[ReopenComplaint, Body()],
+    app: AppDep,
+    ctx: ContextDep,
+    key: IdempotencyKeyDep,
+    version: ExpectedVersionDep,
+    response: Response,
+) -> ComplaintPublic:
+    result = app.reopen(
+        parse_id(complaint_id), command, ctx, expected_version=version, idempotency_key=key
+    )
+    return respond(app, result, response)

@@ -1,0 +1,100 @@
+"""Shared fixtures: every storage-touching test runs on SQLite and on PostgreSQL.
+
+PostgreSQL: one fresh schema per test session in the ``test`` database (override with
+COMPLAINTS_TEST_POSTGRES_URL), dropped and recreated before each test so tests never see each other's
+rows. Without a reachable server the PostgreSQL cases skip with a one-line reason, except under
+CI=true, where they fail: CI must exercise the production store.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from commands.application import ComplaintsApp
+from commands.context import CommandContext
+from infra.settings import Settings
+from infra.wiring import build_app
+
+POSTGRES_URL = os.environ.get(
+    "COMPLAINTS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _postgres_reason() -> str | None:
+    try:
+        with psycopg.connect(POSTGRES_URL, connect_timeout=3):
+            return None
+    except psycopg.Error as e:
+        return f"PostgreSQL not reachable at {POSTGRES_URL}: {str(e).splitlines()[0]}"
+
+
+@pytest.fixture(scope="session")
+def postgres_schema() -> Iterator[str]:
+    reason = _postgres_reason()
+    if reason:
+        if IN_CI:
+            pytest.fail(f"CI=true requires PostgreSQL: {reason}")
+        pytest.skip(reason)
+    schema = f"t_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    yield schema
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def reset_schema(schema: str) -> None:
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty store: a new SQLite file, or the session's PostgreSQL schema emptied."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'complaints.db'}"
+    schema = request.getfixturevalue("postgres_schema")
+    reset_schema(schema)
+    return f"{POSTGRES_URL}?schema={schema}"
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, pool_size=4, pool_max_overflow=20)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[ComplaintsApp]:
+    service = build_app(settings)
+    yield service
+    service.close()
+
+
+@pytest.fixture
+def ctx() -> CommandContext:
+    return CommandContext(principal="alice", role="agent", correlation_id="corr-test")
+
+
+@pytest.fixture
+def admin_token(app: ComplaintsApp, ctx: CommandContext) -> str:
+    return app.issue_token("root", "admin", ctx).secret
+
+
+@pytest.fixture
+def agent_token(app: ComplaintsApp, ctx: CommandContext) -> str:
+    return app.issue_token("alice", "agent", ctx).secret
+
+
+@pytest.fixture
+def client(settings: Settings, app: ComplaintsApp, agent_token: str) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, app)) as c:
+        c.headers["Authorization"] = f"Bearer {agent_token}"
+        yield c
