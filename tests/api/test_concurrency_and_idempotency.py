@@ -1,0 +1,74 @@
+"""If-Match, racing writers and Idempotency-Key over HTTP."""
+
+from __future__ import annotations
+
+import threading
+
+from fastapi.testclient import TestClient
+
+from tests.intake import intake
+
+
+def test_if_match_with_a_stale_version_is_412(client: TestClient) -> None:
+    cid = client.post("/complaints", json=intake()).json()["id"]
+    ok = client.post(f"/complaints/{cid}/assign", json={"assignee": "bob"},
+                     headers={"If-Match": '"1"'})
+    assert ok.status_code == 200 and ok.headers["ETag"] == '"2"'
+    stale = client.post(f"/complaints/{cid}/assign", json={"assignee": "carol"},
+                        headers={"If-Match": '"1"'})
+    assert stale.status_code == 412
+    assert stale.headers["ETag"] == '"2"' and stale.json()["current_version"] == 2
+    bad = client.post(f"/complaints/{cid}/assign", json={"assignee": "carol"},
+                      headers={"If-Match": "yesterday"})
+    assert bad.status_code == 400
+    assert client.get(f"/complaints/{cid}").json()["assignee"] == "bob"
+
+
+def test_two_writers_with_the_same_expected_version_exactly_one_wins(client: TestClient) -> None:
+    for _ in range(5):
+        cid = client.post("/complaints", json=intake()).json()["id"]
+        barrier = threading.Barrier(2)
+        statuses: list[int] = []
+
+        def write(who: str, cid: str = cid, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            r = client.post(f"/complaints/{cid}/assign", json={"assignee": who},
+                            headers={"If-Match": '"1"'})
+            statuses.append(r.status_code)
+
+        threads = [threading.Thread(target=write, args=(w,)) for w in ("bob", "carol")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert statuses.count(200) == 1 and len(statuses) == 2, statuses
+        assert set(statuses) - {200} <= {409, 412}, statuses
+        history = client.get(f"/complaints/{cid}/history").json()["events"]
+        assert [e["type"] for e in history] == ["filed", "assigned"]
+
+
+def test_same_idempotency_key_twice_gives_one_event_and_the_original_result(
+    client: TestClient,
+) -> None:
+    headers = {"Idempotency-Key": "intake-7f3a"}
+    first = client.post("/complaints", json=intake(), headers=headers)
+    second = client.post("/complaints", json=intake(), headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert second.json() == first.json()
+    assert second.headers["Idempotent-Replayed"] == "true"
+    cid = first.json()["id"]
+
+    key = {"Idempotency-Key": "comment-1"}
+    a = client.post(f"/complaints/{cid}/comments", json={"body": "hello"}, headers=key)
+    client.post(f"/complaints/{cid}/assign", json={"assignee": "bob"})
+    b = client.post(f"/complaints/{cid}/comments", json={"body": "hello"}, headers=key)
+    assert a.json() == b.json() and b.json()["version"] == 2  # the original result, not today's
+    types = [e["type"] for e in client.get(f"/complaints/{cid}/history").json()["events"]]
+    assert types == ["filed", "commented", "assigned"]
+
+
+def test_same_idempotency_key_with_a_different_body_is_422(client: TestClient) -> None:
+    headers = {"Idempotency-Key": "k-1"}
+    assert client.post("/complaints", json=intake(), headers=headers).status_code == 201
+    r = client.post("/complaints", json=intake(subject="Different"), headers=headers)
+    assert r.status_code == 422 and "Idempotency-Key" in r.json()["detail"]

@@ -1,0 +1,143 @@
+"""The application service against real storage (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+from copy import deepcopy
+from datetime import UTC, datetime
+
+import pytest
+
+from commands.application import ComplaintsApp
+from commands.context import CommandContext
+from commands.errors import (
+    ComplaintNotFoundError,
+    ConcurrencyConflictError,
+    IdempotencyKeyReusedError,
+    PreconditionFailedError,
+)
+from commands.models import AssignComplaint, CommentOnComplaint, FileComplaint
+from queries.complaint_state import get_complaint
+from queries.history import get_history
+from tests.intake import intake
+
+
+def file(app: ComplaintsApp, ctx: CommandContext, **overrides: object) -> FileComplaint:
+    return FileComplaint.model_validate(intake(**overrides))
+
+
+def test_filing_keeps_the_true_received_at_of_an_import(
+    app: ComplaintsApp, ctx: CommandContext
+) -> None:
+    received = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
+    result = app.file_complaint(file(app, ctx, received_at=received.isoformat()), ctx)
+    view = get_complaint(app, result.complaint_id)
+    assert view.received_at == received
+    assert view.filed_at > received  # the system clock records when we learned of it
+    assert view.position == result.position
+
+
+def test_reference_resolves_to_the_complaint(app: ComplaintsApp, ctx: CommandContext) -> None:
+    result = app.file_complaint(file(app, ctx), ctx)
+    reference = get_complaint(app, result.complaint_id).reference
+    assert app.resolve_reference(reference) == result.complaint_id
+    assert app.resolve_reference(reference.lower()) == result.complaint_id
+    with pytest.raises(ComplaintNotFoundError):
+        app.resolve_reference("C-0000-0000")
+
+
+def test_stale_expected_version_is_refused(app: ComplaintsApp, ctx: CommandContext) -> None:
+    cid = app.file_complaint(file(app, ctx), ctx).complaint_id
+    app.assign(cid, AssignComplaint(assignee="bob"), ctx, expected_version=1)
+    with pytest.raises(PreconditionFailedError):
+        app.assign(cid, AssignComplaint(assignee="carol"), ctx, expected_version=1)
+    assert app.get_complaint(cid).assignee == "bob"
+
+
+def test_a_writer_that_loses_the_race_gets_a_conflict_and_writes_nothing(
+    app: ComplaintsApp, ctx: CommandContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cid = app.file_complaint(file(app, ctx), ctx).complaint_id
+    stale = app.get_complaint(cid)
+    app.assign(cid, AssignComplaint(assignee="bob"), ctx)
+    # The second writer read version 1 before the first one saved version 2.
+    monkeypatch.setattr(app, "get_complaint", lambda *_a, **_k: deepcopy(stale))
+    with pytest.raises(ConcurrencyConflictError):
+        app.comment(cid, CommentOnComplaint(body="hello"), ctx)
+    monkeypatch.undo()
+    assert [e.type for e in get_history(app, cid).events] == ["filed", "assigned"]
+
+
+def test_two_concurrent_writers_with_one_expected_version_one_wins(
+    app: ComplaintsApp, ctx: CommandContext
+) -> None:
+    for _ in range(5):
+        cid = app.file_complaint(file(app, ctx), ctx).complaint_id
+        barrier = threading.Barrier(2)
+        outcomes: list[str] = []
+
+        def write(who: str, cid: object = cid, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            try:
+                app.assign(cid, AssignComplaint(assignee=who), ctx, expected_version=1)  # type: ignore[arg-type]
+                outcomes.append("ok")
+            except (ConcurrencyConflictError, PreconditionFailedError) as e:
+                outcomes.append(type(e).__name__)
+
+        threads = [threading.Thread(target=write, args=(w,)) for w in ("bob", "carol")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(outcomes)[-1] == "ok" and outcomes.count("ok") == 1, outcomes
+        assert app.get_complaint(cid).version == 2  # type: ignore[arg-type]
+
+
+def test_idempotent_retry_applies_once(app: ComplaintsApp, ctx: CommandContext) -> None:
+    command = file(app, ctx)
+    first = app.file_complaint(command, ctx, idempotency_key="k-1")
+    again = app.file_complaint(command, ctx, idempotency_key="k-1")
+    assert again.replayed and again.complaint_id == first.complaint_id
+    assert again.version == first.version
+    with pytest.raises(IdempotencyKeyReusedError):
+        app.file_complaint(file(app, ctx, subject="other"), ctx, idempotency_key="k-1")
+    # Keys are scoped per principal: another caller's key of the same name is independent.
+    other = CommandContext("bob", "agent", "corr-2")
+    assert not app.file_complaint(command, other, idempotency_key="k-1").replayed
+
+
+def test_concurrent_retries_with_one_key_apply_once(
+    app: ComplaintsApp, ctx: CommandContext
+) -> None:
+    cid = app.file_complaint(file(app, ctx), ctx).complaint_id
+    barrier = threading.Barrier(4)
+    results = []
+
+    def comment() -> None:
+        barrier.wait()
+        results.append(
+            app.comment(cid, CommentOnComplaint(body="once"), ctx, idempotency_key="same")
+        )
+
+    threads = [threading.Thread(target=comment) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 4
+    assert {r.version for r in results} == {2}
+    assert [e.type for e in get_history(app, cid).events] == ["filed", "commented"]
+
+
+def test_tokens_are_stored_as_hashes_and_can_be_revoked(
+    app: ComplaintsApp, ctx: CommandContext
+) -> None:
+    issued = app.issue_token("dora", "supervisor", ctx)
+    token = app.authenticate(issued.secret)
+    assert token is not None and (token.name, token.role) == ("dora", "supervisor")
+    stored = b"".join(n.state for n in app.recorder.select_notifications(start=1, limit=100))
+    assert issued.secret.encode() not in stored
+    app.revoke_token("dora", ctx)
+    assert app.authenticate(issued.secret) is None
+    assert app.authenticate("clt_not-a-token") is None
+    assert [t.revoked_at is not None for t in app.list_tokens()] == [True]
