@@ -2,20 +2,57 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.problems import install_problem_handlers, problem_response
-from api.routers import complaints, health
+from api.routers import (
+    analytics,
+    complaint_list,
+    complaints,
+    events,
+    health,
+    subscriptions,
+    workload,
+)
+from api.routers import projections as projection_status
 from commands.application import ComplaintsApp
 from infra.settings import Settings
 from infra.wiring import build_app
 
 MAX_BODY_BYTES = 1_000_000
 
-ROUTERS = [health.router, complaints.router]
+ROUTERS = [health.router, complaints.router, events.router, subscriptions.router]
+# The read side (issue 3); the list shares the /complaints prefix, and GET "" clashes with none.
+ROUTERS += [complaint_list.router, workload.router, analytics.router, projection_status.router]
+
+
+class BodySizeLimit:
+    """Refuses bodies over ``max_bytes`` (by Content-Length) before any route reads them.
+
+    A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` would add a task and a stream per
+    request, measurably slowing every command.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = Headers(scope=scope).get("content-length")
+            if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+                response = problem_response(
+                    Request(scope), 413, "too-large", "Body too large",
+                    f"request bodies are limited to {self.max_bytes} bytes",
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, service: ComplaintsApp | None = None) -> FastAPI:
@@ -44,17 +81,7 @@ def create_app(settings: Settings | None = None, service: ComplaintsApp | None =
         api.state.complaints = service
     install_problem_handlers(api)
 
-    @api.middleware("http")
-    async def limit_body(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return problem_response(
-                request, 413, "too-large", "Body too large",
-                f"request bodies are limited to {MAX_BODY_BYTES} bytes",
-            )
-        return await call_next(request)
+    api.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
 
     for router in ROUTERS:
         api.include_router(router)

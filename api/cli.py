@@ -10,10 +10,12 @@ from rich.console import Console
 from rich.table import Table
 
 from aggregates.vocabulary import Role
+from api.stream_commands import relay_cli, webhooks_cli
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.errors import ComplaintNotFoundError, TokenNotFoundError
 from infra.settings import Settings
+from infra.webhooks import start_webhook_worker
 from infra.wiring import build_app
 from queries.history import get_history
 
@@ -21,6 +23,8 @@ cli = typer.Typer(help="complaint-ledger: event-sourced customer-complaint handl
                   no_args_is_help=True)
 tokens_cli = typer.Typer(help="Create, list and revoke API access tokens.", no_args_is_help=True)
 cli.add_typer(tokens_cli, name="tokens")
+cli.add_typer(webhooks_cli, name="webhooks")
+cli.add_typer(relay_cli, name="relay")
 console = Console()
 
 
@@ -36,6 +40,9 @@ def open_app() -> ComplaintsApp:
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address [COMPLAINTS_HOST]")] = None,
     port: Annotated[int | None, typer.Option(help="Port [COMPLAINTS_PORT]")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="HTTP worker processes [COMPLAINTS_WORKERS]")
+    ] = None,
 ) -> None:
     """Run the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
@@ -51,6 +58,21 @@ def serve(
             f"  {issued.secret}\n"
             "Create more with `complaints tokens create --name NAME --role agent|supervisor|admin`."
         )
+    if settings.webhooks_in_serve:
+        start_webhook_worker(settings)  # daemon threads: see its docstring
+    workers = workers or settings.workers
+    if workers > 1:
+        # Each worker process builds its own application from the same environment.
+        service.close()
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            workers=workers,
+            host=host or settings.host,
+            port=port or settings.port,
+            log_level=settings.log_level,
+        )
+        return
     uvicorn.run(
         create_app(settings, service),
         host=host or settings.host,

@@ -7,10 +7,11 @@ enforced here, because the library offers neither an expected-version argument n
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -73,6 +74,14 @@ class ComplaintsApp(Application[UUID]):
     # A fixed name, because the library derives table names from it (PostgreSQL: complaints_events):
     # renaming the class must not point the application at new, empty tables.
     name = "complaints"
+    TOKEN_CACHE_SECONDS = 5.0
+    # Keep recently used aggregates in memory; the repository fast-forwards them from the store
+    # on every read, so the cache is safe with several processes writing.
+    env: ClassVar[dict[str, str]] = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(env)
+        self._token_cache: dict[UUID, tuple[AccessToken | None, float]] = {}
 
     # ---- complaints ------------------------------------------------------------------------
 
@@ -194,7 +203,11 @@ class ComplaintsApp(Application[UUID]):
 
     def get_complaint(self, complaint_id: UUID, version: int | None = None) -> Complaint:
         try:
-            complaint: Complaint = self.repository.get(complaint_id, version=version)
+            # The latest version comes from the repository's cache (fast-forwarded by one cheap
+            # query); an older one is replayed from the store.
+            complaint: Complaint = self.repository.get(complaint_id)
+            if version is not None and complaint.version != version:
+                complaint = self.repository.get(complaint_id, version=version)
         except AggregateNotFoundError:
             raise ComplaintNotFoundError(f"no complaint with id {complaint_id}") from None
         if not isinstance(complaint, Complaint):
@@ -217,11 +230,33 @@ class ComplaintsApp(Application[UUID]):
         return IssuedToken(token.id, token.name, token.role, secret)
 
     def authenticate(self, secret: str) -> AccessToken | None:
+        """Returns the active token for ``secret``, or None.
+
+        Answers are cached for ``TOKEN_CACHE_SECONDS`` because every request authenticates: a
+        revocation made by this process takes effect at once, one made by another process
+        (e.g. the CLI) within that many seconds.
+        """
+        known, cached = self.cached_token(secret)
+        if known:
+            return cached
+        token_id = token_id_for_hash(hash_secret(secret))
+        now = time.monotonic()
         try:
-            token: AccessToken = self.repository.get(token_id_for_hash(hash_secret(secret)))
+            token: AccessToken | None = self.repository.get(token_id)
         except AggregateNotFoundError:
-            return None
-        return token if token.is_active else None
+            token = None
+        active = token if token is not None and token.is_active else None
+        if len(self._token_cache) > 10_000:
+            self._token_cache.clear()
+        self._token_cache[token_id] = (active, now + self.TOKEN_CACHE_SECONDS)
+        return active
+
+    def cached_token(self, secret: str) -> tuple[bool, AccessToken | None]:
+        """Answers from memory only: (whether the answer is cached, the active token or None)."""
+        cached = self._token_cache.get(token_id_for_hash(hash_secret(secret)))
+        if cached is not None and cached[1] > time.monotonic():
+            return True, cached[0]
+        return False, None
 
     def list_tokens(self) -> list[TokenInfo]:
         tokens: list[TokenInfo] = []
@@ -263,6 +298,7 @@ class ComplaintsApp(Application[UUID]):
             token: AccessToken = self.repository.get(info.token_id)
             token.revoke(by=ctx.provenance)
             self.save(token)
+            self._token_cache.pop(token.id, None)
             revoked.append(token.id)
         return revoked
 

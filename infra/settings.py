@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///var/complaints.db"
@@ -24,8 +26,70 @@ class Settings(BaseSettings):
         default=5, description="How long a writer waits for the event table lock."
     )
     log_level: str = "info"
-    workers_threads: int = Field(
-        default=40, description="Worker threads serving blocking requests in `serve`."
+    workers: int = Field(
+        default=1,
+        description="HTTP worker processes of `serve`. More than 1 only with PostgreSQL: SQLite"
+        " serialises writers anyway.",
+    )
+    report_tz: str = Field(
+        default="UTC",
+        description="IANA time zone in which analytics days are cut, e.g. Asia/Shanghai"
+        " (changing it needs `complaints projections rebuild analytics`).",
+    )
+    projection_page_size: int = Field(
+        default=1000, ge=1, le=100_000, description="Events read and applied per transaction."
+    )
+    projection_poll_seconds: float = Field(
+        default=0.1, gt=0, description="How often projections poll SQLite for new events."
+    )
+    read_wait_seconds: float = Field(
+        default=5.0, ge=0, description="How long a query with ?min_position=N waits for it."
+    )
+
+    @field_validator("report_tz")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    # ---- the public event stream (issue 4) ----
+    events_source: str = Field(
+        default="urn:complaint-ledger:complaints",
+        description="CloudEvents `source` attribute stamped on every public event.",
+    )
+    events_max_page: int = Field(default=1000, description="Largest `limit` of GET /events.")
+    stream_page_size: int = Field(
+        default=200, description="Events an SSE connection reads per query (bounds its memory)."
+    )
+    stream_heartbeat_seconds: float = Field(
+        default=15.0, description="Idle SSE connections get a comment line this often."
+    )
+    stream_poll_seconds: float = Field(
+        default=0.2,
+        description="How often new events are looked for without LISTEN/NOTIFY (SQLite), and the"
+        " safety-net re-check interval on PostgreSQL.",
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, description="Per delivery attempt.")
+    webhook_retry_base_seconds: float = Field(
+        default=2.0, description="First retry delay; doubles after each consecutive failure."
+    )
+    webhook_retry_max_seconds: float = Field(default=600.0, description="Retry delay ceiling.")
+    webhook_max_failures: int = Field(
+        default=10, description="Consecutive failures after which a subscription is paused."
+    )
+    webhook_concurrency: int = Field(
+        default=4, description="Subscriptions delivered to at the same time by one worker."
+    )
+    webhooks_in_serve: bool = Field(
+        default=True, description="`complaints serve` also runs the webhook delivery worker."
+    )
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_stream: str = Field(default="COMPLAINTS", description="JetStream stream name.")
+    nats_subject_prefix: str = Field(
+        default="complaints.events", description="Subjects are <prefix>.<event type>."
     )
 
 
