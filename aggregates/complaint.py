@@ -144,9 +144,7 @@ class Complaint(Aggregate):
         reason: str
 
         def apply(self, complaint: Complaint) -> None:
-            complaint.status = (
-                Status.ASSIGNED.value if complaint.assignee else Status.NEW.value
-            )
+            complaint.status = Status.ASSIGNED.value if complaint.assignee else Status.NEW.value
             complaint.closed_at = None
             complaint.resolution_code = None
             complaint.resolution_summary = None

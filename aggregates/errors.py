@@ -12,7 +12,7 @@ class IllegalTransitionError(DomainError):
 
 
 class InvalidIntakeError(DomainError):
-    """Raised when an intake record lacks a required field or holds a value outside its vocabulary."""
+    """Raised when an intake record lacks a required field or a value is outside its vocabulary."""
 
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(f"{field}: {reason}")

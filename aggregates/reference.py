@@ -1,10 +1,10 @@
 """Short, human-readable complaint references (``C-7KQ4-MZ9P``) and their uniqueness index.
 
-A reference is drawn at random from Crockford's base-32 alphabet (no I, L, O, U: nothing a customer
-reading it over the phone can confuse). Uniqueness is enforced the way the eventsourcing library
-recommends: an index aggregate whose id is derived from the reference (uuid5) is saved atomically with
-the complaint, so a collision fails the whole save with an integrity error and the filing is retried
-with a fresh reference.
+A reference is drawn at random from Crockford's base-32 alphabet (no I, L, O, U: nothing a
+customer reading it over the phone can confuse). Uniqueness is enforced the way the eventsourcing
+library recommends: an index aggregate whose id is derived from the reference (uuid5) is saved
+atomically with the complaint, so a collision fails the whole save with an integrity error and the
+filing is retried with a fresh reference.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def new_reference() -> str:
 
 
 def normalise_reference(text: str) -> str:
-    """Accepts what a customer might type (lower case, O for 0, I/L for 1) and returns the canonical form."""
+    """Accepts what a customer might type (lower case, O for 0, I/L for 1), canonicalised."""
     cleaned = text.strip().upper().replace("O", "0").replace("I", "1").replace("L", "1")
     if cleaned.startswith("C") and not cleaned.startswith("C-"):
         cleaned = "C-" + cleaned[1:]

@@ -1,4 +1,4 @@
-"""Request-scoped dependencies: the application service, the authenticated principal, the context."""
+"""Request-scoped dependencies: the application service, the authenticated principal, context."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from commands.context import CommandContext
 _HEADER_VALUE = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
-# The dependencies below are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in the
-# thread pool, and five thread hops per request cost more CPU than the command itself.
+# The dependencies below are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in
+# the thread pool, and five thread hops per request cost more CPU than the command itself.
 
 
 async def get_app(request: Request) -> ComplaintsApp:
@@ -41,7 +41,10 @@ async def authenticate(
     unauthorised = {"WWW-Authenticate": 'Bearer realm="complaint-ledger"'}
     if not authorization or not authorization.lower().startswith("bearer "):
         raise ProblemError(
-            401, "unauthenticated", "Unauthenticated", "send Authorization: Bearer <token>",
+            401,
+            "unauthenticated",
+            "Unauthenticated",
+            "send Authorization: Bearer <token>",
             unauthorised,
         )
     secret = authorization[7:].strip()
@@ -50,7 +53,10 @@ async def authenticate(
         token = await run_in_threadpool(app.authenticate, secret)
     if token is None:
         raise ProblemError(
-            401, "unauthenticated", "Unauthenticated", "the token is unknown or revoked",
+            401,
+            "unauthenticated",
+            "Unauthenticated",
+            "the token is unknown or revoked",
             unauthorised,
         )
     return Principal(token.name, token.role)
@@ -65,7 +71,9 @@ def require_role(*roles: Role) -> object:
     async def check(principal: PrincipalDep) -> Principal:
         if principal.role not in allowed:
             raise ProblemError(
-                403, "forbidden", "Forbidden",
+                403,
+                "forbidden",
+                "Forbidden",
                 f"this needs the role {' or '.join(sorted(allowed))}; you are {principal.role}",
             )
         return principal
@@ -100,7 +108,10 @@ async def idempotency_key(
 ) -> str | None:
     if idempotency_key is not None and not _HEADER_VALUE.match(idempotency_key):
         raise ProblemError(
-            400, "bad-header", "Bad header", "Idempotency-Key must be 1-200 visible ASCII characters"
+            400,
+            "bad-header",
+            "Bad header",
+            "Idempotency-Key must be 1-200 visible ASCII characters",
         )
     return idempotency_key
 
@@ -108,15 +119,15 @@ async def idempotency_key(
 IdempotencyKeyDep = Annotated[str | None, Depends(idempotency_key)]
 
 
-async def expected_version(if_match: Annotated[str | None, Header(alias="If-Match")] = None) -> int | None:
+async def expected_version(
+    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+) -> int | None:
     """Parses ``If-Match: "3"`` (also ``W/"3"`` or a bare ``3``); ``*`` means any version."""
     if if_match is None or if_match.strip() == "*":
         return None
     raw = if_match.strip().removeprefix("W/").strip('"')
     if not raw.isdigit():
-        raise ProblemError(
-            400, "bad-header", "Bad header", 'If-Match must be an ETag such as "3"'
-        )
+        raise ProblemError(400, "bad-header", "Bad header", 'If-Match must be an ETag such as "3"')
     return int(raw)
 
 

@@ -75,7 +75,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
             return problem_response(
-                request, 400, "malformed-json", "Malformed JSON", "the request body is not valid JSON"
+                request,
+                400,
+                "malformed-json",
+                "Malformed JSON",
+                "the request body is not valid JSON",
             )
         fields = [
             {"field": _field_name(tuple(e.get("loc", ()))), "reason": e.get("msg", "invalid")}
@@ -139,7 +143,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         return problem_response(
-            request, exc.status_code, kind, str(exc.detail), str(exc.detail), dict(exc.headers or {})
+            request,
+            exc.status_code,
+            kind,
+            str(exc.detail),
+            str(exc.detail),
+            dict(exc.headers or {}),
         )
 
     @app.exception_handler(Exception)

@@ -1,8 +1,9 @@
 """The write side: one eventsourcing ``Application`` with one method per command.
 
 Each method validates, loads the aggregate, calls one domain method and saves; it returns a
-``CommandResult`` (ids and positions), never an aggregate. Optimistic concurrency and idempotency are
-enforced here, because the library offers neither an expected-version argument nor idempotency keys.
+``CommandResult`` (ids and positions), never an aggregate. Optimistic concurrency and
+idempotency are enforced here: the library offers neither an expected-version argument nor
+idempotency keys.
 """
 
 from __future__ import annotations
@@ -216,7 +217,9 @@ class ComplaintsApp(Application[UUID]):
 
     def resolve_reference(self, reference: str) -> UUID:
         try:
-            index: ComplaintReference = self.repository.get(index_id(normalise_reference(reference)))
+            index: ComplaintReference = self.repository.get(
+                index_id(normalise_reference(reference))
+            )
         except AggregateNotFoundError:
             raise ComplaintNotFoundError(f"no complaint with reference {reference}") from None
         return index.complaint_id
@@ -317,7 +320,9 @@ class ComplaintsApp(Application[UUID]):
         expected_version: int | None,
         idempotency_key: str | None,
     ) -> CommandResult:
-        print_ = fingerprint(type(command).__name__, str(complaint_id), command.model_dump(mode="json"))
+        print_ = fingerprint(
+            type(command).__name__, str(complaint_id), command.model_dump(mode="json")
+        )
         if idempotency_key and (replay := self._replay(ctx, idempotency_key, print_)):
             return replay
         complaint = self.get_complaint(complaint_id)

@@ -2,8 +2,8 @@
 
 A record is an aggregate saved in the same atomic ``app.save(...)`` as the events it caused, so
 either both exist or neither does: a retry after a crash or timeout can never apply a command twice
-nor find a record for a command that was not applied. Its id is derived from (principal, key), so two
-concurrent first attempts collide on the primary key and exactly one wins.
+nor find a record for a command that was not applied. Its id is derived from (principal, key), so
+two concurrent first attempts collide on the primary key and exactly one wins.
 """
 
 from __future__ import annotations

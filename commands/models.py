@@ -1,7 +1,7 @@
 """Command models: what a caller asks the system to do, validated before any aggregate is touched.
 
-The intake model doubles as the HTTP request body of ``POST /complaints`` so that validation rules and
-their 422 field names exist exactly once.
+The intake model doubles as the HTTP request body of ``POST /complaints`` so that validation rules
+and their 422 field names exist exactly once.
 """
 
 from __future__ import annotations
@@ -34,12 +34,15 @@ class Customer(Command):
     name: ShortText
     company: OptionalShort = None
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
-    email: Annotated[
-        str,
-        StringConstraints(
-            strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-        ),
-    ] | None = None
+    email: (
+        Annotated[
+            str,
+            StringConstraints(
+                strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+            ),
+        ]
+        | None
+    ) = None
     tier: CustomerTier = CustomerTier.STANDARD
 
     @model_validator(mode="after")
@@ -153,5 +156,3 @@ class CloseComplaint(Command):
 
 class ReopenComplaint(Command):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-
-

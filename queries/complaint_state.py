@@ -1,4 +1,4 @@
-"""The complaint representation, read from the event store (strongly consistent) or as of a moment."""
+"""The complaint representation, from the event store (strongly consistent) or as of a moment."""
 
 from __future__ import annotations
 
@@ -96,7 +96,11 @@ def represent(complaint: Complaint, position: int | None) -> ComplaintPublic:
 
 
 def get_complaint(
-    app: ComplaintsApp, complaint_id: UUID, *, version: int | None = None, position: int | None = None
+    app: ComplaintsApp,
+    complaint_id: UUID,
+    *,
+    version: int | None = None,
+    position: int | None = None,
 ) -> ComplaintPublic:
     complaint = app.get_complaint(complaint_id, version=version)
     if position is None:
@@ -112,5 +116,7 @@ def get_complaint_as_of(app: ComplaintsApp, complaint_id: UUID, as_of: datetime)
             break
         complaint = event.mutate(complaint)  # type: ignore[attr-defined]
     if complaint is None or not isinstance(complaint, Complaint):
-        raise ComplaintNotFoundError(f"complaint {complaint_id} did not exist at {as_of.isoformat()}")
+        raise ComplaintNotFoundError(
+            f"complaint {complaint_id} did not exist at {as_of.isoformat()}"
+        )
     return represent(complaint, event_position(app, complaint_id, complaint.version))

@@ -31,9 +31,7 @@ def event_positions(app: Application[UUID], originator_id: UUID) -> dict[int, in
         ).format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
         with recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(statement, (originator_id,))
-            return {
-                row["originator_version"]: row["notification_id"] for row in cursor.fetchall()
-            }
+            return {row["originator_version"]: row["notification_id"] for row in cursor.fetchall()}
     raise TypeError(f"unsupported recorder {type(recorder).__name__}")
 
 

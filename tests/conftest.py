@@ -1,9 +1,9 @@
 """Shared fixtures: every storage-touching test runs on SQLite and on PostgreSQL.
 
 PostgreSQL: one fresh schema per test session in the ``test`` database (override with
-COMPLAINTS_TEST_POSTGRES_URL), dropped and recreated before each test so tests never see each other's
-rows. Without a reachable server the PostgreSQL cases skip with a one-line reason, except under
-CI=true, where they fail: CI must exercise the production store.
+COMPLAINTS_TEST_POSTGRES_URL), dropped and recreated before each test so tests never see each
+other's rows. Without a reachable server the PostgreSQL cases skip with a one-line reason, except
+under CI=true, where they fail: CI must exercise the production store.
 """
 
 from __future__ import annotations

@@ -53,8 +53,10 @@ def as_json(complaint: ComplaintPublic, status: int = 200, **headers: str) -> Re
     )
 
 
-def respond(app: ComplaintsApp, result: CommandResult, status: int = 200, **headers: str) -> Response:
-    """Renders the complaint as the command left it (a replay renders the same, original version)."""
+def respond(
+    app: ComplaintsApp, result: CommandResult, status: int = 200, **headers: str
+) -> Response:
+    """Renders the complaint as the command left it (a replay renders the original version)."""
     complaint = get_complaint(
         app, result.complaint_id, version=result.version, position=result.position
     )

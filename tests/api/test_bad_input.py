@@ -64,7 +64,9 @@ def test_invalid_intake_is_422_naming_the_field(
 
 def test_malformed_json_is_400(client: TestClient, app: ComplaintsApp) -> None:
     before = head(app)
-    r = client.post("/complaints", content=b'{"customer": ', headers={"content-type": "application/json"})
+    r = client.post(
+        "/complaints", content=b'{"customer": ', headers={"content-type": "application/json"}
+    )
     assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
     assert head(app) == before
 
@@ -124,8 +126,9 @@ def test_commands_on_unknown_complaints_are_404_and_write_nothing(
     client: TestClient, app: ComplaintsApp
 ) -> None:
     before = head(app)
-    r = client.post("/complaints/00000000-0000-0000-0000-000000000000/assign",
-                    json={"assignee": "bob"})
+    r = client.post(
+        "/complaints/00000000-0000-0000-0000-000000000000/assign", json={"assignee": "bob"}
+    )
     assert r.status_code == 404
     assert head(app) == before
 

@@ -1,4 +1,4 @@
-"""End-to-end over HTTP: a complaint's whole life, its history, and the state as of a past moment."""
+"""End-to-end over HTTP: a complaint's whole life, its history, and its state at a past moment."""
 
 from __future__ import annotations
 
@@ -48,7 +48,12 @@ def test_file_assign_comment_escalate_close_reopen_then_history_and_as_of(
     assert history["complaint_id"] == cid
     events = history["events"]
     assert [e["type"] for e in events] == [
-        "filed", "assigned", "commented", "escalated", "closed", "reopened"
+        "filed",
+        "assigned",
+        "commented",
+        "escalated",
+        "closed",
+        "reopened",
     ]
     assert [e["version"] for e in events] == [1, 2, 3, 4, 5, 6]
     assert {e["actor"] for e in events} == {"alice"}
@@ -69,9 +74,12 @@ def test_file_assign_comment_escalate_close_reopen_then_history_and_as_of(
     assert past.json()["closed_at"] is None and past.json()["position"] == positions[3]
 
     # Exactly at an event's timestamp that event is included.
-    assert client.get(f"/complaints/{cid}", params={"as_of": events[4]["occurred_at"]}).json()[
-        "status"
-    ] == "closed"
+    assert (
+        client.get(f"/complaints/{cid}", params={"as_of": events[4]["occurred_at"]}).json()[
+            "status"
+        ]
+        == "closed"
+    )
 
     before = datetime.fromisoformat(events[0]["occurred_at"]).replace(year=2000).isoformat()
     gone = client.get(f"/complaints/{cid}", params={"as_of": before})

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from copy import deepcopy
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 
-from commands.application import ComplaintsApp
+from commands.application import CommandResult, ComplaintsApp
 from commands.context import CommandContext
 from commands.errors import (
     ComplaintNotFoundError,
@@ -20,6 +20,7 @@ from commands.models import AssignComplaint, CommentOnComplaint, FileComplaint
 from queries.complaint_state import get_complaint
 from queries.history import get_history
 from tests.intake import intake
+from tests.race import race
 
 
 def file(app: ComplaintsApp, ctx: CommandContext, **overrides: object) -> FileComplaint:
@@ -73,24 +74,17 @@ def test_two_concurrent_writers_with_one_expected_version_one_wins(
 ) -> None:
     for _ in range(5):
         cid = app.file_complaint(file(app, ctx), ctx).complaint_id
-        barrier = threading.Barrier(2)
-        outcomes: list[str] = []
-
-        def write(who: str, cid: object = cid, barrier: threading.Barrier = barrier) -> None:
-            barrier.wait()
-            try:
-                app.assign(cid, AssignComplaint(assignee=who), ctx, expected_version=1)  # type: ignore[arg-type]
-                outcomes.append("ok")
-            except (ConcurrencyConflictError, PreconditionFailedError) as e:
-                outcomes.append(type(e).__name__)
-
-        threads = [threading.Thread(target=write, args=(w,)) for w in ("bob", "carol")]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert sorted(outcomes)[-1] == "ok" and outcomes.count("ok") == 1, outcomes
-        assert app.get_complaint(cid).version == 2  # type: ignore[arg-type]
+        outcomes = race(
+            *(
+                partial(app.assign, cid, AssignComplaint(assignee=who), ctx, expected_version=1)
+                for who in ("bob", "carol")
+            )
+        )
+        winners = [o for o in outcomes if isinstance(o, CommandResult)]
+        losers = [o for o in outcomes if not isinstance(o, CommandResult)]
+        assert len(winners) == 1, outcomes
+        assert isinstance(losers[0], ConcurrencyConflictError | PreconditionFailedError), outcomes
+        assert app.get_complaint(cid).version == 2
 
 
 def test_idempotent_retry_applies_once(app: ComplaintsApp, ctx: CommandContext) -> None:
@@ -110,21 +104,9 @@ def test_concurrent_retries_with_one_key_apply_once(
     app: ComplaintsApp, ctx: CommandContext
 ) -> None:
     cid = app.file_complaint(file(app, ctx), ctx).complaint_id
-    barrier = threading.Barrier(4)
-    results = []
-
-    def comment() -> None:
-        barrier.wait()
-        results.append(
-            app.comment(cid, CommentOnComplaint(body="once"), ctx, idempotency_key="same")
-        )
-
-    threads = [threading.Thread(target=comment) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(results) == 4
+    command = CommentOnComplaint(body="once")
+    results = race(*[partial(app.comment, cid, command, ctx, idempotency_key="same")] * 4)
+    assert all(isinstance(r, CommandResult) for r in results), results
     assert {r.version for r in results} == {2}
     assert [e.type for e in get_history(app, cid).events] == ["filed", "commented"]
 

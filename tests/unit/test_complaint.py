@@ -145,7 +145,9 @@ def test_closed_needs_known_code_and_summary() -> None:
         c.close("resolved", "", by=BY)
     c.close("remedy_provided", "replaced the phone", by=BY)
     assert (c.status, c.resolution_code, c.resolution_summary) == (
-        "closed", "remedy_provided", "replaced the phone"
+        "closed",
+        "remedy_provided",
+        "replaced the phone",
     )
     assert c.closed_at == c.pending_events[-1].timestamp
 
