@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aggregates.vocabulary import Role
+from api.projections_cli import projections_cli
 from api.stream_commands import relay_cli, webhooks_cli
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
@@ -17,12 +18,15 @@ from commands.errors import ComplaintNotFoundError, TokenNotFoundError
 from infra.settings import Settings
 from infra.webhooks import start_webhook_worker
 from infra.wiring import build_app
+from projections.worker import start_in_background
 from queries.history import get_history
 
-cli = typer.Typer(help="complaint-ledger: event-sourced customer-complaint handling.",
-                  no_args_is_help=True)
+cli = typer.Typer(
+    help="complaint-ledger: event-sourced customer-complaint handling.", no_args_is_help=True
+)
 tokens_cli = typer.Typer(help="Create, list and revoke API access tokens.", no_args_is_help=True)
 cli.add_typer(tokens_cli, name="tokens")
+cli.add_typer(projections_cli, name="projections")
 cli.add_typer(webhooks_cli, name="webhooks")
 cli.add_typer(relay_cli, name="relay")
 console = Console()
@@ -43,6 +47,14 @@ def serve(
     workers: Annotated[
         int | None, typer.Option(help="HTTP worker processes [COMPLAINTS_WORKERS]")
     ] = None,
+    projections: Annotated[
+        bool,
+        typer.Option(
+            "--projections/--no-projections",
+            help="Run the read-model projections in this process (use --no-projections when "
+            "separate `complaints projections run` workers do)",
+        ),
+    ] = True,
 ) -> None:
     """Run the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
@@ -60,6 +72,8 @@ def serve(
         )
     if settings.webhooks_in_serve:
         start_webhook_worker(settings)  # daemon threads: see its docstring
+    if projections:
+        start_in_background(settings)  # a daemon thread: see projections/worker.py
     workers = workers or settings.workers
     if workers > 1:
         # Each worker process builds its own application from the same environment.
@@ -98,7 +112,11 @@ def tokens_list() -> None:
     table = Table("id", "name", "role", "issued at", "issued by", "revoked at")
     for t in open_app().list_tokens():
         table.add_row(
-            str(t.token_id), t.name, t.role, t.issued_at.isoformat(), t.issued_by,
+            str(t.token_id),
+            t.name,
+            t.role,
+            t.issued_at.isoformat(),
+            t.issued_by,
             t.revoked_at.isoformat() if t.revoked_at else "",
         )
     console.print(table)
@@ -106,7 +124,9 @@ def tokens_list() -> None:
 
 @tokens_cli.command("revoke")
 def tokens_revoke(
-    token: Annotated[str, typer.Argument(help="Token id, or a principal name (revokes all theirs)")],
+    token: Annotated[
+        str, typer.Argument(help="Token id, or a principal name (revokes all theirs)")
+    ],
 ) -> None:
     """Revoke a token; requests using it get 401 from then on."""
     try:
@@ -130,20 +150,25 @@ def history(
         except ValueError:
             complaint_id = app.resolve_reference(complaint)
         timeline = get_history(app, complaint_id)
-    except ComplaintNotFoundError as e:
-        typer.echo(str(e), err=True)
+    except ComplaintNotFoundError as error:
+        typer.echo(str(error), err=True)
         raise typer.Exit(1) from None
     console.print(f"[bold]{timeline.reference}[/bold]  {timeline.complaint_id}")
     table = Table("v", "when (UTC)", "type", "actor", "details", "correlation")
     for e in timeline.events:
         details = ", ".join(
-            f"{k}={v}" for k, v in e.data.items()
+            f"{k}={v}"
+            for k, v in e.data.items()
             if k not in {"customer", "product", "attachments", "description", "reference"}
             and v not in (None, [], {})
         )
         table.add_row(
-            str(e.version), e.occurred_at.isoformat(timespec="seconds"), e.type, e.actor,
-            details[:120], e.correlation_id[:12],
+            str(e.version),
+            e.occurred_at.isoformat(timespec="seconds"),
+            e.type,
+            e.actor,
+            details[:120],
+            e.correlation_id[:12],
         )
     console.print(table)
 

@@ -268,7 +268,7 @@ class ComplaintsApp(Application[UUID]):
         while True:
             page = self.recorder.select_notifications(start=start, limit=1000, topics=[topic])
             for notification in page:
-                token: AccessToken = self.repository.get(notification.originator_id)
+                token: AccessToken = self.repository.get(UUID(str(notification.originator_id)))
                 tokens.append(
                     TokenInfo(
                         token.id,

@@ -24,7 +24,7 @@ from queries.history import History, get_history
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])
 
-PROBLEM = {"content": {"application/problem+json": {}}}
+PROBLEM: dict[str, object] = {"content": {"application/problem+json": {}}}
 COMMAND_ERRORS: dict[int | str, dict[str, object]] = {
     400: {"description": "Malformed JSON or header", **PROBLEM},
     401: {"description": "Missing or invalid token", **PROBLEM},
@@ -79,7 +79,9 @@ def file_complaint(
 @router.get("/by-reference/{reference}", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
 def get_by_reference(reference: str, app: AppDep, _: PrincipalDep) -> Response:
     complaint = get_complaint(app, app.resolve_reference(reference))
-    return as_json(complaint, **{"Content-Location": f"/complaints/{complaint.id}"})
+    response = as_json(complaint)
+    response.headers["Content-Location"] = f"/complaints/{complaint.id}"
+    return response
 
 
 @router.get("/{complaint_id}", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
