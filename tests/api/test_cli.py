@@ -22,7 +22,9 @@ def use_store(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_tokens_create_list_revoke(app: ComplaintsApp) -> None:
-    created = runner.invoke(cli.cli, ["tokens", "create", "--name", "li.na", "--role", "supervisor"])
+    created = runner.invoke(
+        cli.cli, ["tokens", "create", "--name", "li.na", "--role", "supervisor"]
+    )
     assert created.exit_code == 0, created.output
     secret = created.stdout.strip().splitlines()[0]
     token = app.authenticate(secret)
