@@ -51,6 +51,10 @@ class CommandResult:
     position: int | None
     """Notification id of the last event written; None when the result was replayed."""
     replayed: bool = False
+    state: Complaint | None = None
+    """The complaint as this command left it (None when replayed). A deliberate exception to
+    "return ids, not aggregates": it spares the HTTP layer reading back what was just written.
+    It is this request's own copy; treat it as read-only."""
 
 
 @dataclass(frozen=True)
@@ -366,7 +370,7 @@ class ComplaintsApp(Application[UUID]):
             (r.notification.id for r in recordings if r.domain_event.originator_id == complaint.id),
             default=None,
         )
-        return CommandResult(complaint.id, complaint.version, position)
+        return CommandResult(complaint.id, complaint.version, position, state=complaint)
 
     def _replay(self, ctx: CommandContext, key: str, print_: str) -> CommandResult | None:
         try:

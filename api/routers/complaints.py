@@ -19,7 +19,12 @@ from commands.models import (
     FileComplaint,
     ReopenComplaint,
 )
-from queries.complaint_state import ComplaintPublic, get_complaint, get_complaint_as_of
+from queries.complaint_state import (
+    ComplaintPublic,
+    get_complaint,
+    get_complaint_as_of,
+    represent,
+)
 from queries.history import History, get_history
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])
@@ -57,8 +62,10 @@ def respond(
     app: ComplaintsApp, result: CommandResult, status: int = 200, **headers: str
 ) -> Response:
     """Renders the complaint as the command left it (a replay renders the original version)."""
-    complaint = get_complaint(
-        app, result.complaint_id, version=result.version, position=result.position
+    complaint = (
+        represent(result.state, result.position)
+        if result.state is not None
+        else get_complaint(app, result.complaint_id, version=result.version)
     )
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
