@@ -61,12 +61,15 @@ def test_serve_creates_an_admin_token_once_on_an_empty_store(
 ) -> None:
     started: list[dict[str, Any]] = []
     monkeypatch.setattr("uvicorn.run", lambda *a, **k: started.append(k))
-    first = runner.invoke(cli.cli, ["serve", "--port", "0"])
+    # No background workers: they would outlive this test's store.
+    monkeypatch.setenv("COMPLAINTS_WEBHOOKS_IN_SERVE", "false")
+    serve = ["serve", "--port", "0", "--no-projections"]
+    first = runner.invoke(cli.cli, serve)
     assert first.exit_code == 0, first.output
     secret = next(w for w in first.output.split() if w.startswith("clt_"))
     assert app.authenticate(secret) is not None and app.authenticate(secret).role == "admin"  # type: ignore[union-attr]
     assert "tokens create" in first.output
-    second = runner.invoke(cli.cli, ["serve", "--port", "0"])
+    second = runner.invoke(cli.cli, serve)
     assert "clt_" not in second.output
     assert len(started) == 2
 

@@ -1,0 +1,81 @@
+"""`complaints webhooks ...` and `complaints relay ...`: the event-stream workers as processes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from typing import Annotated
+
+import typer
+
+from infra.nats_relay import NatsRelay
+from infra.settings import Settings
+from infra.webhooks import WebhookWorker
+from infra.wiring import build_app
+
+webhooks_cli = typer.Typer(help="Webhook delivery.", no_args_is_help=True)
+relay_cli = typer.Typer(help="Relay the public event stream to a broker.", no_args_is_help=True)
+
+
+def _log(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@webhooks_cli.command("run")
+def webhooks_run() -> None:
+    """Deliver webhooks until interrupted (instead of inside `serve`: set
+    COMPLAINTS_WEBHOOKS_IN_SERVE=false there, one worker per database)."""
+    settings = Settings()
+    _log(settings)
+    app = build_app(settings)
+    worker = WebhookWorker(app, settings).start()
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    typer.echo("delivering webhooks; Ctrl-C to stop", err=True)
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        worker.stop()
+        app.close()
+
+
+@relay_cli.command("nats")
+def relay_nats(
+    url: Annotated[str | None, typer.Option(help="NATS server [COMPLAINTS_NATS_URL]")] = None,
+    stream: Annotated[
+        str | None, typer.Option(help="JetStream stream [COMPLAINTS_NATS_STREAM]")
+    ] = None,
+    name: Annotated[str, typer.Option(help="Relay name: its tracked position's key")] = "nats",
+    once: Annotated[bool, typer.Option(help="Exit when caught up instead of following")] = False,
+) -> None:
+    """Publish every public event to JetStream (subjects <prefix>.<type>), resuming where it
+    stopped; Nats-Msg-Id = event id, so restarts add no duplicates."""
+    settings = Settings()
+    if stream:
+        settings = settings.model_copy(update={"nats_stream": stream})
+    _log(settings)
+    app = build_app(settings)
+    relay = NatsRelay(app, settings, url=url, name=name)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await relay.run(until_caught_up=once, stop=stop)
+
+    try:
+        asyncio.run(main())
+    finally:
+        app.close()
+        typer.echo(
+            f"published {relay.stats.published} (duplicates {relay.stats.duplicates}), "
+            f"resumed from position {relay.stats.resumed_from}",
+            err=True,
+        )

@@ -1,0 +1,138 @@
+"""The public event format: every complaint event as a CloudEvents 1.0 envelope (JSON format).
+
+The cursor API, the SSE stream, webhooks and the NATS relay all send exactly what ``to_cloud_event``
+returns, so one consumer can switch transports without re-parsing. Public types come from
+``queries.history.EVENT_TYPES`` (never from class names): renaming a class cannot change the wire.
+"""
+
+from __future__ import annotations
+
+import typing
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+from pydantic import BaseModel, TypeAdapter, create_model
+from pydantic_core import to_jsonable_python
+
+from aggregates.complaint import Complaint
+from commands.models import Attachment, Customer, Product
+from queries.history import EVENT_TYPES, event_data
+
+SPEC_VERSION = "1.0"
+TYPE_PREFIX = "complaint."
+DATA_CONTENT_TYPE = "application/json"
+MEDIA_TYPE = "application/cloudevents+json"
+DEFAULT_SOURCE = "urn:complaint-ledger:complaints"
+
+# Event ids are derived, not stored: the library keeps no id per event, and (aggregate id, version)
+# identifies one event forever, so the same event gets the same id on every transport and replay.
+EVENT_ID_NAMESPACE = UUID("6f1f6a0e-3c1e-5b8e-9a43-2b7c0c5d1e42")
+
+PUBLIC_TYPES: dict[type[Any], str] = {cls: TYPE_PREFIX + name for cls, name in EVENT_TYPES.items()}
+TYPE_CLASSES: dict[str, type[Any]] = {name: cls for cls, name in PUBLIC_TYPES.items()}
+
+# Fields every complaint event carries in its envelope; everything else is the event's `data`.
+_ENVELOPE_FIELDS = frozenset(typing.get_type_hints(Complaint.Event)) | {"originator_topic"}
+
+# Intake dictionaries are typed loosely on the event (history must stay readable whatever the
+# intake later accepts), but consumers deserve their shape: document them with the intake models.
+_DATA_FIELD_SCHEMAS: dict[str, Any] = {
+    "customer": Customer,
+    "product": Product,
+    "attachments": list[Attachment],
+}
+
+
+def event_id(originator_id: UUID, originator_version: int) -> UUID:
+    return uuid5(EVENT_ID_NAMESPACE, f"{originator_id}/{originator_version}")
+
+
+def public_type(event: Any) -> str | None:
+    """The public type of a domain event, or None for events that are not public."""
+    return PUBLIC_TYPES.get(type(event))
+
+
+def to_cloud_event(event: Any, position: int, source: str = DEFAULT_SOURCE) -> dict[str, Any]:
+    """The JSON-ready CloudEvent for one recorded complaint event at ``position``."""
+    type_ = PUBLIC_TYPES[type(event)]
+    timestamp: datetime = event.timestamp
+    envelope: dict[str, Any] = {
+        "specversion": SPEC_VERSION,
+        "id": str(event_id(event.originator_id, event.originator_version)),
+        "source": source,
+        "type": type_,
+        "subject": str(event.originator_id),
+        "time": timestamp.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "datacontenttype": DATA_CONTENT_TYPE,
+        "position": position,
+        "aggregateversion": event.originator_version,
+        "actor": event.actor,
+        "correlationid": event.correlation_id,
+    }
+    # CloudEvents has no null attribute values: an absent cause is an absent attribute.
+    if event.causation_id is not None:
+        envelope["causationid"] = event.causation_id
+    envelope["data"] = to_jsonable_python(event_data(event))
+    return envelope
+
+
+def data_model(cls: type[Any]) -> type[BaseModel]:
+    """A pydantic model of one event class's `data`, derived from the class's own annotations."""
+    fields: dict[str, Any] = {}
+    for name, hint in typing.get_type_hints(cls).items():
+        if name in _ENVELOPE_FIELDS or typing.get_origin(hint) is typing.ClassVar:
+            continue
+        fields[name] = (_DATA_FIELD_SCHEMAS.get(name, hint), ...)
+    return create_model(PUBLIC_TYPES[cls].replace(".", "_"), **fields)
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema (2020-12) of the envelope, with one `data` definition per public type."""
+    defs: dict[str, Any] = {}
+    variants = []
+    for cls, type_ in PUBLIC_TYPES.items():
+        schema = TypeAdapter(data_model(cls)).json_schema(ref_template="#/$defs/{model}")
+        defs.update(schema.pop("$defs", {}))
+        schema["title"] = f"{type_} data"
+        defs[type_] = schema
+        variants.append(
+            {
+                "properties": {
+                    "type": {"const": type_},
+                    "data": {"$ref": f"#/$defs/{type_}"},
+                }
+            }
+        )
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "/events/schema",
+        "title": "complaint-ledger public event (CloudEvents 1.0, JSON format)",
+        "type": "object",
+        "required": [
+            "specversion", "id", "source", "type", "subject", "time", "datacontenttype",
+            "position", "aggregateversion", "actor", "correlationid", "data",
+        ],
+        "properties": {
+            "specversion": {"const": SPEC_VERSION},
+            "id": {"type": "string", "format": "uuid",
+                   "description": "Stable event id, the same on every transport: "
+                   "de-duplicate on it."},
+            "source": {"type": "string", "format": "uri-reference"},
+            "type": {"enum": list(TYPE_CLASSES)},
+            "subject": {"type": "string", "format": "uuid", "description": "The complaint id."},
+            "time": {"type": "string", "format": "date-time",
+                     "description": "When the event was recorded (UTC)."},
+            "datacontenttype": {"const": DATA_CONTENT_TYPE},
+            "position": {"type": "integer", "minimum": 1,
+                         "description": "Global commit order. Increasing but with gaps: follow "
+                         "next_cursor or the SSE id, never position + 1."},
+            "aggregateversion": {"type": "integer", "minimum": 1},
+            "actor": {"type": "string"},
+            "correlationid": {"type": "string"},
+            "causationid": {"type": "string"},
+            "data": {"type": "object"},
+        },
+        "oneOf": variants,
+        "$defs": defs,
+    }

@@ -1,0 +1,145 @@
+"""Pages of the public event feed, read from the event store's notification log.
+
+Complaint events share the notification log with internal records (access tokens, reference index,
+idempotency records), so public positions have gaps: consumers follow ``next_cursor`` (or the SSE
+id), never position + 1.
+
+Completeness under concurrent writes: each page is bounded by the head read *before* it. On
+PostgreSQL the recorder takes an EXCLUSIVE table lock for every insert, so notification ids commit
+in id order and every id up to a committed head is already visible (or rolled back for ever); on
+SQLite there is one writer at a time. A cursor can therefore jump to the head without ever passing
+over an event that commits later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Notification
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.utils import get_topic
+from psycopg.sql import SQL, Identifier
+
+from queries.cloudevents import DEFAULT_SOURCE, PUBLIC_TYPES, TYPE_CLASSES, to_cloud_event
+
+TOPICS: dict[str, str] = {name: get_topic(cls) for name, cls in TYPE_CLASSES.items()}
+
+
+class UnknownEventTypeError(ValueError):
+    """Raised when a type filter names no public event type."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"unknown event type {name!r}; known types: {', '.join(sorted(TYPE_CLASSES))}"
+        )
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    events: list[dict[str, Any]]
+    next_cursor: int
+    """Pass as ``after`` to continue; may lie beyond the last event (skipped internal records)."""
+    more: bool = False
+    """True when the page was cut by ``limit``: read again at once rather than waiting."""
+
+
+def topics_for(types: Sequence[str] | None) -> list[str]:
+    """Stored topics of the given public types (all public types when none are given)."""
+    if not types:
+        return list(TOPICS.values())
+    unknown = [t for t in types if t not in TOPICS]
+    if unknown:
+        raise UnknownEventTypeError(unknown[0])
+    return [TOPICS[t] for t in dict.fromkeys(types)]
+
+
+def head(app: Application[UUID]) -> int:
+    return app.recorder.max_notification_id() or 0
+
+
+def read_page(
+    app: Application[UUID],
+    *,
+    after: int,
+    limit: int,
+    types: Sequence[str] | None = None,
+    aggregate_id: UUID | None = None,
+    source: str = DEFAULT_SOURCE,
+) -> FeedPage:
+    """Up to ``limit`` public events with position > ``after``, in position order."""
+    topics = topics_for(types)
+    stop = head(app)  # read first: everything up to it is committed, see the module docstring
+    if stop <= after:
+        return FeedPage([], after)
+    if aggregate_id is None:
+        notifications = app.recorder.select_notifications(
+            start=after, limit=limit, stop=stop, topics=topics, inclusive_of_start=False
+        )
+    else:
+        notifications = _select_for_aggregate(app, aggregate_id, after, stop, limit, topics)
+    events = [
+        to_cloud_event(app.mapper.to_domain_event(n), n.id, source)
+        for n in notifications
+        if n.topic in _PUBLIC_TOPIC_SET
+    ]
+    full = len(notifications) >= limit
+    return FeedPage(events, notifications[-1].id if full else stop, more=full)
+
+
+_PUBLIC_TOPIC_SET = frozenset(get_topic(cls) for cls in PUBLIC_TYPES)
+
+
+def _select_for_aggregate(
+    app: Application[UUID],
+    aggregate_id: UUID,
+    after: int,
+    stop: int,
+    limit: int,
+    topics: list[str],
+) -> Sequence[Notification]:
+    # The library's select_notifications cannot filter by originator; both tables have the
+    # originator id first in their primary key, so this is an index range scan.
+    recorder = app.recorder
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        marks = ",".join("?" * len(topics))
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT rowid, * FROM {recorder.events_table_name} WHERE originator_id = ? "
+                f"AND rowid > ? AND rowid <= ? AND topic IN ({marks}) ORDER BY rowid LIMIT ?",
+                (aggregate_id.hex, after, stop, *topics, limit),
+            )
+            rows = cursor.fetchall()
+        return [
+            Notification(
+                id=row["rowid"],
+                originator_id=recorder.convert_originator_id(row["originator_id"]),
+                originator_version=row["originator_version"],
+                topic=row["topic"],
+                state=row["state"],
+            )
+            for row in rows
+        ]
+    if isinstance(recorder, PostgresApplicationRecorder):
+        statement = SQL(
+            "SELECT * FROM {}.{} WHERE originator_id = %s AND notification_id > %s "
+            "AND notification_id <= %s AND topic = ANY(%s) ORDER BY notification_id LIMIT %s"
+        ).format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, (aggregate_id, after, stop, topics, limit))
+            rows = cursor.fetchall()
+        return [
+            Notification(
+                id=row["notification_id"],
+                originator_id=row["originator_id"],
+                originator_version=row["originator_version"],
+                topic=row["topic"],
+                state=bytes(row["state"]),
+            )
+            for row in rows
+        ]
+    raise TypeError(f"unsupported recorder {type(recorder).__name__}")
