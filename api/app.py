@@ -47,7 +47,10 @@ class BodySizeLimit:
             length = Headers(scope=scope).get("content-length")
             if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
                 response = problem_response(
-                    Request(scope), 413, "too-large", "Body too large",
+                    Request(scope),
+                    413,
+                    "too-large",
+                    "Body too large",
                     f"request bodies are limited to {self.max_bytes} bytes",
                 )
                 await response(scope, receive, send)

@@ -68,7 +68,7 @@ class Settings(BaseSettings):
         default=15.0, description="Idle SSE connections get a comment line this often."
     )
     stream_poll_seconds: float = Field(
-        default=0.2,
+        default=0.05,
         description="How often new events are looked for without LISTEN/NOTIFY (SQLite), and the"
         " safety-net re-check interval on PostgreSQL.",
     )

@@ -1,0 +1,67 @@
+"""GET /complaints: the filtered, searchable, paginated case list (from the ``complaints`` view).
+
+Eventually consistent; pass ``min_position`` (a command's ``position``) to read your own writes.
+``GET /complaints/{id}`` stays in ``complaints.py`` and reads the event store directly.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from pydantic import AwareDatetime
+
+from aggregates.vocabulary import Category, Channel, CustomerTier, Severity, Status
+from api.deps import PrincipalDep
+from api.read_models import MinPosition, StoreDep, await_view, invalid
+from queries.case_list import ComplaintPage, ListFilters, Sort, list_complaints
+from queries.errors import InvalidQueryError
+
+router = APIRouter(prefix="/complaints", tags=["complaints"])
+
+Text = Annotated[str | None, Query(min_length=1, max_length=200)]
+
+
+@router.get("", response_model=ComplaintPage)
+def list_all(
+    request: Request,
+    store: StoreDep,
+    _: PrincipalDep,
+    status: Status | None = None,
+    category: Category | None = None,
+    severity: Severity | None = None,
+    channel: Channel | None = None,
+    region: Text = None,
+    assignee: Text = None,
+    team: Text = None,
+    customer_id: Text = None,
+    tier: CustomerTier | None = None,
+    escalated: bool | None = None,
+    filed_from: AwareDatetime | None = None,
+    filed_to: AwareDatetime | None = None,
+    q: Text = None,
+    sort: Sort = "-filed_at",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    min_position: MinPosition = None,
+) -> ComplaintPage:
+    await_view(request, store, "complaints", min_position)
+    filters = ListFilters(
+        status=status.value if status else None,
+        category=category.value if category else None,
+        severity=severity.value if severity else None,
+        channel=channel.value if channel else None,
+        region=region,
+        assignee=assignee,
+        team=team,
+        customer_id=customer_id,
+        tier=tier.value if tier else None,
+        escalated=escalated,
+        filed_from=filed_from,
+        filed_to=filed_to,
+        q=q,
+    )
+    try:
+        return list_complaints(store, filters, sort=sort, limit=limit, cursor=cursor)
+    except InvalidQueryError as e:
+        raise invalid(e) from None

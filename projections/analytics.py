@@ -1,0 +1,147 @@
+"""Daily analytics buckets per category x channel x region x severity.
+
+Days are cut in the reporting time zone (``COMPLAINTS_REPORT_TZ``) by business time: ``received_at``
+for a filing, the event's own time for later actions. Durations are summed as integer milliseconds
+with their counts, so a mean over any range is exact and the sums do not depend on batch order.
+
+Definitions (the issue leaves them open):
+- first response: the first customer-visible comment; counted on that comment's day, its duration
+  measured from ``received_at``;
+- resolution: every close counts (a reopened and re-closed complaint closes twice), measured from
+  ``received_at`` on the close's day;
+- first-contact resolution: a close with no earlier reopen and at most one customer-visible reply;
+  a later reopen takes it back (subtracted from the day it was counted on).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from eventsourcing.utils import get_topic
+
+from aggregates.complaint import Complaint
+from aggregates.vocabulary import Visibility
+from infra.settings import Settings
+from projections.projection import Positioned, Projection
+from projections.schema import Column, Table
+from projections.store import Tx
+
+NO_REGION = ""
+MEASURES = (
+    "filed", "closed", "reopened", "first_response_count", "first_response_ms",
+    "resolution_ms", "first_contact_resolutions",
+)
+DIMENSIONS = ("category", "channel", "region", "severity")
+
+ANALYTICS_CASES = Table(
+    name="analytics_cases",
+    columns=(
+        Column("id", "uuid"),
+        Column("category", "text"),
+        Column("channel", "text"),
+        Column("region", "text"),
+        Column("severity", "text"),
+        Column("received_at", "timestamp"),
+        Column("customer_replies", "int"),
+        Column("reopen_count", "int"),
+        Column("fcr_day", "date", nullable=True),
+    ),
+    key=("id",),
+)
+
+ANALYTICS_DAILY = Table(
+    name="analytics_daily",
+    columns=(
+        Column("day", "date"),
+        *(Column(d, "text") for d in DIMENSIONS),
+        *(Column(m, "int") for m in MEASURES),
+    ),
+    key=("day", *DIMENSIONS),
+)
+
+BucketKey = tuple[date, str, str, str, str]
+
+
+def milliseconds(delta: timedelta) -> int:
+    return delta // timedelta(milliseconds=1)
+
+
+class AnalyticsProjection(Projection):
+    name = "analytics"
+    topics = tuple(
+        get_topic(cls)
+        for cls in (Complaint.Filed, Complaint.Commented, Complaint.Closed, Complaint.Reopened)
+    )
+    tables = (ANALYTICS_CASES, ANALYTICS_DAILY)
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.zone = ZoneInfo(settings.report_tz)
+
+    def day(self, moment: datetime) -> date:
+        return moment.astimezone(self.zone).date()
+
+    def apply(self, tx: Tx, events: Sequence[Positioned]) -> None:
+        filed = {p.event.originator_id for p in events if isinstance(p.event, Complaint.Filed)}
+        others = {p.event.originator_id for p in events} - filed
+        cases = tx.fetch(ANALYTICS_CASES, "id", list(others))
+        buckets: dict[BucketKey, Counter[str]] = {}
+
+        def count(case: dict[str, Any], day: date, **amounts: int) -> None:
+            key = (day, *(case[d] for d in DIMENSIONS))
+            buckets.setdefault(key, Counter()).update(amounts)  # type: ignore[arg-type]
+
+        for p in events:
+            e = p.event
+            if isinstance(e, Complaint.Filed):
+                case = {
+                    "id": e.originator_id, "category": e.category, "channel": e.channel,
+                    "region": e.region or NO_REGION, "severity": e.severity,
+                    "received_at": e.received_at, "customer_replies": 0, "reopen_count": 0,
+                    "fcr_day": None,
+                }
+                cases[e.originator_id] = case
+                count(case, self.day(e.received_at), filed=1)
+                continue
+            found = cases.get(e.originator_id)
+            if found is None:
+                continue
+            case = found
+            day = self.day(e.timestamp)
+            if isinstance(e, Complaint.Commented):
+                if e.visibility == Visibility.CUSTOMER.value:
+                    case["customer_replies"] += 1
+                    if case["customer_replies"] == 1:
+                        count(
+                            case, day, first_response_count=1,
+                            first_response_ms=milliseconds(e.timestamp - case["received_at"]),
+                        )
+            elif isinstance(e, Complaint.Closed):
+                fcr = case["reopen_count"] == 0 and case["customer_replies"] <= 1
+                count(
+                    case, day, closed=1,
+                    resolution_ms=milliseconds(e.timestamp - case["received_at"]),
+                    first_contact_resolutions=int(fcr),
+                )
+                if fcr:
+                    case["fcr_day"] = day
+            elif isinstance(e, Complaint.Reopened):
+                count(case, day, reopened=1)
+                if case["fcr_day"] is not None:
+                    count(case, case["fcr_day"], first_contact_resolutions=-1)
+                    case["fcr_day"] = None
+                case["reopen_count"] += 1
+
+        tx.upsert(ANALYTICS_CASES, list(cases.values()))
+        tx.add(
+            ANALYTICS_DAILY,
+            [
+                {"day": key[0], **dict(zip(DIMENSIONS, key[1:], strict=True)),
+                 **{m: amounts[m] for m in MEASURES}}
+                for key, amounts in buckets.items()
+            ],
+        )

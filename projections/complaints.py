@@ -1,0 +1,146 @@
+"""The case list: one row per complaint, for filtered, paginated and searchable lists.
+
+Row changes mirror the aggregate's own ``apply`` methods (transcription, no rules): a projection
+that disagrees with the aggregate about status would be a bug.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.utils import get_topic
+
+from aggregates.complaint import Complaint
+from aggregates.vocabulary import Status, Visibility
+from projections.projection import Positioned, Projection
+from projections.schema import Column, Index, Table
+from projections.store import Tx
+
+FILTER_COLUMNS = (
+    "status", "category", "severity", "channel", "region", "assignee", "team", "customer_id",
+)
+
+COMPLAINT_LIST = Table(
+    name="complaint_list",
+    columns=(
+        Column("id", "uuid"),
+        Column("reference", "text"),
+        Column("status", "text"),
+        Column("category", "text"),
+        Column("severity", "text"),
+        Column("channel", "text"),
+        Column("region", "text", nullable=True),
+        Column("customer_id", "text"),
+        Column("customer_name", "text"),
+        Column("customer_tier", "text"),
+        Column("product_name", "text", nullable=True),
+        Column("product_model", "text", nullable=True),
+        Column("subject", "text"),
+        Column("description", "text"),
+        Column("assignee", "text", nullable=True),
+        Column("team", "text", nullable=True),
+        Column("escalation_level", "int"),
+        Column("received_at", "timestamp"),
+        Column("filed_at", "timestamp"),
+        Column("assigned_at", "timestamp", nullable=True),
+        Column("first_response_at", "timestamp", nullable=True),
+        Column("closed_at", "timestamp", nullable=True),
+        Column("reopen_count", "int"),
+        Column("updated_at", "timestamp"),
+        Column("version", "int"),
+        Column("position", "int"),
+    ),
+    key=("id",),
+    indexes=(
+        Index("complaint_list_filed", ("filed_at", "id")),
+        Index("complaint_list_updated", ("updated_at", "id")),
+        *(Index(f"complaint_list_{c}_filed", (c, "filed_at", "id")) for c in FILTER_COLUMNS),
+    ),
+    extra_ddl={
+        "postgres": (
+            "CREATE INDEX IF NOT EXISTS complaint_list_search ON {table} USING gin "
+            "(to_tsvector('simple', subject || ' ' || description))",
+        ),
+    },
+)
+
+
+class ComplaintsProjection(Projection):
+    name = "complaints"
+    topics = tuple(
+        get_topic(cls)
+        for cls in (
+            Complaint.Filed,
+            Complaint.Assigned,
+            Complaint.Commented,
+            Complaint.Escalated,
+            Complaint.Closed,
+            Complaint.Reopened,
+        )
+    )
+    tables = (COMPLAINT_LIST,)
+
+    def apply(self, tx: Tx, events: Sequence[Positioned]) -> None:
+        filed = {p.event.originator_id for p in events if isinstance(p.event, Complaint.Filed)}
+        others = {p.event.originator_id for p in events} - filed
+        rows: dict[Any, dict[str, Any]] = tx.fetch(COMPLAINT_LIST, "id", list(others))
+        for p in events:
+            row = rows.get(p.event.originator_id)
+            if row is None and not isinstance(p.event, Complaint.Filed):
+                continue  # an event of a complaint filed before this projection's history: none
+            rows[p.event.originator_id] = transcribe(row, p)
+        tx.upsert(COMPLAINT_LIST, list(rows.values()))
+
+
+def transcribe(row: dict[str, Any] | None, p: Positioned) -> dict[str, Any]:
+    e = p.event
+    if isinstance(e, Complaint.Filed):
+        row = {
+            "id": e.originator_id,
+            "reference": e.reference,
+            "status": Status.NEW.value,
+            "category": e.category,
+            "severity": e.severity,
+            "channel": e.channel,
+            "region": e.region,
+            "customer_id": str(e.customer.get("id")),
+            "customer_name": str(e.customer.get("name")),
+            "customer_tier": str(e.customer.get("tier")),
+            "product_name": e.product.get("name"),
+            "product_model": e.product.get("model"),
+            "subject": e.subject,
+            "description": e.description,
+            "assignee": None,
+            "team": None,
+            "escalation_level": 0,
+            "received_at": e.received_at,
+            "filed_at": e.timestamp,
+            "assigned_at": None,
+            "first_response_at": None,
+            "closed_at": None,
+            "reopen_count": 0,
+        }
+    else:
+        assert row is not None
+        row = dict(row)
+        if isinstance(e, Complaint.Assigned):
+            row["assignee"], row["team"] = e.assignee, e.team
+            row["status"] = Status.ASSIGNED.value
+            row["assigned_at"] = row["assigned_at"] or e.timestamp
+        elif isinstance(e, Complaint.Commented):
+            if e.visibility == Visibility.CUSTOMER.value and row["first_response_at"] is None:
+                row["first_response_at"] = e.timestamp
+        elif isinstance(e, Complaint.Escalated):
+            row["escalation_level"] = e.level
+        elif isinstance(e, Complaint.Closed):
+            row["status"] = Status.CLOSED.value
+            row["closed_at"] = e.timestamp
+        elif isinstance(e, Complaint.Reopened):
+            row["status"] = Status.ASSIGNED.value if row["assignee"] else Status.NEW.value
+            row["closed_at"] = None
+            row["reopen_count"] += 1
+    row["updated_at"] = e.timestamp
+    row["version"] = e.originator_version
+    row["position"] = p.position
+    return row

@@ -1,0 +1,46 @@
+"""Declarations of read-model tables: columns with portable logical types, keys and indexes.
+
+Each projection module declares its tables with these, beside its handlers; a ``Dialect`` renders
+them as SQLite or PostgreSQL DDL and converts values both ways, so that handlers and queries see the
+same Python values (UUID, aware UTC datetime, date, bool, int, str) on either backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+LogicalType = Literal["uuid", "text", "int", "bool", "timestamp", "date"]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: LogicalType
+    nullable: bool = False
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    columns: tuple[str, ...]
+    where: str | None = None
+    """Partial-index predicate, written in SQL both backends accept (e.g. ``is_open = TRUE``)."""
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    indexes: tuple[Index, ...] = ()
+    extra_ddl: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Backend-specific statements ("sqlite"/"postgres"); ``{table}`` is the qualified name."""
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def types(self) -> dict[str, LogicalType]:
+        return {c.name: c.type for c in self.columns}

@@ -1,0 +1,125 @@
+"""The analytics summary over a range of reporting days, from the ``analytics`` view.
+
+``from`` and ``to`` are calendar days in the reporting time zone, both inclusive. Rates are over
+closures: first-contact resolution rate = first-contact resolutions / closed, reopen rate =
+reopened / closed; means and rates are null when nothing was counted.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from projections.analytics import ANALYTICS_DAILY, MEASURES
+from projections.store import ReadModelStore
+from queries.errors import InvalidQueryError
+
+GroupBy = Literal["category", "channel", "region", "severity", "day", "week", "month"]
+MAX_DAYS = 3 * 366
+
+
+class Figures(BaseModel):
+    filed: int
+    closed: int
+    reopened: int
+    mean_first_response_seconds: float | None
+    mean_resolution_seconds: float | None
+    first_contact_resolution_rate: float | None
+    reopen_rate: float | None
+
+
+class Group(Figures):
+    key: str | None
+
+
+class CategoryCount(BaseModel):
+    category: str
+    filed: int
+
+
+class Summary(BaseModel):
+    from_: date = Field(serialization_alias="from")
+    to: date
+    group_by: GroupBy
+    groups: list[Group]
+    totals: Figures
+    top_categories: list[CategoryCount]
+
+
+def figures(sums: Counter[str] | dict[str, int]) -> dict[str, Any]:
+    closed = sums["closed"]
+
+    def ratio(numerator: int, denominator: int, scale: float = 1.0) -> float | None:
+        return numerator / denominator / scale if denominator else None
+
+    return {
+        "filed": sums["filed"],
+        "closed": closed,
+        "reopened": sums["reopened"],
+        "mean_first_response_seconds": ratio(
+            sums["first_response_ms"], sums["first_response_count"], 1000.0
+        ),
+        "mean_resolution_seconds": ratio(sums["resolution_ms"], closed, 1000.0),
+        "first_contact_resolution_rate": ratio(sums["first_contact_resolutions"], closed),
+        "reopen_rate": ratio(sums["reopened"], closed),
+    }
+
+
+def period_key(day: date, group_by: str) -> str:
+    if group_by == "week":
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    if group_by == "month":
+        return f"{day.year}-{day.month:02d}"
+    return day.isoformat()
+
+
+def analytics_summary(
+    store: ReadModelStore, first: date, last: date, group_by: GroupBy = "category", top: int = 5
+) -> Summary:
+    if last < first:
+        raise InvalidQueryError("to", "must not be before from")
+    if (last - first).days >= MAX_DAYS:
+        raise InvalidQueryError("from", f"the range is limited to {MAX_DAYS} days")
+    dialect = store.dialect
+    table = dialect.table(ANALYTICS_DAILY.name)
+    column = "day" if group_by in {"day", "week", "month"} else group_by
+    sums = ", ".join(f"sum({m}) AS {m}" for m in MEASURES)
+    bounds = [dialect.encode("date", first), dialect.encode("date", last)]
+    with store.read() as tx:
+        rows = tx.rows(
+            f"SELECT {column} AS key, {sums} FROM {table} WHERE day >= %s AND day <= %s "
+            f"GROUP BY {column}",
+            bounds,
+        )
+        top_rows = tx.rows(
+            f"SELECT category, sum(filed) AS filed FROM {table} WHERE day >= %s AND day <= %s "
+            "GROUP BY category ORDER BY sum(filed) DESC, category LIMIT %s",
+            [*bounds, top],
+        )
+    groups: dict[str | None, Counter[str]] = {}
+    totals: Counter[str] = Counter({m: 0 for m in MEASURES})
+    for row in rows:
+        amounts = Counter({m: int(row[m] or 0) for m in MEASURES})
+        if column == "day":
+            key: str | None = period_key(dialect.decode("date", row["key"]), group_by)
+        else:
+            key = row["key"] or None  # the view stores a missing region as ""
+        groups.setdefault(key, Counter({m: 0 for m in MEASURES})).update(amounts)
+        totals.update(amounts)
+    return Summary(
+        from_=first,
+        to=last,
+        group_by=group_by,
+        groups=[
+            Group(key=key, **figures(amounts))
+            for key, amounts in sorted(groups.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))
+        ],
+        totals=Figures(**figures(totals)),
+        top_categories=[
+            CategoryCount(category=r["category"], filed=int(r["filed"] or 0)) for r in top_rows
+        ],
+    )

@@ -1,0 +1,177 @@
+"""The complaint list: filters, text search and keyset pagination over the ``complaints`` view.
+
+The cursor is the sort value and id of the last row served, so a page never repeats or skips rows
+because others were inserted meanwhile (offsets would). ``q`` is PostgreSQL full-text search
+(``simple`` configuration: whole words, any language that separates words by spaces) or, on SQLite,
+a case-insensitive substring match (ASCII case folding only).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from projections.complaints import COMPLAINT_LIST
+from projections.store import ReadModelStore
+from queries.errors import InvalidQueryError
+
+Sort = Literal["filed_at", "-filed_at", "updated_at", "-updated_at"]
+
+
+class CustomerSummary(BaseModel):
+    id: str
+    name: str
+    tier: str
+
+
+class ProductSummary(BaseModel):
+    name: str | None = None
+    model: str | None = None
+
+
+class ComplaintListItem(BaseModel):
+    id: UUID
+    reference: str
+    status: str
+    category: str
+    severity: str
+    channel: str
+    region: str | None
+    customer: CustomerSummary
+    product: ProductSummary
+    subject: str
+    assignee: str | None
+    team: str | None
+    escalation_level: int
+    received_at: datetime
+    filed_at: datetime
+    assigned_at: datetime | None
+    first_response_at: datetime | None
+    closed_at: datetime | None
+    reopen_count: int
+    updated_at: datetime
+    version: int
+    position: int
+
+
+class ComplaintPage(BaseModel):
+    items: list[ComplaintListItem]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    status: str | None = None
+    category: str | None = None
+    severity: str | None = None
+    channel: str | None = None
+    region: str | None = None
+    assignee: str | None = None
+    team: str | None = None
+    customer_id: str | None = None
+    tier: str | None = None
+    escalated: bool | None = None
+    filed_from: datetime | None = None
+    filed_to: datetime | None = None
+    q: str | None = None
+
+
+EQUALITY = {
+    "status": "status", "category": "category", "severity": "severity", "channel": "channel",
+    "region": "region", "assignee": "assignee", "team": "team", "customer_id": "customer_id",
+    "tier": "customer_tier",
+}
+
+
+def encode_cursor(sort: str, value: datetime, row_id: UUID) -> str:
+    raw = json.dumps([sort, value.isoformat(), str(row_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> tuple[datetime, UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        cursor_sort, value, row_id = json.loads(base64.urlsafe_b64decode(padded))
+        decoded = datetime.fromisoformat(value), UUID(row_id)
+    except (ValueError, TypeError, binascii.Error):
+        raise InvalidQueryError("cursor", "is not a cursor this endpoint issued") from None
+    if cursor_sort != sort:
+        raise InvalidQueryError("cursor", f"was issued for sort={cursor_sort}, not sort={sort}")
+    return decoded
+
+
+def list_complaints(
+    store: ReadModelStore,
+    filters: ListFilters,
+    *,
+    sort: Sort = "-filed_at",
+    limit: int = 50,
+    cursor: str | None = None,
+) -> ComplaintPage:
+    dialect = store.dialect
+    types = COMPLAINT_LIST.types
+    where: list[str] = []
+    params: list[Any] = []
+    for name, column in EQUALITY.items():
+        value = getattr(filters, name)
+        if value is not None:
+            where.append(f"{column} = %s")
+            params.append(value)
+    if filters.escalated is not None:
+        where.append("escalation_level > 0" if filters.escalated else "escalation_level = 0")
+    if filters.filed_from is not None:
+        where.append("filed_at >= %s")
+        params.append(dialect.encode("timestamp", filters.filed_from))
+    if filters.filed_to is not None:
+        where.append("filed_at < %s")
+        params.append(dialect.encode("timestamp", filters.filed_to))
+    if filters.q:
+        if store.is_postgres:
+            where.append(
+                "to_tsvector('simple', subject || ' ' || description) "
+                "@@ plainto_tsquery('simple', %s)"
+            )
+            params.append(filters.q)
+        else:
+            pattern = "%" + filters.q.replace("\\", "\\\\").replace("%", "\\%").replace(
+                "_", "\\_"
+            ) + "%"
+            where.append("(subject LIKE %s ESCAPE '\\' OR description LIKE %s ESCAPE '\\')")
+            params += [pattern, pattern]
+    column = sort.lstrip("-")
+    descending = sort.startswith("-")
+    if cursor:
+        value, row_id = decode_cursor(cursor, sort)
+        where.append(f"({column}, id) {'<' if descending else '>'} (%s, %s)")
+        params += [dialect.encode(types[column], value), dialect.encode("uuid", row_id)]
+    direction = "DESC" if descending else "ASC"
+    statement = (
+        f"SELECT * FROM {dialect.table(COMPLAINT_LIST.name)}"
+        + (f" WHERE {' AND '.join(where)}" if where else "")
+        + f" ORDER BY {column} {direction}, id {direction} LIMIT %s"
+    )
+    params.append(limit + 1)
+    with store.read() as tx:
+        rows = [dialect.decode_row(COMPLAINT_LIST, r) for r in tx.rows(statement, params)]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [to_item(r) for r in rows]
+    next_cursor = encode_cursor(sort, rows[-1][column], rows[-1]["id"]) if more and rows else None
+    return ComplaintPage(items=items, next_cursor=next_cursor)
+
+
+def to_item(row: dict[str, Any]) -> ComplaintListItem:
+    return ComplaintListItem(
+        customer=CustomerSummary(
+            id=row["customer_id"], name=row["customer_name"], tier=row["customer_tier"]
+        ),
+        product=ProductSummary(name=row["product_name"], model=row["product_model"]),
+        **{k: v for k, v in row.items() if k in ComplaintListItem.model_fields},
+    )
