@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from typing import Annotated
 
@@ -11,10 +12,12 @@ from rich.table import Table
 
 from aggregates.vocabulary import Role
 from api.projections_cli import projections_cli
+from api.serving import serve_processes
 from api.stream_commands import relay_cli, webhooks_cli
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.errors import ComplaintNotFoundError, TokenNotFoundError
+from infra.migrations import create_tables
 from infra.settings import Settings
 from infra.webhooks import start_webhook_worker
 from infra.wiring import build_app
@@ -62,6 +65,7 @@ def serve(
     from api.app import create_app
 
     settings = Settings()
+    create_tables(settings)
     service = build_app(settings)
     if not service.has_tokens():
         issued = service.issue_token("admin", Role.ADMIN.value, cli_context())
@@ -76,16 +80,11 @@ def serve(
         start_in_background(settings)  # a daemon thread: see projections/worker.py
     workers = workers or settings.workers
     if workers > 1:
-        # Each worker process builds its own application from the same environment.
+        # Each worker process builds its own application from the same environment; the tables
+        # exist already, and creating them from several processes at once can fail.
         service.close()
-        uvicorn.run(
-            "api.app:create_app",
-            factory=True,
-            workers=workers,
-            host=host or settings.host,
-            port=port or settings.port,
-            log_level=settings.log_level,
-        )
+        os.environ["COMPLAINTS_CREATE_TABLES"] = "false"
+        serve_processes(host or settings.host, port or settings.port, workers, settings.log_level)
         return
     uvicorn.run(
         create_app(settings, service),

@@ -26,7 +26,8 @@ def get_store(request: Request, app: AppDep) -> ReadModelStore:
         store: ReadModelStore | None = getattr(request.app.state, "read_models", None)
         if store is None or store.app is not app:
             store = ReadModelStore(app)
-            store.create_tables([t for cls in REGISTERED for t in cls.tables])
+            if settings_of(request).create_tables:
+                store.create_tables([t for cls in REGISTERED for t in cls.tables])
             request.app.state.read_models = store
     return store
 

@@ -190,8 +190,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(database_url: str, workers: int) -> tuple[subprocess.Popen[bytes], str, str]:
-    env = {**os.environ, "COMPLAINTS_DATABASE_URL": database_url, "COMPLAINTS_LOG_LEVEL": "warning"}
+def serve(
+    database_url: str, workers: int, projections: bool
+) -> tuple[subprocess.Popen[bytes], str, str]:
+    env = {
+        **os.environ,
+        "COMPLAINTS_DATABASE_URL": database_url,
+        "COMPLAINTS_LOG_LEVEL": "warning",
+        "COMPLAINTS_WEBHOOKS_IN_SERVE": "false",
+    }
     token = subprocess.run(
         ["complaints", "tokens", "create", "--name", "bench", "--role", "agent"],
         env=env,
@@ -201,7 +208,8 @@ def serve(database_url: str, workers: int) -> tuple[subprocess.Popen[bytes], str
     ).stdout.strip()
     port = free_port()
     proc = subprocess.Popen(
-        ["complaints", "serve", "--port", str(port), "--workers", str(workers)],
+        ["complaints", "serve", "--port", str(port), "--workers", str(workers)]
+        + ([] if projections else ["--no-projections"]),
         env=env,
         stdout=subprocess.DEVNULL,
     )
@@ -212,6 +220,10 @@ def serve(database_url: str, workers: int) -> tuple[subprocess.Popen[bytes], str
             break
         except httpx.HTTPError:
             time.sleep(0.1)
+    if workers > 1:
+        # /health answered from the first process; give the others time to bind their sockets,
+        # or every keep-alive connection lands on the first.
+        time.sleep(3)
     return proc, url, token
 
 
@@ -226,6 +238,12 @@ def main() -> None:
     parser.add_argument("--complaints", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1, help="server processes to start")
+    parser.add_argument(
+        "--no-projections",
+        action="store_true",
+        help="start the server with --no-projections (as in production, where separate"
+        " `complaints projections run` workers keep the read models)",
+    )
     args = parser.parse_args()
     if args.mode == "inproc":
         run_inproc(args.database_url, args.complaints, args.concurrency)
@@ -233,7 +251,7 @@ def main() -> None:
     if args.url:
         asyncio.run(drive_http(args.url, args.token, args.complaints, args.concurrency))
         return
-    proc, url, token = serve(args.database_url, args.workers)
+    proc, url, token = serve(args.database_url, args.workers, not args.no_projections)
     try:
         asyncio.run(drive_http(url, token, args.complaints, args.concurrency))
     finally:

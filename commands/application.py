@@ -93,7 +93,7 @@ class ComplaintsApp(Application[UUID]):
     def file_complaint(
         self, command: FileComplaint, ctx: CommandContext, *, idempotency_key: str | None = None
     ) -> CommandResult:
-        print_ = fingerprint("file", None, command.model_dump(mode="json"))
+        print_ = fingerprint("file", None, command) if idempotency_key else ""
         if idempotency_key and (replay := self._replay(ctx, idempotency_key, print_)):
             return replay
         intake = command.model_dump(exclude={"received_at", "received_by"})
@@ -324,8 +324,10 @@ class ComplaintsApp(Application[UUID]):
         expected_version: int | None,
         idempotency_key: str | None,
     ) -> CommandResult:
-        print_ = fingerprint(
-            type(command).__name__, str(complaint_id), command.model_dump(mode="json")
+        print_ = (
+            fingerprint(type(command).__name__, str(complaint_id), command)
+            if idempotency_key
+            else ""
         )
         if idempotency_key and (replay := self._replay(ctx, idempotency_key, print_)):
             return replay

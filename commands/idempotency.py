@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
+from pydantic import BaseModel
 
 
 def record_id(principal: str, key: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"/idempotency/{principal}/{key}")
 
 
-def fingerprint(command_name: str, target: str | None, body: dict[str, Any]) -> str:
+def fingerprint(command_name: str, target: str | None, command: BaseModel) -> str:
+    """Identifies a request by what it asks for, so a key replayed with another body is caught."""
+    body = command.model_dump(mode="json")
     canonical = json.dumps([command_name, target, body], sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -44,6 +44,7 @@ def database_from_url(url: str, settings: Settings | None = None) -> Database:
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": path,
                 "SQLITE_LOCK_TIMEOUT": str(settings.lock_timeout_seconds),
+                "CREATE_TABLE": "y" if settings.create_tables else "n",
             },
         )
     if scheme in {"postgres", "postgresql"}:
@@ -60,6 +61,7 @@ def database_from_url(url: str, settings: Settings | None = None) -> Database:
             "POSTGRES_LOCK_TIMEOUT": str(settings.lock_timeout_seconds),
             "POSTGRES_CONNECT_TIMEOUT": "5",
             "POSTGRES_PRE_PING": "y",
+            "CREATE_TABLE": "y" if settings.create_tables else "n",
         }
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"][0]

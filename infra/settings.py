@@ -26,6 +26,11 @@ class Settings(BaseSettings):
         default=5, description="How long a writer waits for the event table lock."
     )
     log_level: str = "info"
+    create_tables: bool = Field(
+        default=True,
+        description="Create missing tables on start. `serve --workers N` creates them once and"
+        " sets this to false for its worker processes.",
+    )
     workers: int = Field(
         default=1,
         description="HTTP worker processes of `serve`. More than 1 only with PostgreSQL: SQLite"

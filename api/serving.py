@@ -1,0 +1,46 @@
+"""Run the API in several processes, each with its own SO_REUSEPORT socket.
+
+Why not ``uvicorn.run(workers=N)``: its workers share one listening socket, and whichever process
+wakes first accepts; long-lived keep-alive connections (load balancers, SDK clients) then pile onto
+one process while the others idle. With SO_REUSEPORT the kernel spreads connections across the
+processes' sockets by their address hash. Linux only, which is where production runs.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import socket
+from types import FrameType
+
+import uvicorn
+
+
+def _serve_one(host: str, port: int, log_level: str) -> None:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    config = uvicorn.Config("api.app:create_app", factory=True, log_level=log_level)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def serve_processes(host: str, port: int, workers: int, log_level: str) -> None:
+    """Starts ``workers`` server processes and waits; SIGINT/SIGTERM stops them all."""
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=_serve_one, args=(host, port, log_level), daemon=True)
+        for _ in range(workers)
+    ]
+    for process in processes:
+        process.start()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for process in processes:
+        process.join()
