@@ -126,12 +126,14 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def post(self, path: str, body: dict[str, Any]) -> tuple[int, bytes]:
+        return await self.request("POST", path, json.dumps(body).encode())
+
+    async def request(self, method: str, path: str, payload: bytes = b"") -> tuple[int, bytes]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
-        payload = json.dumps(body).encode()
         self.writer.write(
-            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\n".encode()
+            f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n".encode()
             + self.auth
             + b"Content-Type: application/json\r\nContent-Length: "
             + str(len(payload)).encode()
@@ -144,7 +146,49 @@ class Connection:
         return status, await self.reader.readexactly(length)
 
 
-async def drive_http(url: str, token: str, complaints: int, concurrency: int) -> None:
+class LagProbe:
+    """Measures read-model lag: from a command's acknowledgement to the moment the ``complaints``
+    projection has processed its position (then the row is visible: rows and position commit in
+    one transaction). Polls ``GET /projections`` every ``interval`` seconds, so figures carry up to
+    that much rounding up."""
+
+    def __init__(self, interval: float = 0.005) -> None:
+        self.interval = interval
+        self.pending: list[tuple[int, float]] = []
+        self.lags: list[float] = []
+
+    def acknowledged(self, body: bytes) -> None:
+        self.pending.append((json.loads(body)["position"], time.perf_counter()))
+
+    async def run(self, conn: Connection, done: asyncio.Event) -> None:
+        while not (done.is_set() and not self.pending):
+            status, data = await conn.request("GET", "/projections")
+            now = time.perf_counter()
+            position = next(
+                p["position"] for p in json.loads(data)["projections"] if p["name"] == "complaints"
+            )
+            still = []
+            for wanted, acked in self.pending:
+                if wanted <= position:
+                    self.lags.append(now - acked)
+                else:
+                    still.append((wanted, acked))
+            self.pending = still
+            await asyncio.sleep(self.interval)
+
+    def report(self) -> None:
+        if self.lags:
+            print(
+                f"  projection lag (ack -> visible in complaints), n={len(self.lags)}: "
+                f"p50 {percentile(self.lags, 50) * 1e3:.1f} ms, "
+                f"p99 {percentile(self.lags, 99) * 1e3:.1f} ms, "
+                f"max {max(self.lags) * 1e3:.1f} ms"
+            )
+
+
+async def drive_http(
+    url: str, token: str, complaints: int, concurrency: int, probe: LagProbe | None = None
+) -> None:
     parts = urlsplit(url)
     latencies: dict[str, list[float]] = defaultdict(list)
     errors: dict[int, int] = defaultdict(int)
@@ -163,6 +207,8 @@ async def drive_http(url: str, token: str, complaints: int, concurrency: int) ->
             if status >= 300:
                 errors[status] += 1
                 return None
+            if probe is not None:
+                probe.acknowledged(data)
             return data
 
         while not queue.empty():
@@ -174,14 +220,23 @@ async def drive_http(url: str, token: str, complaints: int, concurrency: int) ->
             for name, step in STEPS:
                 await send(name, f"/complaints/{cid}/{name}", step)
 
+    done = asyncio.Event()
+
+    async def workers() -> None:
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        done.set()
+
     start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    watcher = Connection(parts.hostname or "127.0.0.1", parts.port or 80, token)
+    await asyncio.gather(workers(), *([probe.run(watcher, done)] if probe else []))
     elapsed = time.perf_counter() - start
     report(
         f"HTTP {url}, {concurrency} concurrent clients, {complaints} complaints", latencies, elapsed
     )
     if errors:
         print(f"  errors by status: {dict(errors)}")
+    if probe is not None:
+        probe.report()
 
 
 def free_port() -> int:
@@ -191,8 +246,8 @@ def free_port() -> int:
 
 
 def serve(
-    database_url: str, workers: int, projections: bool
-) -> tuple[subprocess.Popen[bytes], str, str]:
+    database_url: str, workers: int, projections: str
+) -> tuple[list[subprocess.Popen[bytes]], str, str]:
     env = {
         **os.environ,
         "COMPLAINTS_DATABASE_URL": database_url,
@@ -209,7 +264,7 @@ def serve(
     port = free_port()
     proc = subprocess.Popen(
         ["complaints", "serve", "--port", str(port), "--workers", str(workers)]
-        + ([] if projections else ["--no-projections"]),
+        + ([] if projections == "in-serve" else ["--no-projections"]),
         env=env,
         stdout=subprocess.DEVNULL,
     )
@@ -220,11 +275,18 @@ def serve(
             break
         except httpx.HTTPError:
             time.sleep(0.1)
+    procs = [proc]
+    if projections == "worker":
+        procs.append(
+            subprocess.Popen(
+                ["complaints", "projections", "run"], env=env, stdout=subprocess.DEVNULL
+            )
+        )
     if workers > 1:
         # /health answered from the first process; give the others time to bind their sockets,
         # or every keep-alive connection lands on the first.
         time.sleep(3)
-    return proc, url, token
+    return procs, url, token
 
 
 def main() -> None:
@@ -239,24 +301,32 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1, help="server processes to start")
     parser.add_argument(
-        "--no-projections",
+        "--projections",
+        choices=["in-serve", "worker", "none"],
+        default="in-serve",
+        help="where the read models are kept while commands run: inside `serve` (the embedded"
+        " default), in a separate `complaints projections run` process (production), or nowhere",
+    )
+    parser.add_argument(
+        "--lag",
         action="store_true",
-        help="start the server with --no-projections (as in production, where separate"
-        " `complaints projections run` workers keep the read models)",
+        help="also measure projection lag (command ack -> visible in the complaints view)",
     )
     args = parser.parse_args()
     if args.mode == "inproc":
         run_inproc(args.database_url, args.complaints, args.concurrency)
         return
+    probe = LagProbe() if args.lag else None
     if args.url:
-        asyncio.run(drive_http(args.url, args.token, args.complaints, args.concurrency))
+        asyncio.run(drive_http(args.url, args.token, args.complaints, args.concurrency, probe))
         return
-    proc, url, token = serve(args.database_url, args.workers, not args.no_projections)
+    procs, url, token = serve(args.database_url, args.workers, args.projections)
     try:
-        asyncio.run(drive_http(url, token, args.complaints, args.concurrency))
+        asyncio.run(drive_http(url, token, args.complaints, args.concurrency, probe))
     finally:
-        proc.terminate()
-        proc.wait()
+        for proc in procs:
+            proc.terminate()
+            proc.wait()
 
 
 if __name__ == "__main__":
