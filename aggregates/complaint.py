@@ -7,7 +7,7 @@ Event class names are stored as topics: never rename one without an upcaster.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
@@ -27,6 +27,8 @@ from aggregates.vocabulary import (
 )
 
 MAX_ESCALATION_LEVEL = 10
+# Customers' and channels' clocks are not ours: tolerate this much apparent time travel.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 def _require(value: Any, field: str) -> None:
@@ -220,6 +222,8 @@ class Complaint(Aggregate):
             raise InvalidIntakeError("received_at", "needs a UTC offset")
         if occurred_at is not None and occurred_at.tzinfo is None:
             raise InvalidIntakeError("occurred_at", "needs a UTC offset")
+        if occurred_at is not None and occurred_at > received_at + CLOCK_SKEW:
+            raise InvalidIntakeError("occurred_at", "is after the complaint was received")
         return cls._create(
             cls.Filed,
             id=id or uuid4(),

@@ -20,7 +20,8 @@ from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import get_topic
 
 from aggregates.access_token import AccessToken, hash_secret, new_secret, token_id_for_hash
-from aggregates.complaint import Complaint
+from aggregates.complaint import CLOCK_SKEW, Complaint
+from aggregates.errors import InvalidIntakeError
 from aggregates.reference import ComplaintReference, index_id, new_reference, normalise_reference
 from commands.context import CommandContext
 from commands.errors import (
@@ -97,7 +98,10 @@ class ComplaintsApp(Application[UUID]):
         if idempotency_key and (replay := self._replay(ctx, idempotency_key, print_)):
             return replay
         intake = command.model_dump(exclude={"received_at", "received_by"})
-        received_at = command.received_at or datetime.now(UTC)
+        now = datetime.now(UTC)
+        received_at = command.received_at or now
+        if received_at > now + CLOCK_SKEW:
+            raise InvalidIntakeError("received_at", "is in the future")
         for _ in range(REFERENCE_ATTEMPTS):
             reference = new_reference()
             complaint = Complaint.file(

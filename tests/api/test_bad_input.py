@@ -45,6 +45,8 @@ def without(field: str) -> dict[str, Any]:
         (intake(description="x" * 20_001), "description"),
         (intake(occurred_at="yesterday"), "occurred_at"),
         (intake(occurred_at="2026-11-20T10:00:00"), "occurred_at"),
+        (intake(occurred_at="2999-01-01T00:00:00+00:00"), "occurred_at"),
+        (intake(received_at="2999-01-01T00:00:00+00:00"), "received_at"),
         (intake(attachments=[{"name": "a", "sha256": "nothex"}]), "attachments.0.sha256"),
         (intake(surprise="field"), "surprise"),
     ],

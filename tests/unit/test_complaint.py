@@ -73,6 +73,7 @@ def test_received_by_defaults_to_the_actor_and_tier_to_standard() -> None:
         ({"description": "  "}, "description"),
         ({"received_at": datetime(2026, 1, 1)}, "received_at"),
         ({"occurred_at": datetime(2026, 1, 1)}, "occurred_at"),
+        ({"occurred_at": datetime(2026, 11, 20, 3, 0, tzinfo=UTC)}, "occurred_at"),
     ],
 )
 def test_filing_enforces_required_fields_and_vocabularies(
