@@ -3,7 +3,7 @@
     uv run python bench/queries.py --db URL [--runs 300]
 
 Prints p50/p99 of the complaint list with two filters (status + category, newest first, 50 rows)
-and of the analytics summary over a year (grouped by category, and by month), calling the query
+and of the analytics summary over a year (once per ``group_by``), calling the query
 functions directly (what the HTTP routes call, without HTTP and auth overhead).
 """
 
@@ -16,7 +16,9 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import date
+from functools import partial
 from pathlib import Path
+from typing import get_args
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -24,7 +26,7 @@ from aggregates.vocabulary import Category  # noqa: E402
 from infra.settings import Settings  # noqa: E402
 from infra.wiring import build_app  # noqa: E402
 from projections.store import ReadModelStore  # noqa: E402
-from queries.analytics import analytics_summary  # noqa: E402
+from queries.analytics import GroupBy, analytics_summary  # noqa: E402
 from queries.case_list import ListFilters, list_complaints  # noqa: E402
 
 
@@ -70,10 +72,9 @@ def main() -> None:
     measure("list: q search + severity", args.runs // 3, lambda: list_complaints(
         store, ListFilters(q="refund", severity="high"), limit=50))
     year = (date(2025, 1, 1), date(2025, 12, 31))
-    measure("analytics summary, a year, by category", args.runs,
-            lambda: analytics_summary(store, *year, "category"))
-    measure("analytics summary, a year, by month", args.runs,
-            lambda: analytics_summary(store, *year, "month"))
+    for group_by in get_args(GroupBy):
+        measure(f"analytics summary, a year, by {group_by}", args.runs,
+                partial(analytics_summary, store, *year, group_by))
 
 
 if __name__ == "__main__":

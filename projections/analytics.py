@@ -11,6 +11,13 @@ Definitions (the issue leaves them open):
   ``received_at`` on the close's day;
 - first-contact resolution: a close with no earlier reopen and at most one customer-visible reply;
   a later reopen takes it back (subtracted from the day it was counted on).
+
+Two tables hold the same amounts: ``analytics_daily`` per day x category x channel x region x
+severity (the full cross product, ~300k rows a year at 200k complaints), and ``analytics_rollup``
+per (dimension, day, value), i.e. the daily table summed over all but one dimension, plus dimension
+``all`` (value ``""``) for the day's total. The summary reads only the rollup: a year grouped by one
+dimension is at most 366 x (its distinct values) rows instead of the whole cross product. Both are
+written from the same in-memory buckets in the batch's transaction, so they agree exactly.
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ MEASURES = (
     "resolution_ms", "first_contact_resolutions",
 )
 DIMENSIONS = ("category", "channel", "region", "severity")
+ALL = "all"
+"""The rollup's pseudo-dimension for a day's total (its value is ``""``)."""
 
 ANALYTICS_CASES = Table(
     name="analytics_cases",
@@ -63,6 +72,19 @@ ANALYTICS_DAILY = Table(
     key=("day", *DIMENSIONS),
 )
 
+ANALYTICS_ROLLUP = Table(
+    name="analytics_rollup",
+    columns=(
+        Column("dimension", "text"),
+        Column("day", "date"),
+        Column("value", "text"),
+        *(Column(m, "int") for m in MEASURES),
+    ),
+    # dimension before day: a summary reads one dimension over a day range, which is then one
+    # contiguous range of the primary key.
+    key=("dimension", "day", "value"),
+)
+
 BucketKey = tuple[date, str, str, str, str]
 
 
@@ -76,7 +98,7 @@ class AnalyticsProjection(Projection):
         get_topic(cls)
         for cls in (Complaint.Filed, Complaint.Commented, Complaint.Closed, Complaint.Reopened)
     )
-    tables = (ANALYTICS_CASES, ANALYTICS_DAILY)
+    tables = (ANALYTICS_CASES, ANALYTICS_DAILY, ANALYTICS_ROLLUP)
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
@@ -98,7 +120,7 @@ class AnalyticsProjection(Projection):
         for p in events:
             e = p.event
             if isinstance(e, Complaint.Filed):
-                case = {
+                case: dict[str, Any] = {
                     "id": e.originator_id, "category": e.category, "channel": e.channel,
                     "region": e.region or NO_REGION, "severity": e.severity,
                     "received_at": e.received_at, "customer_replies": 0, "reopen_count": 0,
@@ -145,3 +167,25 @@ class AnalyticsProjection(Projection):
                 for key, amounts in buckets.items()
             ],
         )
+        tx.add(
+            ANALYTICS_ROLLUP,
+            [
+                {"dimension": dimension, "day": day, "value": value,
+                 **{m: amounts[m] for m in MEASURES}}
+                for (dimension, day, value), amounts in rollup(buckets).items()
+            ],
+        )
+
+
+def rollup(buckets: dict[BucketKey, Counter[str]]) -> dict[tuple[str, date, str], Counter[str]]:
+    """The buckets summed per (dimension, day, value), plus each day's total under ``ALL``.
+
+    Every bucket contributes to a row of each dimension, so a rollup row exists exactly when a
+    daily row with that day and value does (same groups, even all-zero ones, as summing the daily
+    table would give).
+    """
+    rows: dict[tuple[str, date, str], Counter[str]] = {}
+    for (day, *values), amounts in buckets.items():
+        for dimension, value in (*zip(DIMENSIONS, values, strict=True), (ALL, "")):
+            rows.setdefault((dimension, day, value), Counter()).update(amounts)
+    return rows

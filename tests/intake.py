@@ -18,7 +18,7 @@ INTAKE: dict[str, Any] = {
     "category": "product_quality",
     "subject": "Screen cracked on arrival",
     "description": "The parcel arrived with the phone screen cracked.",
-    "occurred_at": "2026-11-20T10:00:00+08:00",
+    "occurred_at": "2024-11-20T10:00:00+08:00",  # before any test's received_at
     "location": "Shanghai",
     "attachments": [
         {"name": "photo.jpg", "content_type": "image/jpeg", "size": 52311, "sha256": "a" * 64}

@@ -83,7 +83,12 @@ def test_bad_list_parameters_are_named(client: TestClient) -> None:
 
 
 def test_summary_and_status(client: TestClient, projections: BackgroundRunner) -> None:
-    filed = client.post("/complaints", json=intake(received_at="2025-06-01T12:00:00+00:00")).json()
+    filed = client.post(
+        "/complaints",
+        json=intake(
+            received_at="2025-06-01T12:00:00+00:00", occurred_at="2025-05-30T09:00:00+00:00"
+        ),
+    ).json()
     summary = client.get(
         "/analytics/summary",
         params={"from": "2025-06-01", "to": "2025-06-30", "group_by": "week",
