@@ -1,9 +1,13 @@
 """The complaint list: filters, text search and keyset pagination over the ``complaints`` view.
 
 The cursor is the sort value and id of the last row served, so a page never repeats or skips rows
-because others were inserted meanwhile (offsets would). ``q`` is PostgreSQL full-text search
-(``simple`` configuration: whole words, any language that separates words by spaces) or, on SQLite,
-a case-insensitive substring match (ASCII case folding only).
+because others were inserted meanwhile (offsets would).
+
+``q`` matches complaints whose subject or description contains every whitespace-separated term, as
+a case-insensitive substring, on both databases. Not PostgreSQL full-text search: its parsers cut
+words at spaces, so Chinese text (no spaces) would only match whole sentences ("破裂" would not find
+"屏幕破裂"), and segmenting parsers (zhparser) are not packaged with PostgreSQL. A trigram index
+(pg_trgm, where installed) serves the substring match on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -133,18 +137,11 @@ def list_complaints(
         where.append("filed_at < %s")
         params.append(dialect.encode("timestamp", filters.filed_to))
     if filters.q:
-        if store.is_postgres:
-            where.append(
-                "to_tsvector('simple', subject || ' ' || description) "
-                "@@ plainto_tsquery('simple', %s)"
-            )
-            params.append(filters.q)
-        else:
-            pattern = "%" + filters.q.replace("\\", "\\\\").replace("%", "\\%").replace(
-                "_", "\\_"
-            ) + "%"
-            where.append("(subject LIKE %s ESCAPE '\\' OR description LIKE %s ESCAPE '\\')")
-            params += [pattern, pattern]
+        like = "ILIKE" if store.is_postgres else "LIKE"  # SQLite's LIKE ignores ASCII case
+        for term in filters.q.split():
+            escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append(f"(subject || ' ' || description) {like} %s ESCAPE '\\'")
+            params.append(f"%{escaped}%")
     column = sort.lstrip("-")
     descending = sort.startswith("-")
     if cursor:

@@ -103,3 +103,27 @@ def test_summary_and_status(client: TestClient, projections: BackgroundRunner) -
     status = client.get("/projections").json()
     assert {p["name"] for p in status["projections"]} == {"complaints", "workload", "analytics"}
     assert all(p["position"] <= status["head"] for p in status["projections"])
+
+
+def test_search_finds_chinese_substrings_and_every_term_on_both_stores(
+    client: TestClient, projections: BackgroundRunner
+) -> None:
+    bodies = [
+        intake(subject="屏幕破裂", description="收到货时手机屏幕已经破裂，要求换货"),
+        intake(subject="Screen CRACKED", description="Arrived broken, 100% unusable"),
+        intake(subject="Late parcel", description="Courier lost the box"),
+    ]
+    last = 0
+    for body in bodies:
+        last = client.post("/complaints", json=body).json()["position"]
+
+    def subjects(q: str) -> list[str]:
+        page = client.get("/complaints", params={"q": q, "min_position": last}).json()
+        return sorted(i["subject"] for i in page["items"])
+
+    assert subjects("破裂") == ["屏幕破裂"]  # a substring of a sentence without spaces
+    assert subjects("换货 手机") == ["屏幕破裂"]  # every term, in any order
+    assert subjects("cracked") == ["Screen CRACKED"]  # case-insensitive
+    assert subjects("screen box") == []
+    assert subjects("100%") == ["Screen CRACKED"]  # % and _ are literal
+    assert subjects("10_%") == []
