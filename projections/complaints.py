@@ -17,6 +17,9 @@ from projections.projection import Positioned, Projection
 from projections.schema import Column, Index, Table
 from projections.store import Tx
 
+NEW, ASSIGNED, CLOSED = Status.NEW.value, Status.ASSIGNED.value, Status.CLOSED.value
+CUSTOMER = Visibility.CUSTOMER.value
+
 FILTER_COLUMNS = (
     "status", "category", "severity", "channel", "region", "assignee", "team", "customer_id",
 )
@@ -82,20 +85,26 @@ class ComplaintsProjection(Projection):
     tables = (COMPLAINT_LIST,)
 
     def apply(self, tx: Tx, events: Sequence[Positioned]) -> None:
-        filed = {p.event.originator_id for p in events if isinstance(p.event, Complaint.Filed)}
-        others = {p.event.originator_id for p in events} - filed
-        rows: dict[Any, dict[str, Any]] = tx.fetch(COMPLAINT_LIST, "id", list(others))
+        filed: set[Any] = set()
+        touched: set[Any] = set()
+        for p in events:
+            (filed if type(p.event) is Complaint.Filed else touched).add(p.event.originator_id)
+        # Fetched rows are fresh dicts, so events change them in place: one row dict per
+        # complaint and batch, however many of its events the batch holds.
+        rows: dict[Any, dict[str, Any]] = tx.fetch(COMPLAINT_LIST, "id", list(touched - filed))
         for p in events:
             row = rows.get(p.event.originator_id)
-            if row is None and not isinstance(p.event, Complaint.Filed):
+            if row is None and type(p.event) is not Complaint.Filed:
                 continue  # an event of a complaint filed before this projection's history: none
             rows[p.event.originator_id] = transcribe(row, p)
         tx.upsert(COMPLAINT_LIST, list(rows.values()))
 
 
 def transcribe(row: dict[str, Any] | None, p: Positioned) -> dict[str, Any]:
+    """The row after the event: a new one for a filing, else ``row`` itself, changed."""
     e = p.event
-    if isinstance(e, Complaint.Filed):
+    kind = type(e)
+    if kind is Complaint.Filed:
         row = {
             "id": e.originator_id,
             "reference": e.reference,
@@ -123,21 +132,20 @@ def transcribe(row: dict[str, Any] | None, p: Positioned) -> dict[str, Any]:
         }
     else:
         assert row is not None
-        row = dict(row)
-        if isinstance(e, Complaint.Assigned):
+        if kind is Complaint.Assigned:
             row["assignee"], row["team"] = e.assignee, e.team
-            row["status"] = Status.ASSIGNED.value
+            row["status"] = ASSIGNED
             row["assigned_at"] = row["assigned_at"] or e.timestamp
-        elif isinstance(e, Complaint.Commented):
-            if e.visibility == Visibility.CUSTOMER.value and row["first_response_at"] is None:
+        elif kind is Complaint.Commented:
+            if e.visibility == CUSTOMER and row["first_response_at"] is None:
                 row["first_response_at"] = e.timestamp
-        elif isinstance(e, Complaint.Escalated):
+        elif kind is Complaint.Escalated:
             row["escalation_level"] = e.level
-        elif isinstance(e, Complaint.Closed):
-            row["status"] = Status.CLOSED.value
+        elif kind is Complaint.Closed:
+            row["status"] = CLOSED
             row["closed_at"] = e.timestamp
-        elif isinstance(e, Complaint.Reopened):
-            row["status"] = Status.ASSIGNED.value if row["assignee"] else Status.NEW.value
+        elif kind is Complaint.Reopened:
+            row["status"] = ASSIGNED if row["assignee"] else NEW
             row["closed_at"] = None
             row["reopen_count"] += 1
     row["updated_at"] = e.timestamp

@@ -57,7 +57,8 @@ def lock_key(schema: str, name: str) -> int:
 
 class PostgresCoordinator(Coordinator):
     def __init__(self, recorder: PostgresApplicationRecorder) -> None:
-        pool_kwargs: dict[str, Any] = dict(recorder.datastore.pool.kwargs)
+        configured: Any = recorder.datastore.pool.kwargs  # a dict (typed loosely upstream)
+        pool_kwargs: dict[str, Any] = dict(configured)
         pool_kwargs.pop("row_factory", None)
         self.schema = recorder.datastore.schema
         self.conn = psycopg.connect(**pool_kwargs, autocommit=True, connect_timeout=5)

@@ -26,6 +26,9 @@ class Index:
     columns: tuple[str, ...]
     where: str | None = None
     """Partial-index predicate, written in SQL both backends accept (e.g. ``is_open = TRUE``)."""
+    used_by_writes: bool = False
+    """The projection's own statements read through this index while writing (e.g. a minimum
+    recomputed per batch), so a rebuild keeps it rather than building it at the end."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,9 @@ class Table:
     key: tuple[str, ...]
     indexes: tuple[Index, ...] = ()
     extra_ddl: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    """Backend-specific statements ("sqlite"/"postgres"); ``{table}`` is the qualified name."""
+    """Backend-specific statements ("sqlite"/"postgres"); ``{table}`` is the qualified name.
+    Those that are a plain ``CREATE INDEX`` count as secondary indexes: a rebuild creates them
+    at its end, like ``indexes`` (see ``is_secondary_index``)."""
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -44,3 +49,9 @@ class Table:
     @property
     def types(self) -> dict[str, LogicalType]:
         return {c.name: c.type for c in self.columns}
+
+
+def is_secondary_index(statement: str) -> bool:
+    """Whether a DDL statement creates a non-unique index: something a rebuild may postpone to
+    its end (a unique index is a constraint, so it stays)."""
+    return statement.lstrip().upper().startswith("CREATE INDEX")

@@ -23,6 +23,7 @@ def runner_for(app: ComplaintsApp, settings: Settings, names: Sequence[str] = ()
         app,
         build(settings, names),
         page_size=settings.projection_page_size,
+        bulk_page_size=settings.projection_bulk_page_size,
         poll_seconds=settings.projection_poll_seconds,
     )
 
@@ -43,7 +44,8 @@ def rebuild(
 
     A projection that another worker runs (it holds the lock) is reset and then only watched: that
     worker notices the reset (its next batch's claim fails), starts again from zero and does the
-    work. Others are replayed here, in one pass that decodes each event once for all of them.
+    work. Others are rebuilt here (``Runner.rebuild``: bulk batches, indexes built at the end), in
+    one pass that decodes each event once for all of them.
     """
     runner = runner_for(app, settings, names)
     store = runner.store
@@ -54,8 +56,9 @@ def rebuild(
     with runner.coordinator() as coordinator:
         mine = [p for p in runner.projections if coordinator.acquire(p.name)]
         for p in runner.projections:
-            store.reset(p.name, p.tables)
-        runner.catch_up(mine, progress=report)
+            if p not in mine:
+                store.reset(p.name, p.tables)
+        runner.rebuild(mine, progress=report)
         watched = [p.name for p in runner.projections if p not in mine]
         while watched:
             head = app.recorder.max_notification_id() or 0

@@ -10,7 +10,6 @@ by deltas).
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,9 +37,13 @@ WORKLOAD_CASES = Table(
         Column("filed_at", "timestamp"),
     ),
     key=("id",),
+    # Read by every batch (the oldest open filing per touched agent and team), so a rebuild
+    # keeps them; partial, they hold only the open cases.
     indexes=(
-        Index("workload_cases_agent", ("assignee", "team", "filed_at"), where="is_open = TRUE"),
-        Index("workload_cases_team", ("team", "filed_at"), where="is_open = TRUE"),
+        Index("workload_cases_agent", ("assignee", "team", "filed_at"), where="is_open = TRUE",
+              used_by_writes=True),
+        Index("workload_cases_team", ("team", "filed_at"), where="is_open = TRUE",
+              used_by_writes=True),
     ),
 )
 
@@ -76,48 +79,48 @@ class WorkloadProjection(Projection):
     tables = (WORKLOAD_CASES, WORKLOAD_AGENTS, WORKLOAD_TEAMS)
 
     def apply(self, tx: Tx, events: Sequence[Positioned]) -> None:
-        ids = {p.event.originator_id for p in events}
-        filed = {p.event.originator_id for p in events if isinstance(p.event, Complaint.Filed)}
-        before = tx.fetch(WORKLOAD_CASES, "id", list(ids - filed))
+        filed: set[Any] = set()
+        touched: set[Any] = set()
+        for p in events:
+            (filed if type(p.event) is Complaint.Filed else touched).add(p.event.originator_id)
+        before = tx.fetch(WORKLOAD_CASES, "id", list(touched - filed))
+        # One copy per case and batch; the case's events then change it in place.
         after = {k: dict(v) for k, v in before.items()}
         for p in events:
             case = after.get(p.event.originator_id)
-            if case is None and not isinstance(p.event, Complaint.Filed):
+            if case is None and type(p.event) is not Complaint.Filed:
                 continue
             after[p.event.originator_id] = transcribe(case, p.event)
 
-        agents: dict[AgentKey, Counter[str]] = {}
-        teams: dict[str, Counter[str]] = {}
+        agents: dict[AgentKey, dict[str, int]] = {}
+        teams: dict[str, dict[str, int]] = {}
         for cid, case in after.items():
             for sign, state in ((-1, before.get(cid)), (1, case)):
                 if state is None or not state["is_open"]:
                     continue
-                contribution = Counter(
-                    {"open": sign, f"open_{state['severity']}": sign,
-                     "escalated": sign if state["is_escalated"] else 0}
-                )
+                severity = f"open_{state['severity']}"
+                escalated = sign if state["is_escalated"] else 0
+                targets = []
                 if state["assignee"] is not None:
-                    agents.setdefault((state["assignee"], state["team"]), Counter()).update(
-                        contribution
-                    )
+                    targets.append(_counters(agents, (state["assignee"], state["team"])))
                 if state["team"] != NO_TEAM:
-                    teams.setdefault(state["team"], Counter()).update(contribution)
+                    targets.append(_counters(teams, state["team"]))
+                for counters in targets:
+                    counters["open"] += sign
+                    counters[severity] += sign
+                    counters["escalated"] += escalated
 
         tx.upsert(WORKLOAD_CASES, list(after.values()))
         tx.add(
             WORKLOAD_AGENTS,
             [
-                {"assignee": a, "team": t, **{c: d[c] for c in COUNTERS},
-                 "oldest_open_filed_at": None}
+                {"assignee": a, "team": t, **d, "oldest_open_filed_at": None}
                 for (a, t), d in agents.items()
             ],
         )
         tx.add(
             WORKLOAD_TEAMS,
-            [
-                {"team": t, **{c: d[c] for c in COUNTERS}, "oldest_open_filed_at": None}
-                for t, d in teams.items()
-            ],
+            [{"team": t, **d, "oldest_open_filed_at": None} for t, d in teams.items()],
         )
         zero = " AND ".join(f"{c} = 0" for c in COUNTERS)
         tx.execute(f"DELETE FROM {tx.table('workload_agents')} WHERE {zero}")
@@ -125,7 +128,7 @@ class WorkloadProjection(Projection):
         self._refresh_oldest(tx, agents, teams)
 
     def _refresh_oldest(
-        self, tx: Tx, agents: dict[AgentKey, Counter[str]], teams: dict[str, Counter[str]]
+        self, tx: Tx, agents: dict[AgentKey, dict[str, int]], teams: dict[str, dict[str, int]]
     ) -> None:
         # Only for the rows this batch touched, set-based; the partial indexes on open cases make
         # each minimum an index probe.
@@ -149,20 +152,28 @@ class WorkloadProjection(Projection):
             )
 
 
+def _counters(table: dict[Any, dict[str, int]], key: Any) -> dict[str, int]:
+    found = table.get(key)
+    if found is None:
+        found = table[key] = dict.fromkeys(COUNTERS, 0)
+    return found
+
+
 def transcribe(case: dict[str, Any] | None, e: Any) -> dict[str, Any]:
-    if isinstance(e, Complaint.Filed):
+    """The case after the event: a new one for a filing, else ``case`` itself, changed."""
+    kind = type(e)
+    if kind is Complaint.Filed:
         return {
             "id": e.originator_id, "assignee": None, "team": NO_TEAM, "severity": e.severity,
             "is_open": True, "is_escalated": False, "filed_at": e.timestamp,
         }
     assert case is not None
-    case = dict(case)
-    if isinstance(e, Complaint.Assigned):
+    if kind is Complaint.Assigned:
         case["assignee"], case["team"] = e.assignee, e.team or NO_TEAM
-    elif isinstance(e, Complaint.Escalated):
+    elif kind is Complaint.Escalated:
         case["is_escalated"] = e.level > 0
-    elif isinstance(e, Complaint.Closed):
+    elif kind is Complaint.Closed:
         case["is_open"] = False
-    elif isinstance(e, Complaint.Reopened):
+    elif kind is Complaint.Reopened:
         case["is_open"] = True
     return case

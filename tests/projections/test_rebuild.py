@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,8 +14,12 @@ from eventsourcing.utils import get_topic
 from aggregates.complaint import Complaint
 from commands.application import ComplaintsApp
 from infra.settings import Settings
-from projections.registry import REGISTERED, build
+from projections.complaints import COMPLAINT_LIST, ComplaintsProjection
+from projections.projection import Positioned
+from projections.registry import REGISTERED, build, names
 from projections.runner import Runner
+from projections.store import Tx
+from projections.workload import WORKLOAD_CASES
 from queries.analytics import analytics_summary
 from tests.projections.history import generate
 
@@ -47,6 +52,93 @@ def test_full_rebuild_equals_incremental_views(history: Runner) -> None:
     history.page_size = 1000
     history.catch_up()
     assert snapshot(history) == incremental
+
+
+def index_names(runner: Runner) -> dict[str, set[str]]:
+    return {t.name: runner.store.index_names(t) for t in ALL_TABLES}
+
+
+SECONDARY = "complaint_list_status_filed"  # one that a rebuild builds at its end
+KEPT = "workload_cases_agent"  # one that the workload handler reads through while writing
+
+
+def test_bulk_rebuild_equals_incremental_views_and_restores_indexes(history: Runner) -> None:
+    incremental = snapshot(history)
+    indexes = index_names(history)
+    assert SECONDARY in indexes[COMPLAINT_LIST.name] and KEPT in indexes[WORKLOAD_CASES.name]
+    # Bulk pages large enough for the COPY path, then small ones near the head.
+    history.page_size, history.bulk_page_size = 300, 2500
+    during: list[set[str]] = []
+
+    def progress(_positions: dict[str, int], _head: int) -> None:
+        if not during:
+            during.append(history.store.index_names(COMPLAINT_LIST))
+            during.append(history.store.index_names(WORKLOAD_CASES))
+
+    history.rebuild(progress=progress)
+    assert SECONDARY not in during[0] and KEPT in during[1]
+    assert snapshot(history) == incremental
+    assert index_names(history) == indexes
+
+
+def test_rebuild_follows_commands_that_arrive_meanwhile(
+    app: ComplaintsApp, report_settings: Settings
+) -> None:
+    generate(app, 300, seed=21, rounds=3)
+    runner = Runner(app, build(report_settings), page_size=100, bulk_page_size=400)
+    arrived: list[object] = []
+
+    def progress(_positions: dict[str, int], _head: int) -> None:
+        if not arrived:
+            arrived.extend(generate(app, 100, seed=22, rounds=2))
+
+    runner.rebuild(progress=progress)
+    head = app.recorder.max_notification_id()
+    assert set(runner.store.positions(names()).values()) == {head}
+    rebuilt = snapshot(runner)
+    assert len(rebuilt[COMPLAINT_LIST.name]) == 400
+    for p in runner.projections:  # the same history through the plain, incremental path
+        runner.store.reset(p.name, p.tables)
+    runner.page_size = runner.bulk_page_size = 97
+    runner.catch_up()
+    assert snapshot(runner) == rebuilt
+
+
+class DyingComplaints(ComplaintsProjection):
+    """Dies on its second batch, as a rebuild killed mid-way would."""
+
+    batches = 0
+
+    def apply(self, tx: Tx, events: Sequence[Positioned]) -> None:
+        self.batches += 1
+        if self.batches == 2:
+            raise RuntimeError("killed")
+        super().apply(tx, events)
+
+
+def test_a_rebuild_killed_midway_leaves_a_state_that_recovers(
+    app: ComplaintsApp, report_settings: Settings
+) -> None:
+    generate(app, 300, seed=23, rounds=3)
+    Runner(app, build(report_settings)).catch_up()
+    first = Runner(app, build(report_settings))
+    incremental, indexes = snapshot(first), index_names(first)
+    head = app.recorder.max_notification_id() or 0
+
+    dying = Runner(app, [DyingComplaints(report_settings), *build(report_settings)[1:]],
+                   page_size=100, bulk_page_size=400)
+    with pytest.raises(RuntimeError, match="killed"):
+        dying.rebuild()
+    assert set(dying.store.positions(names()).values()) == {400} and head > 400
+    assert SECONDARY not in dying.store.index_names(COMPLAINT_LIST)
+
+    resumed = Runner(app, build(report_settings))  # a new worker: indexes first, then resumes
+    assert index_names(resumed) == indexes
+    resumed.catch_up()
+    assert snapshot(resumed) == incremental
+    resumed.rebuild()  # and a new rebuild starts over cleanly
+    assert snapshot(resumed) == incremental
+    assert index_names(resumed) == indexes
 
 
 def figures_from_events(app: ComplaintsApp, first: date, last: date) -> dict[str, Counter[str]]:
