@@ -24,6 +24,31 @@ FILTER_COLUMNS = (
     "status", "category", "severity", "channel", "region", "assignee", "team", "customer_id",
 )
 
+# Search (``q``) is a case-insensitive substring match (see queries/case_list.py); on PostgreSQL a
+# trigram index serves it. pg_trgm ships with PostgreSQL and is a trusted extension, but a role may
+# still lack the right to create it: then search works unindexed rather than failing to start.
+ENSURE_TRIGRAMS = """
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
+    BEGIN
+      CREATE EXTENSION pg_trgm SCHEMA public;
+    EXCEPTION WHEN insufficient_privilege OR undefined_file OR unique_violation THEN
+      RAISE NOTICE 'pg_trgm unavailable: complaint search runs without an index';
+    END;
+  END IF;
+END $$"""
+TRIGRAM_SEARCH_INDEX = """
+DO $$ DECLARE trgm_schema name;
+BEGIN
+  SELECT n.nspname INTO trgm_schema FROM pg_extension e
+    JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm';
+  IF trgm_schema IS NOT NULL THEN
+    EXECUTE 'CREATE INDEX IF NOT EXISTS complaint_list_search ON {table} '
+      || 'USING gin ((subject || '' '' || description) '
+      || quote_ident(trgm_schema) || '.gin_trgm_ops)';
+  END IF;
+END $$"""
+
 COMPLAINT_LIST = Table(
     name="complaint_list",
     columns=(
@@ -60,12 +85,8 @@ COMPLAINT_LIST = Table(
         Index("complaint_list_updated", ("updated_at", "id")),
         *(Index(f"complaint_list_{c}_filed", (c, "filed_at", "id")) for c in FILTER_COLUMNS),
     ),
-    extra_ddl={
-        "postgres": (
-            "CREATE INDEX IF NOT EXISTS complaint_list_search ON {table} USING gin "
-            "(to_tsvector('simple', subject || ' ' || description))",
-        ),
-    },
+    extra_ddl={"postgres": (ENSURE_TRIGRAMS,)},
+    extra_indexes={"postgres": (TRIGRAM_SEARCH_INDEX,)},
 )
 
 

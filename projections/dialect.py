@@ -76,6 +76,9 @@ class Dialect:
         for statement in table.extra_ddl.get(self.kind, ()):
             if is_secondary_index(statement) == postponable:
                 statements.append(statement.format(table=qualified))
+        if postponable:
+            extra = table.extra_indexes.get(self.kind, ())
+            statements += [statement.format(table=qualified) for statement in extra]
         return statements
 
     def analyze_statement(self, table: Table) -> str | None:

@@ -41,6 +41,10 @@ class Table:
     """Backend-specific statements ("sqlite"/"postgres"); ``{table}`` is the qualified name.
     Those that are a plain ``CREATE INDEX`` count as secondary indexes: a rebuild creates them
     at its end, like ``indexes`` (see ``is_secondary_index``)."""
+    extra_indexes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Backend-specific statements that build secondary indexes but are not a plain
+    ``CREATE INDEX`` (e.g. a ``DO`` block that first checks an extension is installed); a rebuild
+    creates them at its end."""
 
     @property
     def column_names(self) -> tuple[str, ...]:
