@@ -33,6 +33,7 @@ from infra.webhook_signature import (
     signed_headers,
 )
 from infra.webhook_store import ACTIVE, Delivery, Subscription, WebhookStore
+from projections.coordination import coordinator_for
 from queries.cloudevents import MEDIA_TYPE
 from queries.event_feed import read_page
 
@@ -42,6 +43,8 @@ PAGE_SIZE = 50
 # Subscriptions created, resumed or deleted through the API (maybe in another process) send no
 # wake-up, so an idle worker re-reads the subscription table this often.
 IDLE_RECHECK_SECONDS = 1.0
+DELIVERY_LOCK = "webhook-delivery"
+STANDBY_RECHECK_SECONDS = 1.0
 
 
 def retry_delay(settings: Settings, failures: int) -> float:
@@ -114,6 +117,7 @@ class WebhookWorker:
         self._in_flight: dict[str, Future[None]] = {}
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._standing_by = False
 
     def start(self) -> WebhookWorker:
         if self._owns_watcher:
@@ -133,15 +137,27 @@ class WebhookWorker:
         self._sender.close()
 
     def _run(self) -> None:
-        while not self._stopping.is_set():
-            generation = self._watcher.generation
-            timeout = IDLE_RECHECK_SECONDS
-            try:
-                timeout = min(timeout, self._dispatch())
-            except Exception:  # the database may be briefly away: keep the worker alive
-                log.exception("webhook worker pass failed")
-                timeout = 1.0
-            self._watcher.wait(generation, max(timeout, 0.01))
+        # One active worker per database (PostgreSQL advisory lock, as for projections): two
+        # would send every event twice. Others stand by and take over when its session ends.
+        with coordinator_for(self._app.recorder, self._settings.stream_poll_seconds) as lock:
+            while not self._stopping.is_set():
+                self._standing_by = not lock.acquire(DELIVERY_LOCK)
+                if self._standing_by:
+                    self._stopping.wait(STANDBY_RECHECK_SECONDS)
+                    continue
+                generation = self._watcher.generation
+                timeout = IDLE_RECHECK_SECONDS
+                try:
+                    timeout = min(timeout, self._dispatch())
+                except Exception:  # the database may be briefly away: keep the worker alive
+                    log.exception("webhook worker pass failed")
+                    timeout = 1.0
+                self._watcher.wait(generation, max(timeout, 0.01))
+
+    @property
+    def is_standing_by(self) -> bool:
+        """Whether another worker holds the delivery lock (this one then sends nothing)."""
+        return self._standing_by
 
     def _dispatch(self) -> float:
         """Starts a drain for each due subscription; returns seconds until the next retry is due."""

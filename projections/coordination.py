@@ -6,14 +6,17 @@ session ends, however it ends) and LISTENs on the channel the library's recorder
 insert. It is a separate connection rather than one from the pool: a pooled connection returned with
 its locks still held would keep them for whoever borrowed it next.
 
-SQLite has neither, and projections run inside one process: no lock, and short polling.
+SQLite has neither: short polling, and an exclusive ``flock`` on a file beside the database per
+lock name, which excludes other runners on the machine (the only one a SQLite file can serve) and
+is released however the process ends.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import threading
-from typing import Any
+from typing import IO, Any
 
 import psycopg
 from eventsourcing.postgres import PostgresApplicationRecorder
@@ -42,11 +45,44 @@ class Coordinator:
 
 
 class PollingCoordinator(Coordinator):
-    def __init__(self, poll_seconds: float) -> None:
+    def __init__(self, poll_seconds: float, lock_path_prefix: str | None = None) -> None:
+        """``lock_path_prefix``: where lock files go (``<prefix>.<name>.lock``); None for no
+        locking (an in-memory database lives in one process anyway)."""
         self.poll_seconds = poll_seconds
+        self.lock_path_prefix = lock_path_prefix
+        self.files: dict[str, IO[bytes]] = {}
+
+    def acquire(self, name: str) -> bool:
+        if self.lock_path_prefix is None or name in self.files:
+            return True
+        file = open(f"{self.lock_path_prefix}.{name}.lock", "ab")  # noqa: SIM115 - held open
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            file.close()
+            return False
+        self.files[name] = file
+        return True
+
+    def holds(self, name: str) -> bool:
+        return self.lock_path_prefix is None or name in self.files
 
     def wait(self, timeout: float, stop: threading.Event) -> None:
         stop.wait(min(timeout, self.poll_seconds))
+
+    def close(self) -> None:
+        for file in self.files.values():
+            file.close()  # releases the flock
+        self.files.clear()
+
+
+def coordinator_for(recorder: object, poll_seconds: float) -> Coordinator:
+    """The coordinator that suits the event store's recorder."""
+    if isinstance(recorder, PostgresApplicationRecorder):
+        return PostgresCoordinator(recorder)
+    pool = getattr(getattr(recorder, "datastore", None), "pool", None)
+    in_memory = pool is None or getattr(pool, "is_sqlite_memory_mode", True)
+    return PollingCoordinator(poll_seconds, None if in_memory else str(pool.db_name))
 
 
 def lock_key(schema: str, name: str) -> int:

@@ -25,9 +25,8 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.postgres import PostgresApplicationRecorder
 
-from projections.coordination import Coordinator, PollingCoordinator, PostgresCoordinator
+from projections.coordination import Coordinator, coordinator_for
 from projections.projection import Positioned, Projection
 from projections.store import PositionMovedError, ReadModelStore
 
@@ -242,10 +241,7 @@ class Runner:
                 self.store.advance(tx, p.name, page.end)
 
     def coordinator(self) -> Coordinator:
-        recorder = self.app.recorder
-        if isinstance(recorder, PostgresApplicationRecorder):
-            return PostgresCoordinator(recorder)
-        return PollingCoordinator(self.poll_seconds)
+        return coordinator_for(self.app.recorder, self.poll_seconds)
 
     def run_forever(self, stop: threading.Event) -> None:
         """Tails the store until ``stop`` is set, running the projections whose lock it holds

@@ -171,3 +171,25 @@ def test_subscriptions_are_admin_only_and_validated(
     assert [s["id"] for s in admin.get("/subscriptions").json()] == [made["id"]]
     assert admin.delete(f"/subscriptions/{made['id']}").status_code == 204
     assert admin.get(f"/subscriptions/{made['id']}").status_code == 404
+
+
+def test_a_second_worker_stands_by_and_takes_over_without_double_sends(
+    admin: TestClient, app: ComplaintsApp, ctx: CommandContext, fast: Settings, hook: Receiver
+) -> None:
+    admin.post("/subscriptions", json={"url": hook.url, "types": [], "secret": SECRET})
+    first = WebhookWorker(app, fast).start()
+    second = WebhookWorker(app, fast).start()
+    try:
+        file_and_assign(app, ctx)
+        hook.wait_for(lambda: len(hook.accepted()) == 2)
+        file_and_assign(app, ctx)
+        hook.wait_for(lambda: len(hook.accepted()) == 4)
+        assert sorted([first.is_standing_by, second.is_standing_by]) == [False, True]
+        first.stop()
+        file_and_assign(app, ctx)
+        hook.wait_for(lambda: len(hook.accepted()) == 6)
+    finally:
+        first.stop()
+        second.stop()
+    ids = [r.headers["Complaints-Event-Id"] for r in hook.accepted()]
+    assert len(ids) == len(set(ids)) == 6  # every event once, none twice
