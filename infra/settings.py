@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     projection_poll_seconds: float = Field(
         default=0.1, gt=0, description="How often projections poll SQLite for new events."
     )
+    projection_batch_delay_seconds: float = Field(
+        default=0.02,
+        ge=0,
+        description="Pause after a wake-up before reading, so that under load one batch carries"
+        " many events: less CPU per event for at most this much more lag.",
+    )
     read_wait_seconds: float = Field(
         default=5.0, ge=0, description="How long a query with ?min_position=N waits for it."
     )

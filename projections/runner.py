@@ -78,6 +78,7 @@ class Runner:
         page_size: int = 1000,
         bulk_page_size: int | None = None,
         poll_seconds: float = 0.1,
+        batch_delay_seconds: float = 0.0,
     ) -> None:
         """Pages of ``page_size`` positions (one transaction each) while tailing, of
         ``bulk_page_size`` (default: the same) while more than a page behind: larger batches
@@ -89,6 +90,7 @@ class Runner:
         self.page_size = page_size
         self.bulk_page_size = max(bulk_page_size or page_size, page_size)
         self.poll_seconds = poll_seconds
+        self.batch_delay_seconds = batch_delay_seconds
         for projection in self.projections:
             self.store.create_tables(projection.tables)
 
@@ -253,6 +255,9 @@ class Runner:
                         held = [p for p in self.projections if coordinator.acquire(p.name)]
                         self.catch_up(held, stop=stop)
                         coordinator.wait(IDLE_WAIT_SECONDS, stop)
+                        # Under a steady stream of commands every insert wakes us; pausing a
+                        # moment lets one batch (one transaction) carry many events instead of one.
+                        stop.wait(self.batch_delay_seconds)
             except Exception:
                 log.exception("projection runner failed; retrying in %ss", RETRY_SECONDS)
                 stop.wait(RETRY_SECONDS)
