@@ -149,32 +149,47 @@ class Connection:
 class LagProbe:
     """Measures read-model lag: from a command's acknowledgement to the moment the ``complaints``
     projection has processed its position (then the row is visible: rows and position commit in
-    one transaction). Polls ``GET /projections`` every ``interval`` seconds, so figures carry up to
-    that much rounding up."""
+    one transaction). A thread reads the tracking position straight from the database every
+    ``interval`` seconds (not through the loaded API, whose queueing would add to the figure), so
+    figures carry up to that much rounding up."""
 
-    def __init__(self, interval: float = 0.005) -> None:
+    def __init__(self, database_url: str, interval: float = 0.002) -> None:
+        from infra.settings import Settings
+        from infra.wiring import build_app
+        from projections.store import ReadModelStore
+
+        self.app = build_app(Settings(database_url=database_url, create_tables=False))
+        self.store = ReadModelStore(self.app)
         self.interval = interval
+        self.lock = threading.Lock()
         self.pending: list[tuple[int, float]] = []
         self.lags: list[float] = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
 
     def acknowledged(self, body: bytes) -> None:
-        self.pending.append((json.loads(body)["position"], time.perf_counter()))
+        with self.lock:
+            self.pending.append((json.loads(body)["position"], time.perf_counter()))
 
-    async def run(self, conn: Connection, done: asyncio.Event) -> None:
-        while not (done.is_set() and not self.pending):
-            status, data = await conn.request("GET", "/projections")
+    def run(self) -> None:
+        while True:
+            position = self.store.position("complaints")
             now = time.perf_counter()
-            position = next(
-                p["position"] for p in json.loads(data)["projections"] if p["name"] == "complaints"
-            )
-            still = []
-            for wanted, acked in self.pending:
-                if wanted <= position:
-                    self.lags.append(now - acked)
-                else:
-                    still.append((wanted, acked))
-            self.pending = still
-            await asyncio.sleep(self.interval)
+            with self.lock:
+                if self.done.is_set() and not self.pending:
+                    return
+                self.lags += [now - acked for wanted, acked in self.pending if wanted <= position]
+                self.pending = [(w, a) for w, a in self.pending if w > position]
+            time.sleep(self.interval)
+
+    def __enter__(self) -> LagProbe:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.thread.join(timeout=30)
+        self.app.close()
 
     def report(self) -> None:
         if self.lags:
@@ -220,23 +235,14 @@ async def drive_http(
             for name, step in STEPS:
                 await send(name, f"/complaints/{cid}/{name}", step)
 
-    done = asyncio.Event()
-
-    async def workers() -> None:
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        done.set()
-
     start = time.perf_counter()
-    watcher = Connection(parts.hostname or "127.0.0.1", parts.port or 80, token)
-    await asyncio.gather(workers(), *([probe.run(watcher, done)] if probe else []))
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - start
     report(
         f"HTTP {url}, {concurrency} concurrent clients, {complaints} complaints", latencies, elapsed
     )
     if errors:
         print(f"  errors by status: {dict(errors)}")
-    if probe is not None:
-        probe.report()
 
 
 def free_port() -> int:
@@ -316,13 +322,18 @@ def main() -> None:
     if args.mode == "inproc":
         run_inproc(args.database_url, args.complaints, args.concurrency)
         return
-    probe = LagProbe() if args.lag else None
-    if args.url:
-        asyncio.run(drive_http(args.url, args.token, args.complaints, args.concurrency, probe))
-        return
-    procs, url, token = serve(args.database_url, args.workers, args.projections)
+    procs, url, token = (
+        ([], args.url, args.token)
+        if args.url
+        else serve(args.database_url, args.workers, args.projections)
+    )
     try:
-        asyncio.run(drive_http(url, token, args.complaints, args.concurrency, probe))
+        if args.lag:
+            with LagProbe(args.database_url) as probe:
+                asyncio.run(drive_http(url, token, args.complaints, args.concurrency, probe))
+            probe.report()
+        else:
+            asyncio.run(drive_http(url, token, args.complaints, args.concurrency))
     finally:
         for proc in procs:
             proc.terminate()
