@@ -20,6 +20,7 @@ from typing import IO, Any
 
 import psycopg
 from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
 
@@ -80,9 +81,11 @@ def coordinator_for(recorder: object, poll_seconds: float) -> Coordinator:
     """The coordinator that suits the event store's recorder."""
     if isinstance(recorder, PostgresApplicationRecorder):
         return PostgresCoordinator(recorder)
-    pool = getattr(getattr(recorder, "datastore", None), "pool", None)
-    in_memory = pool is None or getattr(pool, "is_sqlite_memory_mode", True)
-    return PollingCoordinator(poll_seconds, None if in_memory else str(pool.db_name))
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        pool = recorder.datastore.pool
+        if not pool.is_sqlite_memory_mode:
+            return PollingCoordinator(poll_seconds, pool.db_name)
+    return PollingCoordinator(poll_seconds)
 
 
 def lock_key(schema: str, name: str) -> int:

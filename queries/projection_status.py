@@ -37,7 +37,8 @@ def projection_status(
             waiting = app.recorder.select_notifications(position + 1, limit=1)
             if waiting:
                 event = app.mapper.to_domain_event(waiting[0])
-                lag_seconds = max(0.0, (now - event.timestamp).total_seconds())
+                recorded_at: datetime = event.timestamp  # type: ignore[attr-defined]
+                lag_seconds = max(0.0, (now - recorded_at).total_seconds())
         found.append(
             ProjectionPosition(
                 name=name, position=position, lag_events=max(0, head - position),
