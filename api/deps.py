@@ -81,28 +81,6 @@ def require_role(*roles: Role) -> object:
     return Depends(check)
 
 
-async def command_context(
-    principal: PrincipalDep,
-    x_correlation_id: Annotated[str | None, Header()] = None,
-    x_request_id: Annotated[str | None, Header()] = None,
-) -> CommandContext:
-    for name, value in (("X-Correlation-ID", x_correlation_id), ("X-Request-ID", x_request_id)):
-        if value is not None and not _HEADER_VALUE.match(value):
-            raise ProblemError(
-                400, "bad-header", "Bad header", f"{name} must be 1-200 visible ASCII characters"
-            )
-    request_id = x_request_id or uuid.uuid4().hex
-    return CommandContext(
-        principal=principal.name,
-        role=principal.role,
-        correlation_id=x_correlation_id or request_id,
-        causation_id=request_id,
-    )
-
-
-ContextDep = Annotated[CommandContext, Depends(command_context)]
-
-
 async def idempotency_key(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> str | None:
@@ -132,3 +110,29 @@ async def expected_version(
 
 
 ExpectedVersionDep = Annotated[int | None, Depends(expected_version)]
+
+
+async def command_context(
+    principal: PrincipalDep,
+    key: IdempotencyKeyDep,
+    version: ExpectedVersionDep,
+    x_correlation_id: Annotated[str | None, Header()] = None,
+    x_request_id: Annotated[str | None, Header()] = None,
+) -> CommandContext:
+    for name, value in (("X-Correlation-ID", x_correlation_id), ("X-Request-ID", x_request_id)):
+        if value is not None and not _HEADER_VALUE.match(value):
+            raise ProblemError(
+                400, "bad-header", "Bad header", f"{name} must be 1-200 visible ASCII characters"
+            )
+    request_id = x_request_id or uuid.uuid4().hex
+    return CommandContext(
+        principal=principal.name,
+        role=principal.role,
+        correlation_id=x_correlation_id or request_id,
+        causation_id=request_id,
+        expected_version=version,
+        idempotency_key=key,
+    )
+
+
+ContextDep = Annotated[CommandContext, Depends(command_context)]

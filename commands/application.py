@@ -91,11 +91,9 @@ class ComplaintsApp(Application[UUID]):
 
     # ---- complaints ------------------------------------------------------------------------
 
-    def file_complaint(
-        self, command: FileComplaint, ctx: CommandContext, *, idempotency_key: str | None = None
-    ) -> CommandResult:
-        print_ = fingerprint("file", None, command) if idempotency_key else ""
-        if idempotency_key and (replay := self._replay(ctx, idempotency_key, print_)):
+    def file_complaint(self, command: FileComplaint, ctx: CommandContext) -> CommandResult:
+        print_ = fingerprint("file", None, command) if ctx.idempotency_key else ""
+        if replay := self._replay(ctx, print_):
             return replay
         intake = command.model_dump(exclude={"received_at", "received_by"})
         now = datetime.now(UTC)
@@ -113,19 +111,13 @@ class ComplaintsApp(Application[UUID]):
             )
             index = ComplaintReference.register(reference, complaint.id)
             try:
-                return self._save(complaint, ctx, idempotency_key, print_, extra=(index,))
+                return self._save(complaint, ctx, print_, extra=(index,))
             except _ReferenceTakenError:
                 continue
         raise ConcurrencyConflictError("could not allocate a unique complaint reference")
 
     def assign(
-        self,
-        complaint_id: UUID,
-        command: AssignComplaint,
-        ctx: CommandContext,
-        *,
-        expected_version: int | None = None,
-        idempotency_key: str | None = None,
+        self, complaint_id: UUID, command: AssignComplaint, ctx: CommandContext
     ) -> CommandResult:
         return self._update(
             complaint_id,
@@ -134,80 +126,43 @@ class ComplaintsApp(Application[UUID]):
             lambda c: c.assign(
                 command.assignee, team=command.team, reason=command.reason, by=ctx.provenance
             ),
-            expected_version,
-            idempotency_key,
         )
 
     def comment(
-        self,
-        complaint_id: UUID,
-        command: CommentOnComplaint,
-        ctx: CommandContext,
-        *,
-        expected_version: int | None = None,
-        idempotency_key: str | None = None,
+        self, complaint_id: UUID, command: CommentOnComplaint, ctx: CommandContext
     ) -> CommandResult:
         return self._update(
             complaint_id,
             command,
             ctx,
             lambda c: c.comment(command.body, visibility=command.visibility, by=ctx.provenance),
-            expected_version,
-            idempotency_key,
         )
 
     def escalate(
-        self,
-        complaint_id: UUID,
-        command: EscalateComplaint,
-        ctx: CommandContext,
-        *,
-        expected_version: int | None = None,
-        idempotency_key: str | None = None,
+        self, complaint_id: UUID, command: EscalateComplaint, ctx: CommandContext
     ) -> CommandResult:
         return self._update(
             complaint_id,
             command,
             ctx,
             lambda c: c.escalate(command.reason, level=command.level, by=ctx.provenance),
-            expected_version,
-            idempotency_key,
         )
 
     def close_complaint(
-        self,
-        complaint_id: UUID,
-        command: CloseComplaint,
-        ctx: CommandContext,
-        *,
-        expected_version: int | None = None,
-        idempotency_key: str | None = None,
+        self, complaint_id: UUID, command: CloseComplaint, ctx: CommandContext
     ) -> CommandResult:
         return self._update(
             complaint_id,
             command,
             ctx,
             lambda c: c.close(command.resolution_code, command.summary, by=ctx.provenance),
-            expected_version,
-            idempotency_key,
         )
 
     def reopen(
-        self,
-        complaint_id: UUID,
-        command: ReopenComplaint,
-        ctx: CommandContext,
-        *,
-        expected_version: int | None = None,
-        idempotency_key: str | None = None,
+        self, complaint_id: UUID, command: ReopenComplaint, ctx: CommandContext
     ) -> CommandResult:
         return self._update(
-            complaint_id,
-            command,
-            ctx,
-            lambda c: c.reopen(command.reason, by=ctx.provenance),
-            expected_version,
-            idempotency_key,
+            complaint_id, command, ctx, lambda c: c.reopen(command.reason, by=ctx.provenance)
         )
 
     def get_complaint(self, complaint_id: UUID, version: int | None = None) -> Complaint:
@@ -325,22 +280,20 @@ class ComplaintsApp(Application[UUID]):
         command: Command,
         ctx: CommandContext,
         decide: Callable[[Complaint], None],
-        expected_version: int | None,
-        idempotency_key: str | None,
     ) -> CommandResult:
         print_ = (
             fingerprint(type(command).__name__, str(complaint_id), command)
-            if idempotency_key
+            if ctx.idempotency_key
             else ""
         )
-        if idempotency_key and (replay := self._replay(ctx, idempotency_key, print_)):
+        if replay := self._replay(ctx, print_):
             return replay
         complaint = self.get_complaint(complaint_id)
-        if expected_version is not None and expected_version != complaint.version:
-            raise PreconditionFailedError(expected_version, complaint.version)
+        if ctx.expected_version is not None and ctx.expected_version != complaint.version:
+            raise PreconditionFailedError(ctx.expected_version, complaint.version)
         decide(complaint)
         try:
-            return self._save(complaint, ctx, idempotency_key, print_)
+            return self._save(complaint, ctx, print_)
         except _ReferenceTakenError:  # pragma: no cover - updates register no reference
             raise ConcurrencyConflictError("unexpected reference conflict") from None
 
@@ -348,15 +301,14 @@ class ComplaintsApp(Application[UUID]):
         self,
         complaint: Complaint,
         ctx: CommandContext,
-        idempotency_key: str | None,
         print_: str,
         extra: tuple[Any, ...] = (),
     ) -> CommandResult:
         record = (
             IdempotencyRecord.record(
-                ctx.principal, idempotency_key, print_, complaint.id, complaint.version
+                ctx.principal, ctx.idempotency_key, print_, complaint.id, complaint.version
             )
-            if idempotency_key
+            if ctx.idempotency_key
             else None
         )
         try:
@@ -365,7 +317,7 @@ class ComplaintsApp(Application[UUID]):
             # Three things can collide: the complaint's next version (another writer won the
             # race), the idempotency record (the same key sent twice at once), or, for a filing,
             # the reference index. Tell them apart by looking at what is now stored.
-            if idempotency_key and (replay := self._replay(ctx, idempotency_key, print_)):
+            if replay := self._replay(ctx, print_):
                 return replay
             if extra and extra[0].id in self.repository:
                 raise _ReferenceTakenError from None
@@ -378,14 +330,19 @@ class ComplaintsApp(Application[UUID]):
         )
         return CommandResult(complaint.id, complaint.version, position, state=complaint)
 
-    def _replay(self, ctx: CommandContext, key: str, print_: str) -> CommandResult | None:
+    def _replay(self, ctx: CommandContext, print_: str) -> CommandResult | None:
+        """The recorded outcome of the same request, when ``ctx`` carries a key already used."""
+        if not ctx.idempotency_key:
+            return None
         try:
-            record: IdempotencyRecord = self.repository.get(record_id(ctx.principal, key))
+            record: IdempotencyRecord = self.repository.get(
+                record_id(ctx.principal, ctx.idempotency_key)
+            )
         except AggregateNotFoundError:
             return None
         if record.fingerprint != print_:
             raise IdempotencyKeyReusedError(
-                f"Idempotency-Key {key!r} was already used with a different request"
+                f"Idempotency-Key {ctx.idempotency_key!r} was already used with a different request"
             )
         return CommandResult(record.complaint_id, record.complaint_version, None, replayed=True)
 

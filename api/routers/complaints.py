@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime
 
-from api.deps import AppDep, ContextDep, ExpectedVersionDep, IdempotencyKeyDep, PrincipalDep
+from api.deps import AppDep, ContextDep, PrincipalDep
 from commands.application import CommandResult, ComplaintsApp
 from commands.errors import ComplaintNotFoundError
 from commands.models import (
@@ -73,13 +73,8 @@ def respond(
 
 
 @router.post("", status_code=201, response_model=ComplaintPublic, responses=COMMAND_ERRORS)
-def file_complaint(
-    command: FileComplaint,
-    app: AppDep,
-    ctx: ContextDep,
-    key: IdempotencyKeyDep,
-) -> Response:
-    result = app.file_complaint(command, ctx, idempotency_key=key)
+def file_complaint(command: FileComplaint, app: AppDep, ctx: ContextDep) -> Response:
+    result = app.file_complaint(command, ctx)
     return respond(app, result, 201, Location=f"/complaints/{result.complaint_id}")
 
 
@@ -110,76 +105,33 @@ def history(complaint_id: str, app: AppDep, _: PrincipalDep) -> History:
     return get_history(app, parse_id(complaint_id))
 
 
+# Commands on one complaint. Each honours If-Match and Idempotency-Key (read into the context).
+
+
 @router.post("/{complaint_id}/assign", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
-def assign(
-    complaint_id: str,
-    command: Annotated[AssignComplaint, Body()],
-    app: AppDep,
-    ctx: ContextDep,
-    key: IdempotencyKeyDep,
-    version: ExpectedVersionDep,
-) -> Response:
-    result = app.assign(
-        parse_id(complaint_id), command, ctx, expected_version=version, idempotency_key=key
-    )
-    return respond(app, result)
+def assign(complaint_id: str, command: AssignComplaint, app: AppDep, ctx: ContextDep) -> Response:
+    return respond(app, app.assign(parse_id(complaint_id), command, ctx))
 
 
 @router.post("/{complaint_id}/comments", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
 def comment(
-    complaint_id: str,
-    command: Annotated[CommentOnComplaint, Body()],
-    app: AppDep,
-    ctx: ContextDep,
-    key: IdempotencyKeyDep,
-    version: ExpectedVersionDep,
+    complaint_id: str, command: CommentOnComplaint, app: AppDep, ctx: ContextDep
 ) -> Response:
-    result = app.comment(
-        parse_id(complaint_id), command, ctx, expected_version=version, idempotency_key=key
-    )
-    return respond(app, result)
+    return respond(app, app.comment(parse_id(complaint_id), command, ctx))
 
 
 @router.post("/{complaint_id}/escalate", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
 def escalate(
-    complaint_id: str,
-    command: Annotated[EscalateComplaint, Body()],
-    app: AppDep,
-    ctx: ContextDep,
-    key: IdempotencyKeyDep,
-    version: ExpectedVersionDep,
+    complaint_id: str, command: EscalateComplaint, app: AppDep, ctx: ContextDep
 ) -> Response:
-    result = app.escalate(
-        parse_id(complaint_id), command, ctx, expected_version=version, idempotency_key=key
-    )
-    return respond(app, result)
+    return respond(app, app.escalate(parse_id(complaint_id), command, ctx))
 
 
 @router.post("/{complaint_id}/close", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
-def close(
-    complaint_id: str,
-    command: Annotated[CloseComplaint, Body()],
-    app: AppDep,
-    ctx: ContextDep,
-    key: IdempotencyKeyDep,
-    version: ExpectedVersionDep,
-) -> Response:
-    result = app.close_complaint(
-        parse_id(complaint_id), command, ctx, expected_version=version, idempotency_key=key
-    )
-    return respond(app, result)
+def close(complaint_id: str, command: CloseComplaint, app: AppDep, ctx: ContextDep) -> Response:
+    return respond(app, app.close_complaint(parse_id(complaint_id), command, ctx))
 
 
 @router.post("/{complaint_id}/reopen", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
-def reopen(
-    complaint_id: str,
-    command: Annotated[ReopenComplaint, Body()],
-    app: AppDep,
-    ctx: ContextDep,
-    key: IdempotencyKeyDep,
-    version: ExpectedVersionDep,
-) -> Response:
-    result = app.reopen(
-        parse_id(complaint_id), command, ctx, expected_version=version, idempotency_key=key
-    )
-    return respond(app, result)
+def reopen(complaint_id: str, command: ReopenComplaint, app: AppDep, ctx: ContextDep) -> Response:
+    return respond(app, app.reopen(parse_id(complaint_id), command, ctx))

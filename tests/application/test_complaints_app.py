@@ -49,9 +49,9 @@ def test_reference_resolves_to_the_complaint(app: ComplaintsApp, ctx: CommandCon
 
 def test_stale_expected_version_is_refused(app: ComplaintsApp, ctx: CommandContext) -> None:
     cid = app.file_complaint(file(app, ctx), ctx).complaint_id
-    app.assign(cid, AssignComplaint(assignee="bob"), ctx, expected_version=1)
+    app.assign(cid, AssignComplaint(assignee="bob"), ctx.expecting(1))
     with pytest.raises(PreconditionFailedError):
-        app.assign(cid, AssignComplaint(assignee="carol"), ctx, expected_version=1)
+        app.assign(cid, AssignComplaint(assignee="carol"), ctx.expecting(1))
     assert app.get_complaint(cid).assignee == "bob"
 
 
@@ -76,7 +76,7 @@ def test_two_concurrent_writers_with_one_expected_version_one_wins(
         cid = app.file_complaint(file(app, ctx), ctx).complaint_id
         outcomes = race(
             *(
-                partial(app.assign, cid, AssignComplaint(assignee=who), ctx, expected_version=1)
+                partial(app.assign, cid, AssignComplaint(assignee=who), ctx.expecting(1))
                 for who in ("bob", "carol")
             )
         )
@@ -89,15 +89,15 @@ def test_two_concurrent_writers_with_one_expected_version_one_wins(
 
 def test_idempotent_retry_applies_once(app: ComplaintsApp, ctx: CommandContext) -> None:
     command = file(app, ctx)
-    first = app.file_complaint(command, ctx, idempotency_key="k-1")
-    again = app.file_complaint(command, ctx, idempotency_key="k-1")
+    first = app.file_complaint(command, ctx.keyed("k-1"))
+    again = app.file_complaint(command, ctx.keyed("k-1"))
     assert again.replayed and again.complaint_id == first.complaint_id
     assert again.version == first.version
     with pytest.raises(IdempotencyKeyReusedError):
-        app.file_complaint(file(app, ctx, subject="other"), ctx, idempotency_key="k-1")
+        app.file_complaint(file(app, ctx, subject="other"), ctx.keyed("k-1"))
     # Keys are scoped per principal: another caller's key of the same name is independent.
     other = CommandContext("bob", "agent", "corr-2")
-    assert not app.file_complaint(command, other, idempotency_key="k-1").replayed
+    assert not app.file_complaint(command, other.keyed("k-1")).replayed
 
 
 def test_concurrent_retries_with_one_key_apply_once(
@@ -105,7 +105,7 @@ def test_concurrent_retries_with_one_key_apply_once(
 ) -> None:
     cid = app.file_complaint(file(app, ctx), ctx).complaint_id
     command = CommentOnComplaint(body="once")
-    results = race(*[partial(app.comment, cid, command, ctx, idempotency_key="same")] * 4)
+    results = race(*[partial(app.comment, cid, command, ctx.keyed("same"))] * 4)
     assert all(isinstance(r, CommandResult) for r in results), results
     assert {r.version for r in results} == {2}
     assert [e.type for e in get_history(app, cid).events] == ["filed", "commented"]
