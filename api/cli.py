@@ -86,12 +86,15 @@ def serve(
         os.environ["COMPLAINTS_CREATE_TABLES"] = "false"
         serve_processes(host or settings.host, port or settings.port, workers, settings.log_level)
         return
-    uvicorn.run(
-        create_app(settings, service),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level=settings.log_level,
-    )
+    try:
+        uvicorn.run(
+            create_app(settings, service),
+            host=host or settings.host,
+            port=port or settings.port,
+            log_level=settings.log_level,
+        )
+    finally:
+        service.close()
 
 
 @tokens_cli.command("create")
@@ -100,7 +103,8 @@ def tokens_create(
     role: Annotated[Role, typer.Option(help="Role of the principal")] = Role.AGENT,
 ) -> None:
     """Create a token and print it (only its hash is stored)."""
-    issued = open_app().issue_token(name, role.value, cli_context())
+    with open_app() as app:
+        issued = app.issue_token(name, role.value, cli_context())
     typer.echo(issued.secret)
     typer.echo(f"# token {issued.token_id} for {issued.name} ({issued.role})", err=True)
 
@@ -109,7 +113,9 @@ def tokens_create(
 def tokens_list() -> None:
     """List tokens (never their secrets)."""
     table = Table("id", "name", "role", "issued at", "issued by", "revoked at")
-    for t in open_app().list_tokens():
+    with open_app() as app:
+        tokens = app.list_tokens()
+    for t in tokens:
         table.add_row(
             str(t.token_id),
             t.name,
@@ -129,7 +135,8 @@ def tokens_revoke(
 ) -> None:
     """Revoke a token; requests using it get 401 from then on."""
     try:
-        revoked = open_app().revoke_token(token, cli_context())
+        with open_app() as app:
+            revoked = app.revoke_token(token, cli_context())
     except TokenNotFoundError as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(1) from None
@@ -142,13 +149,13 @@ def history(
     complaint: Annotated[str, typer.Argument(help="Complaint id or reference (C-XXXX-XXXX)")],
 ) -> None:
     """Print a complaint's timeline from the event store."""
-    app = open_app()
     try:
-        try:
-            complaint_id = uuid.UUID(complaint)
-        except ValueError:
-            complaint_id = app.resolve_reference(complaint)
-        timeline = get_history(app, complaint_id)
+        with open_app() as app:
+            try:
+                complaint_id = uuid.UUID(complaint)
+            except ValueError:
+                complaint_id = app.resolve_reference(complaint)
+            timeline = get_history(app, complaint_id)
     except ComplaintNotFoundError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from None

@@ -48,8 +48,8 @@ def run(
 @projections_cli.command("status")
 def status() -> None:
     """Each projection's position, the store's head, and the lag in events and seconds."""
-    app = build_app(Settings())
-    found = projection_status(app, ReadModelStore(app), names())
+    with build_app(Settings()) as app:
+        found = projection_status(app, ReadModelStore(app), names())
     table = Table("projection", "position", "lag (events)", "lag (s)", title=f"head {found.head}")
     for p in found.projections:
         table.add_row(p.name, str(p.position), str(p.lag_events), f"{p.lag_seconds:.1f}")
