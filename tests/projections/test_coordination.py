@@ -1,0 +1,62 @@
+"""At most one runner per projection: a second one waits, and takes over when the first is gone."""
+
+from __future__ import annotations
+
+import threading
+
+from commands.application import ComplaintsApp
+from commands.context import CommandContext
+from commands.models import FileComplaint
+from infra.settings import Settings
+from projections.coordination import coordinator_for
+from projections.registry import build
+from projections.runner import BackgroundRunner, Runner
+from projections.store import ReadModelStore
+from tests.intake import intake
+
+
+def test_a_second_runner_waits_then_takes_over(app: ComplaintsApp) -> None:
+    first = coordinator_for(app.recorder, 0.01)
+    second = coordinator_for(app.recorder, 0.01)
+    try:
+        assert first.acquire("complaints")
+        assert not second.acquire("complaints")
+        assert second.acquire("workload")  # locks are per projection
+        first.close()  # the holder's session (or process) ends, however it ends
+        assert second.acquire("complaints")
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_standby_runner_takes_over_from_a_stopped_one_without_gaps_or_doubles(
+    app: ComplaintsApp, settings: Settings, ctx: CommandContext
+) -> None:
+    store = ReadModelStore(app)
+
+    def file(n: int) -> int:
+        for _ in range(n):
+            app.file_complaint(FileComplaint.model_validate(intake()), ctx)
+        return app.recorder.max_notification_id() or 0
+
+    def caught_up(head: int) -> bool:
+        deadline = threading.Event()
+        for _ in range(500):
+            if store.position("complaints") >= head:
+                return True
+            deadline.wait(0.02)
+        return False
+
+    first = BackgroundRunner(Runner(app, build(settings), poll_seconds=0.02)).start()
+    standby = BackgroundRunner(Runner(app, build(settings), poll_seconds=0.02))
+    try:
+        assert caught_up(file(10))  # the first runner holds every projection's lock
+        standby.start()
+        assert caught_up(file(10))
+        first.stop()
+        assert caught_up(file(5))  # only the standby can have done this
+    finally:
+        first.stop()
+        standby.stop()
+    rows = store.snapshot(build(settings)[0].tables[0])
+    assert len(rows) == 25 and len({r["id"] for r in rows}) == 25
