@@ -69,6 +69,16 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+# Errors whose message is the whole story: exception -> (status, problem type, title).
+PLAIN_PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
+    ComplaintNotFoundError: (404, "not-found", "Complaint not found"),
+    TokenNotFoundError: (404, "not-found", "Token not found"),
+    IllegalTransitionError: (409, "illegal-transition", "Not allowed now"),
+    ConcurrencyConflictError: (409, "conflict", "Concurrent update"),
+    IdempotencyKeyReusedError: (422, "idempotency-key-reused", "Key reused"),
+}
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_failed(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -101,21 +111,14 @@ def install_problem_handlers(app: FastAPI) -> None:
             errors=[{"field": exc.field, "reason": exc.reason}],
         )
 
-    @app.exception_handler(ComplaintNotFoundError)
-    async def not_found(request: Request, exc: ComplaintNotFoundError) -> JSONResponse:
-        return problem_response(request, 404, "not-found", "Complaint not found", str(exc))
+    def plain(status: int, kind: str, title: str) -> Any:
+        async def handle(request: Request, exc: Exception) -> JSONResponse:
+            return problem_response(request, status, kind, title, str(exc))
 
-    @app.exception_handler(TokenNotFoundError)
-    async def token_not_found(request: Request, exc: TokenNotFoundError) -> JSONResponse:
-        return problem_response(request, 404, "not-found", "Token not found", str(exc))
+        return handle
 
-    @app.exception_handler(IllegalTransitionError)
-    async def illegal(request: Request, exc: IllegalTransitionError) -> JSONResponse:
-        return problem_response(request, 409, "illegal-transition", "Not allowed now", str(exc))
-
-    @app.exception_handler(ConcurrencyConflictError)
-    async def conflict(request: Request, exc: ConcurrencyConflictError) -> JSONResponse:
-        return problem_response(request, 409, "conflict", "Concurrent update", str(exc))
+    for error, (status, kind, title) in PLAIN_PROBLEMS.items():
+        app.add_exception_handler(error, plain(status, kind, title))
 
     @app.exception_handler(PreconditionFailedError)
     async def precondition(request: Request, exc: PreconditionFailedError) -> JSONResponse:
@@ -128,10 +131,6 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers={"ETag": f'"{exc.actual}"'},
             current_version=exc.actual,
         )
-
-    @app.exception_handler(IdempotencyKeyReusedError)
-    async def key_reused(request: Request, exc: IdempotencyKeyReusedError) -> JSONResponse:
-        return problem_response(request, 422, "idempotency-key-reused", "Key reused", str(exc))
 
     @app.exception_handler(ProblemError)
     async def problem(request: Request, exc: ProblemError) -> JSONResponse:
