@@ -292,10 +292,7 @@ class ComplaintsApp(Application[UUID]):
         if ctx.expected_version is not None and ctx.expected_version != complaint.version:
             raise PreconditionFailedError(ctx.expected_version, complaint.version)
         decide(complaint)
-        try:
-            return self._save(complaint, ctx, print_)
-        except _ReferenceTakenError:  # pragma: no cover - updates register no reference
-            raise ConcurrencyConflictError("unexpected reference conflict") from None
+        return self._save(complaint, ctx, print_)
 
     def _save(
         self,

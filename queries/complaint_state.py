@@ -100,12 +100,9 @@ def get_complaint(
     complaint_id: UUID,
     *,
     version: int | None = None,
-    position: int | None = None,
 ) -> ComplaintPublic:
     complaint = app.get_complaint(complaint_id, version=version)
-    if position is None:
-        position = event_position(app, complaint_id, complaint.version)
-    return represent(complaint, position)
+    return represent(complaint, event_position(app, complaint_id, complaint.version))
 
 
 def get_complaint_as_of(app: ComplaintsApp, complaint_id: UUID, as_of: datetime) -> ComplaintPublic:
