@@ -15,6 +15,7 @@ import json
 import time
 import uuid
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -28,7 +29,7 @@ from infra.webhook_signature import (
     signed_headers,
 )
 from infra.webhook_store import Delivery, Subscription
-from infra.webhook_targets import AddressPolicy, ForbiddenAddressError
+from infra.webhook_targets import AddressPolicy, ForbiddenAddressError, redacted
 from queries.cloudevents import MEDIA_TYPE
 
 MAX_RESPONSE_BYTES = 4096
@@ -98,7 +99,17 @@ class WebhookSender:
             ATTEMPT_HEADER: str(attempt),
             **signed_headers(secret, body),
         }
-        async with self._client.stream("POST", url, content=body, headers=headers) as response:
+        # Subscriptions made before credentials in URLs were refused may carry user:password@;
+        # send them as an Authorization header so that httpx never logs them with the URL.
+        parts = urlsplit(url)
+        auth = (
+            httpx.BasicAuth(unquote(parts.username or ""), unquote(parts.password or ""))
+            if parts.username is not None or parts.password is not None
+            else None
+        )
+        async with self._client.stream(
+            "POST", redacted(url), content=body, headers=headers, auth=auth
+        ) as response:
             received = 0
             async for chunk in response.aiter_raw():
                 received += len(chunk)

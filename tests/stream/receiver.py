@@ -37,6 +37,8 @@ class Receiver:
     """Size of the answer's body (zeros, with Content-Length)."""
     trickle_seconds: float | None = None
     """When set, the body is sent one byte per this many seconds."""
+    redirect_to: str | None = None
+    """When set, every answer is a 307 to this URL."""
     sent_bytes: int = 0
     """Answer body bytes written before the client closed the connection."""
     requests: list[Request] = field(default_factory=list)
@@ -65,12 +67,14 @@ def receiver() -> Iterator[Receiver]:
                 failing = state.always_fail or state.fail_next > 0
                 if state.fail_next > 0:
                     state.fail_next -= 1
-                status = 500 if failing else 200
+                status = 500 if failing else 307 if state.redirect_to else 200
                 state.requests.append(Request(time.monotonic(), dict(self.headers), body, status))
             if state.delay:
                 time.sleep(state.delay)
             try:
                 self.send_response(status)
+                if state.redirect_to:
+                    self.send_header("Location", state.redirect_to)
                 self.send_header("Content-Length", str(state.body_bytes))
                 self.end_headers()
                 self._send_body()
