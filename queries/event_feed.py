@@ -97,7 +97,9 @@ def read_page(
 _PUBLIC_TOPIC_SET = frozenset(get_topic(cls) for cls in PUBLIC_TYPES)
 
 
-def _envelope(app: Application[UUID], notification: Notification, source: str) -> Any:
+def _envelope(
+    app: Application[UUID], notification: Notification, source: str
+) -> dict[str, Any] | None:
     """The CloudEvent of one notification, or None (logged) when its stored state cannot be
     decoded: every follower (webhooks, relays, SSE) would otherwise stop at it for ever."""
     try:

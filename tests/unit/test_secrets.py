@@ -21,7 +21,8 @@ from infra.settings import Settings
 
 
 def sqlite_settings(tmp_path: Path, **extra: object) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path / 'data' / 'c.db'}", **extra)
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'data' / 'c.db'}")
+    return settings.model_copy(update=extra)
 
 
 def test_the_key_file_is_created_beside_the_database_readable_by_the_owner_only(
