@@ -121,16 +121,14 @@ class WebhookWorker:
         # would send every event twice. Others stand by and take over when its session ends.
         with coordinator_for(self._app.recorder, self._settings.stream_poll_seconds) as lock:
             while not self._stopping.is_set():
-                self._standing_by = not await asyncio.to_thread(lock.acquire, DELIVERY_LOCK)
-                if self._standing_by:
-                    await self._watcher.wait_async(
-                        self._watcher.generation, STANDBY_RECHECK_SECONDS
-                    )
-                    continue
                 generation = self._watcher.generation
                 timeout = IDLE_RECHECK_SECONDS
                 try:
-                    timeout = min(timeout, await self._dispatch())
+                    self._standing_by = not await asyncio.to_thread(lock.acquire, DELIVERY_LOCK)
+                    if self._standing_by:
+                        timeout = STANDBY_RECHECK_SECONDS
+                    else:
+                        timeout = min(timeout, await self._dispatch())
                 except Exception:  # the database may be briefly away: keep the worker alive
                     log.exception("webhook worker pass failed")
                     timeout = 1.0

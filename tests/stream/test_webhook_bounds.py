@@ -147,3 +147,27 @@ def test_redelivery_of_unknown_ids_is_a_404(
         ]:
             assert admin.get(path).status_code == 404, path
         assert admin.delete("/subscriptions/nul%00here").status_code == 404
+
+
+def test_redeliveries_waiting_past_the_cap_are_a_429(
+    settings: Settings,
+    app: ComplaintsApp,
+    ctx: CommandContext,
+    admin_token: str,
+    hook: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("infra.webhook_store.MAX_PENDING_REDELIVERIES", 3)
+    fast = webhook_settings(settings)
+    with admin_client(fast, app, admin_token) as admin:
+        sub = subscribe(admin, hook.url)["id"]
+        file_and_assign(app, ctx)
+        with running_worker(app, fast):
+            wait_until(lambda: len(deliveries(admin, sub)) == 2)
+        # No worker now: requests wait.
+        original = deliveries(admin, sub)[0]["id"]
+        path = f"/subscriptions/{sub}/deliveries/{original}/redeliver"
+        assert [admin.post(path).status_code for _ in range(3)] == [202] * 3
+        refused = admin.post(path)
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == "10"
+        assert refused.headers["content-type"] == "application/problem+json"

@@ -170,6 +170,8 @@ def test_subscriptions_are_admin_only_and_validated(
         ({**body, "url": "ftp://example.com"}, "url"),
         ({**body, "types": ["complaint.deleted"]}, "types"),
         ({**body, "secret": "short"}, "secret"),
+        ({**body, "secret": "nul\x00" + "x" * 20}, "secret"),
+        ({**body, "secret": "line\nbreak" + "x" * 20}, "secret"),
         ({**body, "after": -1}, "after"),
     ]:
         response = admin.post("/subscriptions", json=bad)
