@@ -91,7 +91,11 @@ class Settings(BaseSettings):
         description="How often new events are looked for without LISTEN/NOTIFY (SQLite), and the"
         " safety-net re-check interval on PostgreSQL.",
     )
-    webhook_timeout_seconds: float = Field(default=10.0, description="Per delivery attempt.")
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0,
+        description="Deadline of one delivery attempt, from resolving the host to the last byte"
+        " read of the answer.",
+    )
     webhook_retry_base_seconds: float = Field(
         default=2.0, description="First retry delay; doubles after each consecutive failure."
     )
