@@ -20,6 +20,6 @@ def create_tables(settings: Settings) -> None:
     app = build_app(settings.model_copy(update={"create_tables": True}))
     try:
         ReadModelStore(app).create_tables([t for cls in REGISTERED for t in cls.tables])
-        WebhookStore(app, secret_box(settings))  # also seals secrets stored in plain text
+        WebhookStore(app, secret_box(settings), migrate=True)  # seals plaintext secrets
     finally:
         app.close()

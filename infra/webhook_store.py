@@ -9,8 +9,8 @@ whose acknowledgement was received but not yet recorded is sent again, with the 
 
 Signing secrets are stored sealed with the service key (``infra/secrets.py``): a copy of the
 database or a backup alone does not let anyone forge deliveries. Rows written before that are
-sealed in place when a store opens (compare-and-set, so processes starting together agree), and
-until then are read as they are.
+sealed in place when the service starts (compare-and-set, so processes starting together agree),
+and until then are read as they are.
 """
 
 from __future__ import annotations
@@ -96,14 +96,19 @@ class RedeliveryQueueFullError(Exception):
 
 
 class WebhookStore:
-    def __init__(self, app: Application[UUID], box: SecretBox) -> None:
+    def __init__(self, app: Application[UUID], box: SecretBox, *, migrate: bool = False) -> None:
+        """``migrate``: also bring rows of older versions up to date (seal plaintext secrets,
+        reduce logged exception texts to error classes). Done by the processes that start the
+        service (``serve``'s table creation, the delivery worker), not on an API request: it
+        scans the delivery log."""
         self._tables = StoreTables(
             app, "webhook_subscriptions", "webhook_deliveries", "webhook_redeliveries"
         )
         self._box = box
         self.create_tables()
-        self._seal_plaintext_secrets()
-        self._scrub_legacy_errors()
+        if migrate:
+            self._seal_plaintext_secrets()
+            self._scrub_legacy_errors()
 
     def _cursor(self, *, commit: bool) -> AbstractContextManager[Any]:
         return self._tables.cursor(commit=commit)

@@ -70,7 +70,7 @@ class WebhookWorker:
     ) -> None:
         self._app = app
         self._settings = settings
-        self._store = WebhookStore(app, secret_box(settings))
+        self._store = WebhookStore(app, secret_box(settings), migrate=True)
         self._owns_watcher = watcher is None
         self._watcher = watcher or EventWatcher(app, settings.stream_poll_seconds)
         self._drains: dict[str, asyncio.Task[None]] = {}

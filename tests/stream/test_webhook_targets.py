@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,10 +15,17 @@ import pytest
 
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
-from infra.delivery_errors import CONNECTION_FAILED, FORBIDDEN_ADDRESS, HTTP_STATUS
+from infra.delivery_errors import (
+    CONNECTION_FAILED,
+    FORBIDDEN_ADDRESS,
+    HTTP_STATUS,
+    TIMEOUT,
+    TLS_ERROR,
+)
 from infra.secrets import secret_box
 from infra.settings import Settings
-from infra.webhook_store import WebhookStore
+from infra.store_tables import StoreTables
+from infra.webhook_store import Delivery, WebhookStore
 from queries.event_feed import head
 from tests.stream.receiver import Receiver, receiver
 from tests.stream.webhook_setup import (
@@ -226,3 +234,50 @@ def test_credentials_in_an_older_url_never_leave_the_server(
     assert hook.requests[0].headers["Authorization"] == "Basic dTpodW50ZXIy"  # u:hunter2
     assert "hunter2" not in caplog.text
     assert "failed" in caplog.text  # the failure was logged, without the password
+
+
+def test_a_failed_tls_handshake_is_its_own_class(
+    loopback: Settings, app: ComplaintsApp, ctx: CommandContext, admin_token: str, hook: Receiver
+) -> None:
+    with admin_client(loopback, app, admin_token) as admin:
+        sub = subscribe(admin, hook.url.replace("http://", "https://"))["id"]  # plain HTTP there
+        file_and_assign(app, ctx)
+        with running_worker(app, loopback):
+            wait_until(lambda: deliveries(admin, sub))
+        first = deliveries(admin, sub)[0]
+    assert first["error"] == TLS_ERROR and first["status_code"] is None
+
+
+def test_exception_texts_logged_by_older_versions_are_reduced_to_classes_on_start(
+    loopback: Settings, app: ComplaintsApp, admin_token: str
+) -> None:
+    store = WebhookStore(app, secret_box(loopback))
+    sub = store.add(url="http://192.0.2.1/", types=[], secret=SECRET, position=0, created_by="x")
+    legacy = {
+        "ConnectError: [Errno 111] Connection refused": CONNECTION_FAILED,
+        "ConnectTimeout: timed out connecting to 10.0.0.5:6379": TIMEOUT,
+        "HTTP 404": HTTP_STATUS,
+        "ReadError: [Errno 104] Connection reset by peer": CONNECTION_FAILED,
+    }
+    for n, text in enumerate(legacy):
+        store.record_failure(
+            Delivery(
+                id=str(uuid.uuid4()), subscription_id=sub.id, event_id=str(uuid.uuid4()),
+                position=1, event_type="complaint.filed", attempt=n + 1, manual=False,
+                succeeded=False, status_code=None, error=text, duration_ms=1.0,
+                attempted_at=1_700_000_000.0 + n,
+            ),
+            failures=n + 1, next_attempt_at=0.0, pause=False,
+        )
+    tables = StoreTables(app, "webhook_subscriptions")
+    with tables.cursor(commit=False) as cursor:
+        cursor.execute(tables.sql("SELECT last_error FROM {webhook_subscriptions}"))
+        assert cursor.fetchone()["last_error"].startswith("ReadError")
+
+    WebhookStore(app, secret_box(loopback), migrate=True)
+
+    with admin_client(loopback, app, admin_token) as admin:
+        logged = deliveries(admin, sub.id)
+        state = admin.get(f"/subscriptions/{sub.id}").json()
+    assert [d["error"] for d in logged] == list(legacy.values())
+    assert state["last_error"] == CONNECTION_FAILED
