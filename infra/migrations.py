@@ -8,6 +8,7 @@ and webhook state create theirs with ``IF NOT EXISTS``. Run concurrently, Postgr
 
 from __future__ import annotations
 
+from infra.secrets import secret_box
 from infra.settings import Settings
 from infra.webhook_store import WebhookStore
 from infra.wiring import build_app
@@ -19,6 +20,6 @@ def create_tables(settings: Settings) -> None:
     app = build_app(settings.model_copy(update={"create_tables": True}))
     try:
         ReadModelStore(app).create_tables([t for cls in REGISTERED for t in cls.tables])
-        WebhookStore(app)
+        WebhookStore(app, secret_box(settings), migrate=True)  # seals plaintext secrets
     finally:
         app.close()

@@ -180,5 +180,12 @@ class NatsRelay:
             message = await js.get_msg(self._stream, seq=last)
         except NotFoundError:  # purged or deleted since
             return 0
-        header = (message.headers or {}).get(POSITION_HEADER)
-        return int(header) if header and header.isdigit() else 0
+        return position_of((message.headers or {}).get(POSITION_HEADER))
+
+
+def position_of(header: str | None) -> int:
+    """The position a message's header names, or 0 for anything else (a stream may hold messages
+    published by others; str.isdigit() alone accepts "²", which int() refuses)."""
+    if header and header.isascii() and header.isdigit():
+        return int(header)
+    return 0

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///var/complaints.db"
 
@@ -89,7 +91,11 @@ class Settings(BaseSettings):
         description="How often new events are looked for without LISTEN/NOTIFY (SQLite), and the"
         " safety-net re-check interval on PostgreSQL.",
     )
-    webhook_timeout_seconds: float = Field(default=10.0, description="Per delivery attempt.")
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0,
+        description="Deadline of one delivery attempt, from resolving the host to the last byte"
+        " read of the answer.",
+    )
     webhook_retry_base_seconds: float = Field(
         default=2.0, description="First retry delay; doubles after each consecutive failure."
     )
@@ -98,7 +104,9 @@ class Settings(BaseSettings):
         default=10, description="Consecutive failures after which a subscription is paused."
     )
     webhook_concurrency: int = Field(
-        default=4, description="Subscriptions delivered to at the same time by one worker."
+        default=64, ge=1, le=10_000,
+        description="Deliveries in flight at once in one worker (async: a slow receiver costs a"
+        " socket, not a thread).",
     )
     webhooks_in_serve: bool = Field(
         default=True, description="`complaints serve` also runs the webhook delivery worker."
@@ -108,6 +116,37 @@ class Settings(BaseSettings):
     nats_subject_prefix: str = Field(
         default="complaints.events", description="Subjects are <prefix>.<event type>."
     )
+
+    # ---- outbound webhooks and secrets at rest (issue 7, hardening) ----
+    webhook_allowed_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated CIDR networks webhooks may reach although they are"
+        " loopback, private, link-local, etc. (refused by default), e.g."
+        " 127.0.0.1/32,10.0.0.0/8.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 AES key (16, 24 or 32 bytes) sealing stored secrets; wins over"
+        " secret_key_file.",
+    )
+    secret_key_file: str | None = Field(
+        default=None,
+        description="Key file, created (0600) on first use when missing; default secret.key"
+        " beside the SQLite database, or var/secret.key.",
+    )
+
+    @field_validator("webhook_allowed_networks", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for network in value:
+                try:
+                    ipaddress.ip_network(str(network), strict=False)
+                except ValueError:
+                    raise ValueError(f"not a CIDR network: {network!r}") from None
+        return value
 
 
 def load_settings() -> Settings:

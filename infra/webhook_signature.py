@@ -41,7 +41,12 @@ def verify(
     tolerance: int = TOLERANCE_SECONDS,
 ) -> bool:
     """What a receiver runs: True only for a fresh request signed with ``secret``."""
-    if not timestamp_header or not signature_header or not timestamp_header.isdigit():
+    # isascii too: str.isdigit() accepts "²", which int() then refuses.
+    if (
+        not timestamp_header
+        or not signature_header
+        or not (timestamp_header.isascii() and timestamp_header.isdigit())
+    ):
         return False
     timestamp = int(timestamp_header)
     if abs((time.time() if now is None else now) - timestamp) > tolerance:

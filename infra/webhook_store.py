@@ -1,15 +1,22 @@
-"""Webhook subscriptions and their delivery log, in the event store's own database (and schema).
+"""Webhook subscriptions, their delivery log and requested redeliveries, in the event store's own
+database (and schema).
 
 Kept in plain tables, not in events: a subscription's secret must never reach the public event log,
 and its position moves with every delivery, which is tracking state, not domain history. Each
 subscription's ``position`` is the last event it acknowledged; recording a delivery and moving the
 position happen in one transaction, so a restart resumes exactly there (at-least-once: an event
 whose acknowledgement was received but not yet recorded is sent again, with the same event id).
+
+Signing secrets are stored sealed with the service key (``infra/secrets.py``): a copy of the
+database or a backup alone does not let anyone forge deliveries. Rows written before that are
+sealed in place when the service starts (compare-and-set, so processes starting together agree),
+and until then are read as they are.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from contextlib import AbstractContextManager
@@ -19,10 +26,21 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
+from infra.delivery_errors import CONNECTION_FAILED, ERROR_CLASSES, HTTP_STATUS, TIMEOUT
+from infra.secrets import SEALED_PREFIX, SecretBox, is_sealed
 from infra.store_tables import StoreTables
+
+log = logging.getLogger(__name__)
 
 ACTIVE = "active"
 PAUSED = "paused"
+
+# Redelivery states: requested, then attempted (its delivery is in the log under the same id), or
+# abandoned when the event could not be read back.
+PENDING = "pending"
+ATTEMPTED = "attempted"
+ABANDONED = "abandoned"
+MAX_PENDING_REDELIVERIES = 100
 
 
 @dataclass(frozen=True)
@@ -30,7 +48,8 @@ class Subscription:
     id: str
     url: str
     types: list[str]
-    secret: str
+    sealed_secret: str
+    """As stored: sealed (``enc:v1:...``), or plaintext in rows older than sealing."""
     position: int
     state: str
     consecutive_failures: int
@@ -56,10 +75,40 @@ class Delivery:
     attempted_at: float
 
 
+@dataclass(frozen=True)
+class Redelivery:
+    id: str
+    """Also the id of the delivery it makes, once attempted."""
+    subscription_id: str
+    source_delivery_id: str
+    event_id: str
+    position: int
+    event_type: str
+    attempt: int
+    requested_at: float
+    requested_by: str
+    state: str
+    detail: str | None
+
+
+class RedeliveryQueueFullError(Exception):
+    """Raised when a subscription already has MAX_PENDING_REDELIVERIES redeliveries waiting."""
+
+
 class WebhookStore:
-    def __init__(self, app: Application[UUID]) -> None:
-        self._tables = StoreTables(app, "webhook_subscriptions", "webhook_deliveries")
+    def __init__(self, app: Application[UUID], box: SecretBox, *, migrate: bool = False) -> None:
+        """``migrate``: also bring rows of older versions up to date (seal plaintext secrets,
+        reduce logged exception texts to error classes). Done by the processes that start the
+        service (``serve``'s table creation, the delivery worker), not on an API request: it
+        scans the delivery log."""
+        self._tables = StoreTables(
+            app, "webhook_subscriptions", "webhook_deliveries", "webhook_redeliveries"
+        )
+        self._box = box
         self.create_tables()
+        if migrate:
+            self._seal_plaintext_secrets()
+            self._scrub_legacy_errors()
 
     def _cursor(self, *, commit: bool) -> AbstractContextManager[Any]:
         return self._tables.cursor(commit=commit)
@@ -83,10 +132,74 @@ class WebhookStore:
             " attempted_at DOUBLE PRECISION NOT NULL)",
             "CREATE INDEX IF NOT EXISTS webhook_deliveries_by_subscription"
             " ON {webhook_deliveries} (subscription_id, attempted_at)",
+            "CREATE TABLE IF NOT EXISTS {webhook_redeliveries} ("
+            " id TEXT PRIMARY KEY, subscription_id TEXT NOT NULL,"
+            " source_delivery_id TEXT NOT NULL, event_id TEXT NOT NULL,"
+            " position BIGINT NOT NULL, event_type TEXT NOT NULL, attempt INTEGER NOT NULL,"
+            " requested_at DOUBLE PRECISION NOT NULL, requested_by TEXT NOT NULL,"
+            " state TEXT NOT NULL, detail TEXT)",
+            "CREATE INDEX IF NOT EXISTS webhook_redeliveries_by_state"
+            " ON {webhook_redeliveries} (state, requested_at)",
         ]
         with self._cursor(commit=True) as cursor:
             for statement in statements:
                 cursor.execute(self._sql(statement))
+
+    def _seal_plaintext_secrets(self) -> None:
+        with self._cursor(commit=False) as cursor:
+            cursor.execute(self._sql("SELECT id, secret FROM {webhook_subscriptions}"))
+            rows = [(row["id"], row["secret"]) for row in cursor.fetchall()]
+        plaintext = [(id_, secret) for id_, secret in rows if not is_sealed(secret)]
+        other_keys = [id_ for id_, secret in rows if is_sealed(secret) and not
+                      secret.startswith(f"{SEALED_PREFIX}{self._box.key_id}:")]
+        if plaintext:
+            with self._cursor(commit=True) as cursor:
+                for id_, secret in plaintext:
+                    cursor.execute(
+                        self._sql(
+                            "UPDATE {webhook_subscriptions} SET secret = %s"
+                            " WHERE id = %s AND secret = %s"
+                        ),
+                        (self._box.seal(secret), id_, secret),
+                    )
+            log.info("sealed %d webhook secret(s) stored in plain text", len(plaintext))
+        if other_keys:
+            log.error(
+                "%d webhook subscription(s) have secrets sealed with another key than the"
+                " configured one (key id %s): their deliveries fail with secret_unavailable"
+                " until COMPLAINTS_SECRET_KEY / COMPLAINTS_SECRET_KEY_FILE names that key",
+                len(other_keys), self._box.key_id,
+            )
+
+    def _scrub_legacy_errors(self) -> None:
+        # Older versions logged the raw exception text (hosts, ports, resolver messages):
+        # reduce it to the classes logged now.
+        known = ", ".join(["%s"] * len(ERROR_CLASSES))
+        classify = (
+            "CASE WHEN {column} LIKE 'HTTP %%' THEN %s WHEN {column} LIKE '%%Timeout%%' THEN %s"
+            " ELSE %s END"
+        )
+        with self._cursor(commit=True) as cursor:
+            for table, column in (
+                ("{webhook_deliveries}", "error"),
+                ("{webhook_subscriptions}", "last_error"),
+            ):
+                statement = (
+                    f"UPDATE {table} SET {column} = {classify.format(column=column)}"
+                    f" WHERE {column} IS NOT NULL AND {column} NOT IN ({known})"
+                )
+                if not self._tables.is_postgres:
+                    statement = statement.replace("%%", "%")
+                cursor.execute(
+                    self._sql(statement),
+                    (HTTP_STATUS, TIMEOUT, CONNECTION_FAILED, *ERROR_CLASSES),
+                )
+
+    def signing_secret(self, subscription: Subscription) -> str:
+        """The subscription's secret in clear; SealedValueError when another key sealed it."""
+        if not is_sealed(subscription.sealed_secret):
+            return subscription.sealed_secret  # a row older than sealing, not yet migrated
+        return self._box.open(subscription.sealed_secret)
 
     # ---- subscriptions ----------------------------------------------------------------------
 
@@ -97,7 +210,7 @@ class WebhookStore:
             id=str(uuid.uuid4()),
             url=url,
             types=types,
-            secret=secret,
+            sealed_secret=self._box.seal(secret),
             position=position,
             state=ACTIVE,
             consecutive_failures=0,
@@ -117,7 +230,7 @@ class WebhookStore:
                     subscription.id,
                     url,
                     json.dumps(types),
-                    secret,
+                    subscription.sealed_secret,
                     position,
                     ACTIVE,
                     0,
@@ -146,6 +259,10 @@ class WebhookStore:
 
     def delete(self, subscription_id: str) -> bool:
         with self._cursor(commit=True) as cursor:
+            cursor.execute(
+                self._sql("DELETE FROM {webhook_redeliveries} WHERE subscription_id = %s"),
+                (subscription_id,),
+            )
             cursor.execute(
                 self._sql("DELETE FROM {webhook_deliveries} WHERE subscription_id = %s"),
                 (subscription_id,),
@@ -203,16 +320,91 @@ class WebhookStore:
                 (
                     failures,
                     next_attempt_at,
-                    delivery.error or f"HTTP {delivery.status_code}",
+                    delivery.error,
                     PAUSED if pause else ACTIVE,
                     delivery.subscription_id,
                 ),
             )
 
-    def record_manual(self, delivery: Delivery) -> None:
-        """Logs a manual redelivery; it changes neither position nor failure count."""
+    # ---- redeliveries -----------------------------------------------------------------------
+
+    def request_redelivery(self, delivery: Delivery, requested_by: str) -> Redelivery:
+        """Queues a manual resend of ``delivery``'s event, for the worker to attempt."""
+        redelivery = Redelivery(
+            id=str(uuid.uuid4()), subscription_id=delivery.subscription_id,
+            source_delivery_id=delivery.id, event_id=delivery.event_id,
+            position=delivery.position, event_type=delivery.event_type,
+            attempt=delivery.attempt, requested_at=time.time(), requested_by=requested_by,
+            state=PENDING, detail=None,
+        )
+        with self._cursor(commit=True) as cursor:
+            cursor.execute(
+                self._sql(
+                    "SELECT COUNT(*) AS n FROM {webhook_redeliveries}"
+                    " WHERE subscription_id = %s AND state = %s"
+                ),
+                (delivery.subscription_id, PENDING),
+            )
+            if int(cursor.fetchone()["n"]) >= MAX_PENDING_REDELIVERIES:
+                raise RedeliveryQueueFullError(
+                    f"{MAX_PENDING_REDELIVERIES} redeliveries are already waiting"
+                )
+            cursor.execute(
+                self._sql(
+                    "INSERT INTO {webhook_redeliveries} (id, subscription_id,"
+                    " source_delivery_id, event_id, position, event_type, attempt, requested_at,"
+                    " requested_by, state, detail)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                ),
+                (
+                    redelivery.id, redelivery.subscription_id, redelivery.source_delivery_id,
+                    redelivery.event_id, redelivery.position, redelivery.event_type,
+                    redelivery.attempt, redelivery.requested_at, requested_by, PENDING, None,
+                ),
+            )
+        return redelivery
+
+    def pending_redeliveries(self, limit: int) -> list[Redelivery]:
+        """Oldest first."""
+        with self._cursor(commit=False) as cursor:
+            cursor.execute(
+                self._sql(
+                    "SELECT * FROM {webhook_redeliveries} WHERE state = %s"
+                    " ORDER BY requested_at, id LIMIT %s"
+                ),
+                (PENDING, limit),
+            )
+            return [_redelivery(row) for row in cursor.fetchall()]
+
+    def redelivery(self, subscription_id: str, redelivery_id: str) -> Redelivery | None:
+        with self._cursor(commit=False) as cursor:
+            cursor.execute(
+                self._sql(
+                    "SELECT * FROM {webhook_redeliveries} WHERE subscription_id = %s AND id = %s"
+                ),
+                (subscription_id, redelivery_id),
+            )
+            row = cursor.fetchone()
+        return _redelivery(row) if row else None
+
+    def record_redelivery(self, delivery: Delivery) -> None:
+        """Logs a manual redelivery (same id as its request) and marks the request attempted;
+        it changes neither position nor failure count."""
         with self._cursor(commit=True) as cursor:
             self._insert(cursor, delivery)
+            cursor.execute(
+                self._sql("UPDATE {webhook_redeliveries} SET state = %s WHERE id = %s"),
+                (ATTEMPTED, delivery.id),
+            )
+
+    def abandon_redelivery(self, redelivery_id: str, detail: str) -> None:
+        with self._cursor(commit=True) as cursor:
+            cursor.execute(
+                self._sql(
+                    "UPDATE {webhook_redeliveries} SET state = %s, detail = %s WHERE id = %s"
+                ),
+                (ABANDONED, detail, redelivery_id),
+            )
 
     def deliveries(
         self, subscription_id: str, *, limit: int = 100, before: float | None = None
@@ -269,7 +461,7 @@ def _subscription(row: Any) -> Subscription:
         id=row["id"],
         url=row["url"],
         types=json.loads(row["types"]),
-        secret=row["secret"],
+        sealed_secret=row["secret"],
         position=int(row["position"]),
         state=row["state"],
         consecutive_failures=int(row["consecutive_failures"]),
@@ -294,4 +486,20 @@ def _delivery(row: Any) -> Delivery:
         error=row["error"],
         duration_ms=float(row["duration_ms"]),
         attempted_at=float(row["attempted_at"]),
+    )
+
+
+def _redelivery(row: Any) -> Redelivery:
+    return Redelivery(
+        id=row["id"],
+        subscription_id=row["subscription_id"],
+        source_delivery_id=row["source_delivery_id"],
+        event_id=row["event_id"],
+        position=int(row["position"]),
+        event_type=row["event_type"],
+        attempt=int(row["attempt"]),
+        requested_at=float(row["requested_at"]),
+        requested_by=row["requested_by"],
+        state=row["state"],
+        detail=row["detail"],
     )

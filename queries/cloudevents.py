@@ -3,10 +3,18 @@
 The cursor API, the SSE stream, webhooks and the NATS relay all send exactly what ``to_cloud_event``
 returns, so one consumer can switch transports without re-parsing. Public types come from
 ``queries.history.EVENT_TYPES`` (never from class names): renaming a class cannot change the wire.
+
+Stores written before intake was hardened may hold values intake now refuses: NUL and other control
+characters in text, instants whose UTC value lies outside years 1-9999. The envelope carries only
+what a consumer can take: control characters other than tab, newline and carriage return are
+removed (PostgreSQL jsonb, for one, refuses ``\u0000``), and such instants are clamped to the ends
+of that range, so a consumer converting them to UTC does not overflow. The history endpoint still
+shows the stored values.
 """
 
 from __future__ import annotations
 
+import re
 import typing
 from datetime import UTC, datetime
 from typing import Any
@@ -44,6 +52,31 @@ _DATA_FIELD_SCHEMAS: dict[str, Any] = {
 }
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def _public_value(value: Any) -> Any:
+    """``value`` with control characters removed and out-of-range instants clamped, recursively."""
+    if isinstance(value, str):
+        return _CONTROL.sub("", value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return value
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            # Only an offset can push a representable local time past year 1 or 9999.
+            return _EARLIEST if value.year == 1 else _LATEST
+        return value
+    if isinstance(value, dict):
+        return {_public_value(k): _public_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_public_value(v) for v in value]
+    return value
+
+
 def event_id(originator_id: UUID, originator_version: int) -> UUID:
     return uuid5(EVENT_ID_NAMESPACE, f"{originator_id}/{originator_version}")
 
@@ -67,13 +100,13 @@ def to_cloud_event(event: Any, position: int, source: str = DEFAULT_SOURCE) -> d
         "datacontenttype": DATA_CONTENT_TYPE,
         "position": position,
         "aggregateversion": event.originator_version,
-        "actor": event.actor,
-        "correlationid": event.correlation_id,
+        "actor": _public_value(event.actor),
+        "correlationid": _public_value(event.correlation_id),
     }
     # CloudEvents has no null attribute values: an absent cause is an absent attribute.
     if event.causation_id is not None:
-        envelope["causationid"] = event.causation_id
-    envelope["data"] = to_jsonable_python(event_data(event))
+        envelope["causationid"] = _public_value(event.causation_id)
+    envelope["data"] = to_jsonable_python(_public_value(event_data(event)))
     return envelope
 
 

@@ -13,6 +13,7 @@ over an event that commits later.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,8 @@ from eventsourcing.utils import get_topic
 from psycopg.sql import SQL, Identifier
 
 from queries.cloudevents import DEFAULT_SOURCE, PUBLIC_TYPES, TYPE_CLASSES, to_cloud_event
+
+log = logging.getLogger(__name__)
 
 TOPICS: dict[str, str] = {name: get_topic(cls) for name, cls in TYPE_CLASSES.items()}
 
@@ -83,15 +86,30 @@ def read_page(
     else:
         notifications = _select_for_aggregate(app, aggregate_id, after, stop, limit, topics)
     events = [
-        to_cloud_event(app.mapper.to_domain_event(n), n.id, source)
+        envelope
         for n in notifications
-        if n.topic in _PUBLIC_TOPIC_SET
+        if n.topic in _PUBLIC_TOPIC_SET and (envelope := _envelope(app, n, source)) is not None
     ]
     full = len(notifications) >= limit
     return FeedPage(events, notifications[-1].id if full else stop, more=full)
 
 
 _PUBLIC_TOPIC_SET = frozenset(get_topic(cls) for cls in PUBLIC_TYPES)
+
+
+def _envelope(
+    app: Application[UUID], notification: Notification, source: str
+) -> dict[str, Any] | None:
+    """The CloudEvent of one notification, or None (logged) when its stored state cannot be
+    decoded: every follower (webhooks, relays, SSE) would otherwise stop at it for ever."""
+    try:
+        return to_cloud_event(app.mapper.to_domain_event(notification), notification.id, source)
+    except Exception:
+        log.exception(
+            "event feed: skipped the undecodable event at position %d (%s)",
+            notification.id, notification.topic,
+        )
+        return None
 
 
 def _select_for_aggregate(

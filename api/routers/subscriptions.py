@@ -1,8 +1,14 @@
-"""Webhook subscriptions (admin only): create, inspect, resume, delete, delivery log, redelivery."""
+"""Webhook subscriptions (admin only): create, inspect, resume, delete, delivery log, redelivery.
+
+Targets are checked against the SSRF policy (``infra/webhook_targets.py``) when a subscription is
+made, for an early 422; the check that counts is repeated on the resolved address at every connect.
+URLs never leave the API with credentials in them (older rows may hold some).
+"""
 
 from __future__ import annotations
 
 import threading
+import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -12,10 +18,18 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
 from aggregates.vocabulary import Role
 from api.deps import AppDep, Principal, require_role
 from api.problems import ProblemError
+from infra.secrets import secret_box
 from infra.settings import Settings
-from infra.webhook_store import Delivery, Subscription, WebhookStore
-from infra.webhooks import redeliver
-from queries.event_feed import UnknownEventTypeError, head, topics_for
+from infra.webhook_store import (
+    ATTEMPTED,
+    Delivery,
+    Redelivery,
+    RedeliveryQueueFullError,
+    Subscription,
+    WebhookStore,
+)
+from infra.webhook_targets import AddressPolicy, UnsafeUrlError, check_url, redacted
+from queries.event_feed import UnknownEventTypeError, head, read_page, topics_for
 
 router = APIRouter(prefix="/subscriptions", tags=["webhooks"])
 
@@ -27,6 +41,10 @@ ERRORS: dict[int | str, dict[str, object]] = {
     404: {"description": "Unknown subscription or delivery", **PROBLEM},
     422: {"description": "Invalid field", **PROBLEM},
 }
+REDELIVERY_ERRORS: dict[int | str, dict[str, object]] = {
+    **ERRORS,
+    429: {"description": "Too many redeliveries waiting for this subscription", **PROBLEM},
+}
 _store_lock = threading.Lock()
 
 
@@ -35,7 +53,8 @@ def get_store(request: Request, app: AppDep) -> WebhookStore:
     with _store_lock:
         store = getattr(request.app.state, "webhook_store", None)
         if store is None:
-            store = request.app.state.webhook_store = WebhookStore(app)
+            settings: Settings = request.app.state.settings
+            store = request.app.state.webhook_store = WebhookStore(app, secret_box(settings))
     return store  # type: ignore[no-any-return]
 
 
@@ -49,8 +68,11 @@ class SubscriptionCreate(BaseModel):
     types: list[str] = Field(
         default_factory=list, description="Public event types to send; empty means all"
     )
-    secret: Annotated[str, StringConstraints(min_length=16, max_length=256)] = Field(
-        description="Shared HMAC-SHA256 key; never shown again"
+    secret: Annotated[
+        str, StringConstraints(min_length=16, max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")
+    ] = Field(
+        description="Shared HMAC-SHA256 key (no control characters); stored sealed, never"
+        " shown again"
     )
     after: Annotated[int, Field(ge=0)] | None = Field(
         default=None,
@@ -85,13 +107,26 @@ class DeliveryPublic(BaseModel):
     attempted_at: datetime
 
 
+class RedeliveryPublic(BaseModel):
+    id: str = Field(description="Also the id of the delivery it makes, once attempted")
+    state: str = Field(description="pending, attempted or abandoned")
+    source_delivery_id: str
+    event_id: str
+    position: int
+    type: str
+    requested_at: datetime
+    requested_by: str
+    detail: str | None = Field(description="Why it was abandoned")
+    delivery: DeliveryPublic | None = Field(description="The attempt, once made")
+
+
 def _time(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
 def public(s: Subscription) -> SubscriptionPublic:
     return SubscriptionPublic(
-        id=s.id, url=s.url, types=s.types, state=s.state, position=s.position,
+        id=s.id, url=redacted(s.url), types=s.types, state=s.state, position=s.position,
         consecutive_failures=s.consecutive_failures,
         next_attempt_at=_time(s.next_attempt_at) if s.next_attempt_at else None,
         last_error=s.last_error, created_at=_time(s.created_at), created_by=s.created_by,
@@ -106,8 +141,26 @@ def public_delivery(d: Delivery) -> DeliveryPublic:
     )
 
 
+def public_redelivery(r: Redelivery, delivery: Delivery | None) -> RedeliveryPublic:
+    return RedeliveryPublic(
+        id=r.id, state=r.state, source_delivery_id=r.source_delivery_id, event_id=r.event_id,
+        position=r.position, type=r.event_type, requested_at=_time(r.requested_at),
+        requested_by=r.requested_by, detail=r.detail,
+        delivery=public_delivery(delivery) if delivery is not None else None,
+    )
+
+
+def _is_id(value: str) -> bool:
+    # Ids are UUIDs; anything else cannot exist (and a NUL would not even reach PostgreSQL).
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
 def found(store: WebhookStore, subscription_id: str) -> Subscription:
-    subscription = store.get(subscription_id)
+    subscription = store.get(subscription_id) if _is_id(subscription_id) else None
     if subscription is None:
         raise ProblemError(
             404, "not-found", "Subscription not found", f"no subscription with id {subscription_id}"
@@ -115,18 +168,28 @@ def found(store: WebhookStore, subscription_id: str) -> Subscription:
     return subscription
 
 
+def invalid(field: str, reason: str) -> ProblemError:
+    return ProblemError(
+        422, "validation", "Invalid request", f"{field}: {reason}",
+        errors=[{"field": field, "reason": reason}],
+    )
+
+
 @router.post("", status_code=201, response_model=SubscriptionPublic, responses=ERRORS)
 def create(
-    body: SubscriptionCreate, app: AppDep, store: StoreDep, admin: AdminDep, response: Response
+    body: SubscriptionCreate, request: Request, app: AppDep, store: StoreDep, admin: AdminDep,
+    response: Response,
 ) -> SubscriptionPublic:
+    settings: Settings = request.app.state.settings
+    try:
+        check_url(str(body.url), AddressPolicy(settings.webhook_allowed_networks))
+    except UnsafeUrlError as e:
+        raise invalid("url", str(e)) from None
     types = [t.strip() for t in body.types]
     try:
         topics_for(types)
     except UnknownEventTypeError as e:
-        raise ProblemError(
-            422, "validation", "Invalid request", f"types: {e}",
-            errors=[{"field": "types", "reason": str(e)}],
-        ) from None
+        raise invalid("types", str(e)) from None
     subscription = store.add(
         url=str(body.url), types=types, secret=body.secret,
         position=body.after if body.after is not None else head(app), created_by=admin.name,
@@ -147,8 +210,8 @@ def get_one(subscription_id: str, store: StoreDep, _: AdminDep) -> SubscriptionP
 
 @router.delete("/{subscription_id}", status_code=204, responses=ERRORS)
 def delete(subscription_id: str, store: StoreDep, _: AdminDep) -> Response:
-    if not store.delete(subscription_id):
-        found(store, subscription_id)
+    found(store, subscription_id)
+    store.delete(subscription_id)
     return Response(status_code=204)
 
 
@@ -182,23 +245,60 @@ def deliveries(
 
 @router.post(
     "/{subscription_id}/deliveries/{delivery_id}/redeliver",
-    response_model=DeliveryPublic,
-    responses=ERRORS,
+    status_code=202,
+    response_model=RedeliveryPublic,
+    responses=REDELIVERY_ERRORS,
 )
 def redeliver_one(
-    subscription_id: str, delivery_id: str, request: Request, app: AppDep, store: StoreDep,
-    _: AdminDep,
-) -> DeliveryPublic:
-    """Sends that delivery's event again now (logged as manual; the position does not move)."""
+    subscription_id: str, delivery_id: str, request: Request, response: Response, app: AppDep,
+    store: StoreDep, admin: AdminDep,
+) -> RedeliveryPublic:
+    """Queues that delivery's event to be sent again (logged as manual; the position does not
+    move). The delivery worker makes the attempt, usually within a second; follow Location."""
     found(store, subscription_id)
-    delivery = store.delivery(subscription_id, delivery_id)
+    delivery = store.delivery(subscription_id, delivery_id) if _is_id(delivery_id) else None
     if delivery is None:
         raise ProblemError(
             404, "not-found", "Delivery not found",
             f"no delivery {delivery_id} for this subscription",
         )
     settings: Settings = request.app.state.settings
+    page = read_page(app, after=delivery.position - 1, limit=1, source=settings.events_source)
+    if not page.events or page.events[0]["id"] != delivery.event_id:
+        raise ProblemError(
+            404, "not-found", "Event not found",
+            f"event {delivery.event_id} is no longer at position {delivery.position}",
+        )
     try:
-        return public_delivery(redeliver(app, settings, store, delivery))
-    except LookupError as e:
-        raise ProblemError(404, "not-found", "Event not found", str(e)) from None
+        redelivery = store.request_redelivery(delivery, admin.name)
+    except RedeliveryQueueFullError as e:
+        raise ProblemError(
+            429, "too-many-requests", "Too many redeliveries waiting",
+            f"{e}; retry once the worker has attempted them", {"Retry-After": "10"},
+        ) from None
+    response.headers["Location"] = (
+        f"/subscriptions/{subscription_id}/redeliveries/{redelivery.id}"
+    )
+    return public_redelivery(redelivery, None)
+
+
+@router.get(
+    "/{subscription_id}/redeliveries/{redelivery_id}",
+    response_model=RedeliveryPublic,
+    responses=ERRORS,
+)
+def redelivery_status(
+    subscription_id: str, redelivery_id: str, store: StoreDep, _: AdminDep
+) -> RedeliveryPublic:
+    """A requested redelivery: pending, or attempted (with its delivery), or abandoned."""
+    found(store, subscription_id)
+    redelivery = store.redelivery(subscription_id, redelivery_id) if _is_id(redelivery_id) else None
+    if redelivery is None:
+        raise ProblemError(
+            404, "not-found", "Redelivery not found",
+            f"no redelivery {redelivery_id} for this subscription",
+        )
+    delivery = (
+        store.delivery(subscription_id, redelivery.id) if redelivery.state == ATTEMPTED else None
+    )
+    return public_redelivery(redelivery, delivery)

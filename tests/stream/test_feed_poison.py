@@ -1,0 +1,133 @@
+"""The outbound event feed survives events stored before intake was hardened, on SQLite and
+PostgreSQL: the cursor API, the webhook worker and the NATS relay carry them (sanitised) and the
+events after them; an event that cannot even be decoded is skipped, not a dead end."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import uuid
+from urllib.parse import urlsplit
+
+import nats
+import pytest
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
+from fastapi.testclient import TestClient
+
+from aggregates.complaint import Complaint
+from commands.application import ComplaintsApp
+from commands.context import CommandContext
+from commands.models import FileComplaint
+from infra.nats_relay import NatsRelay
+from infra.settings import Settings
+from tests.intake import intake
+from tests.poison import POISONS, store_poison, store_poison_comment
+from tests.stream.receiver import receiver
+from tests.stream.webhook_setup import admin_client, running_worker, subscribe, webhook_settings
+
+NATS_URL = os.environ.get("COMPLAINTS_TEST_NATS_URL", "nats://127.0.0.1:4222")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def store_every_poison_then_a_good_one(app: ComplaintsApp, ctx: CommandContext) -> uuid.UUID:
+    last = None
+    for overrides in POISONS.values():
+        last = store_poison(app, **overrides)
+    assert last is not None
+    store_poison_comment(app, last)
+    return app.file_complaint(FileComplaint.model_validate(intake()), ctx).complaint_id
+
+
+def assert_sanitised(events: list[dict[str, object]], good: uuid.UUID) -> None:
+    assert len(events) == len(POISONS) + 2
+    assert events[-1]["subject"] == str(good)  # the event after the poison ones
+    text = json.dumps(events)
+    assert "\\u0000" not in text and "\x00" not in text
+    received = [e["data"]["received_at"] for e in events[: len(POISONS)]]  # type: ignore[index]
+    assert received[0] == "0001-01-01T00:00:00Z"  # was 0001-01-01T00:00:00+01:00
+    assert received[1] == "9999-12-31T23:59:59.999999Z"  # was 9999-12-31T23:30:00-01:00
+    subjects = {e["data"].get("subject") for e in events}  # type: ignore[attr-defined]
+    assert "nulhere" in subjects
+    assert events[-2]["type"] == "complaint.commented"
+    assert events[-2]["data"]["body"] == "nulhere"  # type: ignore[index]
+
+
+def test_the_cursor_api_carries_poison_events_sanitised_and_those_after_them(
+    client: TestClient, app: ComplaintsApp, ctx: CommandContext
+) -> None:
+    good = store_every_poison_then_a_good_one(app, ctx)
+    response = client.get("/events", params={"after": 0, "limit": 100})
+    assert response.status_code == 200, response.text
+    assert_sanitised(response.json()["events"], good)
+
+
+def test_an_undecodable_stored_event_is_skipped_and_logged(
+    client: TestClient, app: ComplaintsApp, ctx: CommandContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = StoredEvent(
+        originator_id=uuid.uuid4(), originator_version=1,
+        topic=get_topic(Complaint.Commented), state=b"\x00 not json",
+    )
+    app.recorder.insert_events([broken])
+    good = app.file_complaint(FileComplaint.model_validate(intake()), ctx).complaint_id
+    events = client.get("/events", params={"after": 0}).json()["events"]
+    assert [e["subject"] for e in events] == [str(good)]
+    assert "skipped the undecodable event" in caplog.text
+
+
+def test_webhooks_deliver_poison_events_and_those_after_them(
+    settings: Settings, app: ComplaintsApp, ctx: CommandContext, admin_token: str
+) -> None:
+    fast = webhook_settings(settings)
+    with receiver() as hook, admin_client(fast, app, admin_token) as admin:
+        sub = subscribe(admin, hook.url, after=0)["id"]
+        good = store_every_poison_then_a_good_one(app, ctx)
+        with running_worker(app, fast):
+            hook.wait_for(lambda: len(hook.accepted()) == len(POISONS) + 2)
+        assert admin.get(f"/subscriptions/{sub}").json()["consecutive_failures"] == 0
+        assert_sanitised([json.loads(r.body) for r in hook.accepted()], good)
+
+
+@pytest.fixture
+def nats_url() -> str:
+    parts = urlsplit(NATS_URL)
+    try:
+        socket.create_connection((parts.hostname, parts.port or 4222), timeout=2).close()
+    except OSError as e:
+        reason = f"NATS not reachable at {NATS_URL}: {e}"
+        if IN_CI:
+            pytest.fail(f"CI=true requires NATS: {reason}")
+        pytest.skip(reason)
+    return NATS_URL
+
+
+async def published(url: str, stream: str) -> list[dict[str, object]]:
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info(stream)
+        bodies = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            message = await js.get_msg(stream, seq=seq)
+            bodies.append(json.loads(message.data or b"null"))
+        await js.delete_stream(stream)
+        return bodies
+    finally:
+        await nc.close()
+
+
+def test_the_nats_relay_publishes_poison_events_and_those_after_them(
+    settings: Settings, app: ComplaintsApp, ctx: CommandContext, nats_url: str
+) -> None:
+    tag = uuid.uuid4().hex[:10]
+    relay_settings = settings.model_copy(
+        update={"nats_stream": f"TEST_{tag}", "nats_subject_prefix": f"test_{tag}.events"}
+    )
+    good = store_every_poison_then_a_good_one(app, ctx)
+    logging.getLogger("nats").setLevel(logging.WARNING)
+    asyncio.run(NatsRelay(app, relay_settings, url=nats_url).run(until_caught_up=True))
+    assert_sanitised(asyncio.run(published(nats_url, relay_settings.nats_stream)), good)
