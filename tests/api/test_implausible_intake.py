@@ -125,7 +125,11 @@ def test_every_string_of_a_filing_refuses_nul(client: TestClient, app: Complaint
     ],
 )
 def test_every_string_of_every_command_refuses_nul(
-    client: TestClient, app: ComplaintsApp, step: str, command: type[BaseModel], valid: dict[str, Any]
+    client: TestClient,
+    app: ComplaintsApp,
+    step: str,
+    command: type[BaseModel],
+    valid: dict[str, Any],
 ) -> None:
     cid = client.post("/complaints", json=intake()).json()["id"]
     fields = list(string_fields(command))
