@@ -21,8 +21,9 @@ from aggregates.vocabulary import (
 )
 from commands.input_types import MULTI_LINE, SINGLE_LINE, PlausibleInstant
 
-# Every string below carries SINGLE_LINE or MULTI_LINE (see commands/input_types.py): intake
-# refuses control characters, lone surrogates and non-characters in every field, nested ones too.
+# Every free-form string below carries SINGLE_LINE or MULTI_LINE (see commands/input_types.py):
+# intake refuses control characters, lone surrogates and non-characters in every field, nested
+# ones too (``sha256`` is held to hex digits by its pattern).
 ShortText = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SINGLE_LINE
 ]
