@@ -11,6 +11,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.problems import install_problem_handlers, problem_response
+from api.query_guard import RefuseControlCharacters
 from api.routers import (
     analytics,
     complaint_list,
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, service: ComplaintsApp | None =
     install_problem_handlers(api)
 
     api.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    api.add_middleware(RefuseControlCharacters)
 
     for router in ROUTERS:
         api.include_router(router)

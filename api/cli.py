@@ -14,6 +14,7 @@ from aggregates.vocabulary import Role
 from api.projections_cli import projections_cli
 from api.serving import serve_processes
 from api.stream_commands import relay_cli, webhooks_cli
+from api.terminal_text import cell
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.errors import ComplaintNotFoundError, TokenNotFoundError
@@ -168,13 +169,14 @@ def history(
             if k not in {"customer", "product", "attachments", "description", "reference"}
             and v not in (None, [], {})
         )
+        # Stored text is shown literally (see api/terminal_text.py), never as markup.
         table.add_row(
             str(e.version),
             e.occurred_at.isoformat(timespec="seconds"),
             e.type,
-            e.actor,
-            details[:120],
-            e.correlation_id[:12],
+            cell(e.actor),
+            cell(details[:120]),
+            cell(e.correlation_id[:12]),
         )
     console.print(table)
 

@@ -15,7 +15,11 @@ from api.problems import ProblemError
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 
-_HEADER_VALUE = re.compile(r"^[\x21-\x7e]{1,200}$")
+# ``fullmatch``, not ``^...$``: ``$`` also matches before a trailing newline.
+_HEADER_VALUE = re.compile(r"[\x21-\x7e]{1,200}")
+# ASCII digits only (``str.isdigit`` also accepts "²" and "١", which ``int`` then refuses), and
+# few enough of them that the version fits a PostgreSQL bigint.
+_ETAG = re.compile(r'(?:W/)?"([0-9]{1,18})"|([0-9]{1,18})')
 
 
 # The dependencies below are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in
@@ -84,7 +88,7 @@ def require_role(*roles: Role) -> object:
 async def idempotency_key(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> str | None:
-    if idempotency_key is not None and not _HEADER_VALUE.match(idempotency_key):
+    if idempotency_key is not None and not _HEADER_VALUE.fullmatch(idempotency_key):
         raise ProblemError(
             400,
             "bad-header",
@@ -103,10 +107,16 @@ async def expected_version(
     """Parses ``If-Match: "3"`` (also ``W/"3"`` or a bare ``3``); ``*`` means any version."""
     if if_match is None or if_match.strip() == "*":
         return None
-    raw = if_match.strip().removeprefix("W/").strip('"')
-    if not raw.isdigit():
-        raise ProblemError(400, "bad-header", "Bad header", 'If-Match must be an ETag such as "3"')
-    return int(raw)
+    etag = _ETAG.fullmatch(if_match.strip())
+    if etag is None:
+        raise ProblemError(
+            400,
+            "bad-header",
+            "Bad header",
+            'If-Match must be one ETag such as "3" (ASCII digits, at most 18)',
+            errors=[{"field": "If-Match", "reason": "is not an ETag this API issued"}],
+        )
+    return int(etag.group(1) or etag.group(2))
 
 
 ExpectedVersionDep = Annotated[int | None, Depends(expected_version)]
@@ -120,7 +130,7 @@ async def command_context(
     x_request_id: Annotated[str | None, Header()] = None,
 ) -> CommandContext:
     for name, value in (("X-Correlation-ID", x_correlation_id), ("X-Request-ID", x_request_id)):
-        if value is not None and not _HEADER_VALUE.match(value):
+        if value is not None and not _HEADER_VALUE.fullmatch(value):
             raise ProblemError(
                 400, "bad-header", "Bad header", f"{name} must be 1-200 visible ASCII characters"
             )

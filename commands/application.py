@@ -22,7 +22,13 @@ from eventsourcing.utils import get_topic
 from aggregates.access_token import AccessToken, hash_secret, new_secret, token_id_for_hash
 from aggregates.complaint import CLOCK_SKEW, Complaint
 from aggregates.errors import InvalidIntakeError
-from aggregates.reference import ComplaintReference, index_id, new_reference, normalise_reference
+from aggregates.reference import (
+    REFERENCE_PATTERN,
+    ComplaintReference,
+    index_id,
+    new_reference,
+    normalise_reference,
+)
 from commands.context import CommandContext
 from commands.errors import (
     ComplaintNotFoundError,
@@ -31,7 +37,7 @@ from commands.errors import (
     PreconditionFailedError,
     TokenNotFoundError,
 )
-from commands.idempotency import IdempotencyRecord, fingerprint, record_id
+from commands.idempotency import IdempotencyRecord, fingerprint, legacy_record_id, record_id
 from commands.models import (
     AssignComplaint,
     CloseComplaint,
@@ -179,12 +185,15 @@ class ComplaintsApp(Application[UUID]):
         return complaint
 
     def resolve_reference(self, reference: str) -> UUID:
+        not_found = ComplaintNotFoundError(f"no complaint with reference {reference[:40]!r}")
+        normalised = normalise_reference(reference)
+        # Whatever cannot be a reference is answered without a lookup.
+        if not REFERENCE_PATTERN.fullmatch(normalised):
+            raise not_found
         try:
-            index: ComplaintReference = self.repository.get(
-                index_id(normalise_reference(reference))
-            )
+            index: ComplaintReference = self.repository.get(index_id(normalised))
         except AggregateNotFoundError:
-            raise ComplaintNotFoundError(f"no complaint with reference {reference}") from None
+            raise not_found from None
         return index.complaint_id
 
     # ---- access tokens ---------------------------------------------------------------------
@@ -331,17 +340,30 @@ class ComplaintsApp(Application[UUID]):
         """The recorded outcome of the same request, when ``ctx`` carries a key already used."""
         if not ctx.idempotency_key:
             return None
-        try:
-            record: IdempotencyRecord = self.repository.get(
-                record_id(ctx.principal, ctx.idempotency_key)
-            )
-        except AggregateNotFoundError:
+        record = self._idempotency_record(ctx.principal, ctx.idempotency_key)
+        if record is None:
             return None
         if record.fingerprint != print_:
             raise IdempotencyKeyReusedError(
                 f"Idempotency-Key {ctx.idempotency_key!r} was already used with a different request"
             )
         return CommandResult(record.complaint_id, record.complaint_version, None, replayed=True)
+
+    def _idempotency_record(self, principal: str, key: str) -> IdempotencyRecord | None:
+        """The record of (principal, key): under its id, or under the legacy id if one written
+        before the upgrade is there and really is this pair's (the legacy id is ambiguous)."""
+        for candidate in (record_id(principal, key), legacy_record_id(principal, key)):
+            try:
+                record: IdempotencyRecord = self.repository.get(candidate)
+            except AggregateNotFoundError:
+                continue
+            if (
+                isinstance(record, IdempotencyRecord)
+                and record.principal == principal
+                and record.key == key
+            ):
+                return record
+        return None
 
 
 class _ReferenceTakenError(Exception):

@@ -4,6 +4,12 @@ A record is an aggregate saved in the same atomic ``app.save(...)`` as the event
 either both exist or neither does: a retry after a crash or timeout can never apply a command twice
 nor find a record for a command that was not applied. Its id is derived from (principal, key), so
 two concurrent first attempts collide on the primary key and exactly one wins.
+
+The id is a uuid5 of the JSON array ``["idempotency", principal, key]``: JSON quotes and escapes
+each string, so no two (principal, key) pairs share a name. The first derivation joined them with
+"/" (``east`` + ``alice/k1`` named the same record as ``east/alice`` + ``k1``); records stored under
+it are still found through ``legacy_record_id``, and trusted only if their own principal and key
+match (see ``ComplaintsApp._replay``).
 """
 
 from __future__ import annotations
@@ -17,6 +23,11 @@ from pydantic import BaseModel
 
 
 def record_id(principal: str, key: str) -> UUID:
+    return uuid5(NAMESPACE_URL, json.dumps(["idempotency", principal, key]))
+
+
+def legacy_record_id(principal: str, key: str) -> UUID:
+    """The id the first derivation gave (ambiguous: verify the record's fields before use)."""
     return uuid5(NAMESPACE_URL, f"/idempotency/{principal}/{key}")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from aggregates.vocabulary import (
     Category,
@@ -19,10 +19,23 @@ from aggregates.vocabulary import (
     Severity,
     Visibility,
 )
+from commands.input_types import MULTI_LINE, SINGLE_LINE, PlausibleInstant
 
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
-OptionalShort = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None
+# Every free-form string below carries SINGLE_LINE or MULTI_LINE (see commands/input_types.py):
+# intake refuses control characters, lone surrogates and non-characters in every field, nested
+# ones too (``sha256`` is held to hex digits by its pattern).
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SINGLE_LINE
+]
+OptionalShort = (
+    Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), SINGLE_LINE] | None
+)
+LongText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000), MULTI_LINE
+]
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), MULTI_LINE
+]
 
 
 class Command(BaseModel):
@@ -33,13 +46,16 @@ class Customer(Command):
     id: ShortText
     name: ShortText
     company: OptionalShort = None
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    phone: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=40), SINGLE_LINE] | None
+    ) = None
     email: (
         Annotated[
             str,
             StringConstraints(
                 strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
             ),
+            SINGLE_LINE,
         ]
         | None
     ) = None
@@ -62,7 +78,7 @@ class Product(Command):
 
 class Attachment(Command):
     name: ShortText
-    content_type: Annotated[str, StringConstraints(max_length=200)] | None = None
+    content_type: OptionalShort = None
     size: Annotated[int, Field(ge=0)] | None = None
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")] | None = None
 
@@ -75,7 +91,7 @@ class FileComplaint(Command):
     category: Category
     subject: ShortText
     description: LongText
-    occurred_at: AwareDatetime | None = None
+    occurred_at: PlausibleInstant | None = None
     location: OptionalShort = None
     attachments: Annotated[list[Attachment], Field(max_length=50)] = Field(default_factory=list)
     expected_remedy: ExpectedRemedy | None = None
@@ -83,7 +99,7 @@ class FileComplaint(Command):
     severity: Severity
     region: OptionalShort = None
     received_by: OptionalShort = None
-    received_at: AwareDatetime | None = None
+    received_at: PlausibleInstant | None = None
 
     model_config = ConfigDict(
         frozen=True,
@@ -136,7 +152,10 @@ class FileComplaint(Command):
 class AssignComplaint(Command):
     assignee: ShortText
     team: OptionalShort = None
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+    reason: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), MULTI_LINE]
+        | None
+    ) = None
 
 
 class CommentOnComplaint(Command):
@@ -145,14 +164,16 @@ class CommentOnComplaint(Command):
 
 
 class EscalateComplaint(Command):
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    reason: Reason
     level: Annotated[int, Field(ge=1, le=10)] | None = None
 
 
 class CloseComplaint(Command):
     resolution_code: ResolutionCode
-    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+    summary: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000), MULTI_LINE
+    ]
 
 
 class ReopenComplaint(Command):
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    reason: Reason

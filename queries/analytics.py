@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from aggregates.plausible_time import DAY_RANGE, is_plausible_day
 from projections.analytics import ALL, ANALYTICS_ROLLUP, MEASURES
 from projections.store import ReadModelStore
 from queries.errors import InvalidQueryError
@@ -84,6 +85,9 @@ def period_key(day: date, group_by: str) -> str:
 def analytics_summary(
     store: ReadModelStore, first: date, last: date, group_by: GroupBy = "category", top: int = 5
 ) -> Summary:
+    for day, field in ((first, "from"), (last, "to")):
+        if not is_plausible_day(day):
+            raise InvalidQueryError(field, f"must be {DAY_RANGE}")
     if last < first:
         raise InvalidQueryError("to", "must not be before from")
     if (last - first).days >= MAX_DAYS:

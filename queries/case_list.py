@@ -17,11 +17,12 @@ import binascii
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from uuid import UUID
 
 from pydantic import BaseModel
 
+from aggregates.plausible_time import is_plausible_instant
 from projections.complaints import COMPLAINT_LIST
 from projections.store import ReadModelStore
 from queries.errors import InvalidQueryError
@@ -100,15 +101,33 @@ def encode_cursor(sort: str, value: datetime, row_id: UUID) -> str:
 
 
 def decode_cursor(cursor: str, sort: str) -> tuple[datetime, UUID]:
+    """The sort value and id a cursor carries. A cursor is client input: anything but the exact
+    shape ``encode_cursor`` makes, with an aware instant in the plausible range (others overflow
+    when encoded for the query), is refused as foreign."""
+    foreign = InvalidQueryError("cursor", "is not a cursor this endpoint issued")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        cursor_sort, value, row_id = json.loads(base64.urlsafe_b64decode(padded))
-        decoded = datetime.fromisoformat(value), UUID(row_id)
-    except (ValueError, TypeError, binascii.Error):
-        raise InvalidQueryError("cursor", "is not a cursor this endpoint issued") from None
+        payload = json.loads(base64.urlsafe_b64decode(padded))
+    except (ValueError, binascii.Error):  # UnicodeDecodeError and JSONDecodeError included
+        raise foreign from None
+    if not (
+        isinstance(payload, list)
+        and len(payload) == 3
+        and all(isinstance(part, str) for part in payload)
+    ):
+        raise foreign
+    cursor_sort, value, row_id = payload
+    try:
+        instant, decoded_id = datetime.fromisoformat(value), UUID(row_id)
+    except ValueError:
+        raise foreign from None
+    if instant.tzinfo is None or not is_plausible_instant(instant):
+        raise foreign
+    if cursor_sort not in get_args(Sort):
+        raise foreign
     if cursor_sort != sort:
         raise InvalidQueryError("cursor", f"was issued for sort={cursor_sort}, not sort={sort}")
-    return decoded
+    return instant, decoded_id
 
 
 def list_complaints(

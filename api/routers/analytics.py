@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 
+from aggregates.plausible_time import EARLIEST_DAY
 from api.deps import PrincipalDep
 from api.read_models import MinPosition, StoreDep, await_view, invalid, settings_of
+from commands.input_types import PlausibleDay
 from queries.analytics import GroupBy, Summary, analytics_summary
 from queries.errors import InvalidQueryError
 
@@ -24,11 +26,11 @@ def summary(
     store: StoreDep,
     _: PrincipalDep,
     from_: Annotated[
-        date | None,
+        PlausibleDay | None,
         Query(alias="from", description="First day (YYYY-MM-DD, reporting time zone)"),
     ] = None,
     to: Annotated[
-        date | None,
+        PlausibleDay | None,
         Query(description="Last day, inclusive (default: today in the reporting time zone)"),
     ] = None,
     group_by: GroupBy = "category",
@@ -38,7 +40,7 @@ def summary(
     await_view(request, store, "analytics", min_position)
     today = datetime.now(ZoneInfo(settings_of(request).report_tz)).date()
     last = to or today
-    first = from_ or last - timedelta(days=DEFAULT_DAYS - 1)
+    first = from_ or max(EARLIEST_DAY, last - timedelta(days=DEFAULT_DAYS - 1))
     try:
         return analytics_summary(store, first, last, group_by, top)
     except InvalidQueryError as e:

@@ -9,17 +9,19 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime
 
 from aggregates.vocabulary import Category, Channel, CustomerTier, Severity, Status
 from api.deps import PrincipalDep
 from api.read_models import MinPosition, StoreDep, await_view, invalid
+from commands.input_types import SINGLE_LINE, PlausibleInstant
 from queries.case_list import ComplaintPage, ListFilters, Sort, list_complaints
 from queries.errors import InvalidQueryError
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])
 
-Text = Annotated[str | None, Query(min_length=1, max_length=200)]
+# The same text rules as intake (no NUL, which PostgreSQL refuses in a parameter, no control
+# characters): a filter can only match what intake could have stored.
+Text = Annotated[Annotated[str, SINGLE_LINE] | None, Query(min_length=1, max_length=200)]
 
 
 @router.get("", response_model=ComplaintPage)
@@ -37,8 +39,8 @@ def list_all(
     customer_id: Text = None,
     tier: CustomerTier | None = None,
     escalated: bool | None = None,
-    filed_from: AwareDatetime | None = None,
-    filed_to: AwareDatetime | None = None,
+    filed_from: PlausibleInstant | None = None,
+    filed_to: PlausibleInstant | None = None,
     q: Text = None,
     sort: Sort = "-filed_at",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

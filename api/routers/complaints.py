@@ -6,11 +6,12 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime
 
 from api.deps import AppDep, ContextDep, PrincipalDep
+from api.read_models import invalid
 from commands.application import CommandResult, ComplaintsApp
 from commands.errors import ComplaintNotFoundError
+from commands.input_types import PlausibleInstant
 from commands.models import (
     AssignComplaint,
     CloseComplaint,
@@ -19,12 +20,14 @@ from commands.models import (
     FileComplaint,
     ReopenComplaint,
 )
+from queries.comments import DEFAULT_LIMIT, MAX_LIMIT, CommentPage, list_comments
 from queries.complaint_state import (
     ComplaintPublic,
     get_complaint,
     get_complaint_as_of,
     represent,
 )
+from queries.errors import InvalidQueryError
 from queries.history import History, get_history
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])
@@ -38,6 +41,10 @@ COMMAND_ERRORS: dict[int | str, dict[str, object]] = {
     412: {"description": "If-Match names a stale version", **PROBLEM},
     422: {"description": "Invalid field, or Idempotency-Key reused", **PROBLEM},
 }
+AsOf = Annotated[
+    PlausibleInstant | None,
+    Query(description="ISO-8601 timestamp with offset: the complaint as it was then"),
+]
 
 
 def parse_id(complaint_id: str) -> UUID:
@@ -91,13 +98,28 @@ def get_one(
     complaint_id: str,
     app: AppDep,
     _: PrincipalDep,
-    as_of: Annotated[
-        AwareDatetime | None,
-        Query(description="ISO-8601 timestamp with offset: the complaint as it was then"),
-    ] = None,
+    as_of: AsOf = None,
 ) -> Response:
     cid = parse_id(complaint_id)
     return as_json(get_complaint_as_of(app, cid, as_of) if as_of else get_complaint(app, cid))
+
+
+@router.get("/{complaint_id}/comments", response_model=CommentPage, responses=COMMAND_ERRORS)
+def comments(
+    complaint_id: str,
+    app: AppDep,
+    _: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None, Query(max_length=100, description="`next_cursor` of the previous page")
+    ] = None,
+    as_of: AsOf = None,
+) -> CommentPage:
+    """All comments, oldest first, in pages (a complaint's representation embeds the latest)."""
+    try:
+        return list_comments(app, parse_id(complaint_id), limit=limit, cursor=cursor, as_of=as_of)
+    except InvalidQueryError as e:
+        raise invalid(e) from None
 
 
 @router.get("/{complaint_id}/history", response_model=History, responses=COMMAND_ERRORS)

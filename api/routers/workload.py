@@ -1,4 +1,4 @@
-"""GET /workload: open cases per agent and per team (from the ``workload`` view)."""
+"""GET /workload: open cases per agent and per team (from the ``workload`` view), in pages."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from api.deps import PrincipalDep
-from api.read_models import MinPosition, StoreDep, await_view
-from queries.workload import Workload, get_workload
+from api.read_models import MinPosition, StoreDep, await_view, invalid
+from commands.input_types import SINGLE_LINE
+from queries.errors import InvalidQueryError
+from queries.workload import DEFAULT_LIMIT, MAX_LIMIT, Workload, get_workload
 
 router = APIRouter(tags=["read models"])
 
@@ -18,8 +20,20 @@ def workload(
     request: Request,
     store: StoreDep,
     _: PrincipalDep,
-    team: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    team: Annotated[
+        Annotated[str, SINGLE_LINE] | None, Query(min_length=1, max_length=200)
+    ] = None,
+    limit: Annotated[
+        int,
+        Query(ge=1, le=MAX_LIMIT, description="At most this many agents, and as many teams"),
+    ] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None, Query(max_length=4000, description="`next_cursor` of the previous page")
+    ] = None,
     min_position: MinPosition = None,
 ) -> Workload:
     await_view(request, store, "workload", min_position)
-    return get_workload(store, team)
+    try:
+        return get_workload(store, team, limit=limit, cursor=cursor)
+    except InvalidQueryError as e:
+        raise invalid(e) from None
