@@ -24,7 +24,7 @@ from commands.application import ComplaintsApp
 from infra.event_watcher import EventWatcher
 from infra.settings import Settings
 from queries.cloudevents import json_schema
-from queries.event_feed import UnknownEventTypeError, read_page, topics_for
+from queries.event_feed import FeedPage, UnknownEventTypeError, read_page, topics_for
 
 # Clients reconnect after this long when the connection drops (SSE `retry:` field).
 RECONNECT_MILLISECONDS = 2000
@@ -237,6 +237,20 @@ def stream_events(
         raise
 
 
+def _read_checked(
+    app: ComplaintsApp, token_id: UUID, **page_of: Any
+) -> tuple[FeedPage, bool]:
+    """A page of the feed, and whether the token may still receive it.
+
+    The token is read from the store after the page and before it is sent: a revocation recorded
+    (by any process) before these events were is seen, so none of them goes out. One primary-key
+    read per batch, in the same worker thread as the page (a second thread hop would cost more
+    than the read), and none for an empty page.
+    """
+    page = read_page(app, **page_of)
+    return page, not page.events or app.recheck_token(token_id) is not None
+
+
 async def _sse(
     app: ComplaintsApp,
     watcher: EventWatcher,
@@ -258,14 +272,11 @@ async def _sse(
             yield LIFETIME_OVER
             return
         generation = watcher.generation
-        page = await run_in_threadpool(
-            read_page, app, after=cursor, limit=settings.stream_page_size, types=types,
-            aggregate_id=aggregate_id, source=settings.events_source,
+        page, allowed = await run_in_threadpool(
+            _read_checked, app, token_id, after=cursor, limit=settings.stream_page_size,
+            types=types, aggregate_id=aggregate_id, source=settings.events_source,
         )
-        # Checked after reading the page and before sending it, straight from the store: a
-        # revocation recorded (by any process) before these events were is seen, so none of
-        # them goes out. One primary-key read per batch, none while idle.
-        if page.events and await run_in_threadpool(app.recheck_token, token_id) is None:
+        if not allowed:
             yield TOKEN_ENDED
             return
         for event in page.events:
