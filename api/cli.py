@@ -6,7 +6,6 @@ import os
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aggregates.vocabulary import Role
-from api.first_start import hand_over_admin_token
+from api.first_start import admin_token_path, hand_over_admin_token
 from api.projections_cli import projections_cli
 from api.serving import serve_processes
 from api.stream_commands import relay_cli, webhooks_cli
@@ -73,7 +72,7 @@ def serve(
     service = build_app(settings)
     if not service.has_tokens():
         issued = service.issue_token("admin", Role.ADMIN.value, cli_context())
-        hand_over_admin_token(issued.secret, Path(settings.admin_token_file), sys.stdout)
+        hand_over_admin_token(issued.secret, admin_token_path(settings), sys.stdout)
     if settings.webhooks_in_serve:
         start_webhook_worker(settings)  # daemon threads: see its docstring
     if projections:

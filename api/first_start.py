@@ -11,7 +11,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TextIO
 
+from infra.persistence import database_from_url
 from infra.private_files import write_private_file
+from infra.settings import Settings
+
+TOKEN_FILE_NAME = "admin-token"
+
+
+def admin_token_path(settings: Settings) -> Path:
+    """The setting, else beside the data: the SQLite database's directory, or ``var/``."""
+    if settings.admin_token_file:
+        return Path(settings.admin_token_file)
+    db_name = database_from_url(settings.database_url, settings).env.get("SQLITE_DBNAME", "")
+    if db_name and db_name != ":memory:" and not db_name.startswith("file:"):
+        return Path(db_name).parent / TOKEN_FILE_NAME
+    return Path("var") / TOKEN_FILE_NAME
 
 
 def hand_over_admin_token(secret: str, token_file: Path, out: TextIO) -> Path | None:

@@ -134,10 +134,11 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body, counted as received (also chunked); 413 past it.",
     )
-    admin_token_file: str = Field(
-        default="var/admin-token",
+    admin_token_file: str | None = Field(
+        default=None,
         description="Where the first start writes the admin token (mode 0600) when standard"
-        " output is not a terminal.",
+        " output is not a terminal; default admin-token beside the SQLite database, or"
+        " var/admin-token.",
     )
 
 

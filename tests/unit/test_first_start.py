@@ -6,7 +6,8 @@ import io
 import stat
 from pathlib import Path
 
-from api.first_start import hand_over_admin_token
+from api.first_start import admin_token_path, hand_over_admin_token
+from infra.settings import Settings
 
 SECRET = "clt_not-a-real-token-but-shaped-like-one"
 
@@ -46,3 +47,14 @@ def test_a_stale_token_file_is_replaced_with_an_owner_only_one(tmp_path: Path) -
     assert token_file.read_text() == SECRET + "\n"
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["admin-token"]  # no temporary file left
+
+
+def test_the_token_file_is_beside_the_data_unless_configured(tmp_path: Path) -> None:
+    database = tmp_path / "data" / "complaints.db"
+    sqlite = Settings(database_url=f"sqlite:///{database}")
+    assert admin_token_path(sqlite) == tmp_path / "data" / "admin-token"
+    postgres = Settings(database_url="postgresql://app@db.example:5432/complaints")
+    assert admin_token_path(postgres) == Path("var") / "admin-token"
+    chosen = tmp_path / "elsewhere" / "token"
+    configured = Settings(database_url=f"sqlite:///{database}", admin_token_file=str(chosen))
+    assert admin_token_path(configured) == chosen
