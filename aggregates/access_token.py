@@ -1,14 +1,15 @@
 """API access tokens: a principal name and a role, known only by the hash of the secret.
 
 The token's aggregate id is derived from the hash of its secret, so authenticating a request is a
-primary-key read of one short event stream; the secret itself is never stored.
+primary-key read of one short event stream; the secret itself is never stored. A token may carry an
+expiry; it is then refused from that instant on, as if revoked, without anyone having to act.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -45,11 +46,15 @@ class AccessToken(Aggregate):
         name: str
         role: str
         secret_hash: str
+        # A default, because tokens issued before expiry existed were stored without the field;
+        # the mapper then finds this class attribute.
+        expires_at: datetime | None = None
 
         def apply(self, token: AccessToken) -> None:
             token.name = self.name
             token.role = self.role
             token.secret_hash = self.secret_hash
+            token.expires_at = self.expires_at
             token.revoked_at = None
 
     class Revoked(Event):
@@ -59,31 +64,50 @@ class AccessToken(Aggregate):
     name: str
     role: str
     secret_hash: str
+    expires_at: datetime | None
     revoked_at: datetime | None
 
     def __init__(self) -> None:
         pass
 
     @classmethod
-    def issue(cls, name: str, role: str, *, secret_hash: str, by: Provenance) -> AccessToken:
+    def issue(
+        cls,
+        name: str,
+        role: str,
+        *,
+        secret_hash: str,
+        by: Provenance,
+        expires_at: datetime | None = None,
+    ) -> AccessToken:
         if not name.strip():
             raise InvalidIntakeError("name", "is required")
         if role not in {r.value for r in Role}:
             raise InvalidIntakeError("role", "must be one of: " + ", ".join(r.value for r in Role))
+        if expires_at is not None:
+            if expires_at.tzinfo is None:
+                raise InvalidIntakeError("expires_at", "needs a UTC offset")
+            if expires_at <= datetime.now(UTC):
+                raise InvalidIntakeError("expires_at", "must be in the future")
         return cls._create(
             cls.Issued,
             id=token_id_for_hash(secret_hash),
             name=name,
             role=role,
             secret_hash=secret_hash,
+            expires_at=expires_at,
             **by.as_event_fields(),
         )
 
     @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def is_active_at(self, moment: datetime) -> bool:
+        """Whether requests made at ``moment`` may use the token: not revoked, not expired."""
+        return not self.is_revoked and (self.expires_at is None or moment < self.expires_at)
 
     def revoke(self, *, by: Provenance) -> None:
-        if not self.is_active:
+        if self.is_revoked:
             raise IllegalTransitionError("the token is already revoked")
         self.trigger_event(self.Revoked, **by.as_event_fields())

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import install_problem_handlers, problem_response
 from api.query_guard import RefuseControlCharacters
@@ -26,7 +26,6 @@ from commands.application import ComplaintsApp
 from infra.settings import Settings
 from infra.wiring import build_app
 
-MAX_BODY_BYTES = 1_000_000
 GIL_SWITCH_INTERVAL = 0.0005
 
 ROUTERS = [health.router, complaints.router, events.router, subscriptions.router]
@@ -34,8 +33,19 @@ ROUTERS = [health.router, complaints.router, events.router, subscriptions.router
 ROUTERS += [complaint_list.router, workload.router, analytics.router, projection_status.router]
 
 
+class BodyTooLargeError(Exception):
+    """Raised from ``receive`` once a request body passes the limit, to stop whoever reads it."""
+
+
 class BodySizeLimit:
-    """Refuses bodies over ``max_bytes`` (by Content-Length) before any route reads them.
+    """Answers 413 to bodies over ``max_bytes``, counting the bytes actually received.
+
+    ``Content-Length`` is only a claim: a chunked body has none, and one sent through a proxy or
+    a test client can be longer than declared. So a declared excess is refused before anything is
+    read, and ``receive`` is wrapped to count what really arrives. Past the limit it raises, which
+    stops the route while it is still reading its body: FastAPI reads the whole body before
+    calling the endpoint, so nothing has been decided or stored. Whatever answer the application
+    then makes of the exception is dropped and replaced by the 413.
 
     A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` would add a task and a stream per
     request, measurably slowing every command.
@@ -46,19 +56,56 @@ class BodySizeLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = Headers(scope=scope).get("content-length")
-            if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-                response = problem_response(
-                    Request(scope),
-                    413,
-                    "too-large",
-                    "Body too large",
-                    f"request bodies are limited to {self.max_bytes} bytes",
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length")
+        if length is not None and (not _is_ascii_digits(length) or int(length) > self.max_bytes):
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+        exceeded = False
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal received, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    exceeded = True
+                    raise BodyTooLargeError
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if exceeded and not started:
+                return  # the application's answer to the exception; ours replaces it
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, guarded_send)
+        except BodyTooLargeError:
+            pass  # a reader that let it through; answered below
+        if exceeded and not started:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(
+            Request(scope),
+            413,
+            "too-large",
+            "Body too large",
+            f"request bodies are limited to {self.max_bytes} bytes",
+            # The rest of the body is never read, so the connection cannot carry another request.
+            headers={"Connection": "close"},
+        )
+        await response(scope, receive, send)
+
+
+def _is_ascii_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def create_app(settings: Settings | None = None, service: ComplaintsApp | None = None) -> FastAPI:
@@ -91,7 +138,7 @@ def create_app(settings: Settings | None = None, service: ComplaintsApp | None =
         api.state.complaints = service
     install_problem_handlers(api)
 
-    api.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    api.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     api.add_middleware(RefuseControlCharacters)
 
     for router in ROUTERS:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -11,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aggregates.vocabulary import Role
+from api.first_start import admin_token_path, hand_over_admin_token
 from api.projections_cli import projections_cli
 from api.serving import serve_processes
 from api.stream_commands import relay_cli, webhooks_cli
@@ -70,11 +73,7 @@ def serve(
     service = build_app(settings)
     if not service.has_tokens():
         issued = service.issue_token("admin", Role.ADMIN.value, cli_context())
-        console.print(
-            "[bold]First start: created an admin token (shown once, store it now):[/bold]\n"
-            f"  {issued.secret}\n"
-            "Create more with `complaints tokens create --name NAME --role agent|supervisor|admin`."
-        )
+        hand_over_admin_token(issued.secret, admin_token_path(settings), sys.stdout)
     if settings.webhooks_in_serve:
         start_webhook_worker(settings)  # daemon threads: see its docstring
     if projections:
@@ -102,10 +101,19 @@ def serve(
 def tokens_create(
     name: Annotated[str, typer.Option(help="Principal name recorded on every event it causes")],
     role: Annotated[Role, typer.Option(help="Role of the principal")] = Role.AGENT,
+    expires_in_days: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=3650, help="Refuse the token this many days from now (default: never)"
+        ),
+    ] = None,
 ) -> None:
     """Create a token and print it (only its hash is stored)."""
+    expires_at = (
+        datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
+    )
     with open_app() as app:
-        issued = app.issue_token(name, role.value, cli_context())
+        issued = app.issue_token(name, role.value, cli_context(), expires_at=expires_at)
     typer.echo(issued.secret)
     typer.echo(f"# token {issued.token_id} for {issued.name} ({issued.role})", err=True)
 
@@ -113,7 +121,7 @@ def tokens_create(
 @tokens_cli.command("list")
 def tokens_list() -> None:
     """List tokens (never their secrets)."""
-    table = Table("id", "name", "role", "issued at", "issued by", "revoked at")
+    table = Table("id", "name", "role", "issued at", "issued by", "revoked at", "expires at")
     with open_app() as app:
         tokens = app.list_tokens()
     for t in tokens:
@@ -124,6 +132,7 @@ def tokens_list() -> None:
             t.issued_at.isoformat(),
             t.issued_by,
             t.revoked_at.isoformat() if t.revoked_at else "",
+            t.expires_at.isoformat() if t.expires_at else "",
         )
     console.print(table)
 
@@ -134,7 +143,8 @@ def tokens_revoke(
         str, typer.Argument(help="Token id, or a principal name (revokes all theirs)")
     ],
 ) -> None:
-    """Revoke a token; requests using it get 401 from then on."""
+    """Revoke a token: refused by running servers within COMPLAINTS_TOKEN_CACHE_SECONDS (5 s);
+    its open event streams end before their next event."""
     try:
         with open_app() as app:
             revoked = app.revoke_token(token, cli_context())

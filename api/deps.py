@@ -37,6 +37,8 @@ AppDep = Annotated[ComplaintsApp, Depends(get_app)]
 class Principal:
     name: str
     role: str
+    token_id: uuid.UUID
+    """The token the request came with: long-lived requests re-check it (event streams)."""
 
 
 async def authenticate(
@@ -63,7 +65,7 @@ async def authenticate(
             "the token is unknown or revoked",
             unauthorised,
         )
-    return Principal(token.name, token.role)
+    return Principal(token.name, token.role, token.id)
 
 
 PrincipalDep = Annotated[Principal, Depends(authenticate)]

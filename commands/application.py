@@ -8,7 +8,6 @@ idempotency keys.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,6 +46,7 @@ from commands.models import (
     FileComplaint,
     ReopenComplaint,
 )
+from commands.token_cache import TokenCache
 
 REFERENCE_ATTEMPTS = 5
 
@@ -80,6 +80,7 @@ class TokenInfo:
     issued_at: datetime
     issued_by: str
     revoked_at: datetime | None
+    expires_at: datetime | None = None
 
 
 class ComplaintsApp(Application[UUID]):
@@ -87,13 +88,19 @@ class ComplaintsApp(Application[UUID]):
     # renaming the class must not point the application at new, empty tables.
     name = "complaints"
     TOKEN_CACHE_SECONDS = 5.0
+    """Default of ``token_cache_seconds`` (setting ``COMPLAINTS_TOKEN_CACHE_SECONDS``)."""
     # Keep recently used aggregates in memory; the repository fast-forwards them from the store
     # on every read, so the cache is safe with several processes writing.
     env: ClassVar[dict[str, str]] = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
 
-    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        token_cache_seconds: float = TOKEN_CACHE_SECONDS,
+    ) -> None:
         super().__init__(env)
-        self._token_cache: dict[UUID, tuple[AccessToken | None, float]] = {}
+        self.token_cache = TokenCache(token_cache_seconds)
 
     # ---- complaints ------------------------------------------------------------------------
 
@@ -198,40 +205,48 @@ class ComplaintsApp(Application[UUID]):
 
     # ---- access tokens ---------------------------------------------------------------------
 
-    def issue_token(self, name: str, role: str, ctx: CommandContext) -> IssuedToken:
+    def issue_token(
+        self, name: str, role: str, ctx: CommandContext, expires_at: datetime | None = None
+    ) -> IssuedToken:
         secret = new_secret()
-        token = AccessToken.issue(name, role, secret_hash=hash_secret(secret), by=ctx.provenance)
+        token = AccessToken.issue(
+            name, role, secret_hash=hash_secret(secret), by=ctx.provenance, expires_at=expires_at
+        )
         self.save(token)
         return IssuedToken(token.id, token.name, token.role, secret)
 
     def authenticate(self, secret: str) -> AccessToken | None:
         """Returns the active token for ``secret``, or None.
 
-        Answers are cached for ``TOKEN_CACHE_SECONDS`` because every request authenticates: a
-        revocation made by this process takes effect at once, one made by another process
-        (e.g. the CLI) within that many seconds.
+        Answers are cached (``token_cache_seconds``, 5 s by default) because every request
+        authenticates: a revocation made by this process takes effect at once, one made by another
+        process (e.g. the CLI) within that time. An expired token is refused from its expiry on.
         """
-        known, cached = self.cached_token(secret)
+        token_id = token_id_for_hash(hash_secret(secret))
+        known, cached = self.token_cache.get(token_id)
         if known:
             return cached
-        token_id = token_id_for_hash(hash_secret(secret))
-        now = time.monotonic()
+        return self.recheck_token(token_id)
+
+    def cached_token(self, secret: str) -> tuple[bool, AccessToken | None]:
+        """Answers from memory only: (whether the answer is cached, the active token or None)."""
+        return self.token_cache.get(token_id_for_hash(hash_secret(secret)))
+
+    def recheck_token(self, token_id: UUID) -> AccessToken | None:
+        """The token as the store has it now if it is still active, else None (bypasses the cache).
+
+        For long-lived requests (event streams), which must notice a revocation made by any
+        process; one primary-key read, as the repository fast-forwards its cached copy.
+        """
         try:
             token: AccessToken | None = self.repository.get(token_id)
         except AggregateNotFoundError:
             token = None
-        active = token if token is not None and token.is_active else None
-        if len(self._token_cache) > 10_000:
-            self._token_cache.clear()
-        self._token_cache[token_id] = (active, now + self.TOKEN_CACHE_SECONDS)
+        if not isinstance(token, AccessToken):  # an unknown id, or another aggregate's
+            token = None
+        active = token if token is not None and token.is_active_at(datetime.now(UTC)) else None
+        self.token_cache.put(token_id, active)
         return active
-
-    def cached_token(self, secret: str) -> tuple[bool, AccessToken | None]:
-        """Answers from memory only: (whether the answer is cached, the active token or None)."""
-        cached = self._token_cache.get(token_id_for_hash(hash_secret(secret)))
-        if cached is not None and cached[1] > time.monotonic():
-            return True, cached[0]
-        return False, None
 
     def list_tokens(self) -> list[TokenInfo]:
         tokens: list[TokenInfo] = []
@@ -249,6 +264,7 @@ class ComplaintsApp(Application[UUID]):
                         token.created_on,
                         self._issuer(token.id),
                         token.revoked_at,
+                        token.expires_at,
                     )
                 )
             if len(page) < 1000:
@@ -273,7 +289,7 @@ class ComplaintsApp(Application[UUID]):
             token: AccessToken = self.repository.get(info.token_id)
             token.revoke(by=ctx.provenance)
             self.save(token)
-            self._token_cache.pop(token.id, None)
+            self.token_cache.forget(token.id)
             revoked.append(token.id)
         return revoked
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from infra.private_files import private_directory, private_file, restrict_to_owner
 from infra.settings import Settings
 
 
@@ -37,7 +38,7 @@ def database_from_url(url: str, settings: Settings | None = None) -> Database:
         if not path:
             raise DatabaseUrlError("sqlite URL needs a file path, e.g. sqlite:///var/complaints.db")
         if path != ":memory:" and not path.startswith("file:"):
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            secure_sqlite_files(Path(path))
         return Database(
             "sqlite",
             {
@@ -69,3 +70,16 @@ def database_from_url(url: str, settings: Settings | None = None) -> Database:
     raise DatabaseUrlError(
         f"unsupported database URL scheme {parts.scheme!r}: use sqlite:///path or postgresql://..."
     )
+
+
+def secure_sqlite_files(path: Path) -> None:
+    """Makes the SQLite store readable by its owner alone, before the library opens it.
+
+    The database is created empty with mode 0600 (an empty file is a valid empty database), and
+    SQLite gives its -wal and -shm files the database file's mode. Files of an older store are
+    tightened to match. The directory is created 0700 when we create it.
+    """
+    private_directory(path.parent)
+    private_file(path)
+    for suffix in ("-wal", "-shm"):
+        restrict_to_owner(path.with_name(path.name + suffix))

@@ -148,6 +148,38 @@ class Settings(BaseSettings):
                     raise ValueError(f"not a CIDR network: {network!r}") from None
         return value
 
+    # ---- hardening: authentication, streams, request size, first start (issue 7, engineer D) ----
+    token_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="How long a token check is remembered; so also how long a revocation made by"
+        " another process (`complaints tokens revoke`) can go unseen by ordinary requests.",
+    )
+    stream_max_lifetime_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="An SSE connection is ended after this long; clients reconnect with"
+        " Last-Event-ID and authenticate again.",
+    )
+    stream_max_connections: int = Field(
+        default=500, ge=1, description="Open SSE connections per server process; 429 past it."
+    )
+    stream_max_connections_per_token: int = Field(
+        default=5, ge=1, description="Open SSE connections per token and process; 429 past it."
+    )
+    max_body_bytes: int = Field(
+        default=1_000_000,
+        ge=1024,
+        description="Largest request body, counted as received (also chunked); 413 past it.",
+    )
+    admin_token_file: str | None = Field(
+        default=None,
+        description="Where the first start writes the admin token (mode 0600) when standard"
+        " output is not a terminal; default admin-token beside the SQLite database, or"
+        " var/admin-token.",
+    )
+
 
 def load_settings() -> Settings:
     return Settings()

@@ -9,7 +9,7 @@ from infra.settings import Settings
 
 def build_app(settings: Settings) -> ComplaintsApp:
     database = database_from_url(settings.database_url, settings)
-    return ComplaintsApp(env=database.env)
+    return ComplaintsApp(env=database.env, token_cache_seconds=settings.token_cache_seconds)
 
 
 def database_of(settings: Settings) -> Database:

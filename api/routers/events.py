@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 from uuid import UUID
@@ -13,17 +15,28 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from api.deps import AppDep, PrincipalDep
 from api.problems import ProblemError
+from api.stream_slots import StreamSlot, StreamSlots, TooManyStreamsError
 from commands.application import ComplaintsApp
 from infra.event_watcher import EventWatcher
 from infra.settings import Settings
 from queries.cloudevents import json_schema
-from queries.event_feed import UnknownEventTypeError, read_page, topics_for
+from queries.event_feed import FeedPage, UnknownEventTypeError, read_page, topics_for
 
 # Clients reconnect after this long when the connection drops (SSE `retry:` field).
 RECONNECT_MILLISECONDS = 2000
+# Positions are PostgreSQL bigints (and SQLite 64-bit integers): larger ones cannot be queried.
+BIGINT_MAX = 2**63 - 1
+# ASCII only: str.isdigit() and \d also accept "²" or "١", which int() then refuses or misreads.
+_POSITION = re.compile(r"[0-9]{1,19}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Comment lines sent just before the server ends a stream; clients ignore them, people debugging
+# a consumer see why the connection closed.
+TOKEN_ENDED = ": closing: the token was revoked or has expired\n\n"
+LIFETIME_OVER = ": closing: maximum stream lifetime reached; reconnect with Last-Event-ID\n\n"
 
 
 @asynccontextmanager
@@ -33,6 +46,9 @@ async def lifespan(api: FastAPI) -> AsyncIterator[None]:
     # Started by the first stream request: most processes (and tests) never stream.
     watcher = EventWatcher(api.state.complaints, settings.stream_poll_seconds)
     api.state.event_watcher = watcher
+    api.state.stream_slots = StreamSlots(
+        settings.stream_max_connections, settings.stream_max_connections_per_token
+    )
     try:
         yield
     finally:
@@ -45,6 +61,11 @@ PROBLEM: dict[str, object] = {"content": {"application/problem+json": {}}}
 FEED_ERRORS: dict[int | str, dict[str, object]] = {
     401: {"description": "Missing or invalid token", **PROBLEM},
     422: {"description": "Invalid query parameter or header", **PROBLEM},
+}
+STREAM_ERRORS: dict[int | str, dict[str, object]] = {
+    **FEED_ERRORS,
+    429: {"description": "Too many open streams (per token or in total); see Retry-After",
+          **PROBLEM},
 }
 
 
@@ -60,6 +81,20 @@ def invalid(field: str, reason: str) -> ProblemError:
     )
 
 
+def refuse_control_characters(field: str, value: str) -> None:
+    # PostgreSQL text cannot hold NUL, and no type name or id contains control characters.
+    if _CONTROL.search(value):
+        raise invalid(field, "must not contain control characters")
+
+
+def position(field: str, value: str) -> int:
+    """A position sent as text (a header): ASCII digits only, at most a bigint."""
+    text = value.strip()
+    if not _POSITION.fullmatch(text) or int(text) > BIGINT_MAX:
+        raise invalid(field, f"must be a position: a whole number from 0 to {BIGINT_MAX}")
+    return int(text)
+
+
 def event_types(
     types: Annotated[
         list[str] | None,
@@ -67,6 +102,8 @@ def event_types(
               "(e.g. complaint.filed,complaint.closed); all when absent"),
     ] = None,
 ) -> list[str] | None:
+    for value in types or []:
+        refuse_control_characters("types", value)
     names = [t.strip() for value in types or [] for t in value.split(",") if t.strip()]
     try:
         topics_for(names)
@@ -80,6 +117,7 @@ def aggregate(
 ) -> UUID | None:
     if aggregate_id is None:
         return None
+    refuse_control_characters("aggregate_id", aggregate_id)
     try:
         return UUID(aggregate_id)
     except ValueError:
@@ -89,7 +127,8 @@ def aggregate(
 TypesDep = Annotated[list[str] | None, Depends(event_types)]
 AggregateDep = Annotated[UUID | None, Depends(aggregate)]
 AfterQuery = Annotated[
-    int, Query(ge=0, description="Position to read after (0: from the beginning)")
+    int,
+    Query(ge=0, le=BIGINT_MAX, description="Position to read after (0: from the beginning)"),
 ]
 
 
@@ -111,7 +150,9 @@ def list_events(
     types: TypesDep,
     aggregate_id: AggregateDep,
     after: AfterQuery = 0,
-    limit: Annotated[int, Query(ge=1, description="Page size (at most events_max_page)")] = 100,
+    limit: Annotated[
+        int, Query(ge=1, le=BIGINT_MAX, description="Page size (at most events_max_page)")
+    ] = 100,
 ) -> EventPage:
     """Public events after a position, in position order. Continue with `after=next_cursor`."""
     settings = settings_of(request)
@@ -124,15 +165,39 @@ def list_events(
     return EventPage(events=page.events, next_cursor=page.next_cursor)
 
 
+class EventStreamResponse(StreamingResponse):
+    """Frees the stream's slot however the response ends: done, client gone, or cancelled.
+
+    The generator's own ``finally`` would not do: a generator that never started (the client left
+    before the first byte) never runs it.
+    """
+
+    def __init__(self, events: AsyncGenerator[str, None], slot: StreamSlot) -> None:
+        super().__init__(
+            events,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+        self._events = events
+        self._slot = slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._slot.release()
+            await self._events.aclose()
+
+
 @router.get(
     "/stream",
-    responses={200: {"content": {"text/event-stream": {}}}, **FEED_ERRORS},
+    responses={200: {"content": {"text/event-stream": {}}}, **STREAM_ERRORS},
     response_class=StreamingResponse,
 )
 def stream_events(
     request: Request,
     app: AppDep,
-    _: PrincipalDep,
+    principal: PrincipalDep,
     types: TypesDep,
     aggregate_id: AggregateDep,
     after: AfterQuery = 0,
@@ -144,40 +209,76 @@ def stream_events(
         ),
     ] = None,
 ) -> StreamingResponse:
-    """Server-Sent Events: one `data:` CloudEvent per event, `id:` = its position."""
+    """Server-Sent Events: one `data:` CloudEvent per event, `id:` = its position.
+
+    The token is checked again before each batch of events and at each heartbeat: once it is
+    revoked or expired, the stream ends before the next event. Streams also end after
+    `stream_max_lifetime_seconds`; reconnect with `Last-Event-ID` to resume without gaps.
+    """
     if last_event_id is not None:
-        if not last_event_id.strip().isdigit():
-            raise invalid("Last-Event-ID", "must be a position (a non-negative integer)")
-        after = int(last_event_id)
-    watcher: EventWatcher = request.app.state.event_watcher
-    watcher.start()
-    body = _sse(app, watcher, settings_of(request), after, types, aggregate_id)
-    return StreamingResponse(
-        body,
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+        after = position("Last-Event-ID", last_event_id)
+    settings = settings_of(request)
+    slots: StreamSlots = request.app.state.stream_slots
+    try:
+        slot = slots.acquire(principal.token_id)
+    except TooManyStreamsError as e:
+        # A vanished client's connection is noticed at the latest by its next heartbeat.
+        retry = str(math.ceil(settings.stream_heartbeat_seconds))
+        raise ProblemError(
+            429, "too-many-streams", "Too many event streams", str(e), {"Retry-After": retry}
+        ) from None
+    try:
+        watcher: EventWatcher = request.app.state.event_watcher
+        watcher.start()
+        body = _sse(app, watcher, settings, principal.token_id, after, types, aggregate_id)
+        return EventStreamResponse(body, slot)
+    except BaseException:
+        slot.release()
+        raise
+
+
+def _read_checked(
+    app: ComplaintsApp, token_id: UUID, **page_of: Any
+) -> tuple[FeedPage, bool]:
+    """A page of the feed, and whether the token may still receive it.
+
+    The token is read from the store after the page and before it is sent: a revocation recorded
+    (by any process) before these events were is seen, so none of them goes out. One primary-key
+    read per batch, in the same worker thread as the page (a second thread hop would cost more
+    than the read), and none for an empty page.
+    """
+    page = read_page(app, **page_of)
+    return page, not page.events or app.recheck_token(token_id) is not None
 
 
 async def _sse(
     app: ComplaintsApp,
     watcher: EventWatcher,
     settings: Settings,
+    token_id: UUID,
     after: int,
     types: list[str] | None,
     aggregate_id: UUID | None,
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     # Memory stays bounded for slow clients: one page is read only after the previous one has
     # been handed to the server, whose send() waits while the socket's buffer is full.
+    heartbeat = settings.stream_heartbeat_seconds
+    deadline = time.monotonic() + settings.stream_max_lifetime_seconds
     cursor = after
     yield f"retry: {RECONNECT_MILLISECONDS}\n\n"
     last_sent = time.monotonic()
     while True:
+        if time.monotonic() >= deadline:
+            yield LIFETIME_OVER
+            return
         generation = watcher.generation
-        page = await run_in_threadpool(
-            read_page, app, after=cursor, limit=settings.stream_page_size, types=types,
-            aggregate_id=aggregate_id, source=settings.events_source,
+        page, allowed = await run_in_threadpool(
+            _read_checked, app, token_id, after=cursor, limit=settings.stream_page_size,
+            types=types, aggregate_id=aggregate_id, source=settings.events_source,
         )
+        if not allowed:
+            yield TOKEN_ENDED
+            return
         for event in page.events:
             data = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
             yield f"id: {event['position']}\ndata: {data}\n\n"
@@ -185,11 +286,15 @@ async def _sse(
         cursor = page.next_cursor
         if page.more:
             continue
-        idle = time.monotonic() - last_sent
-        wait = max(0.0, settings.stream_heartbeat_seconds - idle)
-        if not await watcher.wait_async(generation, wait) or (
-            time.monotonic() - last_sent >= settings.stream_heartbeat_seconds
-        ):
+        now = time.monotonic()
+        wait = max(0.0, min(heartbeat - (now - last_sent), deadline - now))
+        await watcher.wait_async(generation, wait)
+        if time.monotonic() - last_sent >= heartbeat:
+            # Idle streams re-check at every heartbeat, so an expiry or a revocation also ends
+            # a stream that has nothing to send.
+            if await run_in_threadpool(app.recheck_token, token_id) is None:
+                yield TOKEN_ENDED
+                return
             # Comments keep proxies from closing idle connections and reveal dead clients.
             yield ": heartbeat\n\n"
             last_sent = time.monotonic()

@@ -1,14 +1,64 @@
-"""Liveness and readiness, unauthenticated so that load balancers can probe them."""
+"""Liveness (anyone) and readiness (any token).
+
+``/health`` is for load balancers and process supervisors: it answers from memory and tells
+nothing about the business. The log head (how many events the business has recorded) is a
+business figure, so it moves to ``/health/ready``, which needs a token and also proves that the
+database answers.
+"""
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import AppDep
+from api.deps import AppDep, PrincipalDep
+from api.problems import ProblemError
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])
 
+# How soon a prober should ask again when the database did not answer.
+RETRY_AFTER_SECONDS = 5
 
-@router.get("/health")
-def health(app: AppDep) -> dict[str, object]:
-    return {"status": "ok", "head": app.recorder.max_notification_id() or 0}
+
+class Liveness(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    head: int
+    """Position of the last record in the event store's log."""
+
+
+@router.get("/health", response_model=Liveness)
+async def health() -> Liveness:
+    """The process is up and serving (no token; no database query, no business figures)."""
+    return Liveness(status="ok")
+
+
+@router.get(
+    "/health/ready",
+    response_model=Readiness,
+    responses={
+        401: {"description": "Missing or invalid token"},
+        503: {"description": "The database did not answer; see Retry-After"},
+    },
+)
+async def ready(app: AppDep, _: PrincipalDep) -> Readiness:
+    """The database answers; `head` is the log's last position (any token)."""
+    try:
+        head = await run_in_threadpool(app.recorder.max_notification_id)
+    except Exception as e:  # any driver error means "not ready"; the reason is for the log only
+        log.warning("readiness: the event store did not answer: %s", type(e).__name__)
+        raise ProblemError(
+            503,
+            "not-ready",
+            "Not ready",
+            "the event store did not answer",
+            {"Retry-After": str(RETRY_AFTER_SECONDS)},
+        ) from None
+    return Readiness(status="ready", head=head or 0)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import stat
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,7 +37,8 @@ def test_tokens_create_list_revoke(app: ComplaintsApp) -> None:
     assert "li.na" in listed.output and secret not in listed.output
 
     assert runner.invoke(cli.cli, ["tokens", "revoke", "li.na"]).exit_code == 0
-    app._token_cache.clear()  # another process revoked it; skip the 5 s cache for the test
+    # Another app revoked it: this one's cache may still say yes for token_cache_seconds.
+    assert app.recheck_token(token.id) is None
     assert app.authenticate(secret) is None
     assert runner.invoke(cli.cli, ["tokens", "revoke", "li.na"]).exit_code == 1
 
@@ -56,22 +60,47 @@ def test_history_by_id_and_by_reference(app: ComplaintsApp, ctx: CommandContext)
     assert missing.exit_code == 1 and "no complaint" in missing.output
 
 
-def test_serve_creates_an_admin_token_once_on_an_empty_store(
-    monkeypatch: pytest.MonkeyPatch, app: ComplaintsApp
+def test_serve_writes_the_first_admin_token_to_an_owner_only_file_not_to_stdout(
+    monkeypatch: pytest.MonkeyPatch, app: ComplaintsApp, tmp_path: Path
 ) -> None:
     started: list[dict[str, Any]] = []
     monkeypatch.setattr("uvicorn.run", lambda *a, **k: started.append(k))
     # No background workers: they would outlive this test's store.
     monkeypatch.setenv("COMPLAINTS_WEBHOOKS_IN_SERVE", "false")
+    token_file = tmp_path / "secrets" / "admin-token"
+    monkeypatch.setenv("COMPLAINTS_ADMIN_TOKEN_FILE", str(token_file))
     serve = ["serve", "--port", "0", "--no-projections"]
-    first = runner.invoke(cli.cli, serve)
+    first = runner.invoke(cli.cli, serve)  # the runner's stdout is not a terminal
     assert first.exit_code == 0, first.output
-    secret = next(w for w in first.output.split() if w.startswith("clt_"))
-    assert app.authenticate(secret) is not None and app.authenticate(secret).role == "admin"  # type: ignore[union-attr]
-    assert "tokens create" in first.output
+    assert "clt_" not in first.output
+    assert str(token_file.resolve()) in first.output and "tokens create" in first.output
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    secret = token_file.read_text().strip()
+    token = app.authenticate(secret)
+    assert token is not None and token.role == "admin"
+
+    token_file.unlink()
     second = runner.invoke(cli.cli, serve)
-    assert "clt_" not in second.output
+    assert second.exit_code == 0, second.output
+    assert "admin token" not in second.output and not token_file.exists()
     assert len(started) == 2
+
+
+def test_tokens_can_expire(app: ComplaintsApp) -> None:
+    created = runner.invoke(
+        cli.cli, ["tokens", "create", "--name", "contractor", "--expires-in-days", "30"]
+    )
+    assert created.exit_code == 0, created.output
+    token = app.authenticate(created.stdout.strip().splitlines()[0])
+    assert token is not None and token.expires_at is not None
+    remaining = token.expires_at - datetime.now(UTC)
+    assert timedelta(days=29, hours=23) < remaining <= timedelta(days=30)
+    listed = runner.invoke(cli.cli, ["tokens", "list"], env={"COLUMNS": "250"})
+    assert token.expires_at.isoformat()[:16] in listed.output
+    refused = runner.invoke(
+        cli.cli, ["tokens", "create", "--name", "x", "--expires-in-days", "0"]
+    )
+    assert refused.exit_code != 0
 
 
 def test_every_command_has_help() -> None:

@@ -13,6 +13,8 @@ class Message:
     id: str | None
     data: str | None
     comment: bool = False
+    text: str = ""
+    """A comment's text (e.g. "heartbeat", or why the server is closing the stream)."""
 
 
 def messages(response: httpx.Response) -> Iterator[Message]:
@@ -21,7 +23,7 @@ def messages(response: httpx.Response) -> Iterator[Message]:
     data: list[str] = []
     for line in response.iter_lines():
         if line.startswith(":"):
-            yield Message(None, None, comment=True)
+            yield Message(None, None, comment=True, text=line[1:].strip())
         elif line == "":
             if data:
                 yield Message(event_id, "\n".join(data))

@@ -1,33 +1,76 @@
-"""The SSE stream over a real socket: live delivery, heartbeats, reconnect with Last-Event-ID."""
+"""The SSE stream over a real socket: live delivery, heartbeats, reconnect with Last-Event-ID,
+and its guards: the token re-checked, a maximum lifetime, connection caps, strict positions."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.models import AssignComplaint, FileComplaint
 from infra.settings import Settings
+from infra.wiring import build_app
+from queries.event_feed import read_page
 from tests.intake import intake
+from tests.poison import POISONS, store_poison
 from tests.stream.live_server import live_server
-from tests.stream.sse_client import messages
+from tests.stream.sse_client import Message, messages
 
 MAX_MESSAGES = 40  # about 12 s of 0.3 s heartbeats
+HEARTBEAT = 0.3
+FAST = {"stream_heartbeat_seconds": HEARTBEAT, "stream_page_size": 4, "stream_poll_seconds": 0.05}
+
+
+def serve(settings: Settings, app: ComplaintsApp, **overrides: Any) -> AbstractContextManager[str]:
+    return live_server(settings.model_copy(update={**FAST, **overrides}), app)
 
 
 @pytest.fixture
 def base_url(settings: Settings, app: ComplaintsApp) -> Iterator[str]:
-    fast = settings.model_copy(
-        update={"stream_heartbeat_seconds": 0.3, "stream_page_size": 4, "stream_poll_seconds": 0.05}
-    )
-    with live_server(fast, app) as url:
+    with serve(settings, app) as url:
         yield url
+
+
+@pytest.fixture
+def other_process(settings: Settings) -> Iterator[ComplaintsApp]:
+    """A second application on the same store, as `complaints tokens revoke` would be."""
+    other = build_app(settings)
+    yield other
+    other.close()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def public_positions(app: ComplaintsApp) -> list[int]:
+    positions: list[int] = []
+    after = 0
+    while True:
+        page = read_page(app, after=after, limit=100)
+        positions += [e["position"] for e in page.events]
+        if not page.more and page.next_cursor == after:
+            return positions
+        after = page.next_cursor
+
+
+def rest_of_stream(stream: Iterator[Message]) -> list[Message]:
+    """Everything until the server ends the stream (fails if it does not within ~12 s)."""
+    rest: list[Message] = []
+    for message in stream:
+        rest.append(message)
+        assert len(rest) <= MAX_MESSAGES, "the server did not end the stream"
+    return rest
 
 
 def write_complaints(app: ComplaintsApp, ctx: CommandContext, n: int) -> None:
@@ -95,3 +138,255 @@ def test_stream_rejects_a_bad_last_event_id(base_url: str, agent_token: str) -> 
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "Last-Event-ID"
+
+
+def test_stream_accepts_the_largest_position_and_refuses_beyond_it(
+    base_url: str, agent_token: str
+) -> None:
+    with httpx.stream(
+        "GET", f"{base_url}/events/stream", headers={
+            **bearer(agent_token), "Last-Event-ID": str(2**63 - 1)
+        }, timeout=10
+    ) as response:
+        assert response.status_code == 200
+    response = httpx.get(
+        f"{base_url}/events/stream",
+        headers={**bearer(agent_token), "Last-Event-ID": str(2**63)},
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "Last-Event-ID"
+
+
+# ---- the token is re-checked while streaming -----------------------------------------------
+
+
+def test_revoking_the_token_ends_the_stream_before_the_next_event(
+    base_url: str,
+    app: ComplaintsApp,
+    other_process: ComplaintsApp,
+    ctx: CommandContext,
+    agent_token: str,
+) -> None:
+    write_complaints(app, ctx, 1)
+    with httpx.stream(
+        "GET", f"{base_url}/events/stream", headers=bearer(agent_token), timeout=10
+    ) as response:
+        stream = messages(response)
+        delivered: list[Message] = []
+        for message in stream:
+            if message.data:
+                delivered.append(message)
+            if len(delivered) == 2:
+                break
+        # Revoked by another process (its cache is not ours), then more personal data arrives.
+        other_process.revoke_token("alice", ctx)
+        write_complaints(app, ctx, 1)
+        rest = rest_of_stream(stream)
+    assert [m for m in rest if m.data] == []
+    assert rest[-1].comment and "revoked" in rest[-1].text
+    assert httpx.get(f"{base_url}/events", headers=bearer(agent_token)).status_code == 401
+
+
+def test_an_idle_stream_ends_at_the_next_heartbeat_after_a_revocation(
+    base_url: str, other_process: ComplaintsApp, ctx: CommandContext, agent_token: str
+) -> None:
+    with httpx.stream(
+        "GET", f"{base_url}/events/stream", headers=bearer(agent_token), timeout=10
+    ) as response:
+        stream = messages(response)
+        assert next(stream).comment  # the first heartbeat: the stream is open and idle
+        other_process.revoke_token("alice", ctx)
+        revoked_at = time.monotonic()
+        rest = rest_of_stream(stream)
+        ended_after = time.monotonic() - revoked_at
+    assert rest[-1].comment and "revoked" in rest[-1].text
+    assert ended_after < 2 * HEARTBEAT + 1.0  # a heartbeat, not the lifetime (3600 s)
+
+
+def test_the_stream_of_a_token_that_expires_ends(
+    base_url: str, app: ComplaintsApp, ctx: CommandContext
+) -> None:
+    expires_at = datetime.now(UTC) + timedelta(seconds=1)
+    issued = app.issue_token("temp", "agent", ctx, expires_at=expires_at)
+    write_complaints(app, ctx, 1)
+    with httpx.stream(
+        "GET", f"{base_url}/events/stream", headers=bearer(issued.secret), timeout=10
+    ) as response:
+        assert response.status_code == 200
+        stream = messages(response)
+        rest = rest_of_stream(stream)
+        ended_at = datetime.now(UTC)
+    assert len([m for m in rest if m.data]) == 2  # delivered while the token was valid
+    assert rest[-1].comment and "expired" in rest[-1].text
+    assert expires_at <= ended_at < expires_at + timedelta(seconds=2 * HEARTBEAT + 1.0)
+
+
+# ---- maximum lifetime ----------------------------------------------------------------------
+
+
+def test_streams_end_at_their_maximum_lifetime_and_resume_without_gaps(
+    settings: Settings, app: ComplaintsApp, ctx: CommandContext, agent_token: str
+) -> None:
+    lifetime = 0.5
+    write_complaints(app, ctx, 3)
+
+    def keep_writing() -> None:  # for about 1.5 s: three lifetimes
+        for _ in range(12):
+            write_complaints(app, ctx, 1)
+            time.sleep(0.12)
+
+    writer = threading.Thread(target=keep_writing)
+    received: list[dict[str, Any]] = []
+    connections = 0
+    with serve(settings, app, stream_max_lifetime_seconds=lifetime) as url:
+        writer.start()
+        last_id: str | None = None
+        while connections < 20 and (writer.is_alive() or not received or (
+            received[-1]["position"] < public_positions(app)[-1]
+        )):
+            headers = bearer(agent_token) | ({"Last-Event-ID": last_id} if last_id else {})
+            opened = time.monotonic()
+            with httpx.stream(
+                "GET", f"{url}/events/stream", headers=headers, timeout=10
+            ) as response:
+                assert response.status_code == 200
+                rest = rest_of_stream(messages(response))
+            connections += 1
+            assert lifetime <= time.monotonic() - opened < lifetime + 1.0
+            assert rest[-1].comment and "lifetime" in rest[-1].text
+            for message in rest:
+                if message.data:
+                    received.append(json.loads(message.data))
+                    last_id = message.id
+        writer.join()
+    positions = [e["position"] for e in received]
+    assert positions == public_positions(app)  # every event once, in order, across connections
+    assert len(positions) == 30 and connections >= 3
+
+
+# ---- connection caps -----------------------------------------------------------------------
+
+
+def test_past_the_per_token_cap_a_stream_gets_429_with_retry_after(
+    settings: Settings, app: ComplaintsApp, agent_token: str
+) -> None:
+    with serve(settings, app, stream_max_connections_per_token=2) as url, httpx.Client(
+        base_url=url, headers=bearer(agent_token), timeout=10
+    ) as http:
+        with http.stream("GET", "/events/stream") as first, http.stream(
+            "GET", "/events/stream"
+        ) as second:
+            assert first.status_code == second.status_code == 200
+            refused = http.get("/events/stream")
+            assert refused.status_code == 429
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert refused.headers["retry-after"] == "1"  # the heartbeat, rounded up
+            assert "2 open event streams" in refused.json()["detail"]
+        # Both clients left: their slots are free again.
+        assert_stream_opens(http)
+
+
+def test_past_the_total_cap_a_stream_gets_429_whoever_asks(
+    settings: Settings, app: ComplaintsApp, ctx: CommandContext, agent_token: str
+) -> None:
+    other = app.issue_token("bob", "agent", ctx).secret
+    with serve(settings, app, stream_max_connections=1) as url:
+        with httpx.stream(
+            "GET", f"{url}/events/stream", headers=bearer(agent_token), timeout=10
+        ) as first:
+            assert first.status_code == 200
+            refused = httpx.get(f"{url}/events/stream", headers=bearer(other), timeout=10)
+            assert refused.status_code == 429 and "retry-after" in refused.headers
+
+
+def test_a_stream_that_ends_frees_its_slot(
+    settings: Settings, app: ComplaintsApp, agent_token: str
+) -> None:
+    with serve(
+        settings, app, stream_max_connections_per_token=1, stream_max_lifetime_seconds=0.3
+    ) as url, httpx.Client(base_url=url, headers=bearer(agent_token), timeout=10) as http:
+        for _ in range(3):  # each ends at its lifetime; the next may open at once
+            with http.stream("GET", "/events/stream") as response:
+                assert response.status_code == 200
+                rest_of_stream(messages(response))
+
+
+def assert_stream_opens(http: httpx.Client) -> None:
+    # The server learns of the disconnect asynchronously: allow it a moment.
+    deadline = time.monotonic() + 3
+    while True:
+        with http.stream("GET", "/events/stream") as response:
+            if response.status_code == 200:
+                return
+        assert time.monotonic() < deadline, "the slot was not released"
+        time.sleep(0.05)
+
+
+# ---- strict positions and parameters (TestClient: refused before any streaming) ------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["²".encode(), "١٢".encode(), b"-1", b"1.0", b"0x10", b"", b"1 2", str(2**63).encode()],
+)
+def test_last_event_id_must_be_an_ascii_position(client: TestClient, value: bytes) -> None:
+    response = client.get("/events/stream", headers={"Last-Event-ID": value})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["field"] == "Last-Event-ID"
+
+
+SHARED_PARAMETERS: list[tuple[dict[str, str], str]] = [
+    ({"after": str(2**63)}, "after"),
+    ({"after": "10" * 20}, "after"),
+    ({"after": "-1"}, "after"),
+    ({"after": "²"}, "after"),
+    ({"types": "complaint.filed\x00"}, "types"),
+    ({"types": "\x00"}, "types"),
+    ({"aggregate_id": "8d7f4b8e-5a0e-4f6b-9a3e-1f2c3d4e5f60\x00"}, "aggregate_id"),
+]
+PAGE_PARAMETERS: list[tuple[dict[str, str], str]] = [
+    ({"limit": str(2**63)}, "limit"),
+    ({"limit": "١٢"}, "limit"),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [("/events", *case) for case in SHARED_PARAMETERS + PAGE_PARAMETERS]
+    + [("/events/stream", *case) for case in SHARED_PARAMETERS],
+)
+def test_feed_parameters_are_refused_with_422_naming_them(
+    client: TestClient, path: str, params: dict[str, str], field: str
+) -> None:
+    response = client.get(path, params=params)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == field
+
+
+def test_the_largest_position_reads_an_empty_page(client: TestClient) -> None:
+    response = client.get("/events", params={"after": str(2**63 - 1)})
+    assert response.status_code == 200
+    assert response.json() == {"events": [], "next_cursor": 2**63 - 1}
+
+
+# ---- events stored before intake refused such values ---------------------------------------
+
+
+def test_the_stream_delivers_past_events_that_intake_now_refuses(
+    base_url: str, app: ComplaintsApp, ctx: CommandContext, agent_token: str
+) -> None:
+    for poison in POISONS.values():
+        store_poison(app, **poison)
+    write_complaints(app, ctx, 1)
+    expected = public_positions(app)
+    received: list[int] = []
+    with httpx.stream(
+        "GET", f"{base_url}/events/stream", headers=bearer(agent_token), timeout=10
+    ) as response:
+        for n, message in enumerate(messages(response)):
+            if message.data:
+                received.append(json.loads(message.data)["position"])
+            if received == expected or n > MAX_MESSAGES:
+                break
+    assert received == expected and len(expected) == len(POISONS) + 2

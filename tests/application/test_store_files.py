@@ -1,0 +1,46 @@
+"""A SQLite store is readable by its owner alone: database, -wal and -shm files 0600."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from commands.context import CommandContext
+from infra.settings import Settings
+from infra.wiring import build_app
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_a_new_store_and_its_directory_are_private(tmp_path: Path, ctx: CommandContext) -> None:
+    database = tmp_path / "data" / "complaints.db"
+    app = build_app(Settings(database_url=f"sqlite:///{database}"))
+    try:
+        app.issue_token("alice", "agent", ctx)  # a write, so the -wal and -shm files exist
+        files = [database, database.with_name("complaints.db-wal"), database.with_name(
+            "complaints.db-shm"
+        )]
+        assert all(f.exists() for f in files)
+        assert {f.name: mode(f) for f in files} == {f.name: 0o600 for f in files}
+        assert mode(database.parent) == 0o700
+    finally:
+        app.close()
+
+
+def test_an_older_world_readable_store_is_tightened_on_start(
+    tmp_path: Path, ctx: CommandContext
+) -> None:
+    database = tmp_path / "complaints.db"
+    url = f"sqlite:///{database}"
+    first = build_app(Settings(database_url=url))
+    first.issue_token("alice", "agent", ctx)
+    first.close()
+    database.chmod(0o644)
+    second = build_app(Settings(database_url=url))
+    try:
+        assert mode(database) == 0o600
+        assert second.has_tokens()  # the same data, only the mode changed
+    finally:
+        second.close()
