@@ -67,8 +67,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, pool_size=4, pool_max_overflow=20)
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    # Files the service creates beside its data (the key sealing stored secrets, the first-start
+    # admin token) go to the test's own directory, never into the work tree (PostgreSQL has no
+    # data file to put them beside).
+    return Settings(
+        database_url=database_url,
+        pool_size=4,
+        pool_max_overflow=20,
+        secret_key_file=str(tmp_path / "secret.key"),
+        admin_token_file=str(tmp_path / "admin-token"),
+    )
 
 
 @pytest.fixture
