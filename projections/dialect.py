@@ -3,19 +3,26 @@
 SQL in projections and queries is written once with ``%s`` placeholders and table names from
 ``Dialect.table``; the SQLite dialect rewrites ``%s`` to ``?``. Values are converted at the
 boundary: SQLite stores UUIDs as canonical text, datetimes as fixed-width UTC ISO-8601 text (so
-they sort as text sorts) and dates as ``YYYY-MM-DD``; PostgreSQL uses native types.
+they sort as text sorts) and dates as ``YYYY-MM-DD``; PostgreSQL uses native types. On both, every
+timestamp and text value going in is made storable first (``projections/storable.py``: instants
+clamped, NUL stripped), so an event from an older, laxer intake cannot stop a view.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
-from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
 from projections.schema import LogicalType, Table, is_secondary_index
+from projections.storable import (
+    storable_instant,
+    storable_instants,
+    storable_text,
+    storable_texts,
+)
 
 SQLITE_MAX_PARAMS = 900
 STAGE_MIN_ROWS = 200
@@ -154,10 +161,12 @@ class SQLiteDialect(Dialect):
     def encode(self, logical: LogicalType, value: Any) -> Any:
         if value is None:
             return None
+        if logical == "text":
+            return storable_text(value) if isinstance(value, str) else value
         if logical == "uuid":
             return str(value)
         if logical == "timestamp":
-            return encode_timestamp(value)
+            return encode_timestamp(storable_instant(value))
         if logical == "date":
             return value.isoformat()
         if logical == "bool":
@@ -209,11 +218,11 @@ class SQLiteDialect(Dialect):
     def pairs(self, pairs: Sequence[tuple[str, str]]) -> tuple[str, list[Any]]:
         return (
             "VALUES " + ", ".join("(%s, %s)" for _ in pairs),
-            [v for pair in pairs for v in pair],
+            [storable_text(v) for pair in pairs for v in pair],
         )
 
     def texts(self, values: Sequence[str]) -> tuple[str, list[Any]]:
-        return "VALUES " + ", ".join("(%s)" for _ in values), list(values)
+        return "VALUES " + ", ".join("(%s)" for _ in values), [storable_text(v) for v in values]
 
 
 class PostgresDialect(Dialect):
@@ -245,6 +254,13 @@ class PostgresDialect(Dialect):
     def column_type(self, logical: LogicalType) -> str:
         return self._types[logical]
 
+    def encode(self, logical: LogicalType, value: Any) -> Any:
+        if logical == "text" and isinstance(value, str):
+            return storable_text(value)
+        if logical == "timestamp" and value is not None:
+            return storable_instant(value)
+        return value
+
     def analyze_statement(self, table: Table) -> str | None:
         return f"ANALYZE {self.table(table.name)}"
 
@@ -258,23 +274,21 @@ class PostgresDialect(Dialect):
         if not rows:
             return
         names = table.column_names
+        columns = [storable_column(c.type, [r[c.name] for r in rows]) for c in table.columns]
         if len(rows) < STAGE_MIN_ROWS:
             arrays = ", ".join(f"%s::{self._types[c.type]}[]" for c in table.columns)
             statement = self.upsert_statement(table, mode).replace(
                 "{values}", f"SELECT * FROM unnest({arrays})"
             )
-            cursor.execute(statement, [[r[n] for r in rows] for n in names])
+            cursor.execute(statement, columns)
             return
         stage = self._stage(cursor, table)
         # Binary: about four times cheaper to format than text; the types are declared, so a
         # value of the wrong Python type fails loudly instead of being coerced.
-        values: Callable[[Mapping[str, Any]], Any] = (
-            itemgetter(*names) if len(names) > 1 else lambda r: (r[names[0]],)
-        )
         with cursor.copy(f"COPY {stage} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types([self._copy_types[c.type] for c in table.columns])
-            for r in rows:
-                copy.write_row(values(r))
+            for row in zip(*columns, strict=True):
+                copy.write_row(row)
         cursor.execute(self.upsert_statement(table, mode).replace("{values}", f"TABLE {stage}"))
         # Emptied in the same transaction: a second write to this table in the batch must not
         # see these rows again (and a rollback undoes the COPY and this alike).
@@ -309,11 +323,20 @@ class PostgresDialect(Dialect):
     def pairs(self, pairs: Sequence[tuple[str, str]]) -> tuple[str, list[Any]]:
         return (
             "SELECT * FROM unnest(%s::text[], %s::text[])",
-            [[a for a, _ in pairs], [b for _, b in pairs]],
+            [storable_texts([a for a, _ in pairs]), storable_texts([b for _, b in pairs])],
         )
 
     def texts(self, values: Sequence[str]) -> tuple[str, list[Any]]:
-        return "SELECT unnest(%s::text[])", [list(values)]
+        return "SELECT unnest(%s::text[])", [storable_texts(list(values))]
+
+
+def storable_column(logical: LogicalType, values: list[Any]) -> Sequence[Any]:
+    """A column's values as the store can hold them (see ``projections/storable.py``)."""
+    if logical == "text":
+        return storable_texts(values)
+    if logical == "timestamp":
+        return storable_instants(values)
+    return values
 
 
 def encode_timestamp(value: datetime) -> str:

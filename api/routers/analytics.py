@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Request
 
 from api.deps import PrincipalDep
-from api.read_models import MinPosition, StoreDep, await_view, invalid, settings_of
+from api.read_models import StoreDep, invalid, settings_of, waits_for
 from queries.analytics import GroupBy, Summary, analytics_summary
 from queries.errors import InvalidQueryError
 
@@ -23,6 +23,7 @@ def summary(
     request: Request,
     store: StoreDep,
     _: PrincipalDep,
+    _view: Annotated[None, waits_for("analytics")],
     from_: Annotated[
         date | None,
         Query(alias="from", description="First day (YYYY-MM-DD, reporting time zone)"),
@@ -33,9 +34,7 @@ def summary(
     ] = None,
     group_by: GroupBy = "category",
     top: Annotated[int, Query(ge=1, le=50)] = 5,
-    min_position: MinPosition = None,
 ) -> Summary:
-    await_view(request, store, "analytics", min_position)
     today = datetime.now(ZoneInfo(settings_of(request).report_tz)).date()
     last = to or today
     first = from_ or last - timedelta(days=DEFAULT_DAYS - 1)

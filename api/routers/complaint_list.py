@@ -13,7 +13,7 @@ from pydantic import AwareDatetime
 
 from aggregates.vocabulary import Category, Channel, CustomerTier, Severity, Status
 from api.deps import PrincipalDep
-from api.read_models import MinPosition, StoreDep, await_view, invalid
+from api.read_models import StoreDep, invalid, waits_for
 from queries.case_list import ComplaintPage, ListFilters, Sort, list_complaints
 from queries.errors import InvalidQueryError
 
@@ -27,6 +27,7 @@ def list_all(
     request: Request,
     store: StoreDep,
     _: PrincipalDep,
+    _view: Annotated[None, waits_for("complaints")],
     status: Status | None = None,
     category: Category | None = None,
     severity: Severity | None = None,
@@ -43,9 +44,7 @@ def list_all(
     sort: Sort = "-filed_at",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
-    min_position: MinPosition = None,
 ) -> ComplaintPage:
-    await_view(request, store, "complaints", min_position)
     filters = ListFilters(
         status=status.value if status else None,
         category=category.value if category else None,

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from api.deps import PrincipalDep
-from api.read_models import MinPosition, StoreDep, await_view
+from api.read_models import StoreDep, waits_for
 from queries.workload import Workload, get_workload
 
 router = APIRouter(tags=["read models"])
@@ -18,8 +18,7 @@ def workload(
     request: Request,
     store: StoreDep,
     _: PrincipalDep,
+    _view: Annotated[None, waits_for("workload")],
     team: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
-    min_position: MinPosition = None,
 ) -> Workload:
-    await_view(request, store, "workload", min_position)
     return get_workload(store, team)
