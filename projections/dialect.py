@@ -11,18 +11,14 @@ clamped, NUL stripped), so an event from an older, laxer intake cannot stop a vi
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
 from projections.schema import LogicalType, Table, is_secondary_index
-from projections.storable import (
-    storable_instant,
-    storable_instants,
-    storable_text,
-    storable_texts,
-)
+from projections.storable import storable_instant, storable_rows, storable_text
 
 SQLITE_MAX_PARAMS = 900
 STAGE_MIN_ROWS = 200
@@ -197,9 +193,22 @@ class SQLiteDialect(Dialect):
     ) -> None:
         if not rows:
             return
-        types = table.types
-        params = [tuple(self.encode(types[n], r[n]) for n in table.column_names) for r in rows]
-        cursor.executemany(self.upsert_statement(table, mode), params)
+        # Column by column: one list comprehension per column rather than a call per value.
+        rows = storable(table, rows)
+        columns = [self.encode_column(c.type, [r[c.name] for r in rows]) for c in table.columns]
+        cursor.executemany(self.upsert_statement(table, mode), list(zip(*columns, strict=True)))
+
+    def encode_column(self, logical: LogicalType, values: Sequence[Any]) -> Sequence[Any]:
+        """``encode`` over a column already made storable."""
+        if logical in ("text", "int"):
+            return values
+        if logical == "uuid":
+            return [None if v is None else str(v) for v in values]
+        if logical == "timestamp":
+            return [None if v is None else encode_timestamp(v) for v in values]
+        if logical == "date":
+            return [None if v is None else v.isoformat() for v in values]
+        return [None if v is None else int(v) for v in values]  # bool
 
     def select_by_keys(
         self, cursor: Any, table: Table, key: str, values: Iterable[Any]
@@ -274,21 +283,24 @@ class PostgresDialect(Dialect):
         if not rows:
             return
         names = table.column_names
-        columns = [storable_column(c.type, [r[c.name] for r in rows]) for c in table.columns]
+        rows = storable(table, rows)
         if len(rows) < STAGE_MIN_ROWS:
             arrays = ", ".join(f"%s::{self._types[c.type]}[]" for c in table.columns)
             statement = self.upsert_statement(table, mode).replace(
                 "{values}", f"SELECT * FROM unnest({arrays})"
             )
-            cursor.execute(statement, columns)
+            cursor.execute(statement, [[r[n] for r in rows] for n in names])
             return
         stage = self._stage(cursor, table)
         # Binary: about four times cheaper to format than text; the types are declared, so a
         # value of the wrong Python type fails loudly instead of being coerced.
+        values: Callable[[Mapping[str, Any]], Any] = (
+            itemgetter(*names) if len(names) > 1 else lambda r: (r[names[0]],)
+        )
         with cursor.copy(f"COPY {stage} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types([self._copy_types[c.type] for c in table.columns])
-            for row in zip(*columns, strict=True):
-                copy.write_row(row)
+            for r in rows:
+                copy.write_row(values(r))
         cursor.execute(self.upsert_statement(table, mode).replace("{values}", f"TABLE {stage}"))
         # Emptied in the same transaction: a second write to this table in the batch must not
         # see these rows again (and a rollback undoes the COPY and this alike).
@@ -323,20 +335,18 @@ class PostgresDialect(Dialect):
     def pairs(self, pairs: Sequence[tuple[str, str]]) -> tuple[str, list[Any]]:
         return (
             "SELECT * FROM unnest(%s::text[], %s::text[])",
-            [storable_texts([a for a, _ in pairs]), storable_texts([b for _, b in pairs])],
+            [[storable_text(a) for a, _ in pairs], [storable_text(b) for _, b in pairs]],
         )
 
     def texts(self, values: Sequence[str]) -> tuple[str, list[Any]]:
-        return "SELECT unnest(%s::text[])", [storable_texts(list(values))]
+        return "SELECT unnest(%s::text[])", [[storable_text(v) for v in values]]
 
 
-def storable_column(logical: LogicalType, values: list[Any]) -> Sequence[Any]:
-    """A column's values as the store can hold them (see ``projections/storable.py``)."""
-    if logical == "text":
-        return storable_texts(values)
-    if logical == "timestamp":
-        return storable_instants(values)
-    return values
+def storable(table: Table, rows: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
+    """The rows as the store can hold them (see ``projections/storable.py``)."""
+    texts = [c.name for c in table.columns if c.type == "text"]
+    instants = [c.name for c in table.columns if c.type == "timestamp"]
+    return storable_rows(rows, texts, instants)
 
 
 def encode_timestamp(value: datetime) -> str:

@@ -13,8 +13,10 @@ zone (offsets stay within a day) still cannot overflow.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 EARLIEST = datetime(1, 1, 3, tzinfo=UTC)
@@ -37,28 +39,48 @@ def storable_text(text: str) -> str:
     return text.replace(NUL, "") if NUL in text else text
 
 
-def storable_instants(values: Sequence[Any]) -> Sequence[Any]:
-    """A column of instants (None allowed), clamped; ``values`` itself when nothing needs it.
-
-    The check runs at C speed (``min``/``max``), so the common case costs almost nothing in a
-    rebuild; a naive value makes the comparison fail and takes the value-by-value path.
+def storable_rows(
+    rows: Sequence[Mapping[str, Any]], texts: Sequence[str], instants: Sequence[str]
+) -> Sequence[Mapping[str, Any]]:
+    """``rows`` with their ``texts`` columns' NUL stripped and ``instants`` columns clamped;
+    ``rows`` itself when none needs it (the usual case: checked at C speed, no call per value).
     """
-    present = [v for v in values if v is not None]
+    if not _holds_nul(rows, texts) and not _out_of_range(rows, instants):
+        return rows
+    fixed = []
+    for row in rows:
+        changed = dict(row)
+        for column in texts:
+            if isinstance(changed[column], str):
+                changed[column] = storable_text(changed[column])
+        for column in instants:
+            if changed[column] is not None:
+                changed[column] = storable_instant(changed[column])
+        fixed.append(changed)
+    return fixed
+
+
+def _values(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> Iterator[Any]:
+    get = itemgetter(*columns)
+    return map(get, rows) if len(columns) == 1 else chain.from_iterable(map(get, rows))
+
+
+def _holds_nul(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> bool:
+    if not columns:
+        return False
+    try:
+        return NUL in "".join(filter(None, _values(rows, columns)))
+    except TypeError:  # a value that is not text: checked one by one
+        return any(isinstance(v, str) and NUL in v for v in _values(rows, columns))
+
+
+def _out_of_range(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> bool:
+    if not columns:
+        return False
+    present = list(filter(None, _values(rows, columns)))  # instants are never falsy
     if not present:
-        return values
+        return False
     try:
-        if min(present) >= EARLIEST and max(present) <= LATEST:
-            return values
-    except TypeError:  # naive and aware mixed: fall through and fix each
-        pass
-    return [None if v is None else storable_instant(v) for v in values]
-
-
-def storable_texts(values: Sequence[Any]) -> Sequence[Any]:
-    """A column of text (None allowed), NUL stripped; ``values`` itself when none holds one."""
-    try:
-        if NUL not in "".join(filter(None, values)):
-            return values
-    except TypeError:  # a non-str value: left for the store to refuse (and the runner to report)
-        return values
-    return [storable_text(v) if isinstance(v, str) else v for v in values]
+        return bool(min(present) < EARLIEST or max(present) > LATEST)
+    except TypeError:  # a naive instant: fix them all (naive ones are taken as UTC)
+        return True
