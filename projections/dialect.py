@@ -17,8 +17,17 @@ from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
+import psycopg
+
 from projections.schema import LogicalType, Table, is_secondary_index
-from projections.storable import storable_instant, storable_rows, storable_text
+from projections.storable import (
+    EARLIEST,
+    LATEST,
+    storable_instant,
+    storable_rows,
+    storable_text,
+    storable_texts,
+)
 
 SQLITE_MAX_PARAMS = 900
 STAGE_MIN_ROWS = 200
@@ -194,13 +203,14 @@ class SQLiteDialect(Dialect):
         if not rows:
             return
         # Column by column: one list comprehension per column rather than a call per value.
-        rows = storable(table, rows)
         columns = [self.encode_column(c.type, [r[c.name] for r in rows]) for c in table.columns]
         cursor.executemany(self.upsert_statement(table, mode), list(zip(*columns, strict=True)))
 
     def encode_column(self, logical: LogicalType, values: Sequence[Any]) -> Sequence[Any]:
-        """``encode`` over a column already made storable."""
-        if logical in ("text", "int"):
+        """``encode`` over a column: the same values, made storable at C speed where possible."""
+        if logical == "text":
+            return storable_texts(values)
+        if logical == "int":
             return values
         if logical == "uuid":
             return [None if v is None else str(v) for v in values]
@@ -280,17 +290,45 @@ class PostgresDialect(Dialect):
         # batches pass column arrays (unnest). Large ones COPY into a staging table first:
         # psycopg dumps array parameters element by element in Python (a quarter of a rebuild's
         # time), while COPY formats rows in C; the upsert then reads the staging table.
+        #
+        # Values are made storable without a Python pass over them (a rebuild's rows are
+        # millions): instants are clamped by the statement itself (``_storable_columns``), and
+        # text is stripped of NUL only when PostgreSQL refuses it, which is rare and cheap to
+        # detect: psycopg refuses to send such a parameter (nothing reaches the server), and
+        # COPY fails on the server (the write then rolls back to its savepoint).
         if not rows:
             return
-        names = table.column_names
-        rows = storable(table, rows)
         if len(rows) < STAGE_MIN_ROWS:
-            arrays = ", ".join(f"%s::{self._types[c.type]}[]" for c in table.columns)
-            statement = self.upsert_statement(table, mode).replace(
-                "{values}", f"SELECT * FROM unnest({arrays})"
-            )
-            cursor.execute(statement, [[r[n] for r in rows] for n in names])
+            try:
+                self._write_small(cursor, table, rows, mode)
+            except psycopg.DataError as refused:
+                if refused.sqlstate is not None:  # the server's: not a value psycopg refused
+                    raise
+                self._write_small(cursor, table, without_nul(table, rows), mode)
             return
+        cursor.execute("SAVEPOINT write_rows")
+        try:
+            self._write_large(cursor, table, rows, mode)
+        except psycopg.errors.CharacterNotInRepertoire:  # UTF-8 0x00: a NUL
+            cursor.execute("ROLLBACK TO SAVEPOINT write_rows")
+            self._write_large(cursor, table, without_nul(table, rows), mode)
+        cursor.execute("RELEASE SAVEPOINT write_rows")
+
+    def _write_small(
+        self, cursor: Any, table: Table, rows: Sequence[Mapping[str, Any]], mode: str
+    ) -> None:
+        names = table.column_names
+        arrays = ", ".join(f"%s::{self._types[c.type]}[]" for c in table.columns)
+        source = f"unnest({arrays}) AS v({', '.join(names)})"
+        statement = self.upsert_statement(table, mode).replace(
+            "{values}", f"SELECT {self._storable_columns(table)} FROM {source}"
+        )
+        cursor.execute(statement, [[r[n] for r in rows] for n in names])
+
+    def _write_large(
+        self, cursor: Any, table: Table, rows: Sequence[Mapping[str, Any]], mode: str
+    ) -> None:
+        names = table.column_names
         stage = self._stage(cursor, table)
         # Binary: about four times cheaper to format than text; the types are declared, so a
         # value of the wrong Python type fails loudly instead of being coerced.
@@ -301,10 +339,25 @@ class PostgresDialect(Dialect):
             copy.set_types([self._copy_types[c.type] for c in table.columns])
             for r in rows:
                 copy.write_row(values(r))
-        cursor.execute(self.upsert_statement(table, mode).replace("{values}", f"TABLE {stage}"))
+        cursor.execute(
+            self.upsert_statement(table, mode).replace(
+                "{values}", f"SELECT {self._storable_columns(table)} FROM {stage}"
+            )
+        )
         # Emptied in the same transaction: a second write to this table in the batch must not
         # see these rows again (and a rollback undoes the COPY and this alike).
         cursor.execute(f"TRUNCATE {stage}")
+
+    def _storable_columns(self, table: Table) -> str:
+        """The select list of a write: each column, instants clamped into the storable range
+        (PostgreSQL holds instants Python cannot read back; see ``projections/storable.py``)."""
+        earliest, latest = f"'{EARLIEST.isoformat()}'", f"'{LATEST.isoformat()}'"
+        return ", ".join(
+            f"CASE WHEN {c.name} < {earliest} THEN timestamptz {earliest} "
+            f"WHEN {c.name} > {latest} THEN timestamptz {latest} ELSE {c.name} END"
+            if c.type == "timestamp" else c.name
+            for c in table.columns
+        )
 
     def _stage(self, cursor: Any, table: Table) -> str:
         """A session-local (temporary) table shaped like ``table``.
@@ -342,13 +395,13 @@ class PostgresDialect(Dialect):
         return "SELECT unnest(%s::text[])", [[storable_text(v) for v in values]]
 
 
-def storable(table: Table, rows: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
-    """The rows as the store can hold them (see ``projections/storable.py``)."""
-    texts = [c.name for c in table.columns if c.type == "text"]
-    instants = [c.name for c in table.columns if c.type == "timestamp"]
-    return storable_rows(rows, texts, instants)
+def without_nul(table: Table, rows: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
+    return storable_rows(rows, [c.name for c in table.columns if c.type == "text"], ())
 
 
 def encode_timestamp(value: datetime) -> str:
-    """Fixed-width UTC text, so that SQLite's text ordering is time ordering."""
+    """Fixed-width UTC text, so that SQLite's text ordering is time ordering; clamped into the
+    storable range first (see ``projections/storable.py``)."""
+    if value.tzinfo is None or not EARLIEST <= value <= LATEST:
+        value = storable_instant(value)
     return value.astimezone(UTC).isoformat(timespec="microseconds")

@@ -13,7 +13,7 @@ zone (offsets stay within a day) still cannot overflow.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import chain
 from operator import itemgetter
@@ -45,7 +45,8 @@ def storable_rows(
     """``rows`` with their ``texts`` columns' NUL stripped and ``instants`` columns clamped;
     ``rows`` itself when none needs it (the usual case: checked at C speed, no call per value).
     """
-    if not _holds_nul(rows, texts) and not _out_of_range(rows, instants):
+    nul = bool(texts) and _holds_nul(_values(rows, texts))
+    if not nul and not _out_of_range(rows, instants):
         return rows
     fixed = []
     for row in rows:
@@ -65,13 +66,12 @@ def _values(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> Iterat
     return map(get, rows) if len(columns) == 1 else chain.from_iterable(map(get, rows))
 
 
-def _holds_nul(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> bool:
-    if not columns:
-        return False
+def _holds_nul(values: Iterable[Any]) -> bool:
+    values = list(values)
     try:
-        return NUL in "".join(filter(None, _values(rows, columns)))
+        return NUL in "".join(filter(None, values))
     except TypeError:  # a value that is not text: checked one by one
-        return any(isinstance(v, str) and NUL in v for v in _values(rows, columns))
+        return any(isinstance(v, str) and NUL in v for v in values)
 
 
 def _out_of_range(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> bool:
@@ -84,3 +84,11 @@ def _out_of_range(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> 
         return bool(min(present) < EARLIEST or max(present) > LATEST)
     except TypeError:  # a naive instant: fix them all (naive ones are taken as UTC)
         return True
+
+
+def storable_texts(values: Sequence[Any]) -> Sequence[Any]:
+    """A column of text (None allowed) without NUL; ``values`` itself when none holds one (the
+    usual case, checked at C speed)."""
+    if not _holds_nul(values):
+        return values
+    return [storable_text(v) if isinstance(v, str) else v for v in values]

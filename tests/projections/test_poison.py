@@ -30,7 +30,9 @@ from queries.case_list import ListFilters, list_complaints
 from queries.workload import get_workload
 from tests.conftest import POSTGRES_URL
 from tests.intake import intake
+from tests.poison import BEFORE_YEAR_ONE as POISON_EARLY
 from tests.poison import POISONS, store_poison
+from tests.projections.history import generate
 
 ALL_TABLES = [t for cls in REGISTERED for t in cls.tables]
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # the report zone of ``report_settings``
@@ -114,3 +116,19 @@ def test_rows_written_out_of_range_before_the_fix_are_repaired_when_a_runner_sta
     Runner(app, build(report_settings))  # a worker (re)starts
 
     assert list_complaints(runner.store, ListFilters()).items[0].received_at == EARLIEST
+
+
+def test_poison_in_a_bulk_batch_is_made_storable_too(
+    app: ComplaintsApp, report_settings: Settings
+) -> None:
+    """Large batches take another path on PostgreSQL (COPY into a staging table)."""
+    generate(app, 150, seed=4, rounds=2)
+    nul = store_poison(app, subject="nul\x00here", received_at=POISON_EARLY)
+    generate(app, 150, seed=5, rounds=2)
+    runner = Runner(app, build(report_settings), page_size=100, bulk_page_size=5000)
+    runner.rebuild()
+    rows = {r["id"]: r for r in runner.store.snapshot(COMPLAINT_LIST)}
+    assert len(rows) == 301
+    assert (rows[nul]["subject"], rows[nul]["received_at"]) == ("nulhere", EARLIEST)
+    with runner.store.read() as tx:
+        assert quarantine.counts(tx) == {}
