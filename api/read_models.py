@@ -23,6 +23,7 @@ from queries.errors import (
 from queries.read_after_write import wait_for_position
 
 _lock = threading.Lock()
+_watcher_lock = threading.Lock()  # taken on the event loop: never held across I/O
 
 
 def get_store(request: Request, app: AppDep) -> ReadModelStore:
@@ -58,7 +59,7 @@ def settings_of(request: Request) -> Settings:
 
 def watcher_of(request: Request, store: ReadModelStore) -> PositionWatcher:
     """One position watcher per API instance (its thread runs only while someone waits)."""
-    with _lock:
+    with _watcher_lock:
         watcher: PositionWatcher | None = getattr(request.app.state, "position_watcher", None)
         if watcher is None or watcher.store is not store:
             watcher = PositionWatcher(
