@@ -125,7 +125,12 @@ class PositionWatcher:
             return False
 
     def _run(self) -> None:
-        self.signal.subscribe(self.learn)
+        # A listener of this thread's own: a thread ending while the next one starts must not
+        # unsubscribe the next one's.
+        def listener(positions: Mapping[str, int]) -> None:
+            self.learn(positions)
+
+        self.signal.subscribe(listener)
         try:
             while True:
                 try:
@@ -140,7 +145,7 @@ class PositionWatcher:
                         return
                     time.sleep(1.0)
         finally:
-            self.signal.unsubscribe(self.learn)
+            self.signal.unsubscribe(listener)
 
     def _recheck(self) -> None:
         with self._lock:
