@@ -1,4 +1,5 @@
-"""``complaints projections ...``: run, inspect and rebuild the read models."""
+"""``complaints projections ...``: run, inspect and rebuild the read models; retry quarantined
+events."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rich.table import Table
 from infra.settings import Settings
 from infra.wiring import build_app
 from projections.registry import UnknownProjectionError, build, names
+from projections.retry import retry_quarantined
 from projections.store import ReadModelStore
 from projections.worker import rebuild, run_until_stopped
 from queries.projection_status import projection_status
@@ -47,13 +49,34 @@ def run(
 
 @projections_cli.command("status")
 def status() -> None:
-    """Each projection's position, the store's head, and the lag in events and seconds."""
+    """Each projection's position, the store's head, the lag in events and seconds, and the
+    events it quarantined (the first few of each)."""
     with build_app(Settings()) as app:
-        found = projection_status(app, ReadModelStore(app), names())
-    table = Table("projection", "position", "lag (events)", "lag (s)", title=f"head {found.head}")
+        store = ReadModelStore(app)
+        store.create_tables([])  # the dead-letter table, should no runner have started yet
+        found = projection_status(app, store, names())
+    table = Table(
+        "projection", "position", "lag (events)", "lag (s)", "quarantined",
+        title=f"head {found.head}",
+    )
     for p in found.projections:
-        table.add_row(p.name, str(p.position), str(p.lag_events), f"{p.lag_seconds:.1f}")
+        lag = "?" if p.lag_seconds is None else f"{p.lag_seconds:.1f}"
+        table.add_row(p.name, str(p.position), str(p.lag_events), lag, str(p.quarantined))
     console.print(table)
+    for p in found.projections:
+        if not p.quarantined:
+            continue
+        console.print(
+            f"[bold]{p.name}[/bold]: {p.quarantined} quarantined event(s); the first "
+            f"{len(p.quarantine)} (apply again: complaints projections retry {p.name}):",
+            highlight=False,
+        )
+        for q in p.quarantine:
+            console.print(
+                f"  position {q.position}  complaint {q.complaint_id} v{q.version}  "
+                f"{q.error_class}: {q.error_message}  (attempts {q.attempts})",
+                highlight=False, markup=False,
+            )
 
 
 @projections_cli.command("rebuild")
@@ -81,3 +104,38 @@ def rebuild_command(
 
         rebuild(app, settings, selected, progress)
     console.print("done: caught up with the head")
+
+
+@projections_cli.command("retry")
+def retry_command(
+    name: Annotated[list[str] | None, typer.Argument(help="Projections to retry")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Retry every projection")] = False,
+) -> None:
+    """Apply quarantined events again, in position order (safe while workers run); those that
+    still fail stay quarantined. Exit status 1 if any still fails."""
+    selected = names() if all_ else (name or [])
+    if not selected:
+        typer.echo("name a projection, or pass --all", err=True)
+        raise typer.Exit(2)
+    _check(selected)
+    settings = Settings()
+    failing = 0
+    with build_app(settings) as app:
+        store = ReadModelStore(app)
+        store.create_tables([])
+        for projection in build(settings, selected):
+            report = retry_quarantined(store, projection, page_size=settings.projection_page_size)
+            failing += len(report.still_failing)
+            console.print(
+                f"{projection.name}: {report.applied} applied, "
+                f"{len(report.still_failing)} still failing, {report.parked} parked behind them",
+                highlight=False,
+            )
+            for q in report.still_failing[:5]:
+                console.print(
+                    f"  position {q.position}  complaint {q.originator_id}  "
+                    f"{q.error_class}: {q.error_message}  (attempts {q.attempts})",
+                    highlight=False, markup=False,
+                )
+    if failing:
+        raise typer.Exit(1)

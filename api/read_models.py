@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
-from api.deps import AppDep
+from api.deps import AppDep, PrincipalDep
 from api.problems import ProblemError
 from infra.settings import Settings
+from projections.position_watcher import PositionWatcher
 from projections.registry import REGISTERED
 from projections.store import ReadModelStore
-from queries.errors import InvalidQueryError, ProjectionBehindError
+from queries.errors import (
+    InvalidQueryError,
+    PositionBeyondHeadError,
+    ProjectionBehindError,
+    TooManyWaitersError,
+)
 from queries.read_after_write import wait_for_position
 
 _lock = threading.Lock()
+_watcher_lock = threading.Lock()  # taken on the event loop: never held across I/O
 
 
 def get_store(request: Request, app: AppDep) -> ReadModelStore:
@@ -39,7 +46,9 @@ MinPosition = Annotated[
     Query(
         ge=0,
         description="Wait (bounded) until the view has processed this event-store position, "
-        "e.g. the `position` a command returned; 503 with Retry-After if it does not in time.",
+        "e.g. the `position` a command returned. 422 if it is beyond the store's head; 429 with "
+        "Retry-After if too many requests are waiting already; 503 with Retry-After if the view "
+        "does not catch up in time.",
     ),
 ]
 
@@ -48,19 +57,54 @@ def settings_of(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def await_view(request: Request, store: ReadModelStore, view: str, position: int | None) -> None:
-    try:
-        wait_for_position(store, view, position, settings_of(request).read_wait_seconds)
-    except ProjectionBehindError as behind:
-        raise ProblemError(
-            503, "projection-behind", "View not caught up yet", str(behind),
-            headers={"Retry-After": str(max(1, math.ceil(settings_of(request).read_wait_seconds)))},
-            position=behind.position, min_position=behind.wanted,
-        ) from None
+def watcher_of(request: Request, store: ReadModelStore) -> PositionWatcher:
+    """One position watcher per API instance (its thread runs only while someone waits)."""
+    with _watcher_lock:
+        watcher: PositionWatcher | None = getattr(request.app.state, "position_watcher", None)
+        if watcher is None or watcher.store is not store:
+            watcher = PositionWatcher(
+                store, poll_seconds=settings_of(request).projection_poll_seconds
+            )
+            request.app.state.position_watcher = watcher
+    return watcher
 
 
-def invalid(error: InvalidQueryError) -> ProblemError:
+def waits_for(view: str) -> Any:
+    """A dependency: given ``?min_position=N``, wait until ``view`` has processed N.
+
+    A dependency rather than a call in the route: routes are plain functions run in worker
+    threads, and a wait there held a thread for up to ``read_wait_seconds`` (60 waits starved
+    every other request). This one awaits on the event loop and holds no thread.
+    """
+
+    async def caught_up(
+        request: Request, store: StoreDep, _: PrincipalDep, min_position: MinPosition = None
+    ) -> None:
+        settings = settings_of(request)
+        try:
+            await wait_for_position(
+                watcher_of(request, store), view, min_position,
+                timeout=settings.read_wait_seconds, max_waiters=settings.read_wait_max_waiters,
+            )
+        except PositionBeyondHeadError as beyond:
+            raise invalid(beyond, head=beyond.head) from None
+        except TooManyWaitersError as crowded:
+            raise ProblemError(
+                429, "too-many-waiters", "Too many waiting reads", str(crowded),
+                headers={"Retry-After": "1"},
+            ) from None
+        except ProjectionBehindError as behind:
+            raise ProblemError(
+                503, "projection-behind", "View not caught up yet", str(behind),
+                headers={"Retry-After": str(max(1, math.ceil(settings.read_wait_seconds)))},
+                position=behind.position, min_position=behind.wanted,
+            ) from None
+
+    return Depends(caught_up)
+
+
+def invalid(error: InvalidQueryError, **extra: Any) -> ProblemError:
     return ProblemError(
         422, "validation", "Invalid request", str(error),
-        errors=[{"field": error.field, "reason": error.reason}],
+        errors=[{"field": error.field, "reason": error.reason}], **extra,
     )

@@ -178,6 +178,17 @@ class Settings(BaseSettings):
         description="Where the first start writes the admin token (mode 0600) when standard"
         " output is not a terminal; default admin-token beside the SQLite database, or"
         " var/admin-token.",
+    # ---- hardening: the read side (issue 7, items 1 and 6) ----
+    read_wait_max_waiters: int = Field(
+        default=200, ge=1,
+        description="Requests per API process that may wait on ?min_position=N at once; past it,"
+        " 429 with Retry-After.",
+    )
+    projection_retry_max_seconds: float = Field(
+        default=60.0, gt=0,
+        description="Longest pause before a projection retries a batch that failed for a reason"
+        " other than its events (connection lost, lock timeout); the pause starts at 1 s and"
+        " doubles.",
     )
 
 

@@ -35,6 +35,7 @@ from aggregates.vocabulary import Visibility
 from infra.settings import Settings
 from projections.projection import Positioned, Projection
 from projections.schema import Column, Table
+from projections.storable import storable_instant
 from projections.store import Tx
 
 NO_REGION = ""
@@ -105,7 +106,8 @@ class AnalyticsProjection(Projection):
         self.zone = ZoneInfo(settings.report_tz)
 
     def day(self, moment: datetime) -> date:
-        return moment.astimezone(self.zone).date()
+        # Clamped first: an instant near year 1 or 9999 would overflow in the report zone.
+        return storable_instant(moment).astimezone(self.zone).date()
 
     def apply(self, tx: Tx, events: Sequence[Positioned]) -> None:
         filed = {p.event.originator_id for p in events if isinstance(p.event, Complaint.Filed)}
@@ -123,7 +125,9 @@ class AnalyticsProjection(Projection):
                 case: dict[str, Any] = {
                     "id": e.originator_id, "category": e.category, "channel": e.channel,
                     "region": e.region or NO_REGION, "severity": e.severity,
-                    "received_at": e.received_at, "customer_replies": 0, "reopen_count": 0,
+                    # As stored (clamped), so durations do not depend on how batches are cut.
+                    "received_at": storable_instant(e.received_at), "customer_replies": 0,
+                    "reopen_count": 0,
                     "fcr_day": None,
                 }
                 cases[e.originator_id] = case

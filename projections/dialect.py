@@ -3,7 +3,9 @@
 SQL in projections and queries is written once with ``%s`` placeholders and table names from
 ``Dialect.table``; the SQLite dialect rewrites ``%s`` to ``?``. Values are converted at the
 boundary: SQLite stores UUIDs as canonical text, datetimes as fixed-width UTC ISO-8601 text (so
-they sort as text sorts) and dates as ``YYYY-MM-DD``; PostgreSQL uses native types.
+they sort as text sorts) and dates as ``YYYY-MM-DD``; PostgreSQL uses native types. On both, every
+timestamp and text value going in is made storable first (``projections/storable.py``: instants
+clamped, NUL stripped), so an event from an older, laxer intake cannot stop a view.
 """
 
 from __future__ import annotations
@@ -15,7 +17,17 @@ from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
+import psycopg
+
 from projections.schema import LogicalType, Table, is_secondary_index
+from projections.storable import (
+    EARLIEST,
+    LATEST,
+    storable_instant,
+    storable_rows,
+    storable_text,
+    storable_texts,
+)
 
 SQLITE_MAX_PARAMS = 900
 STAGE_MIN_ROWS = 200
@@ -154,10 +166,12 @@ class SQLiteDialect(Dialect):
     def encode(self, logical: LogicalType, value: Any) -> Any:
         if value is None:
             return None
+        if logical == "text":
+            return storable_text(value) if isinstance(value, str) else value
         if logical == "uuid":
             return str(value)
         if logical == "timestamp":
-            return encode_timestamp(value)
+            return encode_timestamp(storable_instant(value))
         if logical == "date":
             return value.isoformat()
         if logical == "bool":
@@ -188,9 +202,23 @@ class SQLiteDialect(Dialect):
     ) -> None:
         if not rows:
             return
-        types = table.types
-        params = [tuple(self.encode(types[n], r[n]) for n in table.column_names) for r in rows]
-        cursor.executemany(self.upsert_statement(table, mode), params)
+        # Column by column: one list comprehension per column rather than a call per value.
+        columns = [self.encode_column(c.type, [r[c.name] for r in rows]) for c in table.columns]
+        cursor.executemany(self.upsert_statement(table, mode), list(zip(*columns, strict=True)))
+
+    def encode_column(self, logical: LogicalType, values: Sequence[Any]) -> Sequence[Any]:
+        """``encode`` over a column: the same values, made storable at C speed where possible."""
+        if logical == "text":
+            return storable_texts(values)
+        if logical == "int":
+            return values
+        if logical == "uuid":
+            return [None if v is None else str(v) for v in values]
+        if logical == "timestamp":
+            return [None if v is None else encode_timestamp(v) for v in values]
+        if logical == "date":
+            return [None if v is None else v.isoformat() for v in values]
+        return [None if v is None else int(v) for v in values]  # bool
 
     def select_by_keys(
         self, cursor: Any, table: Table, key: str, values: Iterable[Any]
@@ -209,11 +237,11 @@ class SQLiteDialect(Dialect):
     def pairs(self, pairs: Sequence[tuple[str, str]]) -> tuple[str, list[Any]]:
         return (
             "VALUES " + ", ".join("(%s, %s)" for _ in pairs),
-            [v for pair in pairs for v in pair],
+            [storable_text(v) for pair in pairs for v in pair],
         )
 
     def texts(self, values: Sequence[str]) -> tuple[str, list[Any]]:
-        return "VALUES " + ", ".join("(%s)" for _ in values), list(values)
+        return "VALUES " + ", ".join("(%s)" for _ in values), [storable_text(v) for v in values]
 
 
 class PostgresDialect(Dialect):
@@ -245,6 +273,13 @@ class PostgresDialect(Dialect):
     def column_type(self, logical: LogicalType) -> str:
         return self._types[logical]
 
+    def encode(self, logical: LogicalType, value: Any) -> Any:
+        if logical == "text" and isinstance(value, str):
+            return storable_text(value)
+        if logical == "timestamp" and value is not None:
+            return storable_instant(value)
+        return value
+
     def analyze_statement(self, table: Table) -> str | None:
         return f"ANALYZE {self.table(table.name)}"
 
@@ -255,16 +290,45 @@ class PostgresDialect(Dialect):
         # batches pass column arrays (unnest). Large ones COPY into a staging table first:
         # psycopg dumps array parameters element by element in Python (a quarter of a rebuild's
         # time), while COPY formats rows in C; the upsert then reads the staging table.
+        #
+        # Values are made storable without a Python pass over them (a rebuild's rows are
+        # millions): instants are clamped by the statement itself (``_storable_columns``), and
+        # text is stripped of NUL only when PostgreSQL refuses it, which is rare and cheap to
+        # detect: psycopg refuses to send such a parameter (nothing reaches the server), and
+        # COPY fails on the server (the write then rolls back to its savepoint).
         if not rows:
             return
-        names = table.column_names
         if len(rows) < STAGE_MIN_ROWS:
-            arrays = ", ".join(f"%s::{self._types[c.type]}[]" for c in table.columns)
-            statement = self.upsert_statement(table, mode).replace(
-                "{values}", f"SELECT * FROM unnest({arrays})"
-            )
-            cursor.execute(statement, [[r[n] for r in rows] for n in names])
+            try:
+                self._write_small(cursor, table, rows, mode)
+            except psycopg.DataError as refused:
+                if refused.sqlstate is not None:  # the server's: not a value psycopg refused
+                    raise
+                self._write_small(cursor, table, without_nul(table, rows), mode)
             return
+        cursor.execute("SAVEPOINT write_rows")
+        try:
+            self._write_large(cursor, table, rows, mode)
+        except psycopg.errors.CharacterNotInRepertoire:  # UTF-8 0x00: a NUL
+            cursor.execute("ROLLBACK TO SAVEPOINT write_rows")
+            self._write_large(cursor, table, without_nul(table, rows), mode)
+        cursor.execute("RELEASE SAVEPOINT write_rows")
+
+    def _write_small(
+        self, cursor: Any, table: Table, rows: Sequence[Mapping[str, Any]], mode: str
+    ) -> None:
+        names = table.column_names
+        arrays = ", ".join(f"%s::{self._types[c.type]}[]" for c in table.columns)
+        source = f"unnest({arrays}) AS v({', '.join(names)})"
+        statement = self.upsert_statement(table, mode).replace(
+            "{values}", f"SELECT {self._storable_columns(table)} FROM {source}"
+        )
+        cursor.execute(statement, [[r[n] for r in rows] for n in names])
+
+    def _write_large(
+        self, cursor: Any, table: Table, rows: Sequence[Mapping[str, Any]], mode: str
+    ) -> None:
+        names = table.column_names
         stage = self._stage(cursor, table)
         # Binary: about four times cheaper to format than text; the types are declared, so a
         # value of the wrong Python type fails loudly instead of being coerced.
@@ -275,10 +339,25 @@ class PostgresDialect(Dialect):
             copy.set_types([self._copy_types[c.type] for c in table.columns])
             for r in rows:
                 copy.write_row(values(r))
-        cursor.execute(self.upsert_statement(table, mode).replace("{values}", f"TABLE {stage}"))
+        cursor.execute(
+            self.upsert_statement(table, mode).replace(
+                "{values}", f"SELECT {self._storable_columns(table)} FROM {stage}"
+            )
+        )
         # Emptied in the same transaction: a second write to this table in the batch must not
         # see these rows again (and a rollback undoes the COPY and this alike).
         cursor.execute(f"TRUNCATE {stage}")
+
+    def _storable_columns(self, table: Table) -> str:
+        """The select list of a write: each column, instants clamped into the storable range
+        (PostgreSQL holds instants Python cannot read back; see ``projections/storable.py``)."""
+        earliest, latest = f"'{EARLIEST.isoformat()}'", f"'{LATEST.isoformat()}'"
+        return ", ".join(
+            f"CASE WHEN {c.name} < {earliest} THEN timestamptz {earliest} "
+            f"WHEN {c.name} > {latest} THEN timestamptz {latest} ELSE {c.name} END"
+            if c.type == "timestamp" else c.name
+            for c in table.columns
+        )
 
     def _stage(self, cursor: Any, table: Table) -> str:
         """A session-local (temporary) table shaped like ``table``.
@@ -309,13 +388,20 @@ class PostgresDialect(Dialect):
     def pairs(self, pairs: Sequence[tuple[str, str]]) -> tuple[str, list[Any]]:
         return (
             "SELECT * FROM unnest(%s::text[], %s::text[])",
-            [[a for a, _ in pairs], [b for _, b in pairs]],
+            [[storable_text(a) for a, _ in pairs], [storable_text(b) for _, b in pairs]],
         )
 
     def texts(self, values: Sequence[str]) -> tuple[str, list[Any]]:
-        return "SELECT unnest(%s::text[])", [list(values)]
+        return "SELECT unnest(%s::text[])", [[storable_text(v) for v in values]]
+
+
+def without_nul(table: Table, rows: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
+    return storable_rows(rows, [c.name for c in table.columns if c.type == "text"], ())
 
 
 def encode_timestamp(value: datetime) -> str:
-    """Fixed-width UTC text, so that SQLite's text ordering is time ordering."""
+    """Fixed-width UTC text, so that SQLite's text ordering is time ordering; clamped into the
+    storable range first (see ``projections/storable.py``)."""
+    if value.tzinfo is None or not EARLIEST <= value <= LATEST:
+        value = storable_instant(value)
     return value.astimezone(UTC).isoformat(timespec="microseconds")

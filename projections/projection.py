@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
+from uuid import UUID
 
 from infra.settings import Settings
 from projections.schema import Table
@@ -27,6 +29,16 @@ class Positioned(NamedTuple):
     position: int
     topic: str
     event: Any
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    """Stands in for an event the mapper could not decode: the runner quarantines it for every
+    projection that reads its topic, and never hands it to a projection."""
+
+    originator_id: UUID
+    originator_version: int
+    error: Exception
 
 
 class Projection(ABC):

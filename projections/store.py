@@ -7,27 +7,40 @@ their monotonic upsert ``_insert_tracking``), inside the same transaction as the
 
 Written by hand on top of them: a compare-and-set claim at the start of each batch (the library's
 upsert only refuses to go backwards, which would still let two workers that started from different
-positions both apply the same events) and a reset for rebuilds (the library has none).
+positions both apply the same events) and a reset for rebuilds (the library has none). The store
+also keeps each projection's dead-letter rows (``projections/quarantine.py``) beside its position,
+and announces committed positions to readers waiting for them (PostgreSQL NOTIFY).
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import json
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any, NamedTuple
 from uuid import UUID
 
+import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification, Tracking
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteTrackingRecorder
 from psycopg.sql import SQL, Identifier
 
+from projections import quarantine
 from projections.dialect import Dialect, PostgresDialect, SQLiteDialect
 from projections.schema import Table
+from projections.storable import EARLIEST, LATEST
 
 TRACKING_TABLE_POSTGRES = "projection_tracking"
+MAX_CHANNEL_CHARS = 63
+"""PostgreSQL truncates identifiers (and refuses channel names) longer than this."""
+
+_savepoints = itertools.count(1)
 
 
 class PositionMovedError(Exception):
@@ -99,6 +112,20 @@ class Tx:
     def decode(self, table: Table, column: str, value: Any) -> Any:
         return self.dialect.decode(table.types[column], value)
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested transaction: an error inside undoes only the block's writes (and is raised),
+        the rest of the transaction carries on. How a failed batch finds its culprits."""
+        name = f"sp_{next(_savepoints)}"
+        self.cursor.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self.cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            self.cursor.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        self.cursor.execute(f"RELEASE SAVEPOINT {name}")
+
 
 class ReadModelStore:
     def __init__(self, app: Application[UUID]) -> None:
@@ -120,6 +147,39 @@ class ReadModelStore:
         else:  # pragma: no cover - the app is only ever built on these two
             raise TypeError(f"read models need SQLite or PostgreSQL, not {type(recorder)!r}")
         self.tracking.create_table()
+
+    def dedicated_connection(self) -> psycopg.Connection[Any]:
+        """A PostgreSQL session of its own (autocommit), for LISTEN: a pooled one would go back to
+        the pool still listening, and hold a pool slot for as long as it listens."""
+        configured: Any = self.datastore.pool.kwargs  # a dict (typed loosely upstream)
+        kwargs: dict[str, Any] = dict(configured)
+        kwargs.pop("row_factory", None)
+        return psycopg.connect(**kwargs, autocommit=True, connect_timeout=5)
+
+    @property
+    def channel(self) -> str | None:
+        """The PostgreSQL channel on which committed positions are announced (None on SQLite).
+        Derived from the events channel, so each schema (deployment, test) has its own."""
+        recorder = self.app.recorder
+        if not isinstance(recorder, PostgresApplicationRecorder):
+            return None
+        name = f"{recorder.channel_name}_positions"
+        if len(name) > MAX_CHANNEL_CHARS:
+            name = f"positions_{hashlib.blake2b(name.encode(), digest_size=16).hexdigest()}"
+        return name
+
+    @property
+    def identity(self) -> str:
+        """Names this database (and schema) within the process: runners and readers of the same
+        one share in-process position signals (``projections/position_signal.py``)."""
+        if isinstance(self.dialect, PostgresDialect):
+            kwargs: Any = self.datastore.pool.kwargs
+            where = f"{kwargs.get('host')}:{kwargs.get('port')}/{kwargs.get('dbname')}"
+            return f"postgres://{where}/{self.dialect.schema}"
+        name = self.datastore.pool.db_name
+        if self.datastore.pool.is_sqlite_memory_mode:
+            return f"sqlite-memory:{name}:{id(self.datastore)}"
+        return f"sqlite:{os.path.realpath(name)}"
 
     def notifications(
         self, first: int, last: int, topics: Sequence[str]
@@ -175,14 +235,15 @@ class ReadModelStore:
 
     def create_tables(self, tables: Sequence[Table]) -> None:
         """Creates what is missing, secondary indexes included (so a runner started after a
-        rebuild died before its end gets them back)."""
+        rebuild died before its end gets them back), and the dead-letter table."""
         with self.write() as tx:
-            for table in tables:
+            for table in (*tables, quarantine.QUARANTINE):
                 for statement in self.dialect.create_statements(table):
                     tx.execute(statement)
 
     def reset(self, name: str, tables: Sequence[Table], *, secondary: bool = True) -> None:
-        """Drops and recreates the tables and forgets the position, in one transaction.
+        """Drops and recreates the tables and forgets the position and the quarantined events
+        (a replay meets them again), in one transaction.
 
         ``secondary=False`` (a rebuild) recreates them without their secondary indexes: loading
         first and indexing once at the end (``create_indexes``) is much cheaper than keeping
@@ -198,6 +259,7 @@ class ReadModelStore:
                 f"DELETE FROM {self.tracking_table} WHERE application_name = %s",
                 (tracking_key(name),),
             )
+            quarantine.clear(tx, name)
 
     def create_indexes(self, tables: Sequence[Table]) -> None:
         """Builds the secondary indexes a rebuild left out, then refreshes the planner's
@@ -223,10 +285,18 @@ class ReadModelStore:
         return {name: self.position(name) for name in names}
 
     def claim(self, tx: Tx, name: str, expected: int) -> None:
-        """Locks the projection's tracking row and checks it still says ``expected``.
+        """Locks the projection's tracking row and checks it still says ``expected``."""
+        stored = self.lock(tx, name)
+        if stored != expected:
+            raise PositionMovedError(f"{name} is at {stored}, not {expected}")
 
-        The first statement writes, so SQLite takes its write lock before reading (a read-then-write
-        transaction in WAL mode would fail with SQLITE_BUSY if a command committed in between).
+    def lock(self, tx: Tx, name: str) -> int:
+        """Locks the projection's tracking row until the transaction ends; returns the position.
+
+        Whoever changes a projection's tables (a batch, a retry of quarantined events) holds this
+        lock, so they never interleave. The first statement writes, so SQLite takes its write lock
+        before reading (a read-then-write transaction in WAL mode would fail with SQLITE_BUSY if a
+        command committed in between).
         """
         key = tracking_key(name)
         tx.execute(
@@ -234,16 +304,58 @@ class ReadModelStore:
             "VALUES (%s, 0) ON CONFLICT (application_name) DO NOTHING",
             (key,),
         )
-        lock = " FOR UPDATE" if self.is_postgres else ""
-        stored = tx.rows(
-            f"SELECT notification_id FROM {self.tracking_table} WHERE application_name = %s{lock}",
+        for_update = " FOR UPDATE" if self.is_postgres else ""
+        stored: int = tx.rows(
+            f"SELECT notification_id FROM {self.tracking_table} "
+            f"WHERE application_name = %s{for_update}",
             (key,),
         )[0]["notification_id"]
-        if stored != expected:
-            raise PositionMovedError(f"{name} is at {stored}, not {expected}")
+        return stored
 
     def advance(self, tx: Tx, name: str, position: int) -> None:
         self.tracking._insert_tracking(tx.cursor, Tracking(tracking_key(name), position))  # noqa: SLF001
+
+    def announce(self, tx: Tx, positions: Mapping[str, int]) -> None:
+        """Tells readers in other processes (``?min_position=`` waits) where the projections will
+        be once this transaction commits: a NOTIFY is delivered at commit, or not at all. SQLite
+        has no notifications; readers there poll."""
+        channel = self.channel
+        if channel is not None and positions:
+            tx.execute("SELECT pg_notify(%s, %s)", (channel, json.dumps(dict(positions))))
+
+    def clamp_stored_instants(self, tables: Sequence[Table]) -> None:
+        """Brings timestamps that PostgreSQL holds but Python cannot read (before year 1 or after
+        9999 in UTC, written before encoders clamped them) into the storable range.
+
+        Such rows make every query that reads them fail; a runner runs this once when it starts,
+        one statement per table, so upgrading needs no rebuild. SQLite never stored them (the
+        encoder failed instead).
+        """
+        if not self.is_postgres:
+            return
+        with self.write() as tx:
+            for table in tables:
+                columns = [c.name for c in table.columns if c.type == "timestamp"]
+                if not columns:
+                    continue
+                # CASE rather than least/greatest, which would turn a NULL into a bound.
+                sets = ", ".join(
+                    f"{c} = CASE WHEN {c} < %s THEN %s WHEN {c} > %s THEN %s ELSE {c} END"
+                    for c in columns
+                )
+                where = " OR ".join(f"{c} < %s OR {c} > %s" for c in columns)
+                tx.execute(
+                    f"UPDATE {tx.table(table.name)} SET {sets} WHERE {where}",
+                    [EARLIEST, EARLIEST, LATEST, LATEST] * len(columns)
+                    + [EARLIEST, LATEST] * len(columns),
+                )
+
+    def notifications_at(self, positions: Sequence[int]) -> list[Notification]:
+        """The notifications at these positions (a retry of quarantined events), in order."""
+        found: list[Notification] = []
+        for position in sorted(positions):
+            found += self.app.recorder.select_notifications(position, limit=1, stop=position)
+        return found
 
     def index_names(self, table: Table) -> set[str]:
         """The names of the table's indexes, primary key included (tests, operations)."""

@@ -26,6 +26,7 @@ def runner_for(app: ComplaintsApp, settings: Settings, names: Sequence[str] = ()
         bulk_page_size=settings.projection_bulk_page_size,
         poll_seconds=settings.projection_poll_seconds,
         batch_delay_seconds=settings.projection_batch_delay_seconds,
+        retry_max_seconds=settings.projection_retry_max_seconds,
     )
 
 

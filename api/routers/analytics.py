@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 
 from aggregates.plausible_time import EARLIEST_DAY
 from api.deps import PrincipalDep
-from api.read_models import MinPosition, StoreDep, await_view, invalid, settings_of
+from api.read_models import StoreDep, invalid, settings_of, waits_for
 from commands.input_types import PlausibleDay
 from queries.analytics import GroupBy, Summary, analytics_summary
 from queries.errors import InvalidQueryError
@@ -25,6 +25,7 @@ def summary(
     request: Request,
     store: StoreDep,
     _: PrincipalDep,
+    _view: Annotated[None, waits_for("analytics")],
     from_: Annotated[
         PlausibleDay | None,
         Query(alias="from", description="First day (YYYY-MM-DD, reporting time zone)"),
@@ -35,9 +36,7 @@ def summary(
     ] = None,
     group_by: GroupBy = "category",
     top: Annotated[int, Query(ge=1, le=50)] = 5,
-    min_position: MinPosition = None,
 ) -> Summary:
-    await_view(request, store, "analytics", min_position)
     today = datetime.now(ZoneInfo(settings_of(request).report_tz)).date()
     last = to or today
     first = from_ or max(EARLIEST_DAY, last - timedelta(days=DEFAULT_DAYS - 1))

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 
 from aggregates.vocabulary import Category, Channel, CustomerTier, Severity, Status
 from api.deps import PrincipalDep
-from api.read_models import MinPosition, StoreDep, await_view, invalid
+from api.read_models import StoreDep, invalid, waits_for
 from commands.input_types import SINGLE_LINE, PlausibleInstant
 from queries.case_list import ComplaintPage, ListFilters, Sort, list_complaints
 from queries.errors import InvalidQueryError
@@ -29,6 +29,7 @@ def list_all(
     request: Request,
     store: StoreDep,
     _: PrincipalDep,
+    _view: Annotated[None, waits_for("complaints")],
     status: Status | None = None,
     category: Category | None = None,
     severity: Severity | None = None,
@@ -45,9 +46,7 @@ def list_all(
     sort: Sort = "-filed_at",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
-    min_position: MinPosition = None,
 ) -> ComplaintPage:
-    await_view(request, store, "complaints", min_position)
     filters = ListFilters(
         status=status.value if status else None,
         category=category.value if category else None,

@@ -1,17 +1,60 @@
-"""GET /projections: each read model's position, and its lag behind the event store."""
+"""GET /projections: each read model's position, lag and quarantined events;
+POST /projections/{name}/retry: apply a projection's quarantined events again (admins)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from api.deps import AppDep, PrincipalDep
-from api.read_models import StoreDep
-from projections.registry import names
-from queries.projection_status import ProjectionsStatus, projection_status
+from fastapi import APIRouter, Path, Request
+from pydantic import BaseModel
+
+from aggregates.vocabulary import Role
+from api.deps import AppDep, Principal, PrincipalDep, require_role
+from api.problems import ProblemError
+from api.read_models import StoreDep, settings_of
+from projections.registry import UnknownProjectionError, build, names
+from projections.retry import retry_quarantined
+from queries.projection_status import (
+    ProjectionsStatus,
+    QuarantinedEvent,
+    projection_status,
+    shown,
+)
 
 router = APIRouter(tags=["operations"])
+
+AdminDep = Annotated[Principal, require_role(Role.ADMIN)]
+
+
+class RetryResult(BaseModel):
+    projection: str
+    applied: int
+    """Quarantined events applied now (failed ones and those parked behind them)."""
+    parked: int
+    """Events still held back behind one that still fails."""
+    still_failing: list[QuarantinedEvent]
 
 
 @router.get("/projections", response_model=ProjectionsStatus)
 def projections(app: AppDep, store: StoreDep, _: PrincipalDep) -> ProjectionsStatus:
     return projection_status(app, store, names())
+
+
+@router.post("/projections/{name}/retry", response_model=RetryResult)
+def retry(
+    request: Request,
+    store: StoreDep,
+    _: AdminDep,
+    name: Annotated[str, Path(max_length=100, description="A projection's name")],
+) -> RetryResult:
+    """Applies the projection's quarantined events again, in position order; those that still
+    fail stay quarantined with one more attempt. Safe while the projection runs."""
+    try:
+        [projection] = build(settings_of(request), [name])
+    except UnknownProjectionError as unknown:
+        raise ProblemError(404, "not-found", "Projection not found", str(unknown)) from None
+    report = retry_quarantined(store, projection)
+    return RetryResult(
+        projection=report.projection, applied=report.applied, parked=report.parked,
+        still_failing=[shown(e) for e in report.still_failing],
+    )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from api.deps import PrincipalDep
-from api.read_models import MinPosition, StoreDep, await_view, invalid
+from api.read_models import StoreDep, invalid, waits_for
 from commands.input_types import SINGLE_LINE
 from queries.errors import InvalidQueryError
 from queries.workload import DEFAULT_LIMIT, MAX_LIMIT, Workload, get_workload
@@ -17,9 +17,9 @@ router = APIRouter(tags=["read models"])
 
 @router.get("/workload", response_model=Workload)
 def workload(
-    request: Request,
     store: StoreDep,
     _: PrincipalDep,
+    _view: Annotated[None, waits_for("workload")],
     team: Annotated[
         Annotated[str, SINGLE_LINE] | None, Query(min_length=1, max_length=200)
     ] = None,
@@ -30,9 +30,7 @@ def workload(
     cursor: Annotated[
         str | None, Query(max_length=4000, description="`next_cursor` of the previous page")
     ] = None,
-    min_position: MinPosition = None,
 ) -> Workload:
-    await_view(request, store, "workload", min_position)
     try:
         return get_workload(store, team, limit=limit, cursor=cursor)
     except InvalidQueryError as e:

@@ -21,6 +21,7 @@ from projections.runner import Runner
 from projections.store import Tx
 from projections.workload import WORKLOAD_CASES
 from queries.analytics import analytics_summary
+from tests.projections.faults import Killed
 from tests.projections.history import generate
 
 ALL_TABLES = [t for cls in REGISTERED for t in cls.tables]
@@ -112,7 +113,7 @@ class DyingComplaints(ComplaintsProjection):
     def apply(self, tx: Tx, events: Sequence[Positioned]) -> None:
         self.batches += 1
         if self.batches == 2:
-            raise RuntimeError("killed")
+            raise Killed
         super().apply(tx, events)
 
 
@@ -127,7 +128,7 @@ def test_a_rebuild_killed_midway_leaves_a_state_that_recovers(
 
     dying = Runner(app, [DyingComplaints(report_settings), *build(report_settings)[1:]],
                    page_size=100, bulk_page_size=400)
-    with pytest.raises(RuntimeError, match="killed"):
+    with pytest.raises(Killed):
         dying.rebuild()
     assert set(dying.store.positions(names()).values()) == {400} and head > 400
     assert SECONDARY not in dying.store.index_names(COMPLAINT_LIST)

@@ -15,6 +15,7 @@ from projections.registry import REGISTERED, build
 from projections.runner import Runner
 from projections.store import PositionMovedError, Tx
 from projections.workload import WORKLOAD_AGENTS, WORKLOAD_CASES, WORKLOAD_TEAMS, WorkloadProjection
+from tests.projections.faults import Killed
 from tests.projections.history import generate
 
 ALL_TABLES = [t for cls in REGISTERED for t in cls.tables]
@@ -64,7 +65,7 @@ class CrashingWorkload(WorkloadProjection):
 
     def apply(self, tx: Tx, events: Sequence[Positioned]) -> None:
         super().apply(tx, events)
-        raise RuntimeError("killed")
+        raise Killed
 
 
 def test_killed_mid_batch_leaves_nothing_behind(
@@ -74,7 +75,7 @@ def test_killed_mid_batch_leaves_nothing_behind(
     head = app.recorder.max_notification_id()
     healthy = build(report_settings)
     crashing = Runner(app, [healthy[0], CrashingWorkload(report_settings), healthy[2]])
-    with pytest.raises(RuntimeError, match="killed"):
+    with pytest.raises(Killed):
         crashing.catch_up()
     # The batch was one transaction over all three: none of them moved or wrote anything.
     assert crashing.store.positions(["complaints", "workload", "analytics"]) == {

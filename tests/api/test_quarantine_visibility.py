@@ -1,0 +1,97 @@
+"""Quarantined events are visible in GET /projections and `complaints projections status`, and
+`complaints projections retry` / POST /projections/{name}/retry apply them again."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from api import cli
+from commands.application import ComplaintsApp
+from commands.context import CommandContext
+from commands.models import AssignComplaint, FileComplaint
+from infra.settings import Settings
+from projections.complaints import COMPLAINT_LIST, ComplaintsProjection
+from projections.runner import Runner
+from projections.store import ReadModelStore
+from tests.intake import intake
+from tests.projections.faults import Refusing, refusing
+
+cli_runner = CliRunner()
+
+
+@pytest.fixture
+def quarantined(app: ComplaintsApp, settings: Settings, ctx: CommandContext) -> UUID:
+    """Two complaints; the case list could not transcribe the second one's two events."""
+    app.file_complaint(FileComplaint.model_validate(intake(subject="fine")), ctx)
+    bad = app.file_complaint(FileComplaint.model_validate(intake(subject="bad")), ctx).complaint_id
+    app.assign(bad, AssignComplaint(assignee="bob"), ctx)
+    fault = Refusing()
+    fault.refused.add(bad)
+    Runner(app, [refusing(ComplaintsProjection, settings, fault)]).catch_up()
+    return bad
+
+
+@pytest.fixture(autouse=True)
+def use_store(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMPLAINTS_DATABASE_URL", database_url)
+
+
+def test_get_projections_shows_the_quarantined_events(
+    client: TestClient, quarantined: UUID
+) -> None:
+    status = client.get("/projections").json()
+    complaints = next(p for p in status["projections"] if p["name"] == "complaints")
+    assert complaints["position"] == status["head"] and complaints["quarantined"] == 2
+    failed, parked = complaints["quarantine"]
+    assert failed["complaint_id"] == str(quarantined) and failed["version"] == 1
+    assert (failed["error_class"], failed["error_message"], failed["attempts"]) == (
+        "ValueError", "cannot transcribe this complaint", 1
+    )
+    assert parked["error_class"] == "parked" and parked["parked_behind"] == failed["position"]
+    others = [p for p in status["projections"] if p["name"] != "complaints"]
+    assert all(p["quarantined"] == 0 and p["quarantine"] == [] for p in others)
+
+
+def test_the_cli_shows_them_and_retry_applies_them(
+    quarantined: UUID, app: ComplaintsApp
+) -> None:
+    shown = cli_runner.invoke(cli.cli, ["projections", "status"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert "2 quarantined event(s)" in shown.output
+    assert f"complaint {quarantined} v1  ValueError: cannot transcribe" in shown.output
+
+    retried = cli_runner.invoke(cli.cli, ["projections", "retry", "--all"])  # no fault there
+
+    assert retried.exit_code == 0, retried.output
+    assert "complaints: 2 applied, 0 still failing" in retried.output
+    shown = cli_runner.invoke(cli.cli, ["projections", "status"], env={"COLUMNS": "200"})
+    assert "quarantined event(s)" not in shown.output
+    rows = {r["id"]: r for r in ReadModelStore(app).snapshot(COMPLAINT_LIST)}
+    assert rows[quarantined]["assignee"] == "bob"
+
+
+def test_retry_names_an_unknown_projection(quarantined: UUID) -> None:
+    result = cli_runner.invoke(cli.cli, ["projections", "retry", "nonesuch"])
+    assert result.exit_code == 2 and "unknown projection nonesuch" in result.output
+
+
+def test_post_retry_is_for_admins(
+    client: TestClient, quarantined: UUID, admin_token: str
+) -> None:
+    assert client.post("/projections/complaints/retry").status_code == 403
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    missing = client.post("/projections/nonesuch/retry", headers=admin)
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+
+    done = client.post("/projections/complaints/retry", headers=admin)
+
+    assert done.status_code == 200
+    assert done.json() == {
+        "projection": "complaints", "applied": 2, "parked": 0, "still_failing": []
+    }
+    assert client.get("/projections").json()["projections"][0]["quarantined"] == 0

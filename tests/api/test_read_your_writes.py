@@ -1,0 +1,121 @@
+"""?min_position=N: refused at once beyond the head, waited for without a thread, capped, and
+woken by the view's commit (in-process signal, PostgreSQL NOTIFY, SQLite polling)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from commands.application import ComplaintsApp
+from commands.context import CommandContext
+from commands.models import FileComplaint
+from infra.settings import Settings
+from projections.position_signal import PositionSignal
+from projections.position_watcher import PositionWatcher
+from projections.registry import build
+from projections.runner import Runner
+from projections.store import ReadModelStore
+from tests.intake import intake
+
+VIEWS = {"/complaints": {}, "/workload": {}, "/analytics/summary": {"group_by": "day"}}
+
+
+def file(app: ComplaintsApp, ctx: CommandContext) -> int:
+    """Files a complaint that no projection has processed yet; returns its position."""
+    app.file_complaint(FileComplaint.model_validate(intake()), ctx)
+    return app.recorder.max_notification_id() or 0
+
+
+def eventually(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+@pytest.mark.parametrize("path", sorted(VIEWS))
+def test_a_position_beyond_the_head_is_refused_at_once(
+    client: TestClient, app: ComplaintsApp, ctx: CommandContext, path: str
+) -> None:
+    head = file(app, ctx)
+    started = time.monotonic()
+    response = client.get(path, params={**VIEWS[path], "min_position": head + 1})
+    assert time.monotonic() - started < 1.0  # not the 5 s wait
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["errors"][0]["field"] == "min_position"
+    assert f"head ({head})" in problem["errors"][0]["reason"] and problem["head"] == head
+
+
+def test_waits_hold_no_thread_are_capped_and_all_wake_when_the_view_commits(
+    settings: Settings, app: ComplaintsApp, ctx: CommandContext, agent_token: str
+) -> None:
+    patient = settings.model_copy(update={"read_wait_seconds": 30, "read_wait_max_waiters": 60})
+    position = file(app, ctx)
+    with TestClient(create_app(patient, app)) as client, ThreadPoolExecutor(60) as pool:
+        client.headers["Authorization"] = f"Bearer {agent_token}"
+
+        def waiting_read() -> tuple[int, float]:
+            response = client.get("/complaints", params={"min_position": position})
+            return response.status_code, time.monotonic()
+
+        waits = [pool.submit(waiting_read) for _ in range(60)]
+        state = client.app.state  # type: ignore[attr-defined]
+        assert eventually(lambda: getattr(state, "position_watcher", None) is not None
+                          and state.position_watcher.waiting == 60)
+
+        started = time.monotonic()
+        plain = client.get("/workload")
+        assert plain.status_code == 200
+        assert time.monotonic() - started < 1.0  # served although 60 reads are waiting
+
+        crowded = client.get("/complaints", params={"min_position": position})
+        assert crowded.status_code == 429 and crowded.headers["Retry-After"] == "1"
+        assert crowded.headers["content-type"] == "application/problem+json"
+
+        Runner(app, build(settings)).catch_up()
+        committed = time.monotonic()
+        answers = [w.result(timeout=10) for w in waits]
+    assert {status for status, _ in answers} == {200}
+    assert max(at for _, at in answers) - committed < 2.0  # woken, not timed out
+
+
+@pytest.mark.parametrize(("source", "bound"), [("in-process", 0.05), ("cross-process", 0.5)])
+def test_a_waiter_is_woken_by_the_commit_itself(
+    app: ComplaintsApp, settings: Settings, ctx: CommandContext, source: str, bound: float
+) -> None:
+    """In-process, the runner's own signal wakes the waiter. Cross-process (a private signal
+    here, so the runner's cannot reach it), only PostgreSQL NOTIFY, or SQLite polling every
+    50 ms, can: the safety-net re-read is set far beyond the test's bound. The old wait polled
+    every 20 ms behind a runner that pauses 20 ms (batch delay) and polls SQLite every 100 ms."""
+    position = file(app, ctx)
+    runner = Runner(app, build(settings, ["complaints"]))
+    watcher = PositionWatcher(
+        ReadModelStore(app), poll_seconds=0.05, recheck_seconds=60, linger_seconds=0.1
+    )
+    if source == "cross-process":
+        watcher.signal = PositionSignal()
+
+    async def woken_after_commit() -> float:
+        with watcher.waiter("complaints", position) as waiter:
+            await asyncio.sleep(0.3)  # the watcher is listening (or polling) by now
+            await asyncio.to_thread(runner.catch_up)
+            committed = time.monotonic()
+            await asyncio.wait_for(waiter.reached.wait(), 5)
+            return time.monotonic() - committed
+
+    try:
+        assert asyncio.run(woken_after_commit()) < bound
+        # Nobody waits any more: the watcher's thread (and its session) ends.
+        assert eventually(lambda: watcher._thread is None, 5)  # noqa: SLF001
+    finally:
+        watcher.close()
