@@ -178,6 +178,8 @@ class Settings(BaseSettings):
         description="Where the first start writes the admin token (mode 0600) when standard"
         " output is not a terminal; default admin-token beside the SQLite database, or"
         " var/admin-token.",
+    )
+
     # ---- hardening: the read side (issue 7, items 1 and 6) ----
     read_wait_max_waiters: int = Field(
         default=200, ge=1,
