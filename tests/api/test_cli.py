@@ -14,14 +14,17 @@ from api import cli
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.models import AssignComplaint, FileComplaint
+from infra.settings import Settings
 from tests.intake import intake
 
 runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
-def use_store(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def use_store(database_url: str, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COMPLAINTS_DATABASE_URL", database_url)
+    # The test's own key file, not ./var/secret.key in the work tree.
+    monkeypatch.setenv("COMPLAINTS_SECRET_KEY_FILE", str(settings.secret_key_file))
 
 
 def test_tokens_create_list_revoke(app: ComplaintsApp) -> None:
