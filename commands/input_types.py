@@ -22,7 +22,7 @@ import re
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, Field
 from pydantic_core import PydanticCustomError
 
 from aggregates.plausible_time import (
@@ -107,3 +107,10 @@ PlausibleInstant = Annotated[AwareDatetime, AfterValidator(_plausible_instant)]
 """An ISO-8601 instant with a UTC offset, within the plausible range."""
 PlausibleDay = Annotated[date, AfterValidator(_plausible_day)]
 """A calendar day (YYYY-MM-DD) within the plausible range."""
+
+
+MAX_POSITION = 2**63 - 1
+"""The largest event-store position (PostgreSQL ``bigint``, SQLite ``INTEGER``): a caller's
+number past it can name no event, and the database driver would refuse to bind it."""
+
+Position = Annotated[int, Field(ge=0, le=MAX_POSITION)]

@@ -21,6 +21,7 @@ from api.deps import AppDep, PrincipalDep
 from api.problems import ProblemError
 from api.stream_slots import StreamSlot, StreamSlots, TooManyStreamsError
 from commands.application import ComplaintsApp
+from commands.input_types import MAX_POSITION
 from infra.event_watcher import EventWatcher
 from infra.settings import Settings
 from queries.cloudevents import json_schema
@@ -29,7 +30,6 @@ from queries.event_feed import FeedPage, UnknownEventTypeError, read_page, topic
 # Clients reconnect after this long when the connection drops (SSE `retry:` field).
 RECONNECT_MILLISECONDS = 2000
 # Positions are PostgreSQL bigints (and SQLite 64-bit integers): larger ones cannot be queried.
-BIGINT_MAX = 2**63 - 1
 # ASCII only: str.isdigit() and \d also accept "²" or "١", which int() then refuses or misreads.
 _POSITION = re.compile(r"[0-9]{1,19}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -90,8 +90,8 @@ def refuse_control_characters(field: str, value: str) -> None:
 def position(field: str, value: str) -> int:
     """A position sent as text (a header): ASCII digits only, at most a bigint."""
     text = value.strip()
-    if not _POSITION.fullmatch(text) or int(text) > BIGINT_MAX:
-        raise invalid(field, f"must be a position: a whole number from 0 to {BIGINT_MAX}")
+    if not _POSITION.fullmatch(text) or int(text) > MAX_POSITION:
+        raise invalid(field, f"must be a position: a whole number from 0 to {MAX_POSITION}")
     return int(text)
 
 
@@ -128,7 +128,7 @@ TypesDep = Annotated[list[str] | None, Depends(event_types)]
 AggregateDep = Annotated[UUID | None, Depends(aggregate)]
 AfterQuery = Annotated[
     int,
-    Query(ge=0, le=BIGINT_MAX, description="Position to read after (0: from the beginning)"),
+    Query(ge=0, le=MAX_POSITION, description="Position to read after (0: from the beginning)"),
 ]
 
 
@@ -151,7 +151,7 @@ def list_events(
     aggregate_id: AggregateDep,
     after: AfterQuery = 0,
     limit: Annotated[
-        int, Query(ge=1, le=BIGINT_MAX, description="Page size (at most events_max_page)")
+        int, Query(ge=1, le=MAX_POSITION, description="Page size (at most events_max_page)")
     ] = 100,
 ) -> EventPage:
     """Public events after a position, in position order. Continue with `after=next_cursor`."""

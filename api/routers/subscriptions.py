@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
 from aggregates.vocabulary import Role
 from api.deps import AppDep, Principal, require_role
 from api.problems import ProblemError
+from commands.input_types import Position
 from infra.secrets import secret_box
 from infra.settings import Settings
 from infra.webhook_store import (
@@ -74,7 +75,7 @@ class SubscriptionCreate(BaseModel):
         description="Shared HMAC-SHA256 key (no control characters); stored sealed, never"
         " shown again"
     )
-    after: Annotated[int, Field(ge=0)] | None = Field(
+    after: Position | None = Field(
         default=None,
         description="Start after this position (0: replay all history); default: only new events",
     )
