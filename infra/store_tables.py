@@ -7,6 +7,7 @@ Statements are written once with ``%s`` placeholders and ``{name}`` table slots.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -40,4 +41,21 @@ class StoreTables:
         """A cursor in a transaction, committed on exit when ``commit`` (rolled back on error)."""
         with self._datastore.transaction(commit=commit) as cursor:
             # SQLite's datastore hands out the library's cursor wrapper; use the real cursor.
-            yield getattr(cursor, "sqlite_cursor", cursor)
+            cursor = getattr(cursor, "sqlite_cursor", cursor)
+            if commit and not self.is_postgres:
+                # Take the write lock before any read. The library begins a deferred transaction;
+                # one that reads and then writes while another connection (the projection
+                # runner's, the webhook worker's: each has its own pool) has committed meanwhile
+                # fails at once with "database is locked", without waiting for the lock.
+                self._take_sqlite_write_lock(cursor)
+            yield cursor
+
+    def _take_sqlite_write_lock(self, cursor: Any) -> None:
+        """A write that changes nothing: SQLite takes its write lock (waiting up to the lock
+        timeout for it) at the first write statement of a transaction."""
+        table = next(iter(self.tables.values()))
+        try:
+            cursor.execute(f"UPDATE {table} SET rowid = rowid WHERE 0")
+        except sqlite3.OperationalError as e:
+            if "no such table" not in str(e):  # this very transaction may be creating it
+                raise
