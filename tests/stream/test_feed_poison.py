@@ -7,10 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import socket
 import uuid
-from urllib.parse import urlsplit
 
 import nats
 import pytest
@@ -28,9 +25,6 @@ from tests.intake import intake
 from tests.poison import POISONS, store_poison, store_poison_comment
 from tests.stream.receiver import receiver
 from tests.stream.webhook_setup import admin_client, running_worker, subscribe, webhook_settings
-
-NATS_URL = os.environ.get("COMPLAINTS_TEST_NATS_URL", "nats://127.0.0.1:4222")
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def store_every_poison_then_a_good_one(app: ComplaintsApp, ctx: CommandContext) -> uuid.UUID:
@@ -90,19 +84,6 @@ def test_webhooks_deliver_poison_events_and_those_after_them(
             hook.wait_for(lambda: len(hook.accepted()) == len(POISONS) + 2)
         assert admin.get(f"/subscriptions/{sub}").json()["consecutive_failures"] == 0
         assert_sanitised([json.loads(r.body) for r in hook.accepted()], good)
-
-
-@pytest.fixture
-def nats_url() -> str:
-    parts = urlsplit(NATS_URL)
-    try:
-        socket.create_connection((parts.hostname, parts.port or 4222), timeout=2).close()
-    except OSError as e:
-        reason = f"NATS not reachable at {NATS_URL}: {e}"
-        if IN_CI:
-            pytest.fail(f"CI=true requires NATS: {reason}")
-        pytest.skip(reason)
-    return NATS_URL
 
 
 async def published(url: str, stream: str) -> list[dict[str, object]]:

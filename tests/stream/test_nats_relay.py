@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
 import uuid
-from urllib.parse import urlsplit
 
 import nats
 import pytest
@@ -20,22 +17,6 @@ from infra.nats_relay import NatsRelay
 from infra.settings import Settings
 from queries.event_feed import read_page
 from tests.intake import intake
-
-NATS_URL = os.environ.get("COMPLAINTS_TEST_NATS_URL", "nats://127.0.0.1:4222")
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-@pytest.fixture
-def nats_url() -> str:
-    parts = urlsplit(NATS_URL)
-    try:
-        socket.create_connection((parts.hostname, parts.port or 4222), timeout=2).close()
-    except OSError as e:
-        reason = f"NATS not reachable at {NATS_URL}: {e}"
-        if IN_CI:
-            pytest.fail(f"CI=true requires NATS: {reason}")
-        pytest.skip(reason)
-    return NATS_URL
 
 
 class Crash(Exception):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 import tracemalloc
-from collections.abc import Iterator
 from contextlib import ExitStack
 
 import pytest
@@ -27,12 +26,6 @@ from tests.stream.webhook_setup import (
 )
 
 HUGE = 200 * 1024 * 1024
-
-
-@pytest.fixture
-def hook() -> Iterator[Receiver]:
-    with receiver() as r:
-        yield r
 
 
 def test_a_huge_answer_is_not_read(

@@ -4,7 +4,6 @@ database, older plaintext rows sealed on start, and a wrong key sends nothing.""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from infra.settings import Settings
 from infra.store_tables import StoreTables
 from infra.webhook_signature import verify
 from infra.webhook_store import WebhookStore
-from tests.stream.receiver import Receiver, receiver
+from tests.stream.receiver import Receiver
 from tests.stream.webhook_setup import (
     SECRET,
     admin_client,
@@ -30,12 +29,6 @@ from tests.stream.webhook_setup import (
     wait_until,
     webhook_settings,
 )
-
-
-@pytest.fixture
-def hook() -> Iterator[Receiver]:
-    with receiver() as r:
-        yield r
 
 
 @pytest.fixture

@@ -52,12 +52,6 @@ def loopback(settings: Settings) -> Settings:
     return webhook_settings(settings)
 
 
-@pytest.fixture
-def hook() -> Iterator[Receiver]:
-    with receiver() as r:
-        yield r
-
-
 def stored_subscription(app: ComplaintsApp, settings: Settings, url: str) -> str:
     """A subscription as an older version (or a direct database write) left it: unchecked."""
     store = WebhookStore(app, secret_box(settings))

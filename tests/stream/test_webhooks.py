@@ -20,7 +20,7 @@ from infra.settings import Settings
 from infra.webhook_signature import verify
 from infra.webhooks import WebhookWorker
 from tests.intake import intake
-from tests.stream.receiver import Receiver, receiver
+from tests.stream.receiver import Receiver
 
 SECRET = "s3cret-s3cret-s3cret"
 BASE = 0.1
@@ -46,12 +46,6 @@ def admin(fast: Settings, app: ComplaintsApp, admin_token: str) -> Iterator[Test
     with TestClient(create_app(fast, app)) as c:
         c.headers["Authorization"] = f"Bearer {admin_token}"
         yield c
-
-
-@pytest.fixture
-def hook() -> Iterator[Receiver]:
-    with receiver() as r:
-        yield r
 
 
 def file_and_assign(app: ComplaintsApp, ctx: CommandContext) -> None:
