@@ -389,12 +389,17 @@ class WebhookStore:
 
     def record_redelivery(self, delivery: Delivery) -> None:
         """Logs a manual redelivery (same id as its request) and marks the request attempted;
-        it changes neither position nor failure count."""
+        it changes neither position nor failure count. Recording the same request twice keeps
+        the first log entry (a worker pass may start a request a moment before the previous
+        pass's attempt of it is recorded: the receiver then gets the event twice, which
+        at-least-once delivery allows, but the log must not fail)."""
         with self._cursor(commit=True) as cursor:
-            self._insert(cursor, delivery)
+            self._insert(cursor, delivery, on_conflict=" ON CONFLICT (id) DO NOTHING")
             cursor.execute(
-                self._sql("UPDATE {webhook_redeliveries} SET state = %s WHERE id = %s"),
-                (ATTEMPTED, delivery.id),
+                self._sql(
+                    "UPDATE {webhook_redeliveries} SET state = %s WHERE id = %s AND state = %s"
+                ),
+                (ATTEMPTED, delivery.id, PENDING),
             )
 
     def abandon_redelivery(self, redelivery_id: str, detail: str) -> None:
@@ -431,13 +436,13 @@ class WebhookStore:
             row = cursor.fetchone()
         return _delivery(row) if row else None
 
-    def _insert(self, cursor: Any, d: Delivery) -> None:
+    def _insert(self, cursor: Any, d: Delivery, on_conflict: str = "") -> None:
         cursor.execute(
             self._sql(
                 "INSERT INTO {webhook_deliveries} (id, subscription_id, event_id, position,"
                 " event_type, attempt, manual, succeeded, status_code, error, duration_ms,"
                 " attempted_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)" + on_conflict
             ),
             (
                 d.id,

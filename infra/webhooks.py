@@ -37,7 +37,14 @@ from infra.event_watcher import EventWatcher
 from infra.secrets import SealedValueError, secret_box
 from infra.settings import Settings
 from infra.webhook_sender import WebhookSender
-from infra.webhook_store import ACTIVE, Delivery, Redelivery, Subscription, WebhookStore
+from infra.webhook_store import (
+    ACTIVE,
+    PENDING,
+    Delivery,
+    Redelivery,
+    Subscription,
+    WebhookStore,
+)
 from infra.webhook_targets import redacted
 from projections.coordination import coordinator_for
 from queries.event_feed import read_page
@@ -250,6 +257,11 @@ class WebhookWorker:
 
     async def _redeliver(self, redelivery: Redelivery) -> None:
         """Sends a requested redelivery's event again; logged as manual, position untouched."""
+        current = await asyncio.to_thread(
+            self._store.redelivery, redelivery.subscription_id, redelivery.id
+        )
+        if current is None or current.state != PENDING:
+            return  # attempted by a task of an earlier pass, read as pending before it ended
         subscription = await asyncio.to_thread(self._store.get, redelivery.subscription_id)
         if subscription is None:
             return  # deleted meanwhile, and its redeliveries with it
