@@ -5,12 +5,13 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import install_problem_handlers, problem_response
+from api.problems import MEDIA_TYPE, PROBLEM_SCHEMA, install_problem_handlers, problem_response
 from api.query_guard import RefuseControlCharacters
 from api.routers import (
     analytics,
@@ -108,6 +109,19 @@ def _is_ascii_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+# Answers any route may give, documented once so that clients (and schemathesis) know every 4xx
+# is an RFC 9457 problem document, not FastAPI's default validation shape.
+COMMON_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {"description": description, "content": {MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}}}
+    for status, description in (
+        (400, "Malformed JSON or header"),
+        (401, "Missing, unknown, revoked or expired token"),
+        (413, "Body larger than COMPLAINTS_MAX_BODY_BYTES"),
+        (422, "Invalid field, query parameter, header or path (the problem names it)"),
+    )
+}
+
+
 def create_app(settings: Settings | None = None, service: ComplaintsApp | None = None) -> FastAPI:
     """Builds the HTTP API over ``service`` (or a new one built from ``settings``)."""
     settings = settings or Settings()
@@ -132,6 +146,7 @@ def create_app(settings: Settings | None = None, service: ComplaintsApp | None =
         description="Event-sourced customer-complaint handling. Authenticate with "
         "`Authorization: Bearer <token>` (create one with `complaints tokens create`).",
         lifespan=lifespan,
+        responses=COMMON_PROBLEMS,
     )
     api.state.settings = settings
     if service is not None:

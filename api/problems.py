@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from aggregates.errors import IllegalTransitionError, InvalidIntakeError
 from commands.errors import (
@@ -20,6 +21,26 @@ from commands.errors import (
 
 PROBLEM_BASE = "https://complaint-ledger.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
+            },
+        },
+    },
+}
+"""The JSON Schema of every problem document (RFC 9457 members plus ``errors``)."""
 
 
 class ProblemError(Exception):
@@ -141,13 +162,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
         return problem_response(
-            request,
-            exc.status_code,
-            kind,
-            str(exc.detail),
-            str(exc.detail),
-            dict(exc.headers or {}),
+            request, exc.status_code, kind, str(exc.detail), str(exc.detail), headers
         )
 
     @app.exception_handler(Exception)
@@ -155,3 +174,16 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             request, 500, "internal", "Internal error", "an unexpected error occurred"
         )
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path. Starlette's own 405 names only the methods of
+    the first route whose path matched (``/subscriptions``: POST, not GET and POST)."""
+    return [
+        method
+        for method in HTTP_METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.router.routes
+        )
+    ]

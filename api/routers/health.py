@@ -44,8 +44,10 @@ async def health() -> Liveness:
     "/health/ready",
     response_model=Readiness,
     responses={
-        401: {"description": "Missing or invalid token"},
-        503: {"description": "The database did not answer; see Retry-After"},
+        503: {
+            "description": "The database did not answer; see Retry-After",
+            "content": {"application/problem+json": {}},
+        },
     },
 )
 async def ready(app: AppDep, _: PrincipalDep) -> Readiness:
