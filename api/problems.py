@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from typing import Any
 
+import eventsourcing.persistence
+import psycopg
+import psycopg_pool
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -19,8 +24,19 @@ from commands.errors import (
     TokenNotFoundError,
 )
 
+log = logging.getLogger(__name__)
+
 PROBLEM_BASE = "https://complaint-ledger.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
+STORE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    eventsourcing.persistence.OperationalError,
+    eventsourcing.persistence.InterfaceError,
+    psycopg.OperationalError,
+    psycopg_pool.PoolTimeout,
+    sqlite3.OperationalError,
+)
+"""Errors that say the database could not be reached or was busy, not that the request is bad."""
+STORE_RETRY_AFTER_SECONDS = 2
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -168,6 +184,19 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             request, exc.status_code, kind, str(exc.detail), str(exc.detail), headers
         )
+
+    async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The database is down, restarting, or busy past the lock timeout: the request changed
+        # nothing (a failed transaction rolls back), so the client may simply try again.
+        log.warning("store unavailable for %s %s: %s", request.method, request.url.path, exc)
+        return problem_response(
+            request, 503, "store-unavailable", "Store unavailable",
+            "the database did not answer in time; nothing was changed, try again",
+            {"Retry-After": str(STORE_RETRY_AFTER_SECONDS)},
+        )
+
+    for unavailable in STORE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, store_unavailable)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
