@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import threading
 from typing import IO, Any
 
@@ -56,7 +57,11 @@ class PollingCoordinator(Coordinator):
     def acquire(self, name: str) -> bool:
         if self.lock_path_prefix is None or name in self.files:
             return True
-        file = open(f"{self.lock_path_prefix}.{name}.lock", "ab")  # noqa: SIM115 - held open
+        # Owner-only like the store beside it (empty, but its name tells who runs what).
+        descriptor = os.open(
+            f"{self.lock_path_prefix}.{name}.lock", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
+        )
+        file = os.fdopen(descriptor, "ab")  # held open: closing it releases the lock
         try:
             fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -8,6 +8,7 @@ from pathlib import Path
 from commands.context import CommandContext
 from infra.settings import Settings
 from infra.wiring import build_app
+from projections.coordination import coordinator_for
 
 
 def mode(path: Path) -> int:
@@ -44,3 +45,15 @@ def test_an_older_world_readable_store_is_tightened_on_start(
         assert second.has_tokens()  # the same data, only the mode changed
     finally:
         second.close()
+
+
+def test_lock_files_beside_the_store_are_private(tmp_path: Path) -> None:
+    database = tmp_path / "complaints.db"
+    app = build_app(Settings(database_url=f"sqlite:///{database}"))
+    try:
+        with coordinator_for(app.recorder, 0.1) as coordinator:
+            assert coordinator.acquire("complaints")
+            lock = tmp_path / "complaints.db.complaints.lock"
+            assert mode(lock) == 0o600
+    finally:
+        app.close()
