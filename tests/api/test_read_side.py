@@ -1,8 +1,11 @@
-"""The read side over HTTP: read-your-writes, list filters, cursors, workload, summary, status."""
+"""The read side over HTTP: read-your-writes, list filters, cursors, workload, summary, status.
+
+The summary's figures are the oracle's (``tests/projections/oracle.py``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,6 +15,7 @@ from infra.settings import Settings
 from projections.registry import build
 from projections.runner import BackgroundRunner, Runner
 from tests.intake import intake
+from tests.projections.oracle import Oracle
 
 
 @pytest.fixture
@@ -46,16 +50,22 @@ def test_a_view_that_cannot_catch_up_in_time_answers_503(client: TestClient) -> 
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
-def test_list_filters_search_and_pages_with_a_cursor(
-    client: TestClient, projections: BackgroundRunner
-) -> None:
+@pytest.fixture
+def five_cases(client: TestClient) -> int:
+    """Cases 0 to 4, odd ones of high severity, case 3 about a zebra; returns the last position."""
     last = 0
     for i in range(5):
         body = intake(severity="high" if i % 2 else "low", subject=f"Case {i}")
         if i == 3:
             body["description"] = "A zebra ate the parcel"
         last = client.post("/complaints", json=body).json()["position"]
-    listed = client.get("/complaints", params={"min_position": last, "limit": 2}).json()
+    return last
+
+
+def test_the_list_pages_newest_first_with_a_cursor(
+    client: TestClient, projections: BackgroundRunner, five_cases: int
+) -> None:
+    listed = client.get("/complaints", params={"min_position": five_cases, "limit": 2}).json()
     assert len(listed["items"]) == 2 and listed["next_cursor"]
     seen = [i["subject"] for i in listed["items"]]
     while listed["next_cursor"]:
@@ -64,8 +74,26 @@ def test_list_filters_search_and_pages_with_a_cursor(
         ).json()
         seen += [i["subject"] for i in listed["items"]]
     assert seen == [f"Case {i}" for i in reversed(range(5))]  # newest first, no repeats
+
+
+def catch_up(app: ComplaintsApp, settings: Settings) -> None:
+    """Every view up to the head at once: for tests of what a view answers rather than of
+    waiting for it (a background runner takes a second to stop on PostgreSQL)."""
+    Runner(app, build(settings)).catch_up()
+
+
+def test_the_list_filters_on_every_field_given(
+    client: TestClient, app: ComplaintsApp, settings: Settings, five_cases: int
+) -> None:
+    catch_up(app, settings)
     high = client.get("/complaints", params={"severity": "high", "channel": "web"}).json()
     assert sorted(i["subject"] for i in high["items"]) == ["Case 1", "Case 3"]
+
+
+def test_the_list_searches_the_description_and_shows_the_customer(
+    client: TestClient, app: ComplaintsApp, settings: Settings, five_cases: int
+) -> None:
+    catch_up(app, settings)
     found = client.get("/complaints", params={"q": "zebra"}).json()
     assert [i["subject"] for i in found["items"]] == ["Case 3"]
     assert found["items"][0]["customer"] == {"id": "CUST-1001", "name": "张伟", "tier": "vip"}
@@ -80,7 +108,9 @@ def test_bad_list_parameters_are_named(client: TestClient) -> None:
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "to"
 
 
-def test_summary_and_status(client: TestClient, projections: BackgroundRunner) -> None:
+def test_the_summary_equals_the_oracle(
+    client: TestClient, projections: BackgroundRunner, app: ComplaintsApp, settings: Settings
+) -> None:
     filed = client.post(
         "/complaints",
         json=intake(
@@ -93,11 +123,18 @@ def test_summary_and_status(client: TestClient, projections: BackgroundRunner) -
                 "min_position": filed["position"]},
     ).json()
     assert summary["from"] == "2025-06-01" and summary["group_by"] == "week"
-    assert summary["groups"] == [
-        {"key": "2025-W22", "filed": 1, "closed": 0, "reopened": 0,
-         "mean_first_response_seconds": None, "mean_resolution_seconds": None,
-         "first_contact_resolution_rate": None, "reopen_rate": None}
-    ]
+    expected = Oracle.of(app, settings.report_tz).summary(
+        date(2025, 6, 1), date(2025, 6, 30), "week"
+    )
+    assert {k: summary[k] for k in expected} == expected
+    assert [(g["key"], g["filed"]) for g in summary["groups"]] == [("2025-W22", 1)]
+
+
+def test_status_lists_every_projection_at_or_behind_the_head(
+    client: TestClient, app: ComplaintsApp, settings: Settings
+) -> None:
+    client.post("/complaints", json=intake())
+    catch_up(app, settings)
     status = client.get("/projections").json()
     assert {p["name"] for p in status["projections"]} == {"complaints", "workload", "analytics"}
     assert all(p["position"] <= status["head"] for p in status["projections"])

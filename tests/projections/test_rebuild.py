@@ -1,17 +1,14 @@
-"""Rebuild by replay equals incremental upkeep; analytics equal figures computed from events."""
+"""Rebuild by replay equals incremental upkeep; analytics equal what the oracle counts."""
 
 from __future__ import annotations
 
 import time
-from collections import Counter, defaultdict
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from eventsourcing.utils import get_topic
 
-from aggregates.complaint import Complaint
 from commands.application import ComplaintsApp
 from infra.settings import Settings
 from projections.complaints import COMPLAINT_LIST, ComplaintsProjection
@@ -23,6 +20,7 @@ from projections.workload import WORKLOAD_CASES
 from queries.analytics import analytics_summary
 from tests.projections.faults import Killed
 from tests.projections.history import generate
+from tests.projections.oracle import Oracle
 
 ALL_TABLES = [t for cls in REGISTERED for t in cls.tables]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -142,80 +140,13 @@ def test_a_rebuild_killed_midway_leaves_a_state_that_recovers(
     assert index_names(resumed) == indexes
 
 
-def figures_from_events(app: ComplaintsApp, first: date, last: date) -> dict[str, Counter[str]]:
-    """The summary's figures per category, computed straight from the stored events."""
-    topics = [get_topic(c) for c in (Complaint.Filed, Complaint.Commented, Complaint.Closed,
-                                     Complaint.Reopened)]
-    by_complaint: dict[object, list[Complaint.Event]] = defaultdict(list)
-    start = 1
-    while page := app.recorder.select_notifications(start, limit=1000, topics=topics):
-        for n in page:
-            event = app.mapper.to_domain_event(n)
-            by_complaint[event.originator_id].append(event)
-        start = page[-1].id + 1
-
-    def within(moment: datetime) -> bool:
-        return first <= moment.astimezone(SHANGHAI).date() <= last
-
-    result: dict[str, Counter[str]] = defaultdict(Counter)
-    for events in by_complaint.values():
-        filing = events[0]
-        assert isinstance(filing, Complaint.Filed)
-        sums = result[filing.category]
-        if within(filing.received_at):
-            sums["filed"] += 1
-        replies = 0
-        for i, e in enumerate(events[1:], start=1):
-            elapsed = (e.timestamp - filing.received_at) // timedelta(milliseconds=1)
-            if isinstance(e, Complaint.Commented) and e.visibility == "customer":
-                replies += 1
-                if replies == 1 and within(e.timestamp):
-                    sums["first_response_count"] += 1
-                    sums["first_response_ms"] += elapsed
-            elif isinstance(e, Complaint.Closed) and within(e.timestamp):
-                sums["closed"] += 1
-                sums["resolution_ms"] += elapsed
-                reopened_before = any(isinstance(x, Complaint.Reopened) for x in events[:i])
-                reopened_after = any(isinstance(x, Complaint.Reopened) for x in events[i:])
-                if not reopened_before and not reopened_after and replies <= 1:
-                    sums["fcr"] += 1
-            elif isinstance(e, Complaint.Reopened) and within(e.timestamp):
-                sums["reopened"] += 1
-    return result
-
-
-def test_analytics_summary_equals_figures_from_events(
-    history: Runner, app: ComplaintsApp
+def test_analytics_summary_equals_the_oracle(
+    history: Runner, app: ComplaintsApp, report_settings: Settings
 ) -> None:
+    oracle = Oracle.of(app, report_settings.report_tz)
     today = datetime.now(SHANGHAI).date()
     for first, last in ((date(2025, 1, 1), today), (date(2025, 3, 1), date(2025, 5, 31))):
         summary = analytics_summary(history.store, first, last, "category", top=3)
-        expected = figures_from_events(app, first, last)
-        got = {g.key: g for g in summary.groups}
-        assert set(got) == {k for k, v in expected.items() if +v}
-        for category, sums in expected.items():
-            if not +sums:
-                continue
-            group = got[category]
-            assert (group.filed, group.closed, group.reopened) == (
-                sums["filed"], sums["closed"], sums["reopened"]
-            )
-            if sums["closed"]:
-                assert group.mean_resolution_seconds == pytest.approx(
-                    sums["resolution_ms"] / sums["closed"] / 1000
-                )
-                assert group.first_contact_resolution_rate == pytest.approx(
-                    sums["fcr"] / sums["closed"]
-                )
-                assert group.reopen_rate == pytest.approx(sums["reopened"] / sums["closed"])
-            if sums["first_response_count"]:
-                assert group.mean_first_response_seconds == pytest.approx(
-                    sums["first_response_ms"] / sums["first_response_count"] / 1000
-                )
-        assert summary.totals.filed == sum(s["filed"] for s in expected.values())
-        assert [c.category for c in summary.top_categories] == [
-            k for k, _ in sorted(
-                ((k, v["filed"]) for k, v in expected.items() if v["filed"]),
-                key=lambda kv: (-kv[1], kv[0]),
-            )
-        ][:3]
+        assert summary.model_dump(include={"groups", "totals", "top_categories"}) == (
+            oracle.summary(first, last, "category", top=3)
+        )
