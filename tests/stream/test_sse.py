@@ -79,56 +79,73 @@ def write_complaints(app: ComplaintsApp, ctx: CommandContext, n: int) -> None:
         app.assign(cid, AssignComplaint(assignee="bob"), ctx)
 
 
+def next_events(stream: Iterator[Message], count: int) -> list[dict[str, Any]]:
+    """The stream's next ``count`` events, each checked to carry its position as its id (fails
+    if they do not come within ``MAX_MESSAGES`` messages)."""
+    events: list[dict[str, Any]] = []
+    for n, message in enumerate(stream):
+        if message.data:
+            events.append(json.loads(message.data))
+            assert message.id == str(events[-1]["position"])
+            if len(events) == count:
+                return events
+        assert n < MAX_MESSAGES, f"the stream sent {len(events)} of {count} events in time"
+    raise AssertionError(f"the stream ended after {len(events)} of {count} events")
+
+
+def test_the_stream_sends_every_event_with_its_position_as_id(
+    base_url: str, app: ComplaintsApp, ctx: CommandContext, agent_token: str
+) -> None:
+    write_complaints(app, ctx, 5)  # 10 events, more than one page of 4
+    with httpx.stream(
+        "GET", f"{base_url}/events/stream", params={"after": 0}, headers=bearer(agent_token),
+        timeout=10,
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        received = next_events(messages(response), 10)
+    assert [e["position"] for e in received] == public_positions(app)
+
+
 def test_reconnect_with_last_event_id_misses_and_repeats_nothing(
     base_url: str, app: ComplaintsApp, ctx: CommandContext, agent_token: str
 ) -> None:
-    headers = {"Authorization": f"Bearer {agent_token}"}
     write_complaints(app, ctx, 5)  # 10 events, more than one page of 4
-    received: list[dict[str, Any]] = []
-    timeout = httpx.Timeout(10.0)
-    with httpx.Client(base_url=base_url, headers=headers, timeout=timeout) as http:
+    with httpx.Client(base_url=base_url, headers=bearer(agent_token), timeout=10) as http:
         with http.stream("GET", "/events/stream", params={"after": 0}) as response:
-            assert response.status_code == 200
-            assert response.headers["content-type"].startswith("text/event-stream")
-            for n, message in enumerate(messages(response)):
-                if message.data:
-                    received.append(json.loads(message.data))
-                    assert message.id == str(received[-1]["position"])
-                if len(received) == 6 or n > MAX_MESSAGES:
-                    break  # disconnect mid-stream
-        last_id = received[-1]["position"]
-
-        # While nobody listens, more is written.
-        write_complaints(app, ctx, 3)
-        heartbeats = 0
+            received = next_events(messages(response), 6)  # then disconnect mid-stream
+        write_complaints(app, ctx, 3)  # while nobody listens
         # The original URL still says after=0: the header must win, as browsers resend both.
+        last_id = str(received[-1]["position"])
         with http.stream(
-            "GET", "/events/stream", params={"after": 0}, headers={"Last-Event-ID": str(last_id)}
+            "GET", "/events/stream", params={"after": 0}, headers={"Last-Event-ID": last_id}
         ) as response:
-            live_written = False
-            for message in messages(response):
-                if message.comment:
-                    heartbeats += 1
-                    if heartbeats > MAX_MESSAGES:
-                        break  # heartbeats keep the read alive: give up rather than hang
-                    if not live_written and len(received) == 16:
-                        # Caught up and idle: now a live event must be pushed to us.
-                        threading.Thread(target=write_complaints, args=(app, ctx, 1)).start()
-                        live_written = True
-                    continue
-                if message.data:
-                    received.append(json.loads(message.data))
-                if len(received) == 18:
-                    break
+            received += next_events(messages(response), 10)
 
     positions = [e["position"] for e in received]
-    assert positions == sorted(positions) and len(set(positions)) == 18
-    assert len({e["id"] for e in received}) == 18
-    assert heartbeats >= 1
+    assert positions == public_positions(app) and len(set(positions)) == 16
+    assert len({e["id"] for e in received}) == 16
     subjects: dict[str, list[int]] = {}
     for e in received:
         subjects.setdefault(e["subject"], []).append(e["aggregateversion"])
-    assert list(subjects.values()) == [[1, 2]] * 9
+    assert list(subjects.values()) == [[1, 2]] * 8
+
+
+def test_a_caught_up_stream_pushes_new_events_live(
+    base_url: str, app: ComplaintsApp, ctx: CommandContext, agent_token: str
+) -> None:
+    write_complaints(app, ctx, 1)
+    with httpx.stream(
+        "GET", f"{base_url}/events/stream", headers=bearer(agent_token), timeout=10
+    ) as response:
+        stream = messages(response)
+        next_events(stream, 2)
+        assert next(stream).comment  # a heartbeat: caught up and idle
+        writer = threading.Thread(target=write_complaints, args=(app, ctx, 1))
+        writer.start()
+        pushed = next_events(stream, 2)
+        writer.join()
+    assert [e["position"] for e in pushed] == public_positions(app)[2:]
 
 
 def test_stream_rejects_a_bad_last_event_id(base_url: str, agent_token: str) -> None:
