@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
+import pytest
 from fastapi.testclient import TestClient
 
 from aggregates.vocabulary import ResolutionCode
@@ -32,15 +35,22 @@ def all_events(app: ComplaintsApp, **filters: Any) -> list[dict[str, Any]]:
         after = page.next_cursor
 
 
-def test_envelope_is_cloudevents_with_public_types_only(
-    app: ComplaintsApp, ctx: CommandContext, admin_token: str
-) -> None:
+def work_complaint(app: ComplaintsApp, ctx: CommandContext) -> UUID:
+    """A complaint filed, assigned, commented on and closed (4 events)."""
     cid = file(app, ctx)
     app.assign(cid, AssignComplaint(assignee="bob"), ctx)
     app.comment(cid, CommentOnComplaint(body="called the customer"), ctx)
     closing = CloseComplaint(resolution_code=ResolutionCode.RESOLVED, summary="refund")
     app.close_complaint(cid, closing, ctx)
+    return cid
 
+
+@pytest.fixture
+def worked(app: ComplaintsApp, ctx: CommandContext) -> UUID:
+    return work_complaint(app, ctx)
+
+
+def test_envelope_is_cloudevents_with_public_types_only(app: ComplaintsApp, worked: UUID) -> None:
     events = all_events(app)
 
     assert [e["type"] for e in events] == [
@@ -50,8 +60,8 @@ def test_envelope_is_cloudevents_with_public_types_only(
     assert positions == sorted(positions) and len(set(positions)) == 4
     first = events[0]
     assert first["specversion"] == "1.0"
-    assert first["subject"] == str(cid)
-    assert first["id"] == str(event_id(cid, 1))
+    assert first["subject"] == str(worked)
+    assert first["id"] == str(event_id(worked, 1))
     assert first["aggregateversion"] == 1
     assert first["actor"] == "alice" and first["correlationid"] == "corr-test"
     assert "causationid" not in first  # CloudEvents has no nulls
@@ -62,16 +72,20 @@ def test_envelope_is_cloudevents_with_public_types_only(
         model = data_model(TYPE_CLASSES[event["type"]])
         assert set(event["data"]) == set(model.model_fields), event["type"]
         model.model_validate(event["data"])
-    # Filters: by type and by aggregate.
+
+
+def test_the_feed_filters_by_type_and_by_complaint(
+    app: ComplaintsApp, ctx: CommandContext, worked: UUID
+) -> None:
     other = file(app, ctx)
     assert [e["subject"] for e in all_events(app, types=["complaint.filed"])] == [
-        str(cid), str(other)
+        str(worked), str(other)
     ]
-    assert [e["aggregateversion"] for e in all_events(app, aggregate_id=cid)] == [1, 2, 3, 4]
+    assert [e["aggregateversion"] for e in all_events(app, aggregate_id=worked)] == [1, 2, 3, 4]
     assert [e["type"] for e in all_events(app, aggregate_id=other)] == ["complaint.filed"]
 
 
-def test_cursor_api_pages_and_rejects_bad_input_naming_the_field(
+def test_the_cursor_api_pages_through_every_event_then_holds_its_cursor(
     client: TestClient, app: ComplaintsApp, ctx: CommandContext
 ) -> None:
     ids = [file(app, ctx) for _ in range(3)]
@@ -88,11 +102,19 @@ def test_cursor_api_pages_and_rejects_bad_input_naming_the_field(
     assert client.get("/events", params={"after": after}).json() == {
         "events": [], "next_cursor": after
     }
+
+
+def test_the_cursor_api_filters_by_complaint_and_by_types(
+    client: TestClient, app: ComplaintsApp, ctx: CommandContext
+) -> None:
+    ids = [file(app, ctx) for _ in range(3)]
     only = client.get("/events", params={"aggregate_id": str(ids[1])}).json()["events"]
     assert [e["subject"] for e in only] == [str(ids[1])]
     both = client.get("/events", params={"types": "complaint.filed,complaint.closed"})
     assert len(both.json()["events"]) == 3
 
+
+def test_bad_cursor_parameters_are_422_naming_the_field(client: TestClient) -> None:
     for params, field in [
         ({"limit": 5000}, "limit"),
         ({"limit": 0}, "limit"),
@@ -104,6 +126,9 @@ def test_cursor_api_pages_and_rejects_bad_input_naming_the_field(
         assert response.status_code == 422, params
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["errors"][0]["field"] == field
+
+
+def test_the_cursor_api_refuses_a_wrong_token(client: TestClient) -> None:
     assert client.get("/events", headers={"Authorization": "Bearer wrong"}).status_code == 401
 
 
@@ -115,27 +140,31 @@ def test_schema_lists_every_public_type(client: TestClient) -> None:
     assert "actor" not in filed["properties"]
 
 
-def test_follower_sees_every_event_once_in_order_under_eight_writers(
-    client: TestClient, app: ComplaintsApp, ctx: CommandContext
-) -> None:
-    writers, per_writer = 8, 5
+@contextmanager
+def writing(work: Callable[[], None], writers: int) -> Iterator[list[threading.Thread]]:
+    """Runs ``work`` in ``writers`` threads at once; joins them and re-raises what failed."""
     errors: list[BaseException] = []
 
-    def write() -> None:
+    def run() -> None:
         try:
-            for _ in range(per_writer):
-                cid = file(app, ctx)
-                app.assign(cid, AssignComplaint(assignee="bob"), ctx)
-                app.comment(cid, CommentOnComplaint(body="noted"), ctx)
-                app.close_complaint(
-                    cid, CloseComplaint(resolution_code=ResolutionCode.RESOLVED, summary="ok"), ctx
-                )
-        except BaseException as e:  # surfaced by the assertion below
+            work()
+        except BaseException as e:  # surfaced below
             errors.append(e)
 
-    threads = [threading.Thread(target=write) for _ in range(writers)]
+    threads = [threading.Thread(target=run) for _ in range(writers)]
     for t in threads:
         t.start()
+    try:
+        yield threads
+    finally:
+        for t in threads:
+            t.join()
+    assert not errors, errors
+
+
+def follow(client: TestClient, threads: list[threading.Thread]) -> list[dict[str, Any]]:
+    """Pages of 7 through the cursor API while ``threads`` write, until they stopped and a page
+    came back empty."""
     received: list[dict[str, Any]] = []
     after = 0
     while True:
@@ -145,10 +174,19 @@ def test_follower_sees_every_event_once_in_order_under_eight_writers(
         assert body["next_cursor"] >= after
         after = body["next_cursor"]
         if not writing and not body["events"]:
-            break
-    for t in threads:
-        t.join()
-    assert not errors, errors
+            return received
+
+
+def test_follower_sees_every_event_once_in_order_under_eight_writers(
+    client: TestClient, app: ComplaintsApp, ctx: CommandContext
+) -> None:
+    writers, per_writer = 8, 5
+    def work() -> None:
+        for _ in range(per_writer):
+            work_complaint(app, ctx)
+
+    with writing(work, writers) as threads:
+        received = follow(client, threads)
 
     expected = writers * per_writer * 4
     positions = [e["position"] for e in received]
