@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,6 +23,7 @@ from projections.registry import build
 from projections.runner import Runner
 from projections.store import ReadModelStore
 from tests.intake import intake
+from tests.waiting import eventually
 
 VIEWS = {"/complaints": {}, "/workload": {}, "/analytics/summary": {"group_by": "day"}}
 
@@ -30,15 +32,6 @@ def file(app: ComplaintsApp, ctx: CommandContext) -> int:
     """Files a complaint that no projection has processed yet; returns its position."""
     app.file_complaint(FileComplaint.model_validate(intake()), ctx)
     return app.recorder.max_notification_id() or 0
-
-
-def eventually(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
 
 @pytest.mark.parametrize("path", sorted(VIEWS))
@@ -56,9 +49,19 @@ def test_a_position_beyond_the_head_is_refused_at_once(
     assert f"head ({head})" in problem["errors"][0]["reason"] and problem["head"] == head
 
 
-def test_waits_hold_no_thread_are_capped_and_all_wake_when_the_view_commits(
+@dataclass(frozen=True)
+class Crowd:
+    client: TestClient
+    waits: list[Future[tuple[int, float]]]
+    """Each waiting read's answer: its status and when it came."""
+
+
+@pytest.fixture
+def crowd(
     settings: Settings, app: ComplaintsApp, ctx: CommandContext, agent_token: str
-) -> None:
+) -> Iterator[Crowd]:
+    """As many reads as may wait (60 here) waiting on a position no view has reached yet.
+    Whoever still waits at the end is released by catching the views up."""
     patient = settings.model_copy(update={"read_wait_seconds": 30, "read_wait_max_waiters": 60})
     position = file(app, ctx)
     with TestClient(create_app(patient, app)) as client, ThreadPoolExecutor(60) as pool:
@@ -72,19 +75,31 @@ def test_waits_hold_no_thread_are_capped_and_all_wake_when_the_view_commits(
         state = client.app.state  # type: ignore[attr-defined]
         assert eventually(lambda: getattr(state, "position_watcher", None) is not None
                           and state.position_watcher.waiting == 60)
-
-        started = time.monotonic()
-        plain = client.get("/workload")
-        assert plain.status_code == 200
-        assert time.monotonic() - started < 1.0  # served although 60 reads are waiting
-
-        crowded = client.get("/complaints", params={"min_position": position})
-        assert crowded.status_code == 429 and crowded.headers["Retry-After"] == "1"
-        assert crowded.headers["content-type"] == "application/problem+json"
-
+        yield Crowd(client, waits)
         Runner(app, build(settings)).catch_up()
-        committed = time.monotonic()
-        answers = [w.result(timeout=10) for w in waits]
+        wait(waits, timeout=10)
+
+
+def test_waiting_reads_hold_no_thread(crowd: Crowd) -> None:
+    started = time.monotonic()
+    plain = crowd.client.get("/workload")
+    assert plain.status_code == 200
+    assert time.monotonic() - started < 1.0  # served although 60 reads are waiting
+
+
+def test_a_read_past_the_waiting_cap_gets_429(crowd: Crowd, app: ComplaintsApp) -> None:
+    position = app.recorder.max_notification_id()
+    crowded = crowd.client.get("/complaints", params={"min_position": position})
+    assert crowded.status_code == 429 and crowded.headers["Retry-After"] == "1"
+    assert crowded.headers["content-type"] == "application/problem+json"
+
+
+def test_every_waiting_read_wakes_when_the_view_commits(
+    crowd: Crowd, app: ComplaintsApp, settings: Settings
+) -> None:
+    Runner(app, build(settings)).catch_up()
+    committed = time.monotonic()
+    answers = [w.result(timeout=10) for w in crowd.waits]
     assert {status for status, _ in answers} == {200}
     assert max(at for _, at in answers) - committed < 2.0  # woken, not timed out
 

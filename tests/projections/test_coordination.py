@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.models import FileComplaint
@@ -13,6 +11,7 @@ from projections.registry import build
 from projections.runner import BackgroundRunner, Runner
 from projections.store import ReadModelStore
 from tests.intake import intake
+from tests.waiting import eventually
 
 
 def test_a_second_runner_waits_then_takes_over(app: ComplaintsApp) -> None:
@@ -40,12 +39,7 @@ def test_a_standby_runner_takes_over_from_a_stopped_one_without_gaps_or_doubles(
         return app.recorder.max_notification_id() or 0
 
     def caught_up(head: int) -> bool:
-        deadline = threading.Event()
-        for _ in range(500):
-            if store.position("complaints") >= head:
-                return True
-            deadline.wait(0.02)
-        return False
+        return eventually(lambda: store.position("complaints") >= head)
 
     first = BackgroundRunner(Runner(app, build(settings), poll_seconds=0.02)).start()
     standby = BackgroundRunner(Runner(app, build(settings), poll_seconds=0.02))

@@ -22,7 +22,7 @@ from infra.settings import Settings
 from projections import quarantine
 from projections.analytics import ANALYTICS_ROLLUP
 from projections.complaints import COMPLAINT_LIST
-from projections.registry import REGISTERED, build, names
+from projections.registry import build, names
 from projections.runner import Runner
 from projections.storable import EARLIEST, LATEST
 from queries.analytics import analytics_summary
@@ -33,8 +33,8 @@ from tests.intake import intake
 from tests.poison import BEFORE_YEAR_ONE as POISON_EARLY
 from tests.poison import POISONS, store_poison
 from tests.projections.history import generate
+from tests.projections.views import snapshot
 
-ALL_TABLES = [t for cls in REGISTERED for t in cls.tables]
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # the report zone of ``report_settings``
 POISONED_DAY = {  # the clamped instants, as days in the report zone
     "received-before-year-one": date(1, 1, 3),
@@ -77,9 +77,9 @@ def test_every_view_moves_past_a_poison_event(
             if r["dimension"] == "all"}
     assert days[POISONED_DAY.get(poison, date(2025, 1, 1))] == 1  # counted on its (clamped) day
 
-    incremental = {t.name: runner.store.snapshot(t) for t in ALL_TABLES}
+    incremental = snapshot(runner.store)
     runner.rebuild()
-    assert {t.name: runner.store.snapshot(t) for t in ALL_TABLES} == incremental
+    assert snapshot(runner.store) == incremental
 
 
 def test_stored_values_are_made_storable_alike_on_both_stores(

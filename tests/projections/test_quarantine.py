@@ -9,7 +9,6 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
 from uuid import UUID
 
 import psycopg
@@ -28,13 +27,12 @@ from projections.analytics import AnalyticsProjection
 from projections.complaints import COMPLAINT_LIST, ComplaintsProjection
 from projections.failures import ProjectionFaultError
 from projections.projection import Positioned, Projection
-from projections.registry import REGISTERED, build, names
+from projections.registry import build, names
 from projections.runner import BackgroundRunner, Runner
 from projections.store import ReadModelStore, Tx
 from tests.intake import intake
 from tests.projections.faults import Refusing, refusing
-
-ALL_TABLES = [t for cls in REGISTERED for t in cls.tables]
+from tests.waiting import eventually
 
 
 def file(app: ComplaintsApp, ctx: CommandContext, subject: str) -> UUID:
@@ -49,15 +47,6 @@ def listed(store: ReadModelStore) -> dict[UUID, dict[str, object]]:
 def entries(store: ReadModelStore, name: str = "complaints") -> list[quarantine.Quarantined]:
     with store.read() as tx:
         return quarantine.entries(tx, name)
-
-
-def eventually(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 class History:

@@ -13,7 +13,7 @@ from commands.application import ComplaintsApp
 from infra.settings import Settings
 from projections.complaints import COMPLAINT_LIST, ComplaintsProjection
 from projections.projection import Positioned
-from projections.registry import REGISTERED, build, names
+from projections.registry import build, names
 from projections.runner import Runner
 from projections.store import Tx
 from projections.workload import WORKLOAD_CASES
@@ -21,13 +21,9 @@ from queries.analytics import analytics_summary
 from tests.projections.faults import Killed
 from tests.projections.history import generate
 from tests.projections.oracle import Oracle
+from tests.projections.views import ALL_TABLES, snapshot
 
-ALL_TABLES = [t for cls in REGISTERED for t in cls.tables]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def snapshot(runner: Runner) -> dict[str, list[dict[str, object]]]:
-    return {t.name: runner.store.snapshot(t) for t in ALL_TABLES}
 
 
 @pytest.fixture
@@ -42,7 +38,7 @@ def history(app: ComplaintsApp, report_settings: Settings) -> Runner:
 
 
 def test_full_rebuild_equals_incremental_views(history: Runner) -> None:
-    incremental = snapshot(history)
+    incremental = snapshot(history.store)
     assert len(incremental["complaint_list"]) == 2000
     assert incremental["workload_agents"] and incremental["analytics_daily"]
     for p in history.projections:
@@ -50,7 +46,7 @@ def test_full_rebuild_equals_incremental_views(history: Runner) -> None:
     assert history.store.snapshot(ALL_TABLES[0]) == []
     history.page_size = 1000
     history.catch_up()
-    assert snapshot(history) == incremental
+    assert snapshot(history.store) == incremental
 
 
 def index_names(runner: Runner) -> dict[str, set[str]]:
@@ -62,7 +58,7 @@ KEPT = "workload_cases_agent"  # one that the workload handler reads through whi
 
 
 def test_bulk_rebuild_equals_incremental_views_and_restores_indexes(history: Runner) -> None:
-    incremental = snapshot(history)
+    incremental = snapshot(history.store)
     indexes = index_names(history)
     assert SECONDARY in indexes[COMPLAINT_LIST.name] and KEPT in indexes[WORKLOAD_CASES.name]
     # Bulk pages large enough for the COPY path, then small ones near the head.
@@ -76,7 +72,7 @@ def test_bulk_rebuild_equals_incremental_views_and_restores_indexes(history: Run
 
     history.rebuild(progress=progress)
     assert SECONDARY not in during[0] and KEPT in during[1]
-    assert snapshot(history) == incremental
+    assert snapshot(history.store) == incremental
     assert index_names(history) == indexes
 
 
@@ -94,13 +90,13 @@ def test_rebuild_follows_commands_that_arrive_meanwhile(
     runner.rebuild(progress=progress)
     head = app.recorder.max_notification_id()
     assert set(runner.store.positions(names()).values()) == {head}
-    rebuilt = snapshot(runner)
+    rebuilt = snapshot(runner.store)
     assert len(rebuilt[COMPLAINT_LIST.name]) == 400
     for p in runner.projections:  # the same history through the plain, incremental path
         runner.store.reset(p.name, p.tables)
     runner.page_size = runner.bulk_page_size = 97
     runner.catch_up()
-    assert snapshot(runner) == rebuilt
+    assert snapshot(runner.store) == rebuilt
 
 
 class DyingComplaints(ComplaintsProjection):
@@ -121,7 +117,7 @@ def test_a_rebuild_killed_midway_leaves_a_state_that_recovers(
     generate(app, 300, seed=23, rounds=3)
     Runner(app, build(report_settings)).catch_up()
     first = Runner(app, build(report_settings))
-    incremental, indexes = snapshot(first), index_names(first)
+    incremental, indexes = snapshot(first.store), index_names(first)
     head = app.recorder.max_notification_id() or 0
 
     dying = Runner(app, [DyingComplaints(report_settings), *build(report_settings)[1:]],
@@ -134,9 +130,9 @@ def test_a_rebuild_killed_midway_leaves_a_state_that_recovers(
     resumed = Runner(app, build(report_settings))  # a new worker: indexes first, then resumes
     assert index_names(resumed) == indexes
     resumed.catch_up()
-    assert snapshot(resumed) == incremental
+    assert snapshot(resumed.store) == incremental
     resumed.rebuild()  # and a new rebuild starts over cleanly
-    assert snapshot(resumed) == incremental
+    assert snapshot(resumed.store) == incremental
     assert index_names(resumed) == indexes
 
 

@@ -11,25 +11,21 @@ from commands.application import ComplaintsApp
 from infra.settings import Settings
 from projections.complaints import COMPLAINT_LIST
 from projections.projection import Positioned
-from projections.registry import REGISTERED, build
+from projections.registry import build
 from projections.runner import Runner
 from projections.store import PositionMovedError, Tx
 from projections.workload import WORKLOAD_AGENTS, WORKLOAD_CASES, WORKLOAD_TEAMS, WorkloadProjection
 from tests.projections.faults import Killed
 from tests.projections.history import generate
-
-ALL_TABLES = [t for cls in REGISTERED for t in cls.tables]
-
-
-def snapshot(runner: Runner) -> dict[str, list[dict[str, object]]]:
-    return {t.name: runner.store.snapshot(t) for t in ALL_TABLES}
+from tests.projections.oracle import Oracle, rows_by
+from tests.projections.views import snapshot
 
 
 def test_stopped_after_k_events_resumes_exactly(
     app: ComplaintsApp, report_settings: Settings
 ) -> None:
     generate(app, 120, seed=3, rounds=4)
-    head = app.recorder.max_notification_id()
+    head = app.recorder.max_notification_id() or 0
 
     stop = threading.Event()
     first = Runner(app, build(report_settings), page_size=37)
@@ -48,16 +44,18 @@ def test_stopped_after_k_events_resumes_exactly(
     resumed = Runner(app, build(report_settings), page_size=1000)  # a fresh process, say
     resumed.catch_up()
     assert set(resumed.store.positions(["complaints", "workload", "analytics"]).values()) == {head}
-    incremental = snapshot(resumed)
+    incremental = snapshot(resumed.store)
 
     for p in resumed.projections:
         resumed.store.reset(p.name, p.tables)
     resumed.catch_up()
-    assert snapshot(resumed) == incremental
+    assert snapshot(resumed.store) == incremental
     # No doubles: one row per complaint, and the open counters add up to the open cases.
     assert len(incremental[COMPLAINT_LIST.name]) == 120
     open_cases = [c for c in incremental[WORKLOAD_CASES.name] if c["is_open"] and c["team"]]
     assert sum(t["open"] for t in incremental[WORKLOAD_TEAMS.name]) == len(open_cases)
+    oracle = Oracle.of(app, report_settings.report_tz)
+    assert rows_by(incremental[WORKLOAD_TEAMS.name], "team") == oracle.workload_teams()
 
 
 class CrashingWorkload(WorkloadProjection):

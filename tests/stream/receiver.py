@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.waiting import eventually
 
 CHUNK = 64 * 1024
 
@@ -48,12 +50,9 @@ class Receiver:
         with self.lock:
             return [r for r in self.requests if r.status == 200]
 
-    def wait_for(self, predicate: object, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():  # type: ignore[operator]
-            if time.monotonic() > deadline:
-                raise AssertionError(f"receiver timed out; got {len(self.requests)} requests")
-            time.sleep(0.02)
+    def wait_for(self, predicate: Callable[[], object], timeout: float = 10.0) -> None:
+        if not eventually(predicate, timeout):
+            raise AssertionError(f"receiver timed out; got {len(self.requests)} requests")
 
 
 @contextmanager

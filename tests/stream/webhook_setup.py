@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,6 +15,7 @@ from commands.models import AssignComplaint, FileComplaint
 from infra.settings import Settings
 from infra.webhooks import WebhookWorker
 from tests.intake import intake
+from tests.waiting import eventually
 
 SECRET = "s3cret-s3cret-s3cret"
 LOOPBACK = ["127.0.0.1/32"]
@@ -64,11 +64,7 @@ def deliveries(admin: TestClient, subscription_id: str) -> list[dict[str, Any]]:
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.02)
+    assert eventually(predicate, timeout), "condition not reached in time"
 
 
 def file_and_assign(app: ComplaintsApp, ctx: CommandContext) -> None:
