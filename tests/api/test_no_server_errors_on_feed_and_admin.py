@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from api.app import create_app
 from commands.application import ComplaintsApp
 from infra.settings import Settings
+from tests.api.server_errors import assert_no_server_error
 from tests.intake import intake
 
 any_text = st.text(st.characters(codec="utf-8"), max_size=30) | st.sampled_from(
@@ -48,12 +49,6 @@ def admin(settings: Settings, app: ComplaintsApp, admin_token: str) -> Iterator[
     with TestClient(create_app(quick, app)) as c:
         c.headers["Authorization"] = f"Bearer {admin_token}"
         yield c
-
-
-def assert_no_server_error(response: Any, context: Any) -> None:
-    assert response.status_code < 500, (context, response.text)
-    if response.status_code >= 400:
-        assert response.headers["content-type"] == "application/problem+json", context
 
 
 @hypothesis_settings

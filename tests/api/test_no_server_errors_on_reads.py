@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
 from urllib.parse import quote
 
 from fastapi.testclient import TestClient
@@ -18,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.api.raw_asgi import raw_request
+from tests.api.server_errors import assert_no_server_error
 from tests.intake import intake
 
 # Any character a URL can carry (surrogates cannot be encoded as UTF-8, so no client sends them).
@@ -74,12 +74,6 @@ hypothesis_settings = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-
-
-def assert_no_server_error(response: Any, context: Any) -> None:
-    assert response.status_code < 500, (context, response.text)
-    if response.status_code >= 400:
-        assert response.headers["content-type"] == "application/problem+json", context
 
 
 @hypothesis_settings

@@ -1,14 +1,21 @@
-"""Fixtures shared by the event-stream tests: a local webhook receiver and the NATS server."""
+"""Fixtures shared by the event-stream tests: a local webhook receiver, the NATS server and a
+JetStream stream of the test's own."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+import uuid
 from collections.abc import Iterator
+from contextlib import suppress
 from urllib.parse import urlsplit
 
+import nats
 import pytest
+from nats.js.errors import NotFoundError
 
+from infra.settings import Settings
 from tests.stream.receiver import Receiver, receiver
 
 NATS_URL = os.environ.get("COMPLAINTS_TEST_NATS_URL", "nats://127.0.0.1:4222")
@@ -35,3 +42,24 @@ def nats_url() -> str:
             pytest.fail(f"CI=true requires NATS: {reason}")
         pytest.skip(reason)
     return NATS_URL
+
+
+async def delete_stream(url: str, stream: str) -> None:
+    nc = await nats.connect(url)
+    try:
+        with suppress(NotFoundError):  # the relay never got to create it
+            await nc.jetstream().delete_stream(stream)
+    finally:
+        await nc.close()
+
+
+@pytest.fixture
+def relay_settings(settings: Settings, nats_url: str) -> Iterator[Settings]:
+    """Settings naming a JetStream stream and subjects of this test's own; the stream is deleted
+    afterwards (the server outlives the test)."""
+    tag = uuid.uuid4().hex[:10]
+    own = settings.model_copy(
+        update={"nats_stream": f"TEST_{tag}", "nats_subject_prefix": f"test_{tag}.events"}
+    )
+    yield own
+    asyncio.run(delete_stream(nats_url, own.nats_stream))

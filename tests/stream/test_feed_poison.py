@@ -95,19 +95,14 @@ async def published(url: str, stream: str) -> list[dict[str, object]]:
         for seq in range(info.state.first_seq, info.state.last_seq + 1):
             message = await js.get_msg(stream, seq=seq)
             bodies.append(json.loads(message.data or b"null"))
-        await js.delete_stream(stream)
         return bodies
     finally:
         await nc.close()
 
 
 def test_the_nats_relay_publishes_poison_events_and_those_after_them(
-    settings: Settings, app: ComplaintsApp, ctx: CommandContext, nats_url: str
+    relay_settings: Settings, app: ComplaintsApp, ctx: CommandContext, nats_url: str
 ) -> None:
-    tag = uuid.uuid4().hex[:10]
-    relay_settings = settings.model_copy(
-        update={"nats_stream": f"TEST_{tag}", "nats_subject_prefix": f"test_{tag}.events"}
-    )
     good = store_every_poison_then_a_good_one(app, ctx)
     logging.getLogger("nats").setLevel(logging.WARNING)
     asyncio.run(NatsRelay(app, relay_settings, url=nats_url).run(until_caught_up=True))

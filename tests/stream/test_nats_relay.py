@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 
 import nats
 import pytest
@@ -47,21 +46,9 @@ async def stream_messages(
         await nc.close()
 
 
-async def delete_stream(url: str, stream: str) -> None:
-    nc = await nats.connect(url)
-    try:
-        await nc.jetstream().delete_stream(stream)
-    finally:
-        await nc.close()
-
-
 def test_relay_killed_after_k_publishes_restarts_without_duplicates(
-    app: ComplaintsApp, ctx: CommandContext, settings: Settings, nats_url: str
+    app: ComplaintsApp, ctx: CommandContext, relay_settings: Settings, nats_url: str
 ) -> None:
-    tag = uuid.uuid4().hex[:10]
-    relay_settings = settings.model_copy(
-        update={"nats_stream": f"TEST_{tag}", "nats_subject_prefix": f"test_{tag}.events"}
-    )
     for _ in range(20):
         cid = app.file_complaint(FileComplaint.model_validate(intake()), ctx).complaint_id
         app.assign(cid, AssignComplaint(assignee="bob"), ctx)
@@ -74,24 +61,19 @@ def test_relay_killed_after_k_publishes_restarts_without_duplicates(
             raise Crash
 
     first = NatsRelay(app, relay_settings, url=nats_url, flush_every=5, on_published=kill_after_k)
-    try:
-        with pytest.raises(Crash):
-            asyncio.run(first.run(until_caught_up=True))
-        assert first.stats.published == k
+    with pytest.raises(Crash):
+        asyncio.run(first.run(until_caught_up=True))
+    assert first.stats.published == k
 
-        second = NatsRelay(app, relay_settings, url=nats_url, flush_every=5)
-        asyncio.run(second.run(until_caught_up=True))
-        # Its database position said 15 (flushed every 5); the stream said 17: it trusts the stream.
-        assert second.stats.resumed_from == expected[k - 1]["position"]
-        assert second.stats.published == len(expected) - k
+    second = NatsRelay(app, relay_settings, url=nats_url, flush_every=5)
+    asyncio.run(second.run(until_caught_up=True))
+    # Its database position said 15 (flushed every 5); the stream said 17: it trusts the stream.
+    assert second.stats.resumed_from == expected[k - 1]["position"]
+    assert second.stats.published == len(expected) - k
 
-        messages = asyncio.run(
-            stream_messages(
-                nats_url, relay_settings.nats_stream, relay_settings.nats_subject_prefix
-            )
-        )
-    finally:
-        asyncio.run(delete_stream(nats_url, relay_settings.nats_stream))
+    messages = asyncio.run(
+        stream_messages(nats_url, relay_settings.nats_stream, relay_settings.nats_subject_prefix)
+    )
     assert [m[0] for m in messages] == [e["id"] for e in expected]
     assert [m[1] for m in messages] == expected
     assert len({m[0] for m in messages}) == len(expected)
