@@ -53,6 +53,20 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def open_stream(
+    base_url: str,
+    token: str,
+    *,
+    params: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> AbstractContextManager[httpx.Response]:
+    """``GET /events/stream``, as a consuming service opens it."""
+    return httpx.stream(
+        "GET", f"{base_url}/events/stream", params=params,
+        headers=bearer(token) | (headers or {}), timeout=10,
+    )
+
+
 def public_positions(app: ComplaintsApp) -> list[int]:
     positions: list[int] = []
     after = 0
@@ -97,10 +111,7 @@ def test_the_stream_sends_every_event_with_its_position_as_id(
     base_url: str, app: ComplaintsApp, ctx: CommandContext, agent_token: str
 ) -> None:
     write_complaints(app, ctx, 5)  # 10 events, more than one page of 4
-    with httpx.stream(
-        "GET", f"{base_url}/events/stream", params={"after": 0}, headers=bearer(agent_token),
-        timeout=10,
-    ) as response:
+    with open_stream(base_url, agent_token, params={"after": 0}) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         received = next_events(messages(response), 10)
@@ -135,9 +146,7 @@ def test_a_caught_up_stream_pushes_new_events_live(
     base_url: str, app: ComplaintsApp, ctx: CommandContext, agent_token: str
 ) -> None:
     write_complaints(app, ctx, 1)
-    with httpx.stream(
-        "GET", f"{base_url}/events/stream", headers=bearer(agent_token), timeout=10
-    ) as response:
+    with open_stream(base_url, agent_token) as response:
         stream = messages(response)
         next_events(stream, 2)
         assert next(stream).comment  # a heartbeat: caught up and idle
@@ -160,10 +169,8 @@ def test_stream_rejects_a_bad_last_event_id(base_url: str, agent_token: str) -> 
 def test_stream_accepts_the_largest_position_and_refuses_beyond_it(
     base_url: str, agent_token: str
 ) -> None:
-    with httpx.stream(
-        "GET", f"{base_url}/events/stream", headers={
-            **bearer(agent_token), "Last-Event-ID": str(2**63 - 1)
-        }, timeout=10
+    with open_stream(
+        base_url, agent_token, headers={"Last-Event-ID": str(2**63 - 1)}
     ) as response:
         assert response.status_code == 200
     response = httpx.get(
@@ -185,16 +192,9 @@ def test_revoking_the_token_ends_the_stream_before_the_next_event(
     agent_token: str,
 ) -> None:
     write_complaints(app, ctx, 1)
-    with httpx.stream(
-        "GET", f"{base_url}/events/stream", headers=bearer(agent_token), timeout=10
-    ) as response:
+    with open_stream(base_url, agent_token) as response:
         stream = messages(response)
-        delivered: list[Message] = []
-        for message in stream:
-            if message.data:
-                delivered.append(message)
-            if len(delivered) == 2:
-                break
+        next_events(stream, 2)
         # Revoked by another process (its cache is not ours), then more personal data arrives.
         other_process.revoke_token("alice", ctx)
         write_complaints(app, ctx, 1)
@@ -207,9 +207,7 @@ def test_revoking_the_token_ends_the_stream_before_the_next_event(
 def test_an_idle_stream_ends_at_the_next_heartbeat_after_a_revocation(
     base_url: str, other_process: ComplaintsApp, ctx: CommandContext, agent_token: str
 ) -> None:
-    with httpx.stream(
-        "GET", f"{base_url}/events/stream", headers=bearer(agent_token), timeout=10
-    ) as response:
+    with open_stream(base_url, agent_token) as response:
         stream = messages(response)
         assert next(stream).comment  # the first heartbeat: the stream is open and idle
         other_process.revoke_token("alice", ctx)
@@ -226,9 +224,7 @@ def test_the_stream_of_a_token_that_expires_ends(
     expires_at = datetime.now(UTC) + timedelta(seconds=1)
     issued = app.issue_token("temp", "agent", ctx, expires_at=expires_at)
     write_complaints(app, ctx, 1)
-    with httpx.stream(
-        "GET", f"{base_url}/events/stream", headers=bearer(issued.secret), timeout=10
-    ) as response:
+    with open_stream(base_url, issued.secret) as response:
         assert response.status_code == 200
         stream = messages(response)
         rest = rest_of_stream(stream)
@@ -261,11 +257,9 @@ def test_streams_end_at_their_maximum_lifetime_and_resume_without_gaps(
         while connections < 20 and (writer.is_alive() or not received or (
             received[-1]["position"] < public_positions(app)[-1]
         )):
-            headers = bearer(agent_token) | ({"Last-Event-ID": last_id} if last_id else {})
+            resume = {"Last-Event-ID": last_id} if last_id else {}
             opened = time.monotonic()
-            with httpx.stream(
-                "GET", f"{url}/events/stream", headers=headers, timeout=10
-            ) as response:
+            with open_stream(url, agent_token, headers=resume) as response:
                 assert response.status_code == 200
                 rest = rest_of_stream(messages(response))
             connections += 1
@@ -308,9 +302,7 @@ def test_past_the_total_cap_a_stream_gets_429_whoever_asks(
 ) -> None:
     other = app.issue_token("bob", "agent", ctx).secret
     with serve(settings, app, stream_max_connections=1) as url:
-        with httpx.stream(
-            "GET", f"{url}/events/stream", headers=bearer(agent_token), timeout=10
-        ) as first:
+        with open_stream(url, agent_token) as first:
             assert first.status_code == 200
             refused = httpx.get(f"{url}/events/stream", headers=bearer(other), timeout=10)
             assert refused.status_code == 429 and "retry-after" in refused.headers
@@ -398,9 +390,7 @@ def test_the_stream_delivers_past_events_that_intake_now_refuses(
     write_complaints(app, ctx, 1)
     expected = public_positions(app)
     received: list[int] = []
-    with httpx.stream(
-        "GET", f"{base_url}/events/stream", headers=bearer(agent_token), timeout=10
-    ) as response:
+    with open_stream(base_url, agent_token) as response:
         for n, message in enumerate(messages(response)):
             if message.data:
                 received.append(json.loads(message.data)["position"])

@@ -17,16 +17,14 @@ from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from infra.settings import Settings
 from infra.webhook_signature import verify
+from tests.stream import webhook_setup
 from tests.stream.receiver import Receiver, Request
 from tests.stream.webhook_setup import (
     SECRET,
-    admin_client,
-    deliveries,
     file_and_assign,
     running_worker,
     subscribe,
     wait_until,
-    webhook_settings,
 )
 
 BASE = 0.1
@@ -36,18 +34,18 @@ BASE = 0.1
 @pytest.fixture
 def fast(settings: Settings) -> Settings:
     """Retries at once, almost: for tests that need failures but do not time them."""
-    return webhook_settings(settings, webhook_retry_base_seconds=0.01)
+    return webhook_setup.webhook_settings(settings, webhook_retry_base_seconds=0.01)
 
 
 @pytest.fixture
 def measured(settings: Settings) -> Settings:
     """A back-off long enough to tell exponential from constant."""
-    return webhook_settings(settings, webhook_retry_base_seconds=BASE)
+    return webhook_setup.webhook_settings(settings, webhook_retry_base_seconds=BASE)
 
 
 @pytest.fixture
 def admin(fast: Settings, app: ComplaintsApp, admin_token: str) -> Iterator[TestClient]:
-    with admin_client(fast, app, admin_token) as client:
+    with webhook_setup.admin_client(fast, app, admin_token) as client:
         yield client
 
 
@@ -95,8 +93,8 @@ def deliver(
     with running_worker(app, worker):
         hook.wait_for(lambda: len(hook.accepted()) == 4)
         # The receiver answers before the worker records the answer (with the position).
-        wait_until(lambda: len(deliveries(admin, sub)) == 4 + failures)
-    return Delivered(sub, head_before, list(hook.requests), deliveries(admin, sub))
+        wait_until(lambda: len(webhook_setup.deliveries(admin, sub)) == 4 + failures)
+    return Delivered(sub, head_before, list(hook.requests), webhook_setup.deliveries(admin, sub))
 
 
 @pytest.fixture
