@@ -86,6 +86,7 @@ class Oracle:
         return cls(histories, report_tz)
 
     def complaint(self, complaint_id: UUID) -> Complaint:
+        """The complaint as its events leave it (the library's fold, as a repository's)."""
         complaint: Complaint | None = None
         for event in self.histories[complaint_id]:
             complaint = event.mutate(complaint)
@@ -177,9 +178,6 @@ class Oracle:
             )
             add(row, f.amounts)
         return daily
-
-    def analytics_rollup(self) -> dict[RollupKey, dict[str, Any]]:
-        return rollup(self.analytics_daily().values())
 
     def summary(self, first: date, last: date, group_by: str, top: int = 5) -> dict[str, Any]:
         """What the analytics summary of ``first``..``last`` (report days, inclusive) answers:
