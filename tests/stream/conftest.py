@@ -8,14 +8,12 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
-from contextlib import suppress
 from urllib.parse import urlsplit
 
-import nats
 import pytest
-from nats.js.errors import NotFoundError
 
 from infra.settings import Settings
+from tests.stream.jetstream import delete_stream
 from tests.stream.receiver import Receiver, receiver
 
 NATS_URL = os.environ.get("COMPLAINTS_TEST_NATS_URL", "nats://127.0.0.1:4222")
@@ -42,15 +40,6 @@ def nats_url() -> str:
             pytest.fail(f"CI=true requires NATS: {reason}")
         pytest.skip(reason)
     return NATS_URL
-
-
-async def delete_stream(url: str, stream: str) -> None:
-    nc = await nats.connect(url)
-    try:
-        with suppress(NotFoundError):  # the relay never got to create it
-            await nc.jetstream().delete_stream(stream)
-    finally:
-        await nc.close()
 
 
 @pytest.fixture

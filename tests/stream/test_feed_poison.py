@@ -9,7 +9,6 @@ import json
 import logging
 import uuid
 
-import nats
 import pytest
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
@@ -23,6 +22,7 @@ from infra.nats_relay import NatsRelay
 from infra.settings import Settings
 from tests.intake import intake
 from tests.poison import POISONS, store_poison, store_poison_comment
+from tests.stream.jetstream import stored_messages
 from tests.stream.receiver import receiver
 from tests.stream.webhook_setup import admin_client, running_worker, subscribe, webhook_settings
 
@@ -86,24 +86,11 @@ def test_webhooks_deliver_poison_events_and_those_after_them(
         assert_sanitised([json.loads(r.body) for r in hook.accepted()], good)
 
 
-async def published(url: str, stream: str) -> list[dict[str, object]]:
-    nc = await nats.connect(url)
-    try:
-        js = nc.jetstream()
-        info = await js.stream_info(stream)
-        bodies = []
-        for seq in range(info.state.first_seq, info.state.last_seq + 1):
-            message = await js.get_msg(stream, seq=seq)
-            bodies.append(json.loads(message.data or b"null"))
-        return bodies
-    finally:
-        await nc.close()
-
-
 def test_the_nats_relay_publishes_poison_events_and_those_after_them(
     relay_settings: Settings, app: ComplaintsApp, ctx: CommandContext, nats_url: str
 ) -> None:
     good = store_every_poison_then_a_good_one(app, ctx)
     logging.getLogger("nats").setLevel(logging.WARNING)
     asyncio.run(NatsRelay(app, relay_settings, url=nats_url).run(until_caught_up=True))
-    assert_sanitised(asyncio.run(published(nats_url, relay_settings.nats_stream)), good)
+    messages = asyncio.run(stored_messages(nats_url, relay_settings.nats_stream))
+    assert_sanitised([body for _, body in messages], good)

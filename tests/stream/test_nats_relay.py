@@ -16,6 +16,7 @@ from infra.nats_relay import NatsRelay
 from infra.settings import Settings
 from queries.event_feed import read_page
 from tests.intake import intake
+from tests.stream.jetstream import stored_messages
 
 
 class Crash(Exception):
@@ -25,25 +26,19 @@ class Crash(Exception):
 async def stream_messages(
     url: str, stream: str, prefix: str
 ) -> list[tuple[str, dict[str, object]]]:
+    found = await stored_messages(url, stream)
+    # The relay's stream de-duplicates on Nats-Msg-Id: a republished event is dropped.
+    last_id, last_event = found[-1]
     nc = await nats.connect(url)
     try:
-        js = nc.jetstream()
-        info = await js.stream_info(stream)
-        found = []
-        for seq in range(info.state.first_seq, info.state.last_seq + 1):
-            message = await js.get_msg(stream, seq=seq)
-            assert message.headers is not None and message.data is not None
-            found.append((message.headers["Nats-Msg-Id"], json.loads(message.data)))
-        # The relay's stream de-duplicates on Nats-Msg-Id: a republished event is dropped.
-        last_id, last_event = found[-1]
-        again = await js.publish(
+        again = await nc.jetstream().publish(
             f"{prefix}.{last_event['type']}", json.dumps(last_event).encode(), stream=stream,
             headers={"Nats-Msg-Id": last_id},
         )
-        assert again.duplicate
-        return found
     finally:
         await nc.close()
+    assert again.duplicate
+    return found
 
 
 def test_relay_killed_after_k_publishes_restarts_without_duplicates(
