@@ -25,7 +25,7 @@ import threading
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -48,6 +48,16 @@ class StoredRow(NamedTuple):
     state: bytes
 
 
+class TrackingRecorder(Protocol):
+    """What we use of the library's tracking recorder (SQLite's or PostgreSQL's)."""
+
+    def create_table(self) -> None: ...
+
+    def max_tracking_id(self, application_name: str) -> int | None: ...
+
+    def _insert_tracking(self, cursor: Any, tracking: Tracking, /) -> None: ...
+
+
 class Database(ApplicationRecorder):
     """The event store's recorder, plus what the service needs of its database beyond recording.
 
@@ -56,8 +66,10 @@ class Database(ApplicationRecorder):
 
     dialect: Dialect
     """The SQL of our own tables in this database (one ``%s`` placeholder rewriter among them)."""
+    tracking: TrackingRecorder
+    """The library's tracking recorder for projection positions, on this database."""
     tracking_table: str
-    """The qualified name of the table holding projection positions (the library's)."""
+    """The qualified name of its table."""
 
     # ---- the notification log ---------------------------------------------------------------
 
@@ -106,18 +118,19 @@ class Database(ApplicationRecorder):
 
     # ---- projection tracking ----------------------------------------------------------------
 
-    @abstractmethod
     def create_tracking_table(self) -> None:
-        """Creates the tracking table if missing (the library's tracking recorder's)."""
+        """Creates the tracking table if missing."""
+        self.tracking.create_table()
 
-    @abstractmethod
     def tracking_position(self, key: str) -> int | None:
         """The position recorded under ``key``, or None."""
+        return self.tracking.max_tracking_id(key)
 
-    @abstractmethod
     def record_tracking(self, cursor: Any, tracking: Tracking) -> None:
         """Records a position in the transaction of ``cursor``, never moving it backwards (the
-        library's tracking upsert)."""
+        library's tracking upsert, which it keeps private: its public one opens a transaction
+        of its own)."""
+        self.tracking._insert_tracking(cursor, tracking)  # noqa: SLF001
 
     # ---- coordination and news --------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing import postgres as library
-from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.persistence import Notification
 from eventsourcing.postgres import (
     PostgresApplicationRecorder,
     PostgresDatastore,
@@ -267,7 +267,7 @@ class PostgresDatabase(Database, PostgresApplicationRecorder):
         super().__init__(datastore, events_table_name=events_table_name)
         self.dialect = PostgresDialect(datastore.schema)
         self.tracking_table = self.dialect.table(TRACKING_TABLE)
-        self._tracking = PostgresTrackingRecorder(datastore, tracking_table_name=TRACKING_TABLE)
+        self.tracking = PostgresTrackingRecorder(datastore, tracking_table_name=TRACKING_TABLE)
         events = SQL("{}.{}").format(Identifier(datastore.schema), Identifier(events_table_name))
         self._select_positions = SQL(
             "SELECT originator_version, notification_id FROM {} WHERE originator_id = %s"
@@ -367,17 +367,6 @@ class PostgresDatabase(Database, PostgresApplicationRecorder):
                     [EARLIEST, EARLIEST, LATEST, LATEST] * len(columns)
                     + [EARLIEST, LATEST] * len(columns),
                 )
-
-    # ---- projection tracking ----------------------------------------------------------------
-
-    def create_tracking_table(self) -> None:
-        self._tracking.create_table()
-
-    def tracking_position(self, key: str) -> int | None:
-        return self._tracking.max_tracking_id(key)
-
-    def record_tracking(self, cursor: Any, tracking: Tracking) -> None:
-        self._tracking._insert_tracking(cursor, tracking)  # noqa: SLF001
 
     # ---- coordination and news --------------------------------------------------------------
 

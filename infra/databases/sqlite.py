@@ -21,7 +21,7 @@ from typing import IO, Any
 from uuid import UUID
 
 from eventsourcing import sqlite as library
-from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.persistence import Notification
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore, SQLiteTrackingRecorder
 
 from projections.coordination import Coordinator
@@ -212,7 +212,7 @@ class SQLiteDatabase(Database, SQLiteApplicationRecorder):
         super().__init__(datastore, events_table_name)
         self.dialect = SQLiteDialect()
         self.tracking_table = "tracking"  # the library fixes its name on SQLite
-        self._tracking = SQLiteTrackingRecorder(datastore)
+        self.tracking = SQLiteTrackingRecorder(datastore)
         self._select_positions = (
             f"SELECT originator_version, rowid FROM {events_table_name} WHERE originator_id = ?"
         )
@@ -284,17 +284,6 @@ class SQLiteDatabase(Database, SQLiteApplicationRecorder):
 
     def clamp_stored_instants(self, tables: Sequence[Table]) -> None:
         """Nothing to do: SQLite never stored such instants (the encoder failed instead)."""
-
-    # ---- projection tracking ----------------------------------------------------------------
-
-    def create_tracking_table(self) -> None:
-        self._tracking.create_table()
-
-    def tracking_position(self, key: str) -> int | None:
-        return self._tracking.max_tracking_id(key)
-
-    def record_tracking(self, cursor: Any, tracking: Tracking) -> None:
-        self._tracking._insert_tracking(cursor, tracking)  # noqa: SLF001
 
     # ---- coordination and news --------------------------------------------------------------
 
