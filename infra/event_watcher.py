@@ -1,9 +1,10 @@
 """Wakes stream readers when new events may have been recorded.
 
 One watcher per process serves every SSE connection, webhook worker and relay, so waiting costs no
-query per reader. On PostgreSQL it LISTENs on the channel the recorder NOTIFYs on each insert; on
-SQLite (no notifications) it polls the head. Either way readers re-read the store themselves: a
-wake-up only says "look again", and readers also look again after ``poll_seconds`` as a safety net.
+query per reader. How it learns of new events is the database's (``Database.watch_events``): on
+PostgreSQL it LISTENs on the channel the recorder NOTIFYs on each insert; on SQLite (no
+notifications) it polls the head. Either way readers re-read the store themselves: a wake-up only
+says "look again", and readers also look again after ``poll_seconds`` as a safety net.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import threading
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.postgres import PostgresApplicationRecorder
-from psycopg.sql import SQL, Identifier
+
+from projections.database import database_of
 
 log = logging.getLogger(__name__)
 
@@ -92,34 +93,11 @@ class EventWatcher:
                 self._async_waiters.discard((loop, event))
 
     def _run(self) -> None:
-        recorder = self._app.recorder
+        database = database_of(self._app)
         while not self._stopping.is_set():
             try:
-                if isinstance(recorder, PostgresApplicationRecorder):
-                    self._listen(recorder)
-                else:
-                    self._poll()
+                for _ in database.watch_events(self._stopping, self._poll_seconds):
+                    self._bump()
             except Exception as e:  # keep serving: readers still re-check on their own timer
                 log.warning("event watcher: %s; retrying in 1s", e)
                 self._stopping.wait(1.0)
-
-    def _listen(self, recorder: PostgresApplicationRecorder) -> None:
-        with recorder.datastore.get_connection() as conn:
-            conn.execute(SQL("LISTEN {0}").format(Identifier(recorder.channel_name)))
-            # Events recorded while (re)connecting were not notified to us.
-            self._bump()
-            try:
-                while not self._stopping.is_set():
-                    for _ in conn.notifies(timeout=0.1, stop_after=1):
-                        self._bump()
-            finally:
-                # The connection goes back to the shared pool: leave it deaf again.
-                conn.execute("UNLISTEN *")
-
-    def _poll(self) -> None:
-        last = self._app.recorder.max_notification_id() or 0
-        while not self._stopping.wait(self._poll_seconds):
-            current = self._app.recorder.max_notification_id() or 0
-            if current != last:
-                last = current
-                self._bump()

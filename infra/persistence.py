@@ -1,7 +1,10 @@
 """Translate ``COMPLAINTS_DATABASE_URL`` into the eventsourcing library's own environment.
 
 The library configures recorders from environment-style keys (``PERSISTENCE_MODULE``,
-``SQLITE_DBNAME``, ``POSTGRES_*``); this module is the single place that knows that mapping.
+``SQLITE_DBNAME``, ``POSTGRES_*``); this module is the single place that knows that mapping, and
+the only place that tells the databases apart: ``PERSISTENCE_MODULE`` names our module for the
+database (``infra/databases/sqlite.py`` or ``postgres.py``), whose factory makes the application's
+recorder the ``Database`` (``projections/database.py``) everything else asks.
 """
 
 from __future__ import annotations
@@ -13,22 +16,22 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from infra.private_files import private_directory, private_file, restrict_to_owner
 from infra.settings import Settings
 
+SQLITE_MODULE = "infra.databases.sqlite"
+POSTGRES_MODULE = "infra.databases.postgres"
+
 
 class DatabaseUrlError(ValueError):
     """Raised when COMPLAINTS_DATABASE_URL names no supported database."""
 
 
 @dataclass(frozen=True)
-class Database:
-    kind: str  # "sqlite" | "postgres"
+class LibraryEnvironment:
+    """The library's environment for an application on the database of a URL."""
+
     env: dict[str, str]
 
-    @property
-    def is_postgres(self) -> bool:
-        return self.kind == "postgres"
 
-
-def database_from_url(url: str, settings: Settings | None = None) -> Database:
+def database_from_url(url: str, settings: Settings | None = None) -> LibraryEnvironment:
     settings = settings or Settings(database_url=url)
     parts = urlsplit(url)
     scheme = parts.scheme.split("+")[0]
@@ -39,10 +42,9 @@ def database_from_url(url: str, settings: Settings | None = None) -> Database:
             raise DatabaseUrlError("sqlite URL needs a file path, e.g. sqlite:///var/complaints.db")
         if path != ":memory:" and not path.startswith("file:"):
             secure_sqlite_files(Path(path))
-        return Database(
-            "sqlite",
+        return LibraryEnvironment(
             {
-                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "PERSISTENCE_MODULE": SQLITE_MODULE,
                 "SQLITE_DBNAME": path,
                 "SQLITE_LOCK_TIMEOUT": str(settings.lock_timeout_seconds),
                 "CREATE_TABLE": "y" if settings.create_tables else "n",
@@ -51,7 +53,7 @@ def database_from_url(url: str, settings: Settings | None = None) -> Database:
     if scheme in {"postgres", "postgresql"}:
         query = parse_qs(parts.query)
         env = {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "PERSISTENCE_MODULE": POSTGRES_MODULE,
             "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
             "POSTGRES_HOST": parts.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(parts.port or 5432),
@@ -66,7 +68,7 @@ def database_from_url(url: str, settings: Settings | None = None) -> Database:
         }
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"][0]
-        return Database("postgres", env)
+        return LibraryEnvironment(env)
     raise DatabaseUrlError(
         f"unsupported database URL scheme {parts.scheme!r}: use sqlite:///path or postgresql://..."
     )

@@ -188,8 +188,6 @@ class WebhookStore:
                     f"UPDATE {table} SET {column} = {classify.format(column=column)}"
                     f" WHERE {column} IS NOT NULL AND {column} NOT IN ({known})"
                 )
-                if not self._tables.is_postgres:
-                    statement = statement.replace("%%", "%")
                 cursor.execute(
                     self._sql(statement),
                     (HTTP_STATUS, TIMEOUT, CONNECTION_FAILED, *ERROR_CLASSES),

@@ -46,7 +46,7 @@ from infra.webhook_store import (
     WebhookStore,
 )
 from infra.webhook_targets import redacted
-from projections.coordination import coordinator_for
+from projections.database import database_of
 from queries.event_feed import read_page
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,8 @@ class WebhookWorker:
     async def _run(self) -> None:
         # One active worker per database (PostgreSQL advisory lock, as for projections): two
         # would send every event twice. Others stand by and take over when its session ends.
-        with coordinator_for(self._app.recorder, self._settings.stream_poll_seconds) as lock:
+        coordinator = database_of(self._app).coordinator(self._settings.stream_poll_seconds)
+        with coordinator as lock:
             while not self._stopping.is_set():
                 generation = self._watcher.generation
                 timeout = IDLE_RECHECK_SECONDS

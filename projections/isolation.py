@@ -68,7 +68,7 @@ def settle(
             with tx.savepoint():
                 projection.apply(tx, todo)
         except Exception as error:
-            if not blames_the_event(error):
+            if not blames_the_event(error, tx.database.blames_the_data):
                 raise
             if not probed:
                 probed = True

@@ -5,10 +5,11 @@ position sets the events of those waiting for it or less. Positions are learnt f
 
 - the in-process signal (``projections/position_signal.py``), at once, when the runner shares
   the process (``complaints serve``);
-- on PostgreSQL, LISTEN on the store's positions channel: runners in other processes
-  (``serve --workers N``, ``complaints projections run``) NOTIFY from each batch's transaction;
-  the positions are also re-read every ``recheck_seconds`` should a notification be missed;
-- on SQLite, which has no notifications, re-reading the positions every ``poll_seconds``.
+- what the database announces (``Database.watch_positions``): on PostgreSQL, runners in other
+  processes (``serve --workers N``, ``complaints projections run``) NOTIFY from each batch's
+  transaction, and the positions are also re-read every ``recheck_seconds`` should a
+  notification be missed; on SQLite, which has no notifications, they are re-read every
+  ``poll_seconds``.
 
 The listening or polling thread (one per API instance, with its own PostgreSQL session, not one
 from the pool) runs only while someone waits, and a little longer (``linger_seconds``) so that a
@@ -18,15 +19,12 @@ steady trickle of waits does not reconnect each time: an API nobody waits on cos
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-
-from psycopg.sql import SQL, Identifier
 
 from projections.position_signal import signal_for
 from projections.store import ReadModelStore
@@ -134,10 +132,16 @@ class PositionWatcher:
         try:
             while True:
                 try:
-                    if self.store.channel is not None:
-                        self._listen(self.store.channel)
-                    else:
-                        self._poll()
+                    news = self.store.database.watch_positions(
+                        self._done,
+                        poll_seconds=self.poll_seconds,
+                        recheck_seconds=self.recheck_seconds,
+                    )
+                    for positions in news:
+                        if positions is None:
+                            self._recheck()
+                        else:
+                            self.learn(positions)
                     return
                 except Exception as e:  # waiters still time out and re-read; keep trying
                     log.warning("position watcher: %s; retrying in 1s", e)
@@ -152,20 +156,3 @@ class PositionWatcher:
             names = sorted({w.projection for w in self._waiters})
         if names:
             self.learn(self.store.positions(names))
-
-    def _poll(self) -> None:
-        while not self._done():
-            self._recheck()
-            time.sleep(self.poll_seconds)
-
-    def _listen(self, channel: str) -> None:
-        with self.store.dedicated_connection() as conn:
-            conn.execute(SQL("LISTEN {}").format(Identifier(channel)))
-            checked = time.monotonic()
-            self._recheck()  # what was committed before we listened
-            while not self._done():
-                for notice in conn.notifies(timeout=min(0.5, self.recheck_seconds), stop_after=1):
-                    self.learn(json.loads(notice.payload))
-                if time.monotonic() - checked >= self.recheck_seconds:
-                    checked = time.monotonic()
-                    self._recheck()

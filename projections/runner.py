@@ -34,7 +34,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 
 from projections import quarantine
-from projections.coordination import Coordinator, coordinator_for
+from projections.coordination import Coordinator
 from projections.failures import blames_the_event, error_class
 from projections.isolation import Settlement, decode_each, settle
 from projections.position_signal import signal_for
@@ -269,7 +269,7 @@ class Runner:
             except PositionMovedError:
                 raise
             except Exception as error:
-                if not blames_the_event(error):
+                if not blames_the_event(error, self.store.database.blames_the_data):
                     raise
                 log.warning(
                     "the batch up to position %s failed (%s: %s); isolating the events at fault",
@@ -341,7 +341,7 @@ class Runner:
         return retry_quarantined(self.store, projection, page_size=self.page_size)
 
     def coordinator(self) -> Coordinator:
-        return coordinator_for(self.app.recorder, self.poll_seconds)
+        return self.store.database.coordinator(self.poll_seconds)
 
     def run_forever(self, stop: threading.Event) -> None:
         """Tails the store until ``stop`` is set, running the projections whose lock it holds

@@ -1,9 +1,9 @@
 """The read-model store: transactions over the event store's own database, and projection tracking.
 
 Read models live in the same database (and PostgreSQL schema) as the events, reached through the
-application recorder's datastore (its connection pool). Tracking positions are kept with the
-library's tracking recorders (``SQLiteTrackingRecorder``/``PostgresTrackingRecorder``: their table,
-their monotonic upsert ``_insert_tracking``), inside the same transaction as the row changes.
+application's database (``projections/database.py``: its connection pool, its SQL dialect).
+Tracking positions are kept with the library's tracking recorder (its table, its monotonic upsert),
+inside the same transaction as the row changes.
 
 Written by hand on top of them: a compare-and-set claim at the start of each batch (the library's
 upsert only refuses to go backwards, which would still let two workers that started from different
@@ -14,31 +14,18 @@ and announces committed positions to readers waiting for them (PostgreSQL NOTIFY
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any
 from uuid import UUID
 
-import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification, Tracking
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresTrackingRecorder
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteTrackingRecorder
-from psycopg.sql import SQL, Identifier
 
 from projections import quarantine
-from projections.dialect import Dialect, PostgresDialect, SQLiteDialect
+from projections.database import Database, StoredRow, database_of
 from projections.schema import Table
-from projections.storable import EARLIEST, LATEST
-
-TRACKING_TABLE_POSTGRES = "projection_tracking"
-MAX_CHANNEL_CHARS = 63
-"""PostgreSQL truncates identifiers (and refuses channel names) longer than this."""
 
 _savepoints = itertools.count(1)
 
@@ -51,36 +38,19 @@ class PositionMovedError(Exception):
     """
 
 
-def _stored_rows(cursor: Any) -> Any:
-    return StoredRow._make
-
-
-_by_id = itemgetter(0)
-
-
 def tracking_key(projection_name: str) -> str:
     # The tracking table may be shared with other consumers of this database (SQLite's table
     # name is fixed by the library), so projection rows carry a prefix.
     return f"projection:{projection_name}"
 
 
-class StoredRow(NamedTuple):
-    """A notification as read by ``ReadModelStore.notifications`` on PostgreSQL: the attributes
-    of the library's ``Notification`` that its mapper's ``to_domain_event`` reads."""
-
-    id: int
-    originator_id: UUID
-    originator_version: int
-    topic: str
-    state: bytes
-
-
 class Tx:
-    """One open transaction: a cursor plus the dialect that knows how to talk to it."""
+    """One open transaction: a cursor plus the database (and its dialect) it talks to."""
 
-    def __init__(self, cursor: Any, dialect: Dialect) -> None:
+    def __init__(self, cursor: Any, database: Database) -> None:
         self.cursor = cursor
-        self.dialect = dialect
+        self.database = database
+        self.dialect = database.dialect
 
     def table(self, name: str) -> str:
         return self.dialect.table(name)
@@ -128,108 +98,44 @@ class Tx:
 
 
 class ReadModelStore:
+    """Read-model tables and projection positions, in the event store's own database.
+
+    Every write to a projection's tables goes through ``write`` (one transaction, with the
+    projection's position: ``claim`` or ``lock`` first, ``advance`` last); queries read through
+    ``read``. What differs between the databases is asked of ``database`` (the application's,
+    ``projections/database.py``), so this class holds no SQL dialect of its own.
+    """
+
     def __init__(self, app: Application[UUID]) -> None:
-        recorder = app.recorder
         self.app = app
-        self.tracking: SQLiteTrackingRecorder | PostgresTrackingRecorder
-        if isinstance(recorder, PostgresApplicationRecorder):
-            self.datastore: Any = recorder.datastore
-            self.dialect: Dialect = PostgresDialect(recorder.datastore.schema)
-            self.tracking = PostgresTrackingRecorder(
-                recorder.datastore, tracking_table_name=TRACKING_TABLE_POSTGRES
-            )
-            self.tracking_table = self.dialect.table(TRACKING_TABLE_POSTGRES)
-        elif isinstance(recorder, SQLiteApplicationRecorder):
-            self.datastore = recorder.datastore
-            self.dialect = SQLiteDialect()
-            self.tracking = SQLiteTrackingRecorder(recorder.datastore)
-            self.tracking_table = "tracking"
-        else:  # pragma: no cover - the app is only ever built on these two
-            raise TypeError(f"read models need SQLite or PostgreSQL, not {type(recorder)!r}")
-        self.tracking.create_table()
-
-    def dedicated_connection(self) -> psycopg.Connection[Any]:
-        """A PostgreSQL session of its own (autocommit), for LISTEN: a pooled one would go back to
-        the pool still listening, and hold a pool slot for as long as it listens."""
-        configured: Any = self.datastore.pool.kwargs  # a dict (typed loosely upstream)
-        kwargs: dict[str, Any] = dict(configured)
-        kwargs.pop("row_factory", None)
-        return psycopg.connect(**kwargs, autocommit=True, connect_timeout=5)
-
-    @property
-    def channel(self) -> str | None:
-        """The PostgreSQL channel on which committed positions are announced (None on SQLite).
-        Derived from the events channel, so each schema (deployment, test) has its own."""
-        recorder = self.app.recorder
-        if not isinstance(recorder, PostgresApplicationRecorder):
-            return None
-        name = f"{recorder.channel_name}_positions"
-        if len(name) > MAX_CHANNEL_CHARS:
-            name = f"positions_{hashlib.blake2b(name.encode(), digest_size=16).hexdigest()}"
-        return name
+        self.database = database_of(app)
+        self.dialect = self.database.dialect
+        self.database.create_tracking_table()
 
     @property
     def identity(self) -> str:
-        """Names this database (and schema) within the process: runners and readers of the same
-        one share in-process position signals (``projections/position_signal.py``)."""
-        if isinstance(self.dialect, PostgresDialect):
-            kwargs: Any = self.datastore.pool.kwargs
-            where = f"{kwargs.get('host')}:{kwargs.get('port')}/{kwargs.get('dbname')}"
-            return f"postgres://{where}/{self.dialect.schema}"
-        name = self.datastore.pool.db_name
-        if self.datastore.pool.is_sqlite_memory_mode:
-            return f"sqlite-memory:{name}:{id(self.datastore)}"
-        return f"sqlite:{os.path.realpath(name)}"
+        """Names this database (and schema) within the process (see ``Database.identity``)."""
+        return self.database.identity
 
     def notifications(
         self, first: int, last: int, topics: Sequence[str]
     ) -> Sequence[Notification | StoredRow]:
-        """The notifications of ``topics`` with ``first <= id <= last``, in order.
-
-        A window of positions rather than "the next N of these topics": asking for the next N
-        (``ORDER BY id LIMIT N`` with a topic filter) let PostgreSQL choose to fetch and sort
-        the whole rest of the log on every page when its statistics are off, which made a
-        rebuild quadratic. The recorder's ``select_notifications`` on SQLite. On PostgreSQL the
-        same query by hand, with rows made in C as named tuples: the recorder builds a dict per
-        row and then a frozen dataclass, a fifth of a rebuild's Python time (and a rebuild is
-        bound by Python: reading, decoding and handlers share one interpreter lock).
-        """
-        recorder = self.app.recorder
-        if not isinstance(recorder, PostgresApplicationRecorder):
-            return recorder.select_notifications(
-                first, limit=last - first + 1, stop=last, topics=topics
-            )
-        statement = SQL(
-            "SELECT notification_id, originator_id, originator_version, topic, state "
-            "FROM {}.{} WHERE notification_id >= %s AND notification_id <= %s "
-            "AND topic = ANY(%s)"
-        ).format(Identifier(self.datastore.schema), Identifier(recorder.events_table_name))
-        with self.datastore.get_connection() as conn:
-            with conn.cursor(row_factory=_stored_rows) as cursor:
-                cursor.execute(statement, (first, last, list(topics)), prepare=True)
-                rows: list[StoredRow] = cursor.fetchall()
-        rows.sort(key=_by_id)  # no ORDER BY: whatever the plan, no sort on the server's disk
-        return rows
-
-    @property
-    def is_postgres(self) -> bool:
-        return isinstance(self.dialect, PostgresDialect)
+        """The notifications of ``topics`` with ``first <= id <= last``, in order (see
+        ``Database.notifications_between``)."""
+        return self.database.notifications_between(first, last, topics)
 
     @contextmanager
     def write(self, *, durable: bool = True) -> Iterator[Tx]:
-        """A read-write transaction. ``durable=False`` (PostgreSQL) does not wait for the commit
-        to reach the disk: a crash may then lose the last few such commits, each whole (rows and
-        position together), which a rebuild simply redoes; the next durable commit makes them
-        all durable, since the log is flushed in order."""
-        with self.datastore.transaction(commit=True) as cursor:
-            if not durable and self.is_postgres:
-                cursor.execute("SET LOCAL synchronous_commit = off")
-            yield Tx(cursor, self.dialect)
+        """A read-write transaction. ``durable=False`` need not wait for the commit to reach the
+        disk: a crash may then lose the last few such commits, each whole (rows and position
+        together), which a rebuild simply redoes."""
+        with self.database.transaction(commit=True, durable=durable) as cursor:
+            yield Tx(cursor, self.database)
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
-        with self.datastore.transaction(commit=False) as cursor:
-            yield Tx(cursor, self.dialect)
+        with self.database.transaction(commit=False) as cursor:
+            yield Tx(cursor, self.database)
 
     # ---- tables ----------------------------------------------------------------------------
 
@@ -256,7 +162,7 @@ class ReadModelStore:
                 for statement in self.dialect.create_statements(table, secondary=secondary):
                     tx.execute(statement)
             tx.execute(
-                f"DELETE FROM {self.tracking_table} WHERE application_name = %s",
+                f"DELETE FROM {self.database.tracking_table} WHERE application_name = %s",
                 (tracking_key(name),),
             )
             quarantine.clear(tx, name)
@@ -266,9 +172,8 @@ class ReadModelStore:
         statistics; one durable transaction (which also makes earlier non-durable commits
         durable)."""
         with self.write() as tx:
-            if self.is_postgres:
-                # Sorting a whole table's keys in memory rather than in spilled runs.
-                tx.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            for statement in self.dialect.index_build_settings:
+                tx.execute(statement)
             for table in tables:
                 for statement in self.dialect.index_statements(table):
                     tx.execute(statement)
@@ -279,7 +184,7 @@ class ReadModelStore:
     # ---- tracking --------------------------------------------------------------------------
 
     def position(self, name: str) -> int:
-        return self.tracking.max_tracking_id(tracking_key(name)) or 0
+        return self.database.tracking_position(tracking_key(name)) or 0
 
     def positions(self, names: Sequence[str]) -> dict[str, int]:
         return {name: self.position(name) for name in names}
@@ -294,61 +199,33 @@ class ReadModelStore:
         """Locks the projection's tracking row until the transaction ends; returns the position.
 
         Whoever changes a projection's tables (a batch, a retry of quarantined events) holds this
-        lock, so they never interleave. The first statement writes, so SQLite takes its write lock
-        before reading (a read-then-write transaction in WAL mode would fail with SQLITE_BUSY if a
-        command committed in between).
+        lock, so they never interleave. The row is created if missing, then read with the
+        dialect's row lock (on SQLite the write transaction's own lock excludes other writers).
         """
-        key = tracking_key(name)
+        key, table = tracking_key(name), self.database.tracking_table
         tx.execute(
-            f"INSERT INTO {self.tracking_table} (application_name, notification_id) "
+            f"INSERT INTO {table} (application_name, notification_id) "
             "VALUES (%s, 0) ON CONFLICT (application_name) DO NOTHING",
             (key,),
         )
-        for_update = " FOR UPDATE" if self.is_postgres else ""
         stored: int = tx.rows(
-            f"SELECT notification_id FROM {self.tracking_table} "
-            f"WHERE application_name = %s{for_update}",
+            f"SELECT notification_id FROM {table} "
+            f"WHERE application_name = %s{self.dialect.row_lock}",
             (key,),
         )[0]["notification_id"]
         return stored
 
     def advance(self, tx: Tx, name: str, position: int) -> None:
-        self.tracking._insert_tracking(tx.cursor, Tracking(tracking_key(name), position))  # noqa: SLF001
+        self.database.record_tracking(tx.cursor, Tracking(tracking_key(name), position))
 
     def announce(self, tx: Tx, positions: Mapping[str, int]) -> None:
         """Tells readers in other processes (``?min_position=`` waits) where the projections will
-        be once this transaction commits: a NOTIFY is delivered at commit, or not at all. SQLite
-        has no notifications; readers there poll."""
-        channel = self.channel
-        if channel is not None and positions:
-            tx.execute("SELECT pg_notify(%s, %s)", (channel, json.dumps(dict(positions))))
+        be once this transaction commits (``Database.announce_positions``)."""
+        self.database.announce_positions(tx.cursor, positions)
 
     def clamp_stored_instants(self, tables: Sequence[Table]) -> None:
-        """Brings timestamps that PostgreSQL holds but Python cannot read (before year 1 or after
-        9999 in UTC, written before encoders clamped them) into the storable range.
-
-        Such rows make every query that reads them fail; a runner runs this once when it starts,
-        one statement per table, so upgrading needs no rebuild. SQLite never stored them (the
-        encoder failed instead).
-        """
-        if not self.is_postgres:
-            return
-        with self.write() as tx:
-            for table in tables:
-                columns = [c.name for c in table.columns if c.type == "timestamp"]
-                if not columns:
-                    continue
-                # CASE rather than least/greatest, which would turn a NULL into a bound.
-                sets = ", ".join(
-                    f"{c} = CASE WHEN {c} < %s THEN %s WHEN {c} > %s THEN %s ELSE {c} END"
-                    for c in columns
-                )
-                where = " OR ".join(f"{c} < %s OR {c} > %s" for c in columns)
-                tx.execute(
-                    f"UPDATE {tx.table(table.name)} SET {sets} WHERE {where}",
-                    [EARLIEST, EARLIEST, LATEST, LATEST] * len(columns)
-                    + [EARLIEST, LATEST] * len(columns),
-                )
+        """See ``Database.clamp_stored_instants``: run once by a runner when it starts."""
+        self.database.clamp_stored_instants(tables)
 
     def notifications_at(self, positions: Sequence[int]) -> list[Notification]:
         """The notifications at these positions (a retry of quarantined events), in order."""
@@ -359,19 +236,7 @@ class ReadModelStore:
 
     def index_names(self, table: Table) -> set[str]:
         """The names of the table's indexes, primary key included (tests, operations)."""
-        with self.read() as tx:
-            if isinstance(self.dialect, PostgresDialect):
-                rows = tx.rows(
-                    "SELECT indexname AS name FROM pg_indexes "
-                    "WHERE schemaname = %s AND tablename = %s",
-                    (self.dialect.schema, table.name),
-                )
-            else:
-                rows = tx.rows(
-                    "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = %s",
-                    (table.name,),
-                )
-        return {r["name"] for r in rows}
+        return self.database.index_names(table)
 
     def snapshot(self, table: Table) -> list[dict[str, Any]]:
         """Every row of a table, decoded and in key order (tests, rebuild checks)."""

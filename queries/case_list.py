@@ -156,7 +156,7 @@ def list_complaints(
         where.append("filed_at < %s")
         params.append(dialect.encode("timestamp", filters.filed_to))
     if filters.q:
-        like = "ILIKE" if store.is_postgres else "LIKE"  # SQLite's LIKE ignores ASCII case
+        like = dialect.like_ignoring_case
         for term in filters.q.split():
             escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             where.append(f"(subject || ' ' || description) {like} %s ESCAPE '\\'")

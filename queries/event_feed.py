@@ -21,11 +21,9 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
-from eventsourcing.postgres import PostgresApplicationRecorder
-from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic
-from psycopg.sql import SQL, Identifier
 
+from projections.database import database_of
 from queries.cloudevents import DEFAULT_SOURCE, PUBLIC_TYPES, TYPE_CLASSES, to_cloud_event
 
 log = logging.getLogger(__name__)
@@ -84,7 +82,9 @@ def read_page(
             start=after, limit=limit, stop=stop, topics=topics, inclusive_of_start=False
         )
     else:
-        notifications = _select_for_aggregate(app, aggregate_id, after, stop, limit, topics)
+        notifications = database_of(app).notifications_of(
+            aggregate_id, after=after, stop=stop, limit=limit, topics=topics
+        )
     events = [
         envelope
         for n in notifications
@@ -111,53 +111,3 @@ def _envelope(
         )
         return None
 
-
-def _select_for_aggregate(
-    app: Application[UUID],
-    aggregate_id: UUID,
-    after: int,
-    stop: int,
-    limit: int,
-    topics: list[str],
-) -> Sequence[Notification]:
-    # The library's select_notifications cannot filter by originator; both tables have the
-    # originator id first in their primary key, so this is an index range scan.
-    recorder = app.recorder
-    if isinstance(recorder, SQLiteApplicationRecorder):
-        marks = ",".join("?" * len(topics))
-        with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                f"SELECT rowid, * FROM {recorder.events_table_name} WHERE originator_id = ? "
-                f"AND rowid > ? AND rowid <= ? AND topic IN ({marks}) ORDER BY rowid LIMIT ?",
-                (aggregate_id.hex, after, stop, *topics, limit),
-            )
-            rows = cursor.fetchall()
-        return [
-            Notification(
-                id=row["rowid"],
-                originator_id=recorder.convert_originator_id(row["originator_id"]),
-                originator_version=row["originator_version"],
-                topic=row["topic"],
-                state=row["state"],
-            )
-            for row in rows
-        ]
-    if isinstance(recorder, PostgresApplicationRecorder):
-        statement = SQL(
-            "SELECT * FROM {}.{} WHERE originator_id = %s AND notification_id > %s "
-            "AND notification_id <= %s AND topic = ANY(%s) ORDER BY notification_id LIMIT %s"
-        ).format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
-        with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(statement, (aggregate_id, after, stop, topics, limit))
-            rows = cursor.fetchall()
-        return [
-            Notification(
-                id=row["notification_id"],
-                originator_id=row["originator_id"],
-                originator_version=row["originator_version"],
-                topic=row["topic"],
-                state=bytes(row["state"]),
-            )
-            for row in rows
-        ]
-    raise TypeError(f"unsupported recorder {type(recorder).__name__}")

@@ -8,7 +8,7 @@ from pathlib import Path
 from commands.context import CommandContext
 from infra.settings import Settings
 from infra.wiring import build_app
-from projections.coordination import coordinator_for
+from projections.database import database_of
 
 
 def mode(path: Path) -> int:
@@ -51,7 +51,7 @@ def test_lock_files_beside_the_store_are_private(tmp_path: Path) -> None:
     database = tmp_path / "complaints.db"
     app = build_app(Settings(database_url=f"sqlite:///{database}"))
     try:
-        with coordinator_for(app.recorder, 0.1) as coordinator:
+        with database_of(app).coordinator(0.1) as coordinator:
             assert coordinator.acquire("complaints")
             lock = tmp_path / "complaints.db.complaints.lock"
             assert mode(lock) == 0o600

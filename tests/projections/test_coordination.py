@@ -6,7 +6,7 @@ from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.models import FileComplaint
 from infra.settings import Settings
-from projections.coordination import coordinator_for
+from projections.database import database_of
 from projections.registry import build
 from projections.runner import BackgroundRunner, Runner
 from projections.store import ReadModelStore
@@ -15,8 +15,8 @@ from tests.waiting import eventually
 
 
 def test_a_second_runner_waits_then_takes_over(app: ComplaintsApp) -> None:
-    first = coordinator_for(app.recorder, 0.01)
-    second = coordinator_for(app.recorder, 0.01)
+    first = database_of(app).coordinator(0.01)
+    second = database_of(app).coordinator(0.01)
     try:
         assert first.acquire("complaints")
         assert not second.acquire("complaints")

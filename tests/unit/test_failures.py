@@ -1,4 +1,8 @@
-"""Whose fault a failed batch is: the event's (quarantine) or the environment's (back off)."""
+"""Whose fault a failed batch is: the event's (quarantine) or the environment's (back off).
+
+Each database classifies its own driver's errors (``Database.blames_the_data``); errors of neither
+driver are judged the same on both.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,22 @@ import pytest
 from eventsourcing.persistence import DataError, OperationalError
 from psycopg_pool import PoolTimeout
 
-from projections.failures import ProjectionFaultError, blames_the_event, error_class
+from infra.databases.postgres import PostgresDatabase
+from infra.databases.sqlite import SQLiteDatabase
+from projections.failures import DriverVerdict, ProjectionFaultError, blames_the_event, error_class
 from projections.runner import back_off
+
+BOTH: list[DriverVerdict] = [SQLiteDatabase.blames_the_data, PostgresDatabase.blames_the_data]
+
+
+def verdicts(error: Exception) -> list[DriverVerdict]:
+    """The databases on which ``error`` can occur: its driver's, or both for other errors."""
+    for cause in (error, error.__cause__):
+        if isinstance(cause, psycopg.Error):
+            return [PostgresDatabase.blames_the_data]
+        if isinstance(cause, sqlite3.Error):
+            return [SQLiteDatabase.blames_the_data]
+    return BOTH
 
 
 def wrapped(cause: Exception, wrapper: type[Exception]) -> Exception:
@@ -40,7 +58,8 @@ def sqlite_error(kind: type[sqlite3.Error], code: int, message: str) -> sqlite3.
     sqlite3.ProgrammingError("Error binding parameter 3: type 'dict' is not supported"),
 ], ids=error_class)
 def test_errors_data_can_cause_blame_the_event(error: Exception) -> None:
-    assert blames_the_event(error)
+    for verdict in verdicts(error):
+        assert blames_the_event(error, verdict)
 
 
 @pytest.mark.parametrize("error", [
@@ -62,7 +81,14 @@ def test_errors_data_can_cause_blame_the_event(error: Exception) -> None:
     ProjectionFaultError("fails even without events"),
 ], ids=error_class)
 def test_errors_of_the_environment_do_not(error: Exception) -> None:
-    assert not blames_the_event(error)
+    for verdict in verdicts(error):
+        assert not blames_the_event(error, verdict)
+
+
+def test_a_database_judges_only_its_own_driver_errors() -> None:
+    assert SQLiteDatabase.blames_the_data(psycopg.OperationalError("lost")) is None
+    assert PostgresDatabase.blames_the_data(sqlite3.OperationalError("locked")) is None
+    assert PostgresDatabase.blames_the_data(ValueError("not a driver error")) is None
 
 
 def test_back_off_doubles_up_to_its_ceiling() -> None:

@@ -1,0 +1,436 @@
+"""PostgreSQL: the event store's recorder, with everything the service needs of a PostgreSQL server.
+
+A server shared by many processes, with schemas, LISTEN/NOTIFY and advisory locks. So: our tables
+in the event store's schema with native types and bulk writes (``PostgresDialect``), a window read
+of the log that makes its rows in C, advisory locks and LISTEN on a session of their own, positions
+announced with NOTIFY in the committing transaction, repairs of instants Python cannot read, and
+the SQLSTATE classes that say "environment".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from operator import itemgetter
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from eventsourcing import postgres as library
+from eventsourcing.persistence import Notification
+from eventsourcing.postgres import (
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresTrackingRecorder,
+)
+from psycopg.sql import SQL, Identifier
+
+from projections.coordination import Coordinator
+from projections.database import Database, StoredRow
+from projections.dialect import Dialect
+from projections.schema import LogicalType, Table
+from projections.storable import EARLIEST, LATEST, storable_instant, storable_rows, storable_text
+
+TRACKING_TABLE = "projection_tracking"
+MAX_IDENTIFIER_CHARS = 63
+"""PostgreSQL truncates identifiers (and refuses channel names) longer than this."""
+STAGE_MIN_ROWS = 200
+"""From this many rows, writes go through COPY into a staging table (see
+``PostgresDialect.write_rows``); below it, one ``unnest`` statement is the cheaper round trip."""
+
+# SQLSTATE classes that no data value can cause: connection (08), transaction rollback:
+# serialization failure, deadlock (40), insufficient resources (53), object not in prerequisite
+# state: lock not available (55), operator intervention: query cancelled, admin shutdown (57),
+# system error (58), syntax or access rule: undefined table or column, privilege (42), invalid
+# schema (3F), authorization (28), aborted transaction (25), internal error (XX).
+ENVIRONMENT_CLASSES = frozenset({"08", "25", "28", "3F", "40", "42", "53", "55", "57", "58", "XX"})
+
+
+class PostgresDialect(Dialect):
+    """Native types; rows written in one statement per batch (``unnest`` of column arrays, or COPY
+    into a staging table for large batches), instants clamped by the statement itself."""
+
+    kind = "postgres"
+    row_lock = " FOR UPDATE"
+    like_ignoring_case = "ILIKE"
+    # Sorting a whole table's keys in memory rather than in spilled runs.
+    index_build_settings = ("SET LOCAL maintenance_work_mem = '256MB'",)
+    _types: dict[str, str] = {
+        "uuid": "uuid",
+        "text": "text",
+        "int": "bigint",
+        "bool": "boolean",
+        "timestamp": "timestamptz",
+        "date": "date",
+    }
+
+    _copy_types: dict[str, str] = {
+        "uuid": "uuid",
+        "text": "text",
+        "int": "int8",
+        "bool": "bool",
+        "timestamp": "timestamptz",
+        "date": "date",
+    }
+
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+        self._quoted_schema = '"' + schema.replace('"', '""') + '"'
+
+    def table(self, name: str) -> str:
+        return f'{self._quoted_schema}."{name}"'
+
+    def column_type(self, logical: LogicalType) -> str:
+        return self._types[logical]
+
+    def encode(self, logical: LogicalType, value: Any) -> Any:
+        if logical == "text" and isinstance(value, str):
+            return storable_text(value)
+        if logical == "timestamp" and value is not None:
+            return storable_instant(value)
+        return value
+
+    def analyze_statement(self, table: Table) -> str | None:
+        return f"ANALYZE {self.table(table.name)}"
+
+    def write_rows(
+        self, cursor: Any, table: Table, rows: Sequence[Mapping[str, Any]], mode: str
+    ) -> None:
+        # One statement per batch rather than executemany: a single round trip and plan. Small
+        # batches pass column arrays (unnest). Large ones COPY into a staging table first:
+        # psycopg dumps array parameters element by element in Python (a quarter of a rebuild's
+        # time), while COPY formats rows in C; the upsert then reads the staging table.
+        #
+        # Values are made storable without a Python pass over them (a rebuild's rows are
+        # millions): instants are clamped by the statement itself (``_storable_columns``), and
+        # text is stripped of NUL only when PostgreSQL refuses it, which is rare and cheap to
+        # detect: psycopg refuses to send such a parameter (nothing reaches the server), and
+        # COPY fails on the server (the write then rolls back to its savepoint).
+        if not rows:
+            return
+        if len(rows) < STAGE_MIN_ROWS:
+            try:
+                self._write_small(cursor, table, rows, mode)
+            except psycopg.DataError as refused:
+                if refused.sqlstate is not None:  # the server's: not a value psycopg refused
+                    raise
+                self._write_small(cursor, table, without_nul(table, rows), mode)
+            return
+        cursor.execute("SAVEPOINT write_rows")
+        try:
+            self._write_large(cursor, table, rows, mode)
+        except psycopg.errors.CharacterNotInRepertoire:  # UTF-8 0x00: a NUL
+            cursor.execute("ROLLBACK TO SAVEPOINT write_rows")
+            self._write_large(cursor, table, without_nul(table, rows), mode)
+        cursor.execute("RELEASE SAVEPOINT write_rows")
+
+    def _write_small(
+        self, cursor: Any, table: Table, rows: Sequence[Mapping[str, Any]], mode: str
+    ) -> None:
+        names = table.column_names
+        arrays = ", ".join(f"%s::{self._types[c.type]}[]" for c in table.columns)
+        source = f"unnest({arrays}) AS v({', '.join(names)})"
+        statement = self.upsert_statement(table, mode).replace(
+            "{values}", f"SELECT {self._storable_columns(table)} FROM {source}"
+        )
+        cursor.execute(statement, [[r[n] for r in rows] for n in names])
+
+    def _write_large(
+        self, cursor: Any, table: Table, rows: Sequence[Mapping[str, Any]], mode: str
+    ) -> None:
+        names = table.column_names
+        stage = self._stage(cursor, table)
+        # Binary: about four times cheaper to format than text; the types are declared, so a
+        # value of the wrong Python type fails loudly instead of being coerced.
+        values: Callable[[Mapping[str, Any]], Any] = (
+            itemgetter(*names) if len(names) > 1 else lambda r: (r[names[0]],)
+        )
+        with cursor.copy(f"COPY {stage} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types([self._copy_types[c.type] for c in table.columns])
+            for r in rows:
+                copy.write_row(values(r))
+        cursor.execute(
+            self.upsert_statement(table, mode).replace(
+                "{values}", f"SELECT {self._storable_columns(table)} FROM {stage}"
+            )
+        )
+        # Emptied in the same transaction: a second write to this table in the batch must not
+        # see these rows again (and a rollback undoes the COPY and this alike).
+        cursor.execute(f"TRUNCATE {stage}")
+
+    def _storable_columns(self, table: Table) -> str:
+        """The select list of a write: each column, instants clamped into the storable range
+        (PostgreSQL holds instants Python cannot read back; see ``projections/storable.py``)."""
+        earliest, latest = f"'{EARLIEST.isoformat()}'", f"'{LATEST.isoformat()}'"
+        return ", ".join(
+            f"CASE WHEN {c.name} < {earliest} THEN timestamptz {earliest} "
+            f"WHEN {c.name} > {latest} THEN timestamptz {latest} ELSE {c.name} END"
+            if c.type == "timestamp" else c.name
+            for c in table.columns
+        )
+
+    def _stage(self, cursor: Any, table: Table) -> str:
+        """A session-local (temporary) table shaped like ``table``.
+
+        Its name carries a digest of the columns, so a pooled session that outlives a change of
+        the table's columns gets a new staging table rather than a stale one. Created if missing
+        on every use (one cheap statement per large write): remembering it per connection would
+        go wrong when the creating transaction rolls back.
+        """
+        shape = ",".join(f"{c.name}:{c.type}" for c in table.columns)
+        name = f"stage_{table.name}_{hashlib.blake2b(shape.encode(), digest_size=4).hexdigest()}"
+        columns = ", ".join(f"{c.name} {self._types[c.type]}" for c in table.columns)
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns})")
+        return f"pg_temp.{name}"
+
+    def select_by_keys(
+        self, cursor: Any, table: Table, key: str, values: Iterable[Any]
+    ) -> list[dict[str, Any]]:
+        keys = list(values)
+        if not keys:
+            return []
+        cast = self._types[table.types[key]]
+        cursor.execute(
+            f"SELECT * FROM {self.table(table.name)} WHERE {key} = ANY(%s::{cast}[])", (keys,)
+        )
+        return list(cursor.fetchall())  # the store's cursors make dict rows
+
+    def pairs(self, pairs: Sequence[tuple[str, str]]) -> tuple[str, list[Any]]:
+        return (
+            "SELECT * FROM unnest(%s::text[], %s::text[])",
+            [[storable_text(a) for a, _ in pairs], [storable_text(b) for _, b in pairs]],
+        )
+
+    def texts(self, values: Sequence[str]) -> tuple[str, list[Any]]:
+        return "SELECT unnest(%s::text[])", [[storable_text(v) for v in values]]
+
+
+def without_nul(table: Table, rows: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
+    return storable_rows(rows, [c.name for c in table.columns if c.type == "text"], ())
+
+
+def lock_key(schema: str, name: str) -> int:
+    """A signed 64-bit advisory-lock key, distinct per schema so test schemas do not collide."""
+    digest = hashlib.blake2b(f"complaint-ledger:{schema}:{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class AdvisoryLocks(Coordinator):
+    """Locks as session-level advisory locks, held by a session of the worker's own (a waiting
+    worker gets a lock when the holder's session ends, however it ends); the same session LISTENs
+    on the channel the recorder NOTIFYs on every insert. Not a pooled connection: one returned
+    with its locks still held would keep them for whoever borrowed it next."""
+
+    def __init__(self, session: psycopg.Connection[Any], schema: str, channel: str) -> None:
+        self.schema = schema
+        self.conn = session
+        self.conn.execute(SQL("LISTEN {}").format(Identifier(channel)))
+        self.held: set[str] = set()
+
+    def acquire(self, name: str) -> bool:
+        if name in self.held:
+            return True
+        row = self.conn.execute(
+            "SELECT pg_try_advisory_lock(%s)", (lock_key(self.schema, name),)
+        ).fetchone()
+        if row and row[0]:
+            self.held.add(name)
+            return True
+        return False
+
+    def wait(self, timeout: float, stop: threading.Event) -> None:
+        # Wake on the first notification; the timeout bounds how late a stop or a lock
+        # takeover is noticed, and is a safety net should a notification ever be missed.
+        for _ in self.conn.notifies(timeout=min(timeout, 1.0), stop_after=1):
+            pass
+
+    def close(self) -> None:
+        self.held.clear()
+        self.conn.close()  # ends the session, which releases its advisory locks
+
+
+def _stored_rows(cursor: Any) -> Any:
+    return StoredRow._make
+
+
+_by_id = itemgetter(0)
+
+
+class PostgresDatabase(Database, PostgresApplicationRecorder):
+    """The library's PostgreSQL application recorder, plus ``Database``."""
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.dialect = PostgresDialect(datastore.schema)
+        self.tracking_table = self.dialect.table(TRACKING_TABLE)
+        self.tracking = PostgresTrackingRecorder(datastore, tracking_table_name=TRACKING_TABLE)
+        events = SQL("{}.{}").format(Identifier(datastore.schema), Identifier(events_table_name))
+        self._select_positions = SQL(
+            "SELECT originator_version, notification_id FROM {} WHERE originator_id = %s"
+        ).format(events)
+        self._select_of_originator = SQL(
+            "SELECT * FROM {} WHERE originator_id = %s AND notification_id > %s "
+            "AND notification_id <= %s AND topic = ANY(%s) ORDER BY notification_id LIMIT %s"
+        ).format(events)
+        self._select_window = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            "FROM {} WHERE notification_id >= %s AND notification_id <= %s AND topic = ANY(%s)"
+        ).format(events)
+        # One channel per schema: a NOTIFY reaches every session of the database, and another
+        # schema is another deployment (tenant, test) whose positions say nothing about ours;
+        # woken by them, a read-your-writes wait returned before the view had caught up. (The
+        # library's events channel is not per schema either: a wake-up it sends only makes its
+        # listeners look again.)
+        positions = f"{datastore.schema}_{self.channel_name}_positions"
+        if len(positions) > MAX_IDENTIFIER_CHARS:
+            digest = hashlib.blake2b(positions.encode(), digest_size=16).hexdigest()
+            positions = f"positions_{digest}"
+        self.positions_channel = positions
+
+    # ---- the notification log ---------------------------------------------------------------
+
+    def event_positions(self, originator_id: UUID) -> dict[int, int]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(self._select_positions, (originator_id,))
+            return {row["originator_version"]: row["notification_id"] for row in cursor.fetchall()}
+
+    def notifications_of(
+        self, originator_id: UUID, *, after: int, stop: int, limit: int, topics: Sequence[str]
+    ) -> Sequence[Notification]:
+        # The primary key starts with the originator id: an index range scan.
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(self._select_of_originator, (originator_id, after, stop, topics, limit))
+            rows = cursor.fetchall()
+        return [
+            Notification(
+                id=row["notification_id"],
+                originator_id=row["originator_id"],
+                originator_version=row["originator_version"],
+                topic=row["topic"],
+                state=bytes(row["state"]),
+            )
+            for row in rows
+        ]
+
+    def notifications_between(
+        self, first: int, last: int, topics: Sequence[str]
+    ) -> Sequence[Notification | StoredRow]:
+        # The recorder's own query, with rows made in C as named tuples: the recorder builds a
+        # dict per row and then a frozen dataclass, a fifth of a rebuild's Python time (and a
+        # rebuild is bound by Python: reading, decoding and handlers share one interpreter lock).
+        with self.datastore.get_connection() as conn:
+            with conn.cursor(row_factory=_stored_rows) as cursor:
+                cursor.execute(self._select_window, (first, last, list(topics)), prepare=True)
+                rows: list[StoredRow] = cursor.fetchall()
+        rows.sort(key=_by_id)  # no ORDER BY: whatever the plan, no sort on the server's disk
+        return rows
+
+    # ---- our own tables ---------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, *, commit: bool, durable: bool = True) -> Iterator[Any]:
+        with self.datastore.transaction(commit=commit) as cursor:
+            if commit and not durable:
+                # The commit returns before the log reaches the disk; the next durable commit
+                # makes it durable, since the log is flushed in order.
+                cursor.execute("SET LOCAL synchronous_commit = off")
+            yield cursor
+
+    def index_names(self, table: Table) -> set[str]:
+        with self.transaction(commit=False) as cursor:
+            cursor.execute(
+                "SELECT indexname AS name FROM pg_indexes WHERE schemaname = %s AND tablename = %s",
+                (self.datastore.schema, table.name),
+            )
+            return {row["name"] for row in cursor.fetchall()}
+
+    def clamp_stored_instants(self, tables: Sequence[Table]) -> None:
+        """Such rows make every query that reads them fail; one statement per table, so that
+        upgrading needs no rebuild."""
+        with self.transaction(commit=True) as cursor:
+            for table in tables:
+                columns = [c.name for c in table.columns if c.type == "timestamp"]
+                if not columns:
+                    continue
+                # CASE rather than least/greatest, which would turn a NULL into a bound.
+                sets = ", ".join(
+                    f"{c} = CASE WHEN {c} < %s THEN %s WHEN {c} > %s THEN %s ELSE {c} END"
+                    for c in columns
+                )
+                where = " OR ".join(f"{c} < %s OR {c} > %s" for c in columns)
+                cursor.execute(
+                    f"UPDATE {self.dialect.table(table.name)} SET {sets} WHERE {where}",
+                    [EARLIEST, EARLIEST, LATEST, LATEST] * len(columns)
+                    + [EARLIEST, LATEST] * len(columns),
+                )
+
+    # ---- coordination and news --------------------------------------------------------------
+
+    @property
+    def identity(self) -> str:
+        kwargs: Any = self.datastore.pool.kwargs
+        where = f"{kwargs.get('host')}:{kwargs.get('port')}/{kwargs.get('dbname')}"
+        return f"postgres://{where}/{self.datastore.schema}"
+
+    def coordinator(self, poll_seconds: float) -> Coordinator:
+        return AdvisoryLocks(self._session(), self.datastore.schema, self.channel_name)
+
+    def watch_events(self, stop: threading.Event, poll_seconds: float) -> Iterator[None]:
+        with self._session() as conn:
+            conn.execute(SQL("LISTEN {}").format(Identifier(self.channel_name)))
+            yield  # events recorded while (re)connecting were not notified to us
+            while not stop.is_set():
+                for _ in conn.notifies(timeout=0.1, stop_after=1):
+                    yield
+
+    def announce_positions(self, cursor: Any, positions: Mapping[str, int]) -> None:
+        # A NOTIFY is delivered at commit, or not at all.
+        if positions:
+            cursor.execute(
+                "SELECT pg_notify(%s, %s)", (self.positions_channel, json.dumps(dict(positions)))
+            )
+
+    def watch_positions(
+        self, done: Callable[[], bool], *, poll_seconds: float, recheck_seconds: float
+    ) -> Iterator[Mapping[str, int] | None]:
+        with self._session() as conn:
+            conn.execute(SQL("LISTEN {}").format(Identifier(self.positions_channel)))
+            checked = time.monotonic()
+            yield None  # what was committed before we listened
+            while not done():
+                for notice in conn.notifies(timeout=min(0.5, recheck_seconds), stop_after=1):
+                    yield json.loads(notice.payload)
+                if time.monotonic() - checked >= recheck_seconds:
+                    checked = time.monotonic()
+                    yield None
+
+    def _session(self) -> psycopg.Connection[Any]:
+        """A session of its own (autocommit), for LISTEN and session locks: a pooled one would
+        go back to the pool still listening (or locking), and hold a pool slot meanwhile."""
+        configured: Any = self.datastore.pool.kwargs  # a dict (typed loosely upstream)
+        kwargs: dict[str, Any] = dict(configured)
+        kwargs.pop("row_factory", None)
+        return psycopg.connect(**kwargs, autocommit=True, connect_timeout=5)
+
+    # ---- errors -----------------------------------------------------------------------------
+
+    @staticmethod
+    def blames_the_data(error: BaseException) -> bool | None:
+        if not isinstance(error, psycopg.Error):
+            return None
+        state = error.sqlstate
+        if state is None:
+            # Raised by the client: a lost connection or pool timeout (Operational, Interface),
+            # or a value it cannot send (DataError: a NUL in text).
+            return not isinstance(error, psycopg.OperationalError | psycopg.InterfaceError)
+        return state[:2] not in ENVIRONMENT_CLASSES
+
+
+class PostgresFactory(library.PostgresFactory):
+    """The library's PostgreSQL factory, with ``PostgresDatabase`` as the application recorder."""
+
+    application_recorder_class = PostgresDatabase

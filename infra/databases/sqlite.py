@@ -1,0 +1,336 @@
+"""SQLite: the event store's recorder, with everything the service needs of a SQLite database.
+
+A file (or in-memory) database with one writer at a time, no notifications and no locks between
+processes beyond the file's own. So: our tables' values as text (``SQLiteDialect``), transactions
+that take the write lock before they read, an exclusive ``flock`` per lock name on a file beside
+the database, polling for new events and positions, and the result codes that say "environment".
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from typing import IO, Any
+from uuid import UUID
+
+from eventsourcing import sqlite as library
+from eventsourcing.persistence import Notification
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore, SQLiteTrackingRecorder
+
+from projections.coordination import Coordinator
+from projections.database import Database, StoredRow
+from projections.dialect import Dialect
+from projections.schema import LogicalType, Table
+from projections.storable import (
+    EARLIEST,
+    LATEST,
+    storable_instant,
+    storable_text,
+    storable_texts,
+)
+
+MAX_PARAMS = 900
+"""Parameters per statement, below SQLite's limit (999 in older builds)."""
+
+# SQLite primary result codes that no data value can cause: ERROR (no such table, syntax), PERM,
+# ABORT, BUSY, LOCKED, NOMEM, READONLY, INTERRUPT, IOERR, CORRUPT, FULL, CANTOPEN, PROTOCOL,
+# SCHEMA, NOTADB. Data can cause TOOBIG, CONSTRAINT, MISMATCH and RANGE, which are not here.
+ENVIRONMENT_CODES = frozenset({1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 17, 26})
+
+_PLACEHOLDERS = re.compile("%[s%]")
+
+
+def _sqlite_placeholder(match: re.Match[str]) -> str:
+    return "?" if match.group() == "%s" else "%"
+
+
+class SQLiteDialect(Dialect):
+    """UUIDs as canonical text, datetimes as fixed-width UTC ISO-8601 text (so that they sort as
+    text sorts), dates as ``YYYY-MM-DD``, booleans as 0/1; text and instants made storable on
+    the way in (``projections/storable.py``)."""
+
+    kind = "sqlite"
+    like_ignoring_case = "LIKE"  # SQLite's LIKE ignores ASCII case
+    _types: dict[str, str] = {
+        "uuid": "TEXT",
+        "text": "TEXT",
+        "int": "INTEGER",
+        "bool": "INTEGER",
+        "timestamp": "TEXT",
+        "date": "TEXT",
+    }
+
+    def table(self, name: str) -> str:
+        return name
+
+    def sql(self, statement: str) -> str:
+        # Statements are written for psycopg: ``%s`` a parameter, ``%%`` a percent sign.
+        if "%%" not in statement:
+            return statement.replace("%s", "?")
+        return _PLACEHOLDERS.sub(_sqlite_placeholder, statement)
+
+    def column_type(self, logical: LogicalType) -> str:
+        return self._types[logical]
+
+    def encode(self, logical: LogicalType, value: Any) -> Any:
+        if value is None:
+            return None
+        if logical == "text":
+            return storable_text(value) if isinstance(value, str) else value
+        if logical == "uuid":
+            return str(value)
+        if logical == "timestamp":
+            return encode_timestamp(storable_instant(value))
+        if logical == "date":
+            return value.isoformat()
+        if logical == "bool":
+            return int(value)
+        return value
+
+    def decode(self, logical: LogicalType, value: Any) -> Any:
+        if value is None:
+            return None
+        if logical == "uuid":
+            return UUID(value)
+        if logical == "timestamp":
+            return datetime.fromisoformat(value)
+        if logical == "date":
+            return date.fromisoformat(value)
+        if logical == "bool":
+            return bool(value)
+        return value
+
+    def upsert_statement(self, table: Table, mode: str) -> str:
+        # SQLite resolves an unqualified column in DO UPDATE to the existing row.
+        statement = super().upsert_statement(table, mode).replace(f"{table.name}.", "")
+        marks = ", ".join("?" for _ in table.columns)
+        return statement.replace("{values}", f"VALUES ({marks})")
+
+    def write_rows(
+        self, cursor: Any, table: Table, rows: Sequence[Mapping[str, Any]], mode: str
+    ) -> None:
+        if not rows:
+            return
+        # Column by column: one list comprehension per column rather than a call per value.
+        columns = [self.encode_column(c.type, [r[c.name] for r in rows]) for c in table.columns]
+        cursor.executemany(self.upsert_statement(table, mode), list(zip(*columns, strict=True)))
+
+    def encode_column(self, logical: LogicalType, values: Sequence[Any]) -> Sequence[Any]:
+        """``encode`` over a column: the same values, made storable at C speed where possible."""
+        if logical == "text":
+            return storable_texts(values)
+        if logical == "int":
+            return values
+        if logical == "uuid":
+            return [None if v is None else str(v) for v in values]
+        if logical == "timestamp":
+            return [None if v is None else encode_timestamp(v) for v in values]
+        if logical == "date":
+            return [None if v is None else v.isoformat() for v in values]
+        return [None if v is None else int(v) for v in values]  # bool
+
+    def select_by_keys(
+        self, cursor: Any, table: Table, key: str, values: Iterable[Any]
+    ) -> list[dict[str, Any]]:
+        encoded = [self.encode(table.types[key], v) for v in values]
+        found: list[dict[str, Any]] = []
+        for i in range(0, len(encoded), MAX_PARAMS):
+            chunk = encoded[i : i + MAX_PARAMS]
+            cursor.execute(
+                f"SELECT * FROM {table.name} WHERE {key} IN ({', '.join('?' for _ in chunk)})",
+                chunk,
+            )
+            found += [self.decode_row(table, r) for r in cursor.fetchall()]
+        return found
+
+    def pairs(self, pairs: Sequence[tuple[str, str]]) -> tuple[str, list[Any]]:
+        return (
+            "VALUES " + ", ".join("(%s, %s)" for _ in pairs),
+            [storable_text(v) for pair in pairs for v in pair],
+        )
+
+    def texts(self, values: Sequence[str]) -> tuple[str, list[Any]]:
+        return "VALUES " + ", ".join("(%s)" for _ in values), [storable_text(v) for v in values]
+
+
+def encode_timestamp(value: datetime) -> str:
+    """Fixed-width UTC text, so that SQLite's text ordering is time ordering; clamped into the
+    storable range first (see ``projections/storable.py``)."""
+    if value.tzinfo is None or not EARLIEST <= value <= LATEST:
+        value = storable_instant(value)
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+class FileLocks(Coordinator):
+    """Locks as an exclusive ``flock`` on a file beside the database per name: they exclude other
+    workers on the machine (the only one a SQLite file can serve) and are released however the
+    process ends. Waits poll: SQLite announces nothing."""
+
+    def __init__(self, poll_seconds: float, lock_path_prefix: str | None) -> None:
+        """``lock_path_prefix``: where lock files go (``<prefix>.<name>.lock``); None for no
+        locking (an in-memory database lives in one process anyway)."""
+        self.poll_seconds = poll_seconds
+        self.lock_path_prefix = lock_path_prefix
+        self.files: dict[str, IO[bytes]] = {}
+
+    def acquire(self, name: str) -> bool:
+        if self.lock_path_prefix is None or name in self.files:
+            return True
+        # Owner-only like the store beside it (empty, but its name tells who runs what).
+        descriptor = os.open(
+            f"{self.lock_path_prefix}.{name}.lock", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
+        )
+        file = os.fdopen(descriptor, "ab")  # held open: closing it releases the lock
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            file.close()
+            return False
+        self.files[name] = file
+        return True
+
+    def wait(self, timeout: float, stop: threading.Event) -> None:
+        stop.wait(min(timeout, self.poll_seconds))
+
+    def close(self) -> None:
+        for file in self.files.values():
+            file.close()  # releases the flock
+        self.files.clear()
+
+
+class SQLiteDatabase(Database, SQLiteApplicationRecorder):
+    """The library's SQLite application recorder, plus ``Database``."""
+
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name)
+        self.dialect = SQLiteDialect()
+        self.tracking_table = "tracking"  # the library fixes its name on SQLite
+        self.tracking = SQLiteTrackingRecorder(datastore)
+        self._select_positions = (
+            f"SELECT originator_version, rowid FROM {events_table_name} WHERE originator_id = ?"
+        )
+        # A write that changes nothing: SQLite takes its write lock (waiting up to the lock
+        # timeout for it) at the first write statement of a transaction.
+        self._take_write_lock = f"UPDATE {events_table_name} SET rowid = rowid WHERE 0"
+
+    # ---- the notification log ---------------------------------------------------------------
+
+    def event_positions(self, originator_id: UUID) -> dict[int, int]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(self._select_positions, (originator_id.hex,))
+            return {row[0]: row[1] for row in cursor.fetchall()}
+
+    def notifications_of(
+        self, originator_id: UUID, *, after: int, stop: int, limit: int, topics: Sequence[str]
+    ) -> Sequence[Notification]:
+        # The primary key starts with the originator id: an index range scan.
+        marks = ",".join("?" * len(topics))
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT rowid, * FROM {self.events_table_name} WHERE originator_id = ? "
+                f"AND rowid > ? AND rowid <= ? AND topic IN ({marks}) ORDER BY rowid LIMIT ?",
+                (originator_id.hex, after, stop, *topics, limit),
+            )
+            rows = cursor.fetchall()
+        return [
+            Notification(
+                id=row["rowid"],
+                originator_id=self.convert_originator_id(row["originator_id"]),
+                originator_version=row["originator_version"],
+                topic=row["topic"],
+                state=row["state"],
+            )
+            for row in rows
+        ]
+
+    def notifications_between(
+        self, first: int, last: int, topics: Sequence[str]
+    ) -> Sequence[Notification | StoredRow]:
+        return self.select_notifications(first, limit=last - first + 1, stop=last, topics=topics)
+
+    # ---- our own tables ---------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, *, commit: bool, durable: bool = True) -> Iterator[Any]:
+        # ``durable`` has no per-transaction switch here (``synchronous`` is the connection's).
+        with self.datastore.transaction(commit=commit) as wrapper:
+            cursor = wrapper.sqlite_cursor  # the library's wrapper lacks ``rowcount``
+            if commit:
+                # The library begins a deferred transaction; one that reads and then writes while
+                # another connection (the projection runner's, the webhook worker's: each has its
+                # own pool) has committed meanwhile fails at once with "database is locked",
+                # without waiting for the lock. So take the lock before any read.
+                try:
+                    cursor.execute(self._take_write_lock)
+                except sqlite3.OperationalError as e:
+                    if "no such table" not in str(e):  # a store whose tables are being created
+                        raise
+            yield cursor
+
+    def index_names(self, table: Table) -> set[str]:
+        with self.transaction(commit=False) as cursor:
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?",
+                (table.name,),
+            )
+            return {row["name"] for row in cursor.fetchall()}
+
+    def clamp_stored_instants(self, tables: Sequence[Table]) -> None:
+        """Nothing to do: SQLite never stored such instants (the encoder failed instead)."""
+
+    # ---- coordination and news --------------------------------------------------------------
+
+    @property
+    def identity(self) -> str:
+        name = self.datastore.pool.db_name
+        if self.datastore.pool.is_sqlite_memory_mode:
+            return f"sqlite-memory:{name}:{id(self.datastore)}"
+        return f"sqlite:{os.path.realpath(name)}"
+
+    def coordinator(self, poll_seconds: float) -> Coordinator:
+        pool = self.datastore.pool
+        return FileLocks(poll_seconds, None if pool.is_sqlite_memory_mode else pool.db_name)
+
+    def watch_events(self, stop: threading.Event, poll_seconds: float) -> Iterator[None]:
+        last = self.max_notification_id() or 0
+        while not stop.wait(poll_seconds):
+            current = self.max_notification_id() or 0
+            if current != last:
+                last = current
+                yield
+
+    def announce_positions(self, cursor: Any, positions: Mapping[str, int]) -> None:
+        """Nothing: SQLite has no notifications; readers in other processes poll."""
+
+    def watch_positions(
+        self, done: Callable[[], bool], *, poll_seconds: float, recheck_seconds: float
+    ) -> Iterator[Mapping[str, int] | None]:
+        while not done():
+            yield None
+            time.sleep(poll_seconds)
+
+    # ---- errors -----------------------------------------------------------------------------
+
+    @staticmethod
+    def blames_the_data(error: BaseException) -> bool | None:
+        if not isinstance(error, sqlite3.Error):
+            return None
+        code = getattr(error, "sqlite_errorcode", None)
+        if code is None:
+            # No result code: raised by the module itself, e.g. a value it cannot bind
+            # (InterfaceError, ProgrammingError), unless it is about the connection.
+            return not isinstance(error, sqlite3.OperationalError)
+        return code & 0xFF not in ENVIRONMENT_CODES
+
+
+class SQLiteFactory(library.SQLiteFactory):
+    """The library's SQLite factory, with ``SQLiteDatabase`` as the application recorder."""
+
+    application_recorder_class = SQLiteDatabase
