@@ -1,15 +1,17 @@
 """Command models: what a caller asks the system to do, validated before any aggregate is touched.
 
 The intake model doubles as the HTTP request body of ``POST /complaints`` so that validation rules
-and their 422 field names exist exactly once.
+and their 422 field names exist exactly once. The complaint's parts narrow the shared shapes of
+``commands/shapes.py`` to what intake accepts, and map to the domain's value objects.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from aggregates import values
 from aggregates.vocabulary import (
     Category,
     Channel,
@@ -20,6 +22,13 @@ from aggregates.vocabulary import (
     Visibility,
 )
 from commands.input_types import MULTI_LINE, SINGLE_LINE, PlausibleInstant
+from commands.shapes import (
+    AttachmentBase,
+    CommentBase,
+    ComplaintBase,
+    CustomerBase,
+    ProductBase,
+)
 
 # Every free-form string below carries SINGLE_LINE or MULTI_LINE (see commands/input_types.py):
 # intake refuses control characters, lone surrogates and non-characters in every field, nested
@@ -42,7 +51,7 @@ class Command(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=True)
 
 
-class Customer(Command):
+class Customer(CustomerBase, Command):
     id: ShortText
     name: ShortText
     company: OptionalShort = None
@@ -67,23 +76,32 @@ class Customer(Command):
             raise ValueError("at least one of customer.phone or customer.email is required")
         return self
 
+    def to_value(self) -> values.Customer:
+        return values.Customer(**self.model_dump())
 
-class Product(Command):
+
+class Product(ProductBase, Command):
     name: OptionalShort = None
     model: OptionalShort = None
     order_number: OptionalShort = None
     contract_number: OptionalShort = None
     service_item: OptionalShort = None
 
+    def to_value(self) -> values.Product:
+        return values.Product(**self.model_dump())
 
-class Attachment(Command):
+
+class Attachment(AttachmentBase, Command):
     name: ShortText
     content_type: OptionalShort = None
     size: Annotated[int, Field(ge=0)] | None = None
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")] | None = None
 
+    def to_value(self) -> values.Attachment:
+        return values.Attachment(**self.model_dump())
 
-class FileComplaint(Command):
+
+class FileComplaint(ComplaintBase, Command):
     """Register a new complaint from any channel through the one standard intake."""
 
     customer: Customer
@@ -148,6 +166,17 @@ class FileComplaint(Command):
         },
     )
 
+    def filing(self) -> dict[str, Any]:
+        """Keyword arguments of ``Complaint.file``: the intake, its parts as value objects
+        (``received_at`` and ``received_by`` excepted: the application settles them)."""
+        parts = {"customer", "product", "attachments", "received_at", "received_by"}
+        return {
+            **self.model_dump(exclude=parts),
+            "customer": self.customer.to_value(),
+            "product": self.product.to_value(),
+            "attachments": tuple(a.to_value() for a in self.attachments),
+        }
+
 
 class AssignComplaint(Command):
     assignee: ShortText
@@ -158,7 +187,7 @@ class AssignComplaint(Command):
     ) = None
 
 
-class CommentOnComplaint(Command):
+class CommentOnComplaint(CommentBase, Command):
     body: LongText
     visibility: Visibility = Visibility.INTERNAL
 
