@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
@@ -30,6 +30,7 @@ from aggregates.vocabulary import (
     Channel,
     CustomerTier,
     ExpectedRemedy,
+    OneOf,
     ResolutionCode,
     Severity,
     Status,
@@ -68,15 +69,15 @@ class Complaint(Aggregate):
         # Value objects are stored as plain JSON objects (see aggregates/values.py).
         customer: CustomerJSON
         product: ProductJSON
-        category: str
+        category: Annotated[str, OneOf(Category)]
         subject: str
         description: str
         occurred_at: datetime | None
         location: str | None
         attachments: list[AttachmentJSON]
-        expected_remedy: str | None
-        channel: str
-        severity: str
+        expected_remedy: Annotated[str, OneOf(ExpectedRemedy)] | None
+        channel: Annotated[str, OneOf(Channel)]
+        severity: Annotated[str, OneOf(Severity)]
         region: str | None
         received_by: str
         received_at: datetime
@@ -121,7 +122,7 @@ class Complaint(Aggregate):
     class Commented(Event):
         comment_id: str
         body: str
-        visibility: str
+        visibility: Annotated[str, OneOf(Visibility)]
 
         def apply(self, complaint: Complaint) -> None:
             complaint.comments.append(
@@ -144,7 +145,7 @@ class Complaint(Aggregate):
             complaint.escalation_level = self.level
 
     class Closed(Event):
-        resolution_code: str
+        resolution_code: Annotated[str, OneOf(ResolutionCode)]
         summary: str
 
         def apply(self, complaint: Complaint) -> None:

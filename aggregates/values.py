@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Self
 
-from aggregates.vocabulary import CustomerTier
+from aggregates.vocabulary import CustomerTier, OneOf
 
 JSONObject = dict[str, Any]
 
@@ -41,12 +41,14 @@ class JSONValue:
 
 @dataclass(frozen=True)
 class Customer(JSONValue):
+    """The person or company complaining, and how to reach them (a phone or an email)."""
+
     id: str
     name: str
     company: str | None = None
     phone: str | None = None
     email: str | None = None
-    tier: str = CustomerTier.STANDARD.value
+    tier: Annotated[str, OneOf(CustomerTier)] = CustomerTier.STANDARD.value
 
 
 @dataclass(frozen=True)
