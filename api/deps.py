@@ -20,6 +20,10 @@ _HEADER_VALUE = re.compile(r"[\x21-\x7e]{1,200}")
 # ASCII digits only (``str.isdigit`` also accepts "²" and "١", which ``int`` then refuses), and
 # few enough of them that the version fits a PostgreSQL bigint.
 _ETAG = re.compile(r'(?:W/)?"([0-9]{1,18})"|([0-9]{1,18})')
+# The same rules, for the OpenAPI document only: a header that breaks them is a 400 problem
+# from the code below, not FastAPI's 422.
+VISIBLE_ASCII_HEADER: dict[str, object] = {"pattern": r"^[\x21-\x7e]{1,200}$"}
+_IF_MATCH_HEADER: dict[str, object] = {"pattern": r'^(?:\*|(?:W/)?"[0-9]{1,18}"|[0-9]{1,18})$'}
 
 
 # The dependencies below are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in
@@ -88,7 +92,15 @@ def require_role(*roles: Role) -> object:
 
 
 async def idempotency_key(
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="1-200 visible ASCII characters; a retry with the same key and body "
+            "gets the original answer",
+            json_schema_extra=VISIBLE_ASCII_HEADER,
+        ),
+    ] = None,
 ) -> str | None:
     if idempotency_key is not None and not _HEADER_VALUE.fullmatch(idempotency_key):
         raise ProblemError(
@@ -104,7 +116,15 @@ IdempotencyKeyDep = Annotated[str | None, Depends(idempotency_key)]
 
 
 async def expected_version(
-    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description='The version the command expects, as the ETag it was served with '
+            '(e.g. "3"), or *; 412 if the complaint has moved on',
+            json_schema_extra=_IF_MATCH_HEADER,
+        ),
+    ] = None,
 ) -> int | None:
     """Parses ``If-Match: "3"`` (also ``W/"3"`` or a bare ``3``); ``*`` means any version."""
     if if_match is None or if_match.strip() == "*":
@@ -128,8 +148,16 @@ async def command_context(
     principal: PrincipalDep,
     key: IdempotencyKeyDep,
     version: ExpectedVersionDep,
-    x_correlation_id: Annotated[str | None, Header()] = None,
-    x_request_id: Annotated[str | None, Header()] = None,
+    x_correlation_id: Annotated[
+        str | None,
+        Header(description="Recorded with the events (1-200 visible ASCII characters)",
+               json_schema_extra=VISIBLE_ASCII_HEADER),
+    ] = None,
+    x_request_id: Annotated[
+        str | None,
+        Header(description="Recorded as the events' cause (1-200 visible ASCII characters)",
+               json_schema_extra=VISIBLE_ASCII_HEADER),
+    ] = None,
 ) -> CommandContext:
     for name, value in (("X-Correlation-ID", x_correlation_id), ("X-Request-ID", x_request_id)):
         if value is not None and not _HEADER_VALUE.fullmatch(value):

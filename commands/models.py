@@ -29,6 +29,7 @@ from commands.shapes import (
     CustomerBase,
     ProductBase,
 )
+from commands.text_patterns import not_blank_pattern
 
 # Every free-form string below carries SINGLE_LINE or MULTI_LINE (see commands/input_types.py):
 # intake refuses control characters, lone surrogates and non-characters in every field, nested
@@ -52,6 +53,18 @@ class Command(BaseModel):
 
 
 class Customer(CustomerBase, Command):
+    # The reachability rule below, stated for clients: a phone with something left once
+    # trimmed, or an e-mail (whose pattern needs some text).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["phone"],
+                 "properties": {"phone": {"type": "string", "pattern": not_blank_pattern()}}},
+                {"required": ["email"], "properties": {"email": {"type": "string"}}},
+            ]
+        }
+    )
+
     id: ShortText
     name: ShortText
     company: OptionalShort = None
