@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
-from api.deps import AppDep, PrincipalDep
+from api.deps import AppDep, PrincipalDep, header_format
 from api.problems import ProblemError
 from api.stream_slots import StreamSlot, StreamSlots, TooManyStreamsError
 from commands.application import ComplaintsApp
@@ -220,10 +220,10 @@ def stream_events(
     after: AfterQuery = 0,
     last_event_id: Annotated[
         str | None,
+        header_format(POSITION_PATTERN),
         Header(
             alias="Last-Event-ID",
             description="Sent by SSE clients on reconnect (a position); wins over after",
-            json_schema_extra={"pattern": POSITION_PATTERN},
         ),
     ] = None,
 ) -> StreamingResponse:
