@@ -60,7 +60,7 @@ class Customer(CustomerBase, Command):
             "anyOf": [
                 {"required": ["phone"],
                  "properties": {"phone": {"type": "string", "pattern": not_blank_pattern()}}},
-                {"required": ["email"], "properties": {"email": {"type": "string"}}},
+                {"required": ["email"], "properties": {"email": {"not": {"type": "null"}}}},
             ]
         }
     )
@@ -122,15 +122,22 @@ class FileComplaint(ComplaintBase, Command):
     category: Category
     subject: ShortText
     description: LongText
-    occurred_at: PlausibleInstant | None = None
+    occurred_at: PlausibleInstant | None = Field(
+        default=None,
+        description="When it happened; not after `received_at` (5 minutes of clock skew allowed)",
+    )
     location: OptionalShort = None
     attachments: Annotated[list[Attachment], Field(max_length=50)] = Field(default_factory=list)
     expected_remedy: ExpectedRemedy | None = None
     channel: Channel
     severity: Severity
     region: OptionalShort = None
-    received_by: OptionalShort = None
-    received_at: PlausibleInstant | None = None
+    received_by: OptionalShort = Field(default=None, description="Default: the caller")
+    received_at: PlausibleInstant | None = Field(
+        default=None,
+        description="When the complaint reached us (an import keeps the true time); not in the "
+        "future (5 minutes of clock skew allowed). Default: now",
+    )
 
     model_config = ConfigDict(
         frozen=True,

@@ -6,6 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Response
+from pydantic import WithJsonSchema
 
 from api.deps import AppDep, ContextDep, PrincipalDep
 from api.read_models import invalid
@@ -124,8 +125,8 @@ def comments(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[
         str | None,
-        Query(max_length=100, description="`next_cursor` of the previous page (a comment's id)",
-              json_schema_extra={"pattern": "^[0-9a-f]{32}$"}),
+        WithJsonSchema({"type": "string", "pattern": "^[0-9a-f]{32}$"}),
+        Query(max_length=100, description="`next_cursor` of the previous page (a comment's id)"),
     ] = None,
     as_of: AsOf = None,
 ) -> CommentPage:

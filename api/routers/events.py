@@ -13,7 +13,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
@@ -103,9 +103,9 @@ TYPES_PATTERN = f"^ *(?:{_TYPE_NAME})? *(?:, *(?:{_TYPE_NAME})? *)*$"
 def event_types(
     types: Annotated[
         list[str] | None,
+        WithJsonSchema({"type": "array", "items": {"type": "string", "pattern": TYPES_PATTERN}}),
         Query(description="Public types to include, comma-separated or repeated "
-              "(e.g. complaint.filed,complaint.closed); all when absent",
-              json_schema_extra={"items": {"type": "string", "pattern": TYPES_PATTERN}}),
+              "(e.g. complaint.filed,complaint.closed); all when absent"),
     ] = None,
 ) -> list[str] | None:
     for value in types or []:
@@ -121,7 +121,8 @@ def event_types(
 def aggregate(
     aggregate_id: Annotated[
         str | None,
-        Query(description="Only this complaint's events", json_schema_extra={"format": "uuid"}),
+        WithJsonSchema({"type": "string", "format": "uuid"}),
+        Query(description="Only this complaint's events"),
     ] = None,
 ) -> UUID | None:
     if aggregate_id is None:
