@@ -8,6 +8,7 @@ import pytest
 from pydantic import BaseModel
 
 from aggregates import values
+from aggregates.vocabulary import CustomerTier
 from commands import models, shapes
 from queries import complaint_state
 
@@ -47,7 +48,7 @@ def test_the_intake_and_the_answer_share_the_filed_fields() -> None:
 
 
 def test_an_intake_part_maps_to_its_value_object() -> None:
-    customer = models.Customer(id="C-1", name="N", email="n@example.com", tier="vip")
+    customer = models.Customer(id="C-1", name="N", email="n@example.com", tier=CustomerTier.VIP)
     assert customer.to_value() == values.Customer(
         id="C-1", name="N", email="n@example.com", tier="vip"
     )
