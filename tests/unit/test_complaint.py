@@ -224,6 +224,12 @@ def test_sparse_stored_objects_read_with_their_defaults() -> None:
     assert Customer.from_json({"id": "C", "name": "N", "tier": "vip"}).email is None
 
 
+def test_unknown_keys_of_a_stored_object_are_ignored() -> None:
+    assert Product.from_json({"name": "X9", "colour": "red"}) == Product(name="X9")
+    with pytest.raises(TypeError):
+        Customer.from_json({"name": "N", "colour": "red"})
+
+
 def test_a_comment_is_kept_as_a_value_with_its_author_and_time() -> None:
     c = filed()
     c.comment("on it", visibility="customer", by=BY)
