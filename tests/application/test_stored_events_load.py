@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.models import FileComplaint
+from tests.data.capture_stored_events import answers
 from tests.intake import intake
 
 CAPTURED: dict[str, Any] = json.loads(
@@ -48,17 +49,6 @@ def without_positions(value: Any) -> Any:
     if isinstance(value, list):
         return [without_positions(v) for v in value]
     return value
-
-
-def answers(client: TestClient, complaint_id: str) -> dict[str, Any]:
-    return {
-        "complaint": client.get(f"/complaints/{complaint_id}").json(),
-        "history": client.get(f"/complaints/{complaint_id}/history").json(),
-        "comments": client.get(f"/complaints/{complaint_id}/comments").json(),
-        "cloud_events": client.get(
-            "/events", params={"after": 0, "aggregate_id": complaint_id}
-        ).json()["events"],
-    }
 
 
 def test_captured_rows_load_to_the_answers_they_gave(
