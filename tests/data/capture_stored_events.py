@@ -1,13 +1,15 @@
 """Captures real stored event rows, and what the API answers for them, as a fixture.
 
-Run from the repository root: ``uv run python tests/data/capture_stored_events.py``. It files
-complaints through the HTTP API on a fresh SQLite store (one with every field and attachments,
-then assigned, commented on, escalated, closed and reopened), plus one filed straight through the
-aggregate with the sparse customer and product objects older importers stored (as
-``tests/poison.py`` does), and writes every stored row except access tokens (topic, version and
-the stored JSON state, byte for byte) with the API's answers for them to
-``tests/data/stored_events_v1.json``. ``tests/application/test_stored_events_load.py`` inserts
-those rows into a fresh store and checks that they still load to the same answers.
+Run from the repository root: ``uv run python tests/data/capture_stored_events.py [OUT]``. It
+files complaints through the HTTP API on a fresh SQLite store (one with every field and
+attachments, then assigned, commented on, escalated, closed and reopened; one minimal), plus one
+straight through the aggregate as ``tests/poison.py`` does (at commit 7562b07, which made
+``stored_events_v1.json``, that stored the sparse customer and product objects older importers
+wrote), and writes every stored row except access tokens (topic, version and the stored JSON
+state, byte for byte) with the API's answers for them to ``OUT``: by default
+``tests/data/stored_events_v1.json``, which it never overwrites.
+``tests/application/test_stored_events_load.py`` inserts those rows into a fresh store and checks
+that they still load to the same answers.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ def answers(client: TestClient, complaint_id: str) -> dict[str, Any]:
 
 
 def main() -> None:
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else OUT
+    if out.exists():
+        sys.exit(f"{out} exists and stands for stores that exist: name another file")
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "complaints.db"
         settings = Settings(
@@ -84,7 +89,7 @@ def main() -> None:
                 "SELECT originator_id, originator_version, topic, state FROM stored_events "
                 "WHERE topic NOT LIKE 'aggregates.access_token:%' ORDER BY rowid"
             ).fetchall()
-    OUT.write_text(
+    out.write_text(
         json.dumps(
             {
                 "ids": {"full": full, "minimal": minimal, "sparse": sparse},
@@ -99,7 +104,7 @@ def main() -> None:
         )
         + "\n"
     )
-    print(f"wrote {len(rows)} rows to {OUT}")
+    print(f"wrote {len(rows)} rows to {out}")
 
 
 if __name__ == "__main__":
