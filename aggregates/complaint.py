@@ -7,19 +7,30 @@ Event class names are stored as topics: never rename one without an upcaster.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
 from aggregates.errors import IllegalTransitionError, InvalidIntakeError
 from aggregates.provenance import Provenance
+from aggregates.values import (
+    Attachment,
+    AttachmentJSON,
+    Comment,
+    Customer,
+    CustomerJSON,
+    Product,
+    ProductJSON,
+)
 from aggregates.vocabulary import (
     Category,
     Channel,
     CustomerTier,
     ExpectedRemedy,
+    OneOf,
     ResolutionCode,
     Severity,
     Status,
@@ -55,31 +66,32 @@ class Complaint(Aggregate):
         correlation_id: str
         causation_id: str | None
         reference: str
-        customer: dict[str, Any]
-        product: dict[str, Any]
-        category: str
+        # Value objects are stored as plain JSON objects (see aggregates/values.py).
+        customer: CustomerJSON
+        product: ProductJSON
+        category: Annotated[str, OneOf(Category)]
         subject: str
         description: str
         occurred_at: datetime | None
         location: str | None
-        attachments: list[dict[str, Any]]
-        expected_remedy: str | None
-        channel: str
-        severity: str
+        attachments: list[AttachmentJSON]
+        expected_remedy: Annotated[str, OneOf(ExpectedRemedy)] | None
+        channel: Annotated[str, OneOf(Channel)]
+        severity: Annotated[str, OneOf(Severity)]
         region: str | None
         received_by: str
         received_at: datetime
 
         def apply(self, complaint: Complaint) -> None:
             complaint.reference = self.reference
-            complaint.customer = dict(self.customer)
-            complaint.product = dict(self.product)
+            complaint.customer = Customer.from_json(self.customer)
+            complaint.product = Product.from_json(self.product)
             complaint.category = self.category
             complaint.subject = self.subject
             complaint.description = self.description
             complaint.occurred_at = self.occurred_at
             complaint.location = self.location
-            complaint.attachments = [dict(a) for a in self.attachments]
+            complaint.attachments = tuple(Attachment.from_json(a) for a in self.attachments)
             complaint.expected_remedy = self.expected_remedy
             complaint.channel = self.channel
             complaint.severity = self.severity
@@ -110,17 +122,17 @@ class Complaint(Aggregate):
     class Commented(Event):
         comment_id: str
         body: str
-        visibility: str
+        visibility: Annotated[str, OneOf(Visibility)]
 
         def apply(self, complaint: Complaint) -> None:
             complaint.comments.append(
-                {
-                    "id": self.comment_id,
-                    "body": self.body,
-                    "visibility": self.visibility,
-                    "author": self.actor,
-                    "created_at": self.timestamp,
-                }
+                Comment(
+                    id=self.comment_id,
+                    body=self.body,
+                    visibility=self.visibility,
+                    author=self.actor,
+                    created_at=self.timestamp,
+                )
             )
             if self.visibility == Visibility.CUSTOMER.value and complaint.first_response_at is None:
                 complaint.first_response_at = self.timestamp
@@ -133,7 +145,7 @@ class Complaint(Aggregate):
             complaint.escalation_level = self.level
 
     class Closed(Event):
-        resolution_code: str
+        resolution_code: Annotated[str, OneOf(ResolutionCode)]
         summary: str
 
         def apply(self, complaint: Complaint) -> None:
@@ -156,14 +168,14 @@ class Complaint(Aggregate):
     # make the library turn them into constructor parameters.
     if TYPE_CHECKING:
         reference: str
-        customer: dict[str, Any]
-        product: dict[str, Any]
+        customer: Customer
+        product: Product
         category: str
         subject: str
         description: str
         occurred_at: datetime | None
         location: str | None
-        attachments: list[dict[str, Any]]
+        attachments: tuple[Attachment, ...]
         expected_remedy: str | None
         channel: str
         severity: str
@@ -174,7 +186,7 @@ class Complaint(Aggregate):
         assignee: str | None
         team: str | None
         escalation_level: int
-        comments: list[dict[str, Any]]
+        comments: list[Comment]
         first_response_at: datetime | None
         closed_at: datetime | None
         resolution_code: str | None
@@ -186,8 +198,8 @@ class Complaint(Aggregate):
         cls,
         *,
         reference: str,
-        customer: dict[str, Any],
-        product: dict[str, Any],
+        customer: Customer,
+        product: Product,
         category: str,
         subject: str,
         description: str,
@@ -197,17 +209,17 @@ class Complaint(Aggregate):
         received_by: str | None = None,
         occurred_at: datetime | None = None,
         location: str | None = None,
-        attachments: list[dict[str, Any]] | None = None,
+        attachments: Sequence[Attachment] = (),
         expected_remedy: str | None = None,
         region: str | None = None,
         by: Provenance,
         id: UUID | None = None,  # noqa: A002 - the library's own name for it
     ) -> Complaint:
-        _require(customer.get("id"), "customer.id")
-        _require(customer.get("name"), "customer.name")
-        if not (customer.get("phone") or customer.get("email")):
+        _require(customer.id, "customer.id")
+        _require(customer.name, "customer.name")
+        if not (customer.phone or customer.email):
             raise InvalidIntakeError("customer", "needs a phone or an email")
-        _in_vocabulary(customer.get("tier"), CustomerTier, "customer.tier")
+        _in_vocabulary(customer.tier, CustomerTier, "customer.tier")
         for value, field in ((subject, "subject"), (description, "description")):
             _require(value, field)
         for value, vocabulary, field in (
@@ -228,14 +240,14 @@ class Complaint(Aggregate):
             cls.Filed,
             id=id or uuid4(),
             reference=reference,
-            customer={"tier": CustomerTier.STANDARD.value, **customer},
-            product=product,
+            customer=customer.to_json(),
+            product=product.to_json(),
             category=category,
             subject=subject,
             description=description,
             occurred_at=occurred_at,
             location=location,
-            attachments=list(attachments or []),
+            attachments=[a.to_json() for a in attachments],
             expected_remedy=expected_remedy,
             channel=channel,
             severity=severity,

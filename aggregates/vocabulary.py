@@ -1,12 +1,22 @@
 """Fixed vocabularies of the complaint domain.
 
 Values are the wire and storage spelling: events store the ``.value`` strings, never the enum
-objects, so the stored JSON stays readable by any consumer.
+objects, so the stored JSON stays readable by any consumer. An event field that holds such a
+string says so with ``Annotated[str, OneOf(Category)]``, which the public event schema reads.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """Marks a ``str`` field whose value is one of ``vocabulary``'s values (checked when the
+    event is decided, so every stored event of that field holds one)."""
+
+    vocabulary: type[StrEnum]
 
 
 class Category(StrEnum):

@@ -158,4 +158,18 @@ def create_app(settings: Settings | None = None, service: ComplaintsApp | None =
 
     for router in ROUTERS:
         api.include_router(router)
+    document_settings(api, settings)
     return api
+
+
+def document_settings(api: FastAPI, settings: Settings) -> None:
+    """Writes limits that are settings into the OpenAPI document, which FastAPI derives from the
+    routes' signatures alone."""
+    generate = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            events.document_page_limit(generate(), settings.events_max_page)
+        return api.openapi_schema  # type: ignore[return-value]
+
+    api.openapi = openapi  # type: ignore[method-assign]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from pydantic import WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 
 from aggregates.vocabulary import Role
@@ -20,6 +21,17 @@ _HEADER_VALUE = re.compile(r"[\x21-\x7e]{1,200}")
 # ASCII digits only (``str.isdigit`` also accepts "²" and "١", which ``int`` then refuses), and
 # few enough of them that the version fits a PostgreSQL bigint.
 _ETAG = re.compile(r'(?:W/)?"([0-9]{1,18})"|([0-9]{1,18})')
+
+
+def header_format(pattern: str) -> WithJsonSchema:
+    """A header's format, for the OpenAPI document only (a header that breaks it is answered by
+    the code that reads it, here a 400 problem rather than FastAPI's 422). A header is absent or
+    text, never null, so the schema has no null for clients to send as "null"."""
+    return WithJsonSchema({"type": "string", "pattern": pattern})
+
+
+VISIBLE_ASCII = header_format(r"^[\x21-\x7e]{1,200}$")
+_ETAG_FORMAT = header_format(r'^(?:\*|(?:W/)?"[0-9]{1,18}"|[0-9]{1,18})$')
 
 
 # The dependencies below are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in
@@ -88,7 +100,15 @@ def require_role(*roles: Role) -> object:
 
 
 async def idempotency_key(
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: Annotated[
+        str | None,
+        VISIBLE_ASCII,
+        Header(
+            alias="Idempotency-Key",
+            description="1-200 visible ASCII characters. A retry with the same key and body gets "
+            "the original answer; the same key with another body is a 422.",
+        ),
+    ] = None,
 ) -> str | None:
     if idempotency_key is not None and not _HEADER_VALUE.fullmatch(idempotency_key):
         raise ProblemError(
@@ -104,7 +124,15 @@ IdempotencyKeyDep = Annotated[str | None, Depends(idempotency_key)]
 
 
 async def expected_version(
-    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+    if_match: Annotated[
+        str | None,
+        _ETAG_FORMAT,
+        Header(
+            alias="If-Match",
+            description='The version the command expects, as the ETag it was served with '
+            '(e.g. "3"), or *; 412 if the complaint has moved on',
+        ),
+    ] = None,
 ) -> int | None:
     """Parses ``If-Match: "3"`` (also ``W/"3"`` or a bare ``3``); ``*`` means any version."""
     if if_match is None or if_match.strip() == "*":
@@ -128,8 +156,16 @@ async def command_context(
     principal: PrincipalDep,
     key: IdempotencyKeyDep,
     version: ExpectedVersionDep,
-    x_correlation_id: Annotated[str | None, Header()] = None,
-    x_request_id: Annotated[str | None, Header()] = None,
+    x_correlation_id: Annotated[
+        str | None,
+        VISIBLE_ASCII,
+        Header(description="Recorded with the events (1-200 visible ASCII characters)"),
+    ] = None,
+    x_request_id: Annotated[
+        str | None,
+        VISIBLE_ASCII,
+        Header(description="Recorded as the events' cause (1-200 visible ASCII characters)"),
+    ] = None,
 ) -> CommandContext:
     for name, value in (("X-Correlation-ID", x_correlation_id), ("X-Request-ID", x_request_id)):
         if value is not None and not _HEADER_VALUE.fullmatch(value):

@@ -42,6 +42,7 @@ POSTGRES_URL = os.environ.get(
     "COMPLAINTS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 SEEDED_COMPLAINTS = 5
+CONFIG = Path(__file__).with_name("schemathesis.toml")
 
 
 def fresh_postgres_schema() -> tuple[str, str]:
@@ -110,6 +111,9 @@ def fuzz_store(store: str, args: argparse.Namespace) -> bool:
             "COMPLAINTS_PORT": str(port),
             "COMPLAINTS_LOG_LEVEL": "warning",
             "COMPLAINTS_SECRET_KEY_FILE": f"{tmp}/secret.key",
+            # A valid GET /events/stream streams until the client gives up (30 s here): end
+            # streams after a second so the fuzzer is not held by every accepted request.
+            "COMPLAINTS_STREAM_MAX_LIFETIME_SECONDS": "1",
         }
         log_path = Path(tmp) / "serve.log"
         try:
@@ -126,7 +130,8 @@ def fuzz_store(store: str, args: argparse.Namespace) -> bool:
                 for _ in range(SEEDED_COMPLAINTS):
                     httpx.post(f"{base}/complaints", json=intake(), headers=auth, timeout=10)
                 command = [
-                    "uvx", "--from", SCHEMATHESIS, "schemathesis", "run", f"{base}/openapi.json",
+                    "uvx", "--from", SCHEMATHESIS, "schemathesis", "--config-file", str(CONFIG),
+                    "run", f"{base}/openapi.json",
                     "-H", f"Authorization: Bearer {token}",
                     "--checks", args.checks,
                     "--max-examples", str(args.max_examples),

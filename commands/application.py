@@ -108,7 +108,7 @@ class ComplaintsApp(Application[UUID]):
         print_ = fingerprint("file", None, command) if ctx.idempotency_key else ""
         if replay := self._replay(ctx, print_):
             return replay
-        intake = command.model_dump(exclude={"received_at", "received_by"})
+        intake = command.filing()
         now = datetime.now(UTC)
         received_at = command.received_at or now
         if received_at > now + CLOCK_SKEW:

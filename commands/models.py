@@ -1,15 +1,17 @@
 """Command models: what a caller asks the system to do, validated before any aggregate is touched.
 
 The intake model doubles as the HTTP request body of ``POST /complaints`` so that validation rules
-and their 422 field names exist exactly once.
+and their 422 field names exist exactly once. The complaint's parts narrow the shared shapes of
+``commands/shapes.py`` to what intake accepts, and map to the domain's value objects.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from aggregates import values
 from aggregates.vocabulary import (
     Category,
     Channel,
@@ -20,6 +22,14 @@ from aggregates.vocabulary import (
     Visibility,
 )
 from commands.input_types import MULTI_LINE, SINGLE_LINE, PlausibleInstant
+from commands.shapes import (
+    AttachmentBase,
+    CommentBase,
+    ComplaintBase,
+    CustomerBase,
+    ProductBase,
+)
+from commands.text_patterns import not_blank_pattern
 
 # Every free-form string below carries SINGLE_LINE or MULTI_LINE (see commands/input_types.py):
 # intake refuses control characters, lone surrogates and non-characters in every field, nested
@@ -42,7 +52,19 @@ class Command(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=True)
 
 
-class Customer(Command):
+class Customer(CustomerBase, Command):
+    # The reachability rule below, stated for clients: a phone with something left once
+    # trimmed, or an e-mail (whose pattern needs some text).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["phone"],
+                 "properties": {"phone": {"type": "string", "pattern": not_blank_pattern()}}},
+                {"required": ["email"], "properties": {"email": {"not": {"type": "null"}}}},
+            ]
+        }
+    )
+
     id: ShortText
     name: ShortText
     company: OptionalShort = None
@@ -67,23 +89,32 @@ class Customer(Command):
             raise ValueError("at least one of customer.phone or customer.email is required")
         return self
 
+    def to_value(self) -> values.Customer:
+        return values.Customer(**self.model_dump())
 
-class Product(Command):
+
+class Product(ProductBase, Command):
     name: OptionalShort = None
     model: OptionalShort = None
     order_number: OptionalShort = None
     contract_number: OptionalShort = None
     service_item: OptionalShort = None
 
+    def to_value(self) -> values.Product:
+        return values.Product(**self.model_dump())
 
-class Attachment(Command):
+
+class Attachment(AttachmentBase, Command):
     name: ShortText
     content_type: OptionalShort = None
     size: Annotated[int, Field(ge=0)] | None = None
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")] | None = None
 
+    def to_value(self) -> values.Attachment:
+        return values.Attachment(**self.model_dump())
 
-class FileComplaint(Command):
+
+class FileComplaint(ComplaintBase, Command):
     """Register a new complaint from any channel through the one standard intake."""
 
     customer: Customer
@@ -91,15 +122,22 @@ class FileComplaint(Command):
     category: Category
     subject: ShortText
     description: LongText
-    occurred_at: PlausibleInstant | None = None
+    occurred_at: PlausibleInstant | None = Field(
+        default=None,
+        description="When it happened; not after `received_at` (5 minutes of clock skew allowed)",
+    )
     location: OptionalShort = None
     attachments: Annotated[list[Attachment], Field(max_length=50)] = Field(default_factory=list)
     expected_remedy: ExpectedRemedy | None = None
     channel: Channel
     severity: Severity
     region: OptionalShort = None
-    received_by: OptionalShort = None
-    received_at: PlausibleInstant | None = None
+    received_by: OptionalShort = Field(default=None, description="Default: the caller")
+    received_at: PlausibleInstant | None = Field(
+        default=None,
+        description="When the complaint reached us (an import keeps the true time); not in the "
+        "future (5 minutes of clock skew allowed). Default: now",
+    )
 
     model_config = ConfigDict(
         frozen=True,
@@ -148,6 +186,17 @@ class FileComplaint(Command):
         },
     )
 
+    def filing(self) -> dict[str, Any]:
+        """Keyword arguments of ``Complaint.file``: the intake, its parts as value objects
+        (``received_at`` and ``received_by`` excepted: the application settles them)."""
+        parts = {"customer", "product", "attachments", "received_at", "received_by"}
+        return {
+            **self.model_dump(exclude=parts),
+            "customer": self.customer.to_value(),
+            "product": self.product.to_value(),
+            "attachments": tuple(a.to_value() for a in self.attachments),
+        }
+
 
 class AssignComplaint(Command):
     assignee: ShortText
@@ -158,7 +207,7 @@ class AssignComplaint(Command):
     ) = None
 
 
-class CommentOnComplaint(Command):
+class CommentOnComplaint(CommentBase, Command):
     body: LongText
     visibility: Visibility = Visibility.INTERNAL
 

@@ -14,7 +14,9 @@ shows the stored values.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import types
 import typing
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +26,8 @@ from pydantic import BaseModel, TypeAdapter, create_model
 from pydantic_core import to_jsonable_python
 
 from aggregates.complaint import Complaint
-from commands.models import Attachment, Customer, Product
+from aggregates.values import JSONValue, StoredAs
+from aggregates.vocabulary import OneOf
 from queries.history import EVENT_TYPES, event_data
 
 SPEC_VERSION = "1.0"
@@ -40,16 +43,12 @@ EVENT_ID_NAMESPACE = UUID("6f1f6a0e-3c1e-5b8e-9a43-2b7c0c5d1e42")
 PUBLIC_TYPES: dict[type[Any], str] = {cls: TYPE_PREFIX + name for cls, name in EVENT_TYPES.items()}
 TYPE_CLASSES: dict[str, type[Any]] = {name: cls for cls, name in PUBLIC_TYPES.items()}
 
+SCHEMA_VERSION = 1
+"""Version of the public event schema (``GET /events/schema``). Raise it whenever an event's
+stored shape changes, and add the schema it then has as ``tests/data/event_schema_v<N>.json``."""
+
 # Fields every complaint event carries in its envelope; everything else is the event's `data`.
 _ENVELOPE_FIELDS = frozenset(typing.get_type_hints(Complaint.Event)) | {"originator_topic"}
-
-# Intake dictionaries are typed loosely on the event (history must stay readable whatever the
-# intake later accepts), but consumers deserve their shape: document them with the intake models.
-_DATA_FIELD_SCHEMAS: dict[str, Any] = {
-    "customer": Customer,
-    "product": Product,
-    "attachments": list[Attachment],
-}
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -111,13 +110,45 @@ def to_cloud_event(event: Any, position: int, source: str = DEFAULT_SOURCE) -> d
 
 
 def data_model(cls: type[Any]) -> type[BaseModel]:
-    """A pydantic model of one event class's `data`, derived from the class's own annotations."""
+    """A pydantic model of one event class's `data`, derived from the class's own annotations:
+    the event's contract, not the intake's (whose rules may change without any stored event
+    changing)."""
     fields: dict[str, Any] = {}
-    for name, hint in typing.get_type_hints(cls).items():
+    for name, hint in typing.get_type_hints(cls, include_extras=True).items():
         if name in _ENVELOPE_FIELDS or typing.get_origin(hint) is typing.ClassVar:
             continue
-        fields[name] = (_DATA_FIELD_SCHEMAS.get(name, hint), ...)
+        fields[name] = (_public_type(hint), ...)
     return create_model(PUBLIC_TYPES[cls].replace(".", "_"), **fields)
+
+
+def _public_type(hint: Any) -> Any:
+    """``hint`` with the domain's markers made visible to pydantic: a value object stored as
+    JSON (``StoredAs``) becomes a model of its fields, a vocabulary string (``OneOf``) its enum."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Annotated:
+        for marker in hint.__metadata__:
+            if isinstance(marker, StoredAs):
+                return _value_model(marker.value_type)
+            if isinstance(marker, OneOf):
+                return marker.vocabulary
+        return _public_type(args[0])
+    if origin is list:
+        return list[_public_type(args[0])]  # type: ignore[misc]
+    if origin in (typing.Union, types.UnionType):
+        return typing.Union[tuple(_public_type(a) for a in args)]  # noqa: UP007
+    return hint
+
+
+def _value_model(value_type: type[JSONValue]) -> type[BaseModel]:
+    hints = typing.get_type_hints(value_type, include_extras=True)
+    fields: dict[str, Any] = {
+        f.name: (
+            _public_type(hints[f.name]),
+            ... if f.default is dataclasses.MISSING else f.default,
+        )
+        for f in dataclasses.fields(value_type)
+    }
+    return create_model(value_type.__name__, __doc__=value_type.__doc__, **fields)
 
 
 def json_schema() -> dict[str, Any]:
@@ -141,6 +172,7 @@ def json_schema() -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "/events/schema",
         "title": "complaint-ledger public event (CloudEvents 1.0, JSON format)",
+        "version": SCHEMA_VERSION,
         "type": "object",
         "required": [
             "specversion", "id", "source", "type", "subject", "time", "datacontenttype",

@@ -49,7 +49,7 @@ def list_comments(
     comments = complaint.comments
     start = 0
     if cursor is not None:
-        ids = [c["id"] for c in comments]
+        ids = [c.id for c in comments]
         if not _COMMENT_ID.fullmatch(cursor) or cursor not in ids:
             raise InvalidQueryError("cursor", "is not a comment of this complaint")
         start = ids.index(cursor) + 1
@@ -59,5 +59,5 @@ def list_comments(
         complaint_id=complaint.id,
         total=len(comments),
         items=[CommentPublic.model_validate(c) for c in page],
-        next_cursor=page[-1]["id"] if more and page else None,
+        next_cursor=page[-1].id if more and page else None,
     )

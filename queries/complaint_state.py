@@ -11,65 +11,63 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from aggregates.complaint import Complaint
 from commands.application import ComplaintsApp
 from commands.errors import ComplaintNotFoundError
+from commands.shapes import (
+    AttachmentBase,
+    CommentBase,
+    ComplaintBase,
+    CustomerBase,
+    ProductBase,
+)
 from queries.event_positions import event_position
 
 EMBEDDED_COMMENTS = 10
 """How many of its latest comments a complaint's representation carries."""
 
 
-class CustomerPublic(BaseModel):
+class _Public(BaseModel):
+    # Built from the aggregate's value objects, read attribute by attribute.
+    model_config = ConfigDict(from_attributes=True)
+
+
+class CustomerPublic(CustomerBase, _Public):
+    pass
+
+
+class ProductPublic(ProductBase, _Public):
+    pass
+
+
+class AttachmentPublic(AttachmentBase, _Public):
+    pass
+
+
+class _CommentId(_Public):
+    # A base of its own so that the id comes first in the answer (pydantic orders fields from
+    # the deepest base up).
     id: str
-    name: str
-    company: str | None = None
-    phone: str | None = None
-    email: str | None = None
-    tier: str
 
 
-class ProductPublic(BaseModel):
-    name: str | None = None
-    model: str | None = None
-    order_number: str | None = None
-    contract_number: str | None = None
-    service_item: str | None = None
-
-
-class AttachmentPublic(BaseModel):
-    name: str
-    content_type: str | None = None
-    size: int | None = None
-    sha256: str | None = None
-
-
-class CommentPublic(BaseModel):
-    id: str
-    body: str
-    visibility: str
+class CommentPublic(CommentBase, _CommentId):
     author: str
     created_at: datetime
 
 
-class ComplaintPublic(BaseModel):
+class _ComplaintIdentity(_Public):
+    # First in the answer, before what the complaint was filed with (see _CommentId).
     id: UUID
     reference: str
     status: str
+
+
+class ComplaintPublic(ComplaintBase, _ComplaintIdentity):
     customer: CustomerPublic
     product: ProductPublic
-    category: str
-    subject: str
-    description: str
-    occurred_at: datetime | None
-    location: str | None
     attachments: list[AttachmentPublic]
-    expected_remedy: str | None
-    channel: str
-    severity: str
-    region: str | None
     received_by: str
     received_at: datetime
     assignee: str | None

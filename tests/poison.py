@@ -14,6 +14,7 @@ from uuid import UUID
 from aggregates.complaint import Complaint
 from aggregates.provenance import Provenance
 from aggregates.reference import ComplaintReference, new_reference
+from aggregates.values import Customer, Product
 from commands.application import ComplaintsApp
 
 BY = Provenance(actor="legacy-import", correlation_id="poison-test")
@@ -29,8 +30,8 @@ NUL_TEXT = "nul\x00here"
 def legacy_filing(**overrides: Any) -> dict[str, Any]:
     """Keyword arguments of ``Complaint.file`` for an otherwise ordinary complaint."""
     fields: dict[str, Any] = {
-        "customer": {"id": "CUST-9", "name": "Legacy", "phone": "13800000000", "tier": "standard"},
-        "product": {"name": "X9 phone"},
+        "customer": Customer(id="CUST-9", name="Legacy", phone="13800000000"),
+        "product": Product(name="X9 phone"),
         "category": "product_quality",
         "subject": "Imported from the old system",
         "description": "Stored before intake checked dates and control characters.",
@@ -64,9 +65,7 @@ POISONS: dict[str, dict[str, Any]] = {
     "received-after-year-9999": {"received_at": AFTER_YEAR_9999},
     "occurred-before-year-one": {"occurred_at": BEFORE_YEAR_ONE},
     "nul-in-subject": {"subject": NUL_TEXT},
-    "nul-in-customer-name": {
-        "customer": {"id": "CUST-9", "name": NUL_TEXT, "phone": "1", "tier": "standard"}
-    },
+    "nul-in-customer-name": {"customer": Customer(id="CUST-9", name=NUL_TEXT, phone="1")},
     "nul-in-region": {"region": NUL_TEXT},
 }
 """Named poison filings, for parametrised tests."""

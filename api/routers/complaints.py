@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import WithJsonSchema
 
 from api.deps import AppDep, ContextDep, PrincipalDep
 from api.read_models import invalid
 from commands.application import CommandResult, ComplaintsApp
 from commands.errors import ComplaintNotFoundError
-from commands.input_types import PlausibleInstant
+from commands.input_types import SINGLE_LINE_PATTERN, PlausibleInstant
 from commands.models import (
     AssignComplaint,
     CloseComplaint,
@@ -44,6 +45,10 @@ COMMAND_ERRORS: dict[int | str, dict[str, object]] = {
 AsOf = Annotated[
     PlausibleInstant | None,
     Query(description="ISO-8601 timestamp with offset: the complaint as it was then"),
+]
+# Ids that are not UUIDs are answered 404 (they can name no complaint), control characters 422.
+ComplaintId = Annotated[
+    str, Path(description="The complaint's id (a UUID)", json_schema_extra={"format": "uuid"})
 ]
 
 
@@ -86,7 +91,15 @@ def file_complaint(command: FileComplaint, app: AppDep, ctx: ContextDep) -> Resp
 
 
 @router.get("/by-reference/{reference}", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
-def get_by_reference(reference: str, app: AppDep, _: PrincipalDep) -> Response:
+def get_by_reference(
+    reference: Annotated[
+        str,
+        Path(description="C-XXXX-XXXX, in any case, O for 0 and I or L for 1 accepted",
+             json_schema_extra={"pattern": SINGLE_LINE_PATTERN}),
+    ],
+    app: AppDep,
+    _: PrincipalDep,
+) -> Response:
     complaint = get_complaint(app, app.resolve_reference(reference))
     response = as_json(complaint)
     response.headers["Content-Location"] = f"/complaints/{complaint.id}"
@@ -95,7 +108,7 @@ def get_by_reference(reference: str, app: AppDep, _: PrincipalDep) -> Response:
 
 @router.get("/{complaint_id}", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
 def get_one(
-    complaint_id: str,
+    complaint_id: ComplaintId,
     app: AppDep,
     _: PrincipalDep,
     as_of: AsOf = None,
@@ -106,12 +119,14 @@ def get_one(
 
 @router.get("/{complaint_id}/comments", response_model=CommentPage, responses=COMMAND_ERRORS)
 def comments(
-    complaint_id: str,
+    complaint_id: ComplaintId,
     app: AppDep,
     _: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[
-        str | None, Query(max_length=100, description="`next_cursor` of the previous page")
+        str | None,
+        WithJsonSchema({"type": "string", "pattern": "^[0-9a-f]{32}$"}),
+        Query(max_length=100, description="`next_cursor` of the previous page (a comment's id)"),
     ] = None,
     as_of: AsOf = None,
 ) -> CommentPage:
@@ -123,7 +138,7 @@ def comments(
 
 
 @router.get("/{complaint_id}/history", response_model=History, responses=COMMAND_ERRORS)
-def history(complaint_id: str, app: AppDep, _: PrincipalDep) -> History:
+def history(complaint_id: ComplaintId, app: AppDep, _: PrincipalDep) -> History:
     return get_history(app, parse_id(complaint_id))
 
 
@@ -131,29 +146,35 @@ def history(complaint_id: str, app: AppDep, _: PrincipalDep) -> History:
 
 
 @router.post("/{complaint_id}/assign", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
-def assign(complaint_id: str, command: AssignComplaint, app: AppDep, ctx: ContextDep) -> Response:
+def assign(
+    complaint_id: ComplaintId, command: AssignComplaint, app: AppDep, ctx: ContextDep
+) -> Response:
     return respond(app, app.assign(parse_id(complaint_id), command, ctx))
 
 
 @router.post("/{complaint_id}/comments", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
 def comment(
-    complaint_id: str, command: CommentOnComplaint, app: AppDep, ctx: ContextDep
+    complaint_id: ComplaintId, command: CommentOnComplaint, app: AppDep, ctx: ContextDep
 ) -> Response:
     return respond(app, app.comment(parse_id(complaint_id), command, ctx))
 
 
 @router.post("/{complaint_id}/escalate", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
 def escalate(
-    complaint_id: str, command: EscalateComplaint, app: AppDep, ctx: ContextDep
+    complaint_id: ComplaintId, command: EscalateComplaint, app: AppDep, ctx: ContextDep
 ) -> Response:
     return respond(app, app.escalate(parse_id(complaint_id), command, ctx))
 
 
 @router.post("/{complaint_id}/close", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
-def close(complaint_id: str, command: CloseComplaint, app: AppDep, ctx: ContextDep) -> Response:
+def close(
+    complaint_id: ComplaintId, command: CloseComplaint, app: AppDep, ctx: ContextDep
+) -> Response:
     return respond(app, app.close_complaint(parse_id(complaint_id), command, ctx))
 
 
 @router.post("/{complaint_id}/reopen", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
-def reopen(complaint_id: str, command: ReopenComplaint, app: AppDep, ctx: ContextDep) -> Response:
+def reopen(
+    complaint_id: ComplaintId, command: ReopenComplaint, app: AppDep, ctx: ContextDep
+) -> Response:
     return respond(app, app.reopen(parse_id(complaint_id), command, ctx))

@@ -13,18 +13,18 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
-from api.deps import AppDep, PrincipalDep
+from api.deps import AppDep, PrincipalDep, header_format
 from api.problems import ProblemError
 from api.stream_slots import StreamSlot, StreamSlots, TooManyStreamsError
 from commands.application import ComplaintsApp
-from commands.input_types import MAX_POSITION
+from commands.input_types import MAX_POSITION, POSITION_PATTERN
 from infra.event_watcher import EventWatcher
 from infra.settings import Settings
-from queries.cloudevents import json_schema
+from queries.cloudevents import TYPE_CLASSES, json_schema
 from queries.event_feed import FeedPage, UnknownEventTypeError, read_page, topics_for
 
 # Clients reconnect after this long when the connection drops (SSE `retry:` field).
@@ -95,9 +95,15 @@ def position(field: str, value: str) -> int:
     return int(text)
 
 
+_TYPE_NAME = "|".join(name.replace(".", r"\.") for name in sorted(TYPE_CLASSES))
+# One or more public types separated by commas, spaces around them and empty entries ignored.
+TYPES_PATTERN = f"^ *(?:{_TYPE_NAME})? *(?:, *(?:{_TYPE_NAME})? *)*$"
+
+
 def event_types(
     types: Annotated[
         list[str] | None,
+        WithJsonSchema({"type": "array", "items": {"type": "string", "pattern": TYPES_PATTERN}}),
         Query(description="Public types to include, comma-separated or repeated "
               "(e.g. complaint.filed,complaint.closed); all when absent"),
     ] = None,
@@ -113,7 +119,11 @@ def event_types(
 
 
 def aggregate(
-    aggregate_id: Annotated[str | None, Query(description="Only this complaint's events")] = None,
+    aggregate_id: Annotated[
+        str | None,
+        WithJsonSchema({"type": "string", "format": "uuid"}),
+        Query(description="Only this complaint's events"),
+    ] = None,
 ) -> UUID | None:
     if aggregate_id is None:
         return None
@@ -165,6 +175,14 @@ def list_events(
     return EventPage(events=page.events, next_cursor=page.next_cursor)
 
 
+def document_page_limit(openapi: dict[str, Any], max_page: int) -> None:
+    """States this deployment's largest page of ``GET /events`` (a setting, so the route's
+    signature cannot) in its OpenAPI document."""
+    for parameter in openapi["paths"]["/events"]["get"]["parameters"]:
+        if parameter["name"] == "limit":
+            parameter["schema"]["maximum"] = max_page
+
+
 class EventStreamResponse(StreamingResponse):
     """Frees the stream's slot however the response ends: done, client gone, or cancelled.
 
@@ -203,9 +221,10 @@ def stream_events(
     after: AfterQuery = 0,
     last_event_id: Annotated[
         str | None,
+        header_format(POSITION_PATTERN),
         Header(
             alias="Last-Event-ID",
-            description="Sent by SSE clients on reconnect; wins over after",
+            description="Sent by SSE clients on reconnect (a position); wins over after",
         ),
     ] = None,
 ) -> StreamingResponse:

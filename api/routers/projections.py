@@ -12,6 +12,7 @@ from aggregates.vocabulary import Role
 from api.deps import AppDep, Principal, PrincipalDep, require_role
 from api.problems import ProblemError
 from api.read_models import StoreDep, settings_of
+from commands.input_types import SINGLE_LINE_PATTERN
 from projections.registry import UnknownProjectionError, build, names
 from projections.retry import retry_quarantined
 from queries.projection_status import (
@@ -22,6 +23,7 @@ from queries.projection_status import (
 )
 
 router = APIRouter(tags=["operations"])
+PROBLEM: dict[str, object] = {"content": {"application/problem+json": {}}}
 
 AdminDep = Annotated[Principal, require_role(Role.ADMIN)]
 
@@ -40,12 +42,23 @@ def projections(app: AppDep, store: StoreDep, _: PrincipalDep) -> ProjectionsSta
     return projection_status(app, store, names())
 
 
-@router.post("/projections/{name}/retry", response_model=RetryResult)
+@router.post(
+    "/projections/{name}/retry",
+    response_model=RetryResult,
+    responses={
+        403: {"description": "Not an admin", **PROBLEM},
+        404: {"description": "No projection of that name", **PROBLEM},
+    },
+)
 def retry(
     request: Request,
     store: StoreDep,
     _: AdminDep,
-    name: Annotated[str, Path(max_length=100, description="A projection's name")],
+    name: Annotated[
+        str,
+        Path(max_length=100, description="A projection's name",
+             json_schema_extra={"pattern": SINGLE_LINE_PATTERN}),
+    ],
 ) -> RetryResult:
     """Applies the projection's quarantined events again, in position order; those that still
     fail stay quarantined with one more attempt. Safe while the projection runs."""

@@ -12,8 +12,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, JsonValue, StringConstraints
 
 from aggregates.vocabulary import Role
 from api.deps import AppDep, Principal, require_role
@@ -30,6 +30,7 @@ from infra.webhook_store import (
     WebhookStore,
 )
 from infra.webhook_targets import AddressPolicy, UnsafeUrlError, check_url, redacted
+from queries.cloudevents import TYPE_CLASSES
 from queries.event_feed import UnknownEventTypeError, head, read_page, topics_for
 
 router = APIRouter(prefix="/subscriptions", tags=["webhooks"])
@@ -62,12 +63,17 @@ def get_store(request: Request, app: AppDep) -> WebhookStore:
 StoreDep = Annotated[WebhookStore, Depends(get_store)]
 
 
+_PUBLIC_TYPES: list[JsonValue] = [*sorted(TYPE_CLASSES)]
+
+
 class SubscriptionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: HttpUrl = Field(description="Receiver endpoint (http or https): one POST per event")
     types: list[str] = Field(
-        default_factory=list, description="Public event types to send; empty means all"
+        default_factory=list,
+        description="Public event types to send; empty means all",
+        json_schema_extra={"items": {"type": "string", "enum": _PUBLIC_TYPES}},
     )
     secret: Annotated[
         str, StringConstraints(min_length=16, max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")
@@ -79,6 +85,12 @@ class SubscriptionCreate(BaseModel):
         default=None,
         description="Start after this position (0: replay all history); default: only new events",
     )
+
+
+# Ids that are not UUIDs are answered 404 (they can name nothing), control characters 422.
+SubscriptionId = Annotated[str, Path(json_schema_extra={"format": "uuid"})]
+DeliveryId = Annotated[str, Path(json_schema_extra={"format": "uuid"})]
+RedeliveryId = Annotated[str, Path(json_schema_extra={"format": "uuid"})]
 
 
 class SubscriptionPublic(BaseModel):
@@ -205,19 +217,19 @@ def list_all(store: StoreDep, _: AdminDep) -> list[SubscriptionPublic]:
 
 
 @router.get("/{subscription_id}", response_model=SubscriptionPublic, responses=ERRORS)
-def get_one(subscription_id: str, store: StoreDep, _: AdminDep) -> SubscriptionPublic:
+def get_one(subscription_id: SubscriptionId, store: StoreDep, _: AdminDep) -> SubscriptionPublic:
     return public(found(store, subscription_id))
 
 
 @router.delete("/{subscription_id}", status_code=204, responses=ERRORS)
-def delete(subscription_id: str, store: StoreDep, _: AdminDep) -> Response:
+def delete(subscription_id: SubscriptionId, store: StoreDep, _: AdminDep) -> Response:
     found(store, subscription_id)
     store.delete(subscription_id)
     return Response(status_code=204)
 
 
 @router.post("/{subscription_id}/resume", response_model=SubscriptionPublic, responses=ERRORS)
-def resume(subscription_id: str, store: StoreDep, _: AdminDep) -> SubscriptionPublic:
+def resume(subscription_id: SubscriptionId, store: StoreDep, _: AdminDep) -> SubscriptionPublic:
     """Un-pauses the subscription; delivery restarts at the event that kept failing."""
     found(store, subscription_id)
     store.resume(subscription_id)
@@ -228,7 +240,7 @@ def resume(subscription_id: str, store: StoreDep, _: AdminDep) -> SubscriptionPu
     "/{subscription_id}/deliveries", response_model=list[DeliveryPublic], responses=ERRORS
 )
 def deliveries(
-    subscription_id: str,
+    subscription_id: SubscriptionId,
     store: StoreDep,
     _: AdminDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -251,7 +263,8 @@ def deliveries(
     responses=REDELIVERY_ERRORS,
 )
 def redeliver_one(
-    subscription_id: str, delivery_id: str, request: Request, response: Response, app: AppDep,
+    subscription_id: SubscriptionId, delivery_id: DeliveryId, request: Request,
+    response: Response, app: AppDep,
     store: StoreDep, admin: AdminDep,
 ) -> RedeliveryPublic:
     """Queues that delivery's event to be sent again (logged as manual; the position does not
@@ -289,7 +302,7 @@ def redeliver_one(
     responses=ERRORS,
 )
 def redelivery_status(
-    subscription_id: str, redelivery_id: str, store: StoreDep, _: AdminDep
+    subscription_id: SubscriptionId, redelivery_id: RedeliveryId, store: StoreDep, _: AdminDep
 ) -> RedeliveryPublic:
     """A requested redelivery: pending, or attempted (with its delivery), or abandoned."""
     found(store, subscription_id)

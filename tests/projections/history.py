@@ -8,6 +8,7 @@ from uuid import UUID
 
 from aggregates.complaint import Complaint
 from aggregates.provenance import Provenance
+from aggregates.values import Customer, Product
 from aggregates.vocabulary import Category, Channel, ResolutionCode, Severity, Visibility
 from commands.application import ComplaintsApp
 
@@ -21,9 +22,9 @@ def file_random(rng: random.Random, n: int) -> Complaint:
     received = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.randrange(365 * 86400))
     return Complaint.file(
         reference=f"C-{n:04X}-SEED",
-        customer={"id": f"CUST-{rng.randrange(300)}", "name": "Li", "phone": "1380000",
-                  "tier": rng.choice(["standard", "vip"])},
-        product={"name": rng.choice(["X9", "K2", None]), "model": None},
+        customer=Customer(id=f"CUST-{rng.randrange(300)}", name="Li", phone="1380000",
+                          tier=rng.choice(["standard", "vip"])),
+        product=Product(name=rng.choice(["X9", "K2", None])),
         category=rng.choice(list(Category)).value,
         subject=rng.choice(["Broken screen", "Late parcel", "Rude agent", "Double charge"]),
         description=rng.choice(["zebra crossing damaged", "arrived late", "invoice wrong"]),

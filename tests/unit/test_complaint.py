@@ -10,6 +10,7 @@ import pytest
 from aggregates.complaint import MAX_ESCALATION_LEVEL, Complaint
 from aggregates.errors import IllegalTransitionError, InvalidIntakeError
 from aggregates.provenance import Provenance
+from aggregates.values import Attachment, Comment, Customer, Product
 
 BY = Provenance(actor="alice", correlation_id="corr-1", causation_id="req-1")
 RECEIVED = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
@@ -18,8 +19,8 @@ RECEIVED = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 def intake(**overrides: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "reference": "C-7KQ4-MZ9P",
-        "customer": {"id": "CUST-1", "name": "张伟", "phone": "13800138000", "tier": "vip"},
-        "product": {"name": "X9 phone", "order_number": "SO-1"},
+        "customer": Customer(id="CUST-1", name="张伟", phone="13800138000", tier="vip"),
+        "product": Product(name="X9 phone", order_number="SO-1"),
         "category": "product_quality",
         "subject": "Screen cracked",
         "description": "Arrived cracked",
@@ -48,23 +49,23 @@ def test_filed_records_intake_and_provenance() -> None:
     assert (event.actor, event.correlation_id, event.causation_id) == ("alice", "corr-1", "req-1")
     assert event.received_at == RECEIVED and event.received_by == "bob"
     assert c.status == "new" and c.assignee is None and c.escalation_level == 0
-    assert c.customer["tier"] == "vip" and c.reference == "C-7KQ4-MZ9P"
+    assert c.customer.tier == "vip" and c.reference == "C-7KQ4-MZ9P"
     assert c.version == 1
 
 
 def test_received_by_defaults_to_the_actor_and_tier_to_standard() -> None:
-    c = filed(customer={"id": "C", "name": "N", "email": "n@example.com"})
+    c = filed(customer=Customer(id="C", name="N", email="n@example.com"))
     assert c.received_by == "alice"
-    assert c.customer["tier"] == "standard"
+    assert c.customer.tier == "standard"
 
 
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"customer": {"name": "N", "phone": "1"}}, "customer.id"),
-        ({"customer": {"id": "C", "name": " ", "phone": "1"}}, "customer.name"),
-        ({"customer": {"id": "C", "name": "N"}}, "customer"),
-        ({"customer": {"id": "C", "name": "N", "phone": "1", "tier": "gold"}}, "customer.tier"),
+        ({"customer": Customer(id="", name="N", phone="1")}, "customer.id"),
+        ({"customer": Customer(id="C", name=" ", phone="1")}, "customer.name"),
+        ({"customer": Customer(id="C", name="N")}, "customer"),
+        ({"customer": Customer(id="C", name="N", phone="1", tier="gold")}, "customer.tier"),
         ({"category": "weather"}, "category"),
         ({"channel": "pigeon"}, "channel"),
         ({"severity": "urgent"}, "severity"),
@@ -111,7 +112,7 @@ def test_customer_visible_comment_sets_first_response_once() -> None:
     assert first is not None
     c.comment("update", visibility="customer", by=BY)
     assert c.first_response_at == first
-    assert [x["visibility"] for x in c.comments] == ["internal", "customer", "customer"]
+    assert [x.visibility for x in c.comments] == ["internal", "customer", "customer"]
     assert isinstance(c.pending_events[-1], Complaint.Commented)
 
 
@@ -199,3 +200,41 @@ def test_replaying_events_rebuilds_the_same_state() -> None:
         replayed = event.mutate(replayed)
     assert replayed is not None
     assert vars(replayed) == vars(c)
+
+
+def test_filed_stores_the_value_objects_as_plain_json_objects() -> None:
+    photo = Attachment(name="photo.jpg", content_type="image/jpeg", size=5, sha256="a" * 64)
+    c = filed(attachments=[photo])
+    (event,) = c.pending_events
+    assert isinstance(event, Complaint.Filed)
+    assert event.customer == {
+        "id": "CUST-1", "name": "张伟", "company": None, "phone": "13800138000", "email": None,
+        "tier": "vip",
+    }
+    assert event.product["order_number"] == "SO-1"
+    assert event.attachments == [
+        {"name": "photo.jpg", "content_type": "image/jpeg", "size": 5, "sha256": "a" * 64}
+    ]
+    assert c.attachments == (photo,)
+    assert c.customer == Customer(id="CUST-1", name="张伟", phone="13800138000", tier="vip")
+
+
+def test_sparse_stored_objects_read_with_their_defaults() -> None:
+    assert Product.from_json({"name": "X9"}) == Product(name="X9")
+    assert Customer.from_json({"id": "C", "name": "N", "tier": "vip"}).email is None
+
+
+def test_unknown_keys_of_a_stored_object_are_ignored() -> None:
+    assert Product.from_json({"name": "X9", "colour": "red"}) == Product(name="X9")
+    with pytest.raises(TypeError):
+        Customer.from_json({"name": "N", "colour": "red"})
+
+
+def test_a_comment_is_kept_as_a_value_with_its_author_and_time() -> None:
+    c = filed()
+    c.comment("on it", visibility="customer", by=BY)
+    event = c.pending_events[-1]
+    assert isinstance(event, Complaint.Commented)
+    assert c.comments == [
+        Comment(event.comment_id, "on it", "customer", "alice", event.timestamp)
+    ]

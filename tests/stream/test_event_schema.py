@@ -1,0 +1,121 @@
+"""The public event schema is the events' own contract, versioned: a stored shape cannot change
+without the schema changing, and the schema cannot change without a new version.
+
+``tests/data/event_schema_v<N>.json`` is the schema as published at version N. Never edit one:
+when an event's shape changes, raise ``SCHEMA_VERSION`` and add the new file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from aggregates.vocabulary import ResolutionCode
+from commands.application import ComplaintsApp
+from commands.context import CommandContext
+from commands.models import (
+    AssignComplaint,
+    CloseComplaint,
+    CommentOnComplaint,
+    EscalateComplaint,
+    FileComplaint,
+    ReopenComplaint,
+)
+from queries.cloudevents import SCHEMA_VERSION, TYPE_CLASSES, data_model, json_schema
+from tests.application.test_stored_events_load import CAPTURED
+from tests.intake import intake
+
+DATA = Path(__file__).parents[1] / "data"
+# Stored beside the data but not part of it (the CloudEvent envelope carries them).
+_ENVELOPE = {"timestamp", "originator_topic", "actor", "correlation_id", "causation_id"}
+_TOPIC_TYPES = {f"{cls.__module__}:{cls.__qualname__}": name for name, cls in TYPE_CLASSES.items()}
+
+
+def published(version: int) -> dict[str, Any]:
+    path = DATA / f"event_schema_v{version}.json"
+    assert path.exists(), f"no {path.name}: add the schema published at version {version}"
+    return json.loads(path.read_text())  # type: ignore[no-any-return]
+
+
+def test_the_schema_is_the_one_published_at_its_version() -> None:
+    assert json_schema() == published(SCHEMA_VERSION), (
+        "the public event schema changed: raise SCHEMA_VERSION in queries/cloudevents.py, add "
+        f"tests/data/event_schema_v{SCHEMA_VERSION + 1}.json, document the change in "
+        "docs/events.md, and upcast stored events if their shape changed"
+    )
+    assert json_schema()["version"] == SCHEMA_VERSION
+
+
+def test_each_version_differs_from_the_one_before() -> None:
+    for version in range(2, SCHEMA_VERSION + 1):
+        assert published(version) != published(version - 1), version
+
+
+def data_of(stored_state: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in stored_state.items() if k not in _ENVELOPE}
+
+
+def assert_shape(data: dict[str, Any], schema: dict[str, Any], where: str) -> None:
+    """``data`` has every required field of ``schema`` and no other than it declares; nested
+    objects (customer, product, attachments) likewise."""
+    defs = json_schema()["$defs"]
+    assert set(schema.get("required", [])) <= set(data) <= set(schema["properties"]), where
+    for name, value in data.items():
+        ref = schema["properties"][name].get("$ref") or schema["properties"][name].get(
+            "items", {}
+        ).get("$ref")
+        nested = defs[ref.rsplit("/", 1)[1]] if ref else {}
+        if nested.get("type") == "object":
+            for item in value if isinstance(value, list) else [value]:
+                assert_shape(item, nested, f"{where}.{name}")
+
+
+def stored_complaint_events(app: ComplaintsApp, complaint_id: UUID) -> list[tuple[str, Any]]:
+    return [
+        (_TOPIC_TYPES[row.topic], app.mapper.transcoder.decode(row.state))
+        for row in app.recorder.select_events(complaint_id)
+    ]
+
+
+def test_stored_events_have_exactly_the_fields_the_schema_declares(
+    app: ComplaintsApp, ctx: CommandContext
+) -> None:
+    cid = app.file_complaint(FileComplaint.model_validate(intake()), ctx).complaint_id
+    app.assign(cid, AssignComplaint(assignee="bob", team="east", reason="region"), ctx)
+    app.comment(cid, CommentOnComplaint(body="called"), ctx)
+    app.escalate(cid, EscalateComplaint(reason="VIP", level=2), ctx)
+    closing = CloseComplaint(resolution_code=ResolutionCode.RESOLVED, summary="ok")
+    app.close_complaint(cid, closing, ctx)
+    app.reopen(cid, ReopenComplaint(reason="again"), ctx)
+    defs = json_schema()["$defs"]
+    stored = stored_complaint_events(app, cid)
+    assert {type_ for type_, _ in stored} == set(TYPE_CLASSES)
+    for type_, state in stored:
+        data = data_of(state)
+        # Everything declared is stored, also what is optional (written as null).
+        assert set(data) == set(defs[type_]["properties"]), type_
+        assert_shape(data, defs[type_], type_)
+        data_model(TYPE_CLASSES[type_]).model_validate(data)
+    filed = data_of(stored[0][1])
+    for part, value in [
+        ("Customer", filed["customer"]),
+        ("Product", filed["product"]),
+        ("Attachment", filed["attachments"][0]),
+    ]:
+        assert set(value) == set(defs[part]["properties"]), part
+
+
+@pytest.mark.parametrize("name", sorted(CAPTURED["ids"]))
+def test_events_stored_by_earlier_versions_fit_the_schema(name: str) -> None:
+    defs = json_schema()["$defs"]
+    originator = UUID(CAPTURED["ids"][name]).hex
+    rows = [row for row in CAPTURED["rows"] if row["originator_id"] == originator]
+    assert rows
+    for row in rows:
+        type_ = _TOPIC_TYPES[row["topic"]]
+        data = data_of(json.loads(row["state"]))
+        assert_shape(data, defs[type_], f"{name} v{row['originator_version']}")
