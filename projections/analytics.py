@@ -28,11 +28,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from eventsourcing.utils import get_topic
-
 from aggregates.complaint import Complaint
 from aggregates.vocabulary import Visibility
 from infra.settings import Settings
+from projections.complaint_rows import fold, rows_to_change, topics_of
 from projections.projection import Positioned, Projection
 from projections.schema import Column, Table
 from projections.storable import storable_instant
@@ -95,10 +94,7 @@ def milliseconds(delta: timedelta) -> int:
 
 class AnalyticsProjection(Projection):
     name = "analytics"
-    topics = tuple(
-        get_topic(cls)
-        for cls in (Complaint.Filed, Complaint.Commented, Complaint.Closed, Complaint.Reopened)
-    )
+    topics = topics_of(Complaint.Filed, Complaint.Commented, Complaint.Closed, Complaint.Reopened)
     tables = (ANALYTICS_CASES, ANALYTICS_DAILY, ANALYTICS_ROLLUP)
 
     def __init__(self, settings: Settings) -> None:
@@ -110,19 +106,17 @@ class AnalyticsProjection(Projection):
         return storable_instant(moment).astimezone(self.zone).date()
 
     def apply(self, tx: Tx, events: Sequence[Positioned]) -> None:
-        filed = {p.event.originator_id for p in events if isinstance(p.event, Complaint.Filed)}
-        others = {p.event.originator_id for p in events} - filed
-        cases = tx.fetch(ANALYTICS_CASES, "id", list(others))
         buckets: dict[BucketKey, Counter[str]] = {}
 
         def count(case: dict[str, Any], day: date, **amounts: int) -> None:
             key = (day, *(case[d] for d in DIMENSIONS))
             buckets.setdefault(key, Counter()).update(amounts)  # type: ignore[arg-type]
 
-        for p in events:
+        def transcribe(case: dict[str, Any] | None, p: Positioned) -> dict[str, Any]:
+            """The case after the event, counting what the event adds to its day's bucket."""
             e = p.event
-            if isinstance(e, Complaint.Filed):
-                case: dict[str, Any] = {
+            if type(e) is Complaint.Filed:
+                case = {
                     "id": e.originator_id, "category": e.category, "channel": e.channel,
                     "region": e.region or NO_REGION, "severity": e.severity,
                     # As stored (clamped), so durations do not depend on how batches are cut.
@@ -130,13 +124,9 @@ class AnalyticsProjection(Projection):
                     "reopen_count": 0,
                     "fcr_day": None,
                 }
-                cases[e.originator_id] = case
                 count(case, self.day(e.received_at), filed=1)
-                continue
-            found = cases.get(e.originator_id)
-            if found is None:
-                continue
-            case = found
+                return case
+            assert case is not None
             day = self.day(e.timestamp)
             if isinstance(e, Complaint.Commented):
                 if e.visibility == Visibility.CUSTOMER.value:
@@ -161,7 +151,10 @@ class AnalyticsProjection(Projection):
                     count(case, case["fcr_day"], first_contact_resolutions=-1)
                     case["fcr_day"] = None
                 case["reopen_count"] += 1
+            return case
 
+        cases = rows_to_change(tx, ANALYTICS_CASES, events)
+        fold(cases, events, transcribe)
         tx.upsert(ANALYTICS_CASES, list(cases.values()))
         tx.add(
             ANALYTICS_DAILY,

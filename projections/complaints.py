@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.utils import get_topic
-
 from aggregates.complaint import Complaint
 from aggregates.vocabulary import Status, Visibility
+from projections.complaint_rows import fold, rows_to_change, topics_of
 from projections.projection import Positioned, Projection
 from projections.schema import Column, Index, Table
 from projections.store import Tx
@@ -92,32 +91,17 @@ COMPLAINT_LIST = Table(
 
 class ComplaintsProjection(Projection):
     name = "complaints"
-    topics = tuple(
-        get_topic(cls)
-        for cls in (
-            Complaint.Filed,
-            Complaint.Assigned,
-            Complaint.Commented,
-            Complaint.Escalated,
-            Complaint.Closed,
-            Complaint.Reopened,
-        )
+    topics = topics_of(
+        Complaint.Filed, Complaint.Assigned, Complaint.Commented, Complaint.Escalated,
+        Complaint.Closed, Complaint.Reopened,
     )
     tables = (COMPLAINT_LIST,)
 
     def apply(self, tx: Tx, events: Sequence[Positioned]) -> None:
-        filed: set[Any] = set()
-        touched: set[Any] = set()
-        for p in events:
-            (filed if type(p.event) is Complaint.Filed else touched).add(p.event.originator_id)
         # Fetched rows are fresh dicts, so events change them in place: one row dict per
         # complaint and batch, however many of its events the batch holds.
-        rows: dict[Any, dict[str, Any]] = tx.fetch(COMPLAINT_LIST, "id", list(touched - filed))
-        for p in events:
-            row = rows.get(p.event.originator_id)
-            if row is None and type(p.event) is not Complaint.Filed:
-                continue  # an event of a complaint filed before this projection's history: none
-            rows[p.event.originator_id] = transcribe(row, p)
+        rows = rows_to_change(tx, COMPLAINT_LIST, events)
+        fold(rows, events, transcribe)
         tx.upsert(COMPLAINT_LIST, list(rows.values()))
 
 

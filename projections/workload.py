@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.utils import get_topic
-
 from aggregates.complaint import Complaint
 from aggregates.vocabulary import Severity
+from projections.complaint_rows import fold, rows_to_change, topics_of
 from projections.projection import Positioned, Projection
 from projections.schema import Column, Index, Table
 from projections.store import Tx
@@ -66,31 +65,17 @@ AgentKey = tuple[str, str]
 
 class WorkloadProjection(Projection):
     name = "workload"
-    topics = tuple(
-        get_topic(cls)
-        for cls in (
-            Complaint.Filed,
-            Complaint.Assigned,
-            Complaint.Escalated,
-            Complaint.Closed,
-            Complaint.Reopened,
-        )
+    topics = topics_of(
+        Complaint.Filed, Complaint.Assigned, Complaint.Escalated, Complaint.Closed,
+        Complaint.Reopened,
     )
     tables = (WORKLOAD_CASES, WORKLOAD_AGENTS, WORKLOAD_TEAMS)
 
     def apply(self, tx: Tx, events: Sequence[Positioned]) -> None:
-        filed: set[Any] = set()
-        touched: set[Any] = set()
-        for p in events:
-            (filed if type(p.event) is Complaint.Filed else touched).add(p.event.originator_id)
-        before = tx.fetch(WORKLOAD_CASES, "id", list(touched - filed))
+        before = rows_to_change(tx, WORKLOAD_CASES, events)
         # One copy per case and batch; the case's events then change it in place.
         after = {k: dict(v) for k, v in before.items()}
-        for p in events:
-            case = after.get(p.event.originator_id)
-            if case is None and type(p.event) is not Complaint.Filed:
-                continue
-            after[p.event.originator_id] = transcribe(case, p.event)
+        fold(after, events, transcribe)
 
         agents: dict[AgentKey, dict[str, int]] = {}
         teams: dict[str, dict[str, int]] = {}
@@ -125,31 +110,25 @@ class WorkloadProjection(Projection):
         zero = " AND ".join(f"{c} = 0" for c in COUNTERS)
         tx.execute(f"DELETE FROM {tx.table('workload_agents')} WHERE {zero}")
         tx.execute(f"DELETE FROM {tx.table('workload_teams')} WHERE {zero}")
-        self._refresh_oldest(tx, agents, teams)
-
-    def _refresh_oldest(
-        self, tx: Tx, agents: dict[AgentKey, dict[str, int]], teams: dict[str, dict[str, int]]
-    ) -> None:
-        # Only for the rows this batch touched, set-based; the partial indexes on open cases make
-        # each minimum an index probe.
-        cases, table = tx.table("workload_cases"), tx.table("workload_agents")
         if agents:
-            touched, params = tx.dialect.pairs(list(agents))
-            tx.execute(
-                f"UPDATE {table} SET oldest_open_filed_at = (SELECT min(c.filed_at) FROM {cases} c "
-                f"WHERE c.is_open = TRUE AND c.assignee = {table}.assignee "
-                f"AND c.team = {table}.team) WHERE (assignee, team) IN ({touched})",
-                params,
-            )
-        table = tx.table("workload_teams")
+            _refresh_oldest(tx, WORKLOAD_AGENTS, *tx.dialect.pairs(list(agents)))
         if teams:
-            touched, params = tx.dialect.texts(list(teams))
-            tx.execute(
-                f"UPDATE {table} SET oldest_open_filed_at = (SELECT min(c.filed_at) FROM {cases} c "
-                f"WHERE c.is_open = TRUE AND c.team = {table}.team) "
-                f"WHERE team IN ({touched})",
-                params,
-            )
+            _refresh_oldest(tx, WORKLOAD_TEAMS, *tx.dialect.texts(list(teams)))
+
+
+def _refresh_oldest(tx: Tx, table: Table, touched: str, params: list[Any]) -> None:
+    """Recomputes the oldest open filing of the rows of ``table`` the batch touched (``touched``:
+    their keys as an SQL list, with its ``params``), from the open cases with the same key.
+
+    Only for those rows, set-based; the partial indexes on open cases make each minimum an
+    index probe."""
+    name, cases = tx.table(table.name), tx.table(WORKLOAD_CASES.name)
+    same_key = " AND ".join(f"c.{column} = {name}.{column}" for column in table.key)
+    tx.execute(
+        f"UPDATE {name} SET oldest_open_filed_at = (SELECT min(c.filed_at) FROM {cases} c "
+        f"WHERE c.is_open = TRUE AND {same_key}) WHERE ({', '.join(table.key)}) IN ({touched})",
+        params,
+    )
 
 
 def _counters(table: dict[Any, dict[str, int]], key: Any) -> dict[str, int]:
@@ -159,8 +138,9 @@ def _counters(table: dict[Any, dict[str, int]], key: Any) -> dict[str, int]:
     return found
 
 
-def transcribe(case: dict[str, Any] | None, e: Any) -> dict[str, Any]:
+def transcribe(case: dict[str, Any] | None, p: Positioned) -> dict[str, Any]:
     """The case after the event: a new one for a filing, else ``case`` itself, changed."""
+    e = p.event
     kind = type(e)
     if kind is Complaint.Filed:
         return {

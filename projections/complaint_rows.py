@@ -1,0 +1,50 @@
+"""One row per complaint: how the views that keep one (the case list, workload's cases, analytics'
+cases) read their complaint events and fold a batch of them into their rows.
+
+A batch loads the rows of the complaints it touches once, folds each event into its complaint's
+row in memory (a filing makes the row) and leaves writing them to the view, which writes each
+touched row once, however many of its events the batch holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from eventsourcing.utils import get_topic
+
+from aggregates.complaint import Complaint
+from projections.projection import Positioned
+from projections.schema import Table
+from projections.store import Tx
+
+Row = dict[str, Any]
+Transcribe = Callable[[Row | None, Positioned], Row]
+"""The row after the event: a new one for a filing (``None`` given), else the given one, changed."""
+
+
+def topics_of(*events: type) -> tuple[str, ...]:
+    """The stored topics of these event classes (what a view declares as its ``topics``)."""
+    return tuple(get_topic(cls) for cls in events)
+
+
+def rows_to_change(tx: Tx, table: Table, events: Sequence[Positioned]) -> dict[Any, Row]:
+    """The rows (by ``id``) of the complaints whose events the batch holds, except those it files:
+    those rows do not exist yet, their ``Filed`` makes them."""
+    filed: set[Any] = set()
+    touched: set[Any] = set()
+    for p in events:
+        (filed if type(p.event) is Complaint.Filed else touched).add(p.event.originator_id)
+    return tx.fetch(table, "id", list(touched - filed))
+
+
+def fold(rows: dict[Any, Row], events: Sequence[Positioned], transcribe: Transcribe) -> None:
+    """Transcribes each event, in order, into its complaint's entry of ``rows``.
+
+    An event of a complaint the view has no row for (filed before the view's history began) is
+    skipped: there is nothing to change."""
+    for p in events:
+        row = rows.get(p.event.originator_id)
+        if row is None and type(p.event) is not Complaint.Filed:
+            continue
+        rows[p.event.originator_id] = transcribe(row, p)
