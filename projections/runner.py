@@ -84,6 +84,20 @@ class Page:
     """False when some of the batch could not be decoded (``Undecodable`` stand-ins)."""
 
 
+@dataclass(frozen=True)
+class Targets:
+    """What one ``catch_up`` applies every page to: the projections, the topics each reads, and
+    whether each commit waits for the disk (``ReadModelStore.write``)."""
+
+    projections: list[Projection]
+    topics: dict[str, frozenset[str]]
+    durable: bool
+
+    @classmethod
+    def of(cls, projections: Sequence[Projection], durable: bool) -> Targets:
+        return cls(list(projections), {p.name: frozenset(p.topics) for p in projections}, durable)
+
+
 def back_off(failures: int, base: float, ceiling: float) -> float:
     """The pause after ``failures`` consecutive failures: base, 2 x base, 4 x base, ... ceiling."""
     return float(min(ceiling, base * 2 ** min(failures - 1, 32)))
@@ -140,7 +154,7 @@ class Runner:
             return 0
         stop = stop or threading.Event()
         topics = sorted({t for p in projections for t in p.topics})
-        wanted = {p.name: frozenset(p.topics) for p in projections}
+        targets = Targets.of(projections, durable)
         read = 0
         while not stop.is_set():
             positions = self.store.positions([p.name for p in projections])
@@ -149,7 +163,7 @@ class Runner:
                     for page in pages:
                         if stop.is_set():
                             break
-                        self._apply(projections, wanted, positions, page, durable)
+                        self._apply(targets, positions, page)
                         positions = {n: max(pos, page.end) for n, pos in positions.items()}
                         read += len(page.batch)
                         if progress:
@@ -251,20 +265,13 @@ class Runner:
             cancelled.set()
             thread.join()
 
-    def _apply(
-        self,
-        projections: Sequence[Projection],
-        wanted: dict[str, frozenset[str]],
-        positions: dict[str, int],
-        page: Page,
-        durable: bool,
-    ) -> None:
+    def _apply(self, targets: Targets, positions: dict[str, int], page: Page) -> None:
         """One transaction: each projection claims its position, applies its part of the page
         and moves to the page's end. If that fails because of events, once more with the
         culprits isolated and quarantined (see the module's docstring)."""
         if page.decoded:
             try:
-                self._write(projections, wanted, positions, page, durable, isolate=False)
+                self._write(targets, positions, page, isolate=False)
                 return
             except PositionMovedError:
                 raise
@@ -275,27 +282,20 @@ class Runner:
                     "the batch up to position %s failed (%s: %s); isolating the events at fault",
                     page.end, error_class(error), quarantine.message(error),
                 )
-        self._write(projections, wanted, positions, page, durable, isolate=True)
+        self._write(targets, positions, page, isolate=True)
 
     def _write(
-        self,
-        projections: Sequence[Projection],
-        wanted: dict[str, frozenset[str]],
-        positions: dict[str, int],
-        page: Page,
-        durable: bool,
-        *,
-        isolate: bool,
+        self, targets: Targets, positions: dict[str, int], page: Page, *, isolate: bool
     ) -> None:
         first = page.batch[0].position if page.batch else page.end
         moved: dict[str, int] = {}
-        with self.store.write(durable=durable) as tx:
-            for p in projections:
+        with self.store.write(durable=targets.durable) as tx:
+            for p in targets.projections:
                 mine = positions[p.name]
                 if mine >= page.end:
                     continue
                 self.store.claim(tx, p.name, mine)
-                topics = wanted[p.name]
+                topics = targets.topics[p.name]
                 if mine < first:
                     events = [b for b in page.batch if b.topic in topics]
                 else:
