@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 
+class FieldError(Exception):
+    """Raised when one named field's value is unusable: the API answers 422 naming the field and
+    the reason (one entry of the problem's ``errors``), whichever layer found it."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
 class DomainError(Exception):
     """Raised when a command breaks a rule of the domain."""
 
@@ -11,10 +21,5 @@ class IllegalTransitionError(DomainError):
     """Raised when a command is not allowed in the complaint's current status."""
 
 
-class InvalidIntakeError(DomainError):
+class InvalidIntakeError(DomainError, FieldError):
     """Raised when an intake record lacks a required field or a value is outside its vocabulary."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason

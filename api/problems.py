@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from aggregates.errors import IllegalTransitionError, InvalidIntakeError
+from aggregates.errors import FieldError, IllegalTransitionError
 from commands.errors import (
     ComplaintNotFoundError,
     ConcurrencyConflictError,
@@ -100,20 +100,40 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
+def problem_responses(descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """A route's OpenAPI ``responses``: a problem document for each status, with its meaning."""
+    return {
+        status: {"description": description, "content": {MEDIA_TYPE: {}}}
+        for status, description in descriptions.items()
+    }
+
+
 def _field_name(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     # pydantic appends the function name for model validators; keep the path readable.
     return ".".join(parts) or "body"
 
 
-# Errors whose message is the whole story: exception -> (status, problem type, title).
-PLAIN_PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
+# Errors of the layers below, each answered as one problem type: exception -> (status, problem
+# type, title). The detail is the error's message; ``_members`` adds what some errors carry.
+PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
+    FieldError: (422, "validation", "Invalid request"),
     ComplaintNotFoundError: (404, "not-found", "Complaint not found"),
     TokenNotFoundError: (404, "not-found", "Token not found"),
     IllegalTransitionError: (409, "illegal-transition", "Not allowed now"),
     ConcurrencyConflictError: (409, "conflict", "Concurrent update"),
+    PreconditionFailedError: (412, "precondition-failed", "Stale version"),
     IdempotencyKeyReusedError: (422, "idempotency-key-reused", "Key reused"),
 }
+
+
+def _members(error: Exception) -> tuple[dict[str, str] | None, dict[str, Any]]:
+    """The headers and extension members an error of ``PROBLEMS`` adds to its document."""
+    if isinstance(error, FieldError):
+        return None, {"errors": [{"field": error.field, "reason": error.reason}]}
+    if isinstance(error, PreconditionFailedError):
+        return {"ETag": f'"{error.actual}"'}, {"current_version": error.actual}
+    return None, {}
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -137,37 +157,15 @@ def install_problem_handlers(app: FastAPI) -> None:
             request, 422, "validation", "Invalid request", detail, errors=fields
         )
 
-    @app.exception_handler(InvalidIntakeError)
-    async def invalid_intake(request: Request, exc: InvalidIntakeError) -> JSONResponse:
-        return problem_response(
-            request,
-            422,
-            "validation",
-            "Invalid request",
-            str(exc),
-            errors=[{"field": exc.field, "reason": exc.reason}],
-        )
-
-    def plain(status: int, kind: str, title: str) -> Any:
+    def answer(status: int, kind: str, title: str) -> Any:
         async def handle(request: Request, exc: Exception) -> JSONResponse:
-            return problem_response(request, status, kind, title, str(exc))
+            headers, members = _members(exc)
+            return problem_response(request, status, kind, title, str(exc), headers, **members)
 
         return handle
 
-    for error, (status, kind, title) in PLAIN_PROBLEMS.items():
-        app.add_exception_handler(error, plain(status, kind, title))
-
-    @app.exception_handler(PreconditionFailedError)
-    async def precondition(request: Request, exc: PreconditionFailedError) -> JSONResponse:
-        return problem_response(
-            request,
-            412,
-            "precondition-failed",
-            "Stale version",
-            str(exc),
-            headers={"ETag": f'"{exc.actual}"'},
-            current_version=exc.actual,
-        )
+    for error, (status, kind, title) in PROBLEMS.items():
+        app.add_exception_handler(error, answer(status, kind, title))
 
     @app.exception_handler(ProblemError)
     async def problem(request: Request, exc: ProblemError) -> JSONResponse:

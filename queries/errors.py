@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
+from aggregates.errors import FieldError
 
-class InvalidQueryError(ValueError):
+
+class InvalidQueryError(FieldError, ValueError):
     """Raised when a query parameter is well-typed but unusable (a foreign cursor, a bad range)."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 class ProjectionBehindError(TimeoutError):
