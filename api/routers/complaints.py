@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import WithJsonSchema
+from pydantic import BaseModel, WithJsonSchema
 
 from api.deps import AppDep, ContextDep, PrincipalDep
-from api.read_models import invalid
+from api.problems import problem_responses
 from commands.application import CommandResult, ComplaintsApp
+from commands.context import CommandContext
 from commands.errors import ComplaintNotFoundError
 from commands.input_types import SINGLE_LINE_PATTERN, PlausibleInstant
 from commands.models import (
@@ -28,20 +30,18 @@ from queries.complaint_state import (
     get_complaint_as_of,
     represent,
 )
-from queries.errors import InvalidQueryError
 from queries.history import History, get_history
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])
 
-PROBLEM: dict[str, object] = {"content": {"application/problem+json": {}}}
-COMMAND_ERRORS: dict[int | str, dict[str, object]] = {
-    400: {"description": "Malformed JSON or header", **PROBLEM},
-    401: {"description": "Missing or invalid token", **PROBLEM},
-    404: {"description": "Unknown complaint", **PROBLEM},
-    409: {"description": "Illegal transition or concurrent update", **PROBLEM},
-    412: {"description": "If-Match names a stale version", **PROBLEM},
-    422: {"description": "Invalid field, or Idempotency-Key reused", **PROBLEM},
-}
+COMMAND_ERRORS = problem_responses({
+    400: "Malformed JSON or header",
+    401: "Missing or invalid token",
+    404: "Unknown complaint",
+    409: "Illegal transition or concurrent update",
+    412: "If-Match names a stale version",
+    422: "Invalid field, or Idempotency-Key reused",
+})
 AsOf = Annotated[
     PlausibleInstant | None,
     Query(description="ISO-8601 timestamp with offset: the complaint as it was then"),
@@ -131,10 +131,7 @@ def comments(
     as_of: AsOf = None,
 ) -> CommentPage:
     """All comments, oldest first, in pages (a complaint's representation embeds the latest)."""
-    try:
-        return list_comments(app, parse_id(complaint_id), limit=limit, cursor=cursor, as_of=as_of)
-    except InvalidQueryError as e:
-        raise invalid(e) from None
+    return list_comments(app, parse_id(complaint_id), limit=limit, cursor=cursor, as_of=as_of)
 
 
 @router.get("/{complaint_id}/history", response_model=History, responses=COMMAND_ERRORS)
@@ -142,39 +139,32 @@ def history(complaint_id: ComplaintId, app: AppDep, _: PrincipalDep) -> History:
     return get_history(app, parse_id(complaint_id))
 
 
-# Commands on one complaint. Each honours If-Match and Idempotency-Key (read into the context).
+# Commands on one complaint, one route each: POST /complaints/{id}/<action>, the command's model
+# as the body. Each honours If-Match and Idempotency-Key (read into the context).
+Command = TypeVar("Command", bound=BaseModel)
 
 
-@router.post("/{complaint_id}/assign", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
-def assign(
-    complaint_id: ComplaintId, command: AssignComplaint, app: AppDep, ctx: ContextDep
-) -> Response:
-    return respond(app, app.assign(parse_id(complaint_id), command, ctx))
+def command_route(
+    action: str,
+    name: str,
+    model: type[Command],
+    handle: Callable[[ComplaintsApp, UUID, Command, CommandContext], CommandResult],
+) -> None:
+    def route(
+        complaint_id: ComplaintId, command: Command, app: AppDep, ctx: ContextDep
+    ) -> Response:
+        return respond(app, handle(app, parse_id(complaint_id), command, ctx))
+
+    # FastAPI reads the body's model from the annotation (a string here, as in every module).
+    route.__annotations__["command"] = model
+    router.add_api_route(
+        f"/{{complaint_id}}/{action}", route, methods=["POST"], name=name,
+        response_model=ComplaintPublic, responses=COMMAND_ERRORS,
+    )
 
 
-@router.post("/{complaint_id}/comments", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
-def comment(
-    complaint_id: ComplaintId, command: CommentOnComplaint, app: AppDep, ctx: ContextDep
-) -> Response:
-    return respond(app, app.comment(parse_id(complaint_id), command, ctx))
-
-
-@router.post("/{complaint_id}/escalate", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
-def escalate(
-    complaint_id: ComplaintId, command: EscalateComplaint, app: AppDep, ctx: ContextDep
-) -> Response:
-    return respond(app, app.escalate(parse_id(complaint_id), command, ctx))
-
-
-@router.post("/{complaint_id}/close", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
-def close(
-    complaint_id: ComplaintId, command: CloseComplaint, app: AppDep, ctx: ContextDep
-) -> Response:
-    return respond(app, app.close_complaint(parse_id(complaint_id), command, ctx))
-
-
-@router.post("/{complaint_id}/reopen", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
-def reopen(
-    complaint_id: ComplaintId, command: ReopenComplaint, app: AppDep, ctx: ContextDep
-) -> Response:
-    return respond(app, app.reopen(parse_id(complaint_id), command, ctx))
+command_route("assign", "assign", AssignComplaint, ComplaintsApp.assign)
+command_route("comments", "comment", CommentOnComplaint, ComplaintsApp.comment)
+command_route("escalate", "escalate", EscalateComplaint, ComplaintsApp.escalate)
+command_route("close", "close", CloseComplaint, ComplaintsApp.close_complaint)
+command_route("reopen", "reopen", ReopenComplaint, ComplaintsApp.reopen)
