@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import UUID
 
 import pytest
@@ -15,8 +16,10 @@ from commands.context import CommandContext
 from commands.models import AssignComplaint, FileComplaint
 from infra.settings import Settings
 from projections.complaints import COMPLAINT_LIST, ComplaintsProjection
+from projections.projection import Positioned
 from projections.runner import Runner
-from projections.store import ReadModelStore
+from projections.store import ReadModelStore, Tx
+from queries.projection_status import QuarantinedEvent
 from tests.intake import intake
 from tests.projections.faults import Refusing, refusing
 
@@ -95,3 +98,30 @@ def test_post_retry_is_for_admins(
         "projection": "complaints", "applied": 2, "parked": 0, "still_failing": []
     }
     assert client.get("/projections").json()["projections"][0]["quarantined"] == 0
+
+
+def test_post_retry_lists_the_events_that_still_fail(
+    client: TestClient, quarantined: UUID, admin_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fault = Refusing()
+    fault.refused.add(quarantined)
+    apply = ComplaintsProjection.apply
+
+    def refused(self: ComplaintsProjection, tx: Tx, events: Sequence[Positioned]) -> None:
+        fault.check(events)
+        apply(self, tx, events)
+
+    # The view the endpoint builds still cannot apply them: whatever made them fail is not fixed.
+    monkeypatch.setattr(ComplaintsProjection, "apply", refused)
+
+    done = client.post("/projections/complaints/retry", headers={
+        "Authorization": f"Bearer {admin_token}"
+    })
+
+    assert done.status_code == 200, done.text
+    body = done.json()
+    assert (body["applied"], body["parked"]) == (0, 1)
+    [failed] = body["still_failing"]
+    assert failed["complaint_id"] == str(quarantined)
+    assert (failed["version"], failed["attempts"], failed["parked_behind"]) == (1, 2, None)
+    assert set(failed) == set(QuarantinedEvent.model_fields)
