@@ -40,6 +40,23 @@ def file(app: ComplaintsApp, ctx: CommandContext, subject: str) -> UUID:
     return app.file_complaint(body, ctx).complaint_id
 
 
+def assigned_and_closed(app: ComplaintsApp, ctx: CommandContext) -> UUID:
+    """A complaint with three events: filed, assigned to bob, closed."""
+    complaint = file(app, ctx, "filed in the batch")
+    app.assign(complaint, AssignComplaint(assignee="bob"), ctx)
+    app.close_complaint(complaint, CLOSE, ctx)
+    return complaint
+
+
+def applied(app: ComplaintsApp, view: Projection, batch: list[Positioned]) -> ReadModelStore:
+    """The store after ``view`` applied ``batch`` to its empty tables, in one transaction."""
+    store = ReadModelStore(app)
+    store.create_tables(view.tables)
+    with store.write() as tx:
+        view.apply(tx, batch)
+    return store
+
+
 @pytest.mark.parametrize(("view_class", "table"), VIEWS, ids=[v.name for v, _ in VIEWS])
 def test_a_batch_skips_the_events_of_complaints_the_view_has_no_row_for(
     app: ComplaintsApp, settings: Settings, ctx: CommandContext,
@@ -47,20 +64,15 @@ def test_a_batch_skips_the_events_of_complaints_the_view_has_no_row_for(
 ) -> None:
     unknown = file(app, ctx, "filed before the view's history")
     app.close_complaint(unknown, CLOSE, ctx)
-    known = file(app, ctx, "filed in the batch")
-    app.assign(known, AssignComplaint(assignee="bob"), ctx)
-    app.close_complaint(known, CLOSE, ctx)
+    known = assigned_and_closed(app, ctx)
     view = view_class(settings)
-    store = ReadModelStore(app)
-    store.create_tables(view.tables)
     # The batch lacks the first complaint's filing, as if it came before the view's history.
     batch = [
         p for p in events_of(app, view)
         if p.event.originator_id != unknown or p.event.originator_version > 1
     ]
 
-    with store.write() as tx:
-        view.apply(tx, batch)
+    store = applied(app, view, batch)
 
     [row] = store.snapshot(table)
     assert row["id"] == known
@@ -69,16 +81,11 @@ def test_a_batch_skips_the_events_of_complaints_the_view_has_no_row_for(
 def test_a_complaint_filed_in_the_batch_gets_one_row_with_all_its_changes(
     app: ComplaintsApp, settings: Settings, ctx: CommandContext
 ) -> None:
-    known = file(app, ctx, "filed in the batch")
-    app.assign(known, AssignComplaint(assignee="bob"), ctx)
-    app.close_complaint(known, CLOSE, ctx)
+    assigned_and_closed(app, ctx)
     view = ComplaintsProjection(settings)
-    store = ReadModelStore(app)
-    store.create_tables(view.tables)
     batch = events_of(app, view)
 
-    with store.write() as tx:
-        view.apply(tx, batch)
+    store = applied(app, view, batch)
 
     [row] = store.snapshot(COMPLAINT_LIST)
     assert (row["status"], row["assignee"], row["version"]) == ("closed", "bob", 3)
