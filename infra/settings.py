@@ -192,7 +192,3 @@ class Settings(BaseSettings):
         " other than its events (connection lost, lock timeout); the pause starts at 1 s and"
         " doubles.",
     )
-
-
-def load_settings() -> Settings:
-    return Settings()

@@ -104,6 +104,16 @@ def back_off(failures: int, base: float, ceiling: float) -> float:
 
 
 class Runner:
+    """Feeds projections from the event store's notification log, one page per transaction.
+
+    Each page's events are decoded once and applied to every projection that reads their topics;
+    the view's rows and its tracking position commit together, so a runner stopped at any moment
+    resumes exactly where it stopped (exactly-once), and ``rebuild`` refills a view from event
+    zero. Events a projection cannot apply are quarantined instead of stopping it; a database
+    that is away is retried with back-off. Several runners may share a store: a ``Coordinator``
+    lets one of them at a time work on each projection.
+    """
+
     def __init__(
         self,
         app: Application[UUID],
