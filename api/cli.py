@@ -23,7 +23,7 @@ from commands.context import CommandContext
 from commands.errors import ComplaintNotFoundError, TokenNotFoundError
 from infra.migrations import create_tables
 from infra.settings import Settings
-from infra.webhooks import start_webhook_worker
+from infra.stream_wiring import start_webhook_worker
 from infra.wiring import build_app
 from projections.worker import start_in_background
 from queries.history import get_history

@@ -10,10 +10,12 @@ from typing import Annotated
 
 import typer
 
-from infra.nats_relay import NatsRelay
+from infra.secrets import secret_box
 from infra.settings import Settings
-from infra.webhooks import WebhookWorker
+from infra.stream_wiring import delivery_policy, relay_options
 from infra.wiring import build_app
+from stream.relay import NatsRelay
+from stream.webhooks import WebhookWorker
 
 webhooks_cli = typer.Typer(help="Webhook delivery.", no_args_is_help=True)
 relay_cli = typer.Typer(help="Relay the public event stream to a broker.", no_args_is_help=True)
@@ -32,7 +34,7 @@ def webhooks_run() -> None:
     settings = Settings()
     _log(settings)
     app = build_app(settings)
-    worker = WebhookWorker(app, settings).start()
+    worker = WebhookWorker(app, delivery_policy(settings), secret_box(settings)).start()
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     typer.echo("delivering webhooks; Ctrl-C to stop", err=True)
@@ -61,7 +63,7 @@ def relay_nats(
         settings = settings.model_copy(update={"nats_stream": stream})
     _log(settings)
     app = build_app(settings)
-    relay = NatsRelay(app, settings, url=url, name=name)
+    relay = NatsRelay(app, relay_options(settings), url=url, name=name)
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from infra.secrets import secret_box
 from infra.settings import Settings
-from infra.webhook_store import WebhookStore
 from infra.wiring import build_app
 from projections.registry import REGISTERED
 from projections.store import ReadModelStore
+from stream.webhook_store import WebhookStore
 
 
 def create_tables(settings: Settings) -> None:

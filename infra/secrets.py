@@ -112,7 +112,7 @@ def key_id(key: str) -> str:
 
 
 class SecretBox:
-    """Seals and opens short strings with the service key."""
+    """Seals and opens short strings with the service key (the webhook store's ``Sealer``)."""
 
     def __init__(self, key: str) -> None:
         self._cipher = AESCipher(Environment(env={AESCipher.CIPHER_KEY: key}))
@@ -134,6 +134,12 @@ class SecretBox:
             return self._cipher.decrypt(base64.b64decode(payload, validate=True)).decode()
         except (binascii.Error, ValueError):
             raise SealedValueError("damaged sealed value") from None
+
+    def sealing_key(self, value: str) -> str | None:
+        """The id of the key that sealed ``value``, or None when it is not sealed."""
+        if not is_sealed(value):
+            return None
+        return value[len(SEALED_PREFIX):].partition(":")[0]
 
 
 def is_sealed(value: str) -> bool:

@@ -22,10 +22,10 @@ from api.problems import ProblemError
 from api.stream_slots import StreamSlot, StreamSlots, TooManyStreamsError
 from commands.application import ComplaintsApp
 from commands.input_types import MAX_POSITION, POSITION_PATTERN
-from infra.event_watcher import EventWatcher
 from infra.settings import Settings
-from queries.cloudevents import TYPE_CLASSES, json_schema
-from queries.event_feed import FeedPage, UnknownEventTypeError, read_page, topics_for
+from stream.envelope import TYPE_CLASSES, json_schema
+from stream.event_watcher import EventWatcher
+from stream.feed import FeedPage, UnknownEventTypeError, read_page, topics_for
 
 # Clients reconnect after this long when the connection drops (SSE `retry:` field).
 RECONNECT_MILLISECONDS = 2000

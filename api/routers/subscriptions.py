@@ -1,6 +1,6 @@
 """Webhook subscriptions (admin only): create, inspect, resume, delete, delivery log, redelivery.
 
-Targets are checked against the SSRF policy (``infra/webhook_targets.py``) when a subscription is
+Targets are checked against the SSRF policy (``stream/webhook_targets.py``) when a subscription is
 made, for an early 422; the check that counts is repeated on the resolved address at every connect.
 URLs never leave the API with credentials in them (older rows may hold some).
 """
@@ -21,7 +21,9 @@ from api.problems import ProblemError
 from commands.input_types import Position
 from infra.secrets import secret_box
 from infra.settings import Settings
-from infra.webhook_store import (
+from stream.envelope import TYPE_CLASSES
+from stream.feed import UnknownEventTypeError, head, read_page, topics_for
+from stream.webhook_store import (
     ATTEMPTED,
     Delivery,
     Redelivery,
@@ -29,9 +31,7 @@ from infra.webhook_store import (
     Subscription,
     WebhookStore,
 )
-from infra.webhook_targets import AddressPolicy, UnsafeUrlError, check_url, redacted
-from queries.cloudevents import TYPE_CLASSES
-from queries.event_feed import UnknownEventTypeError, head, read_page, topics_for
+from stream.webhook_targets import AddressPolicy, UnsafeUrlError, check_url, redacted
 
 router = APIRouter(prefix="/subscriptions", tags=["webhooks"])
 

@@ -12,8 +12,8 @@ import threading
 from pathlib import Path
 
 from infra.settings import Settings
-from infra.store_tables import StoreTables
 from infra.wiring import build_app
+from stream.store_tables import StoreTables
 
 
 def test_a_read_then_write_transaction_survives_a_commit_by_another_connection(

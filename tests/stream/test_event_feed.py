@@ -15,8 +15,8 @@ from aggregates.vocabulary import ResolutionCode
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.models import AssignComplaint, CloseComplaint, CommentOnComplaint, FileComplaint
-from queries.cloudevents import TYPE_CLASSES, data_model, event_id
-from queries.event_feed import read_page
+from stream.envelope import TYPE_CLASSES, data_model, event_id
+from stream.feed import read_page
 from tests.intake import intake
 
 

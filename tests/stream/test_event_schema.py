@@ -25,7 +25,7 @@ from commands.models import (
     FileComplaint,
     ReopenComplaint,
 )
-from queries.cloudevents import SCHEMA_VERSION, TYPE_CLASSES, data_model, json_schema
+from stream.envelope import SCHEMA_VERSION, TYPE_CLASSES, data_model, json_schema
 from tests.application.test_stored_events_load import CAPTURED
 from tests.intake import intake
 
@@ -43,7 +43,7 @@ def published(version: int) -> dict[str, Any]:
 
 def test_the_schema_is_the_one_published_at_its_version() -> None:
     assert json_schema() == published(SCHEMA_VERSION), (
-        "the public event schema changed: raise SCHEMA_VERSION in queries/cloudevents.py, add "
+        "the public event schema changed: raise SCHEMA_VERSION in stream/envelope.py, add "
         f"tests/data/event_schema_v{SCHEMA_VERSION + 1}.json, document the change in "
         "docs/events.md, and upcast stored events if their shape changed"
     )

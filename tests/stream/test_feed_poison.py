@@ -18,8 +18,9 @@ from aggregates.complaint import Complaint
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.models import FileComplaint
-from infra.nats_relay import NatsRelay
 from infra.settings import Settings
+from infra.stream_wiring import relay_options
+from stream.relay import NatsRelay
 from tests.intake import intake
 from tests.poison import POISONS, store_poison, store_poison_comment
 from tests.stream.jetstream import stored_messages
@@ -91,6 +92,7 @@ def test_the_nats_relay_publishes_poison_events_and_those_after_them(
 ) -> None:
     good = store_every_poison_then_a_good_one(app, ctx)
     logging.getLogger("nats").setLevel(logging.WARNING)
-    asyncio.run(NatsRelay(app, relay_settings, url=nats_url).run(until_caught_up=True))
+    relay = NatsRelay(app, relay_options(relay_settings), url=nats_url)
+    asyncio.run(relay.run(until_caught_up=True))
     messages = asyncio.run(stored_messages(nats_url, relay_settings.nats_stream))
     assert_sanitised([body for _, body in messages], good)

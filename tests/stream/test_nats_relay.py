@@ -12,9 +12,10 @@ import pytest
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.models import AssignComplaint, FileComplaint
-from infra.nats_relay import NatsRelay
 from infra.settings import Settings
-from queries.event_feed import read_page
+from infra.stream_wiring import relay_options
+from stream.feed import read_page
+from stream.relay import NatsRelay
 from tests.intake import intake
 from tests.stream.jetstream import stored_messages
 
@@ -55,12 +56,13 @@ def test_relay_killed_after_k_publishes_restarts_without_duplicates(
         if published == k:
             raise Crash
 
-    first = NatsRelay(app, relay_settings, url=nats_url, flush_every=5, on_published=kill_after_k)
+    options = relay_options(relay_settings)
+    first = NatsRelay(app, options, url=nats_url, flush_every=5, on_published=kill_after_k)
     with pytest.raises(Crash):
         asyncio.run(first.run(until_caught_up=True))
     assert first.stats.published == k
 
-    second = NatsRelay(app, relay_settings, url=nats_url, flush_every=5)
+    second = NatsRelay(app, options, url=nats_url, flush_every=5)
     asyncio.run(second.run(until_caught_up=True))
     # Its database position said 15 (flushed every 5); the stream said 17: it trusts the stream.
     assert second.stats.resumed_from == expected[k - 1]["position"]

@@ -20,7 +20,7 @@ from commands.context import CommandContext
 from commands.models import AssignComplaint, FileComplaint
 from infra.settings import Settings
 from infra.wiring import build_app
-from queries.event_feed import read_page
+from stream.feed import read_page
 from tests.intake import intake
 from tests.poison import POISONS, store_poison
 from tests.stream.live_server import live_server

@@ -12,8 +12,8 @@ import pytest
 
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
-from infra.delivery_errors import TIMEOUT
 from infra.settings import Settings
+from stream.delivery_errors import TIMEOUT
 from tests.stream.receiver import Receiver, receiver
 from tests.stream.webhook_setup import (
     admin_client,
@@ -152,7 +152,7 @@ def test_redeliveries_waiting_past_the_cap_are_a_429(
     hook: Receiver,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("infra.webhook_store.MAX_PENDING_REDELIVERIES", 3)
+    monkeypatch.setattr("stream.webhook_store.MAX_PENDING_REDELIVERIES", 3)
     fast = webhook_settings(settings)
     with admin_client(fast, app, admin_token) as admin:
         sub = subscribe(admin, hook.url)["id"]

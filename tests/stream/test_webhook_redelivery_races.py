@@ -13,8 +13,8 @@ import uuid
 from commands.application import ComplaintsApp
 from infra.secrets import secret_box
 from infra.settings import Settings
-from infra.webhook_store import ATTEMPTED, Delivery, WebhookStore
-from queries.event_feed import head
+from stream.feed import head
+from stream.webhook_store import ATTEMPTED, Delivery, WebhookStore
 from tests.stream.webhook_setup import SECRET
 
 

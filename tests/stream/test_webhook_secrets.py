@@ -12,12 +12,12 @@ from pydantic import SecretStr
 
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
-from infra.delivery_errors import SECRET_UNAVAILABLE
 from infra.secrets import secret_box
 from infra.settings import Settings
-from infra.store_tables import StoreTables
-from infra.webhook_signature import verify
-from infra.webhook_store import WebhookStore
+from stream.delivery_errors import SECRET_UNAVAILABLE
+from stream.store_tables import StoreTables
+from stream.webhook_signature import verify
+from stream.webhook_store import WebhookStore
 from tests.stream.receiver import Receiver
 from tests.stream.webhook_setup import (
     SECRET,

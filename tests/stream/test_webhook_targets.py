@@ -15,18 +15,18 @@ import pytest
 
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
-from infra.delivery_errors import (
+from infra.secrets import secret_box
+from infra.settings import Settings
+from stream.delivery_errors import (
     CONNECTION_FAILED,
     FORBIDDEN_ADDRESS,
     HTTP_STATUS,
     TIMEOUT,
     TLS_ERROR,
 )
-from infra.secrets import secret_box
-from infra.settings import Settings
-from infra.store_tables import StoreTables
-from infra.webhook_store import Delivery, WebhookStore
-from queries.event_feed import head
+from stream.feed import head
+from stream.store_tables import StoreTables
+from stream.webhook_store import Delivery, WebhookStore
 from tests.stream.receiver import Receiver, receiver
 from tests.stream.webhook_setup import (
     SECRET,

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from infra.settings import Settings
-from infra.webhook_signature import verify
+from stream.webhook_signature import verify
 from tests.stream import webhook_setup
 from tests.stream.receiver import Receiver, Request
 from tests.stream.webhook_setup import (

@@ -12,8 +12,10 @@ from api.app import create_app
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.models import AssignComplaint, FileComplaint
+from infra.secrets import secret_box
 from infra.settings import Settings
-from infra.webhooks import WebhookWorker
+from infra.stream_wiring import delivery_policy
+from stream.webhooks import WebhookWorker
 from tests.intake import intake
 from tests.waiting import eventually
 
@@ -45,7 +47,7 @@ def admin_client(settings: Settings, app: ComplaintsApp, admin_token: str) -> It
 
 @contextmanager
 def running_worker(app: ComplaintsApp, settings: Settings) -> Iterator[WebhookWorker]:
-    worker = WebhookWorker(app, settings).start()
+    worker = WebhookWorker(app, delivery_policy(settings), secret_box(settings)).start()
     try:
         yield worker
     finally:

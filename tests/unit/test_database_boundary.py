@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("aggregates", "commands", "projections", "queries", "api", "infra")
+PACKAGES = ("aggregates", "commands", "projections", "queries", "stream", "api", "infra")
 DATABASE_MODULES = {"infra/databases/sqlite.py", "infra/databases/postgres.py"}
 DATABASE_SPECIFIC = re.compile(
     r"\b(SQLite|Postgres)(Application|Aggregate|Tracking|Process)Recorder\b"

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from infra.nats_relay import position_of
-from infra.webhook_signature import signed_headers, verify
+from stream.relay import position_of
+from stream.webhook_signature import signed_headers, verify
 
 SECRET = "s3cret-s3cret-s3cret"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import HttpUrl, TypeAdapter
 
-from infra.webhook_targets import AddressPolicy, UnsafeUrlError, check_url, redacted
+from stream.webhook_targets import AddressPolicy, UnsafeUrlError, check_url, redacted
 
 DEFAULT = AddressPolicy()
 

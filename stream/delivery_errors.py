@@ -11,7 +11,7 @@ import ssl
 
 import httpx
 
-from infra.webhook_targets import ForbiddenAddressError
+from stream.webhook_targets import ForbiddenAddressError
 
 FORBIDDEN_ADDRESS = "forbidden_address"
 """The target resolved only to refused addresses (no connection was made)."""

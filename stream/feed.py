@@ -24,7 +24,7 @@ from eventsourcing.persistence import Notification
 from eventsourcing.utils import get_topic
 
 from projections.database import database_of
-from queries.cloudevents import DEFAULT_SOURCE, PUBLIC_TYPES, TYPE_CLASSES, to_cloud_event
+from stream.envelope import DEFAULT_SOURCE, PUBLIC_TYPES, TYPE_CLASSES, to_cloud_event
 
 log = logging.getLogger(__name__)
 

@@ -19,18 +19,18 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from infra.delivery_errors import HTTP_STATUS, SECRET_UNAVAILABLE, error_class
-from infra.guarded_network import guarded_client
-from infra.settings import Settings
-from infra.webhook_signature import (
+from stream.delivery_errors import HTTP_STATUS, SECRET_UNAVAILABLE, error_class
+from stream.delivery_policy import DeliveryPolicy
+from stream.envelope import MEDIA_TYPE
+from stream.guarded_network import guarded_client
+from stream.webhook_signature import (
     ATTEMPT_HEADER,
     DELIVERY_ID_HEADER,
     EVENT_ID_HEADER,
     signed_headers,
 )
-from infra.webhook_store import Delivery, Subscription
-from infra.webhook_targets import AddressPolicy, ForbiddenAddressError, redacted
-from queries.cloudevents import MEDIA_TYPE
+from stream.webhook_store import Delivery, Subscription
+from stream.webhook_targets import AddressPolicy, ForbiddenAddressError, redacted
 
 MAX_RESPONSE_BYTES = 4096
 
@@ -42,12 +42,12 @@ class WebhookSender:
     ``webhook_concurrency`` attempts in flight without the slow ones starving the rest.
     """
 
-    def __init__(self, settings: Settings) -> None:
-        self._deadline = settings.webhook_timeout_seconds
+    def __init__(self, policy: DeliveryPolicy) -> None:
+        self._deadline = policy.timeout_seconds
         self._client = guarded_client(
-            AddressPolicy(settings.webhook_allowed_networks),
-            timeout=settings.webhook_timeout_seconds,
-            max_connections=settings.webhook_concurrency,
+            AddressPolicy(policy.allowed_networks),
+            timeout=policy.timeout_seconds,
+            max_connections=policy.concurrency,
         )
 
     async def aclose(self) -> None:

@@ -9,7 +9,7 @@ IPv6 spellings that embed such an IPv4 address (IPv4-mapped ``::ffff:a.b.c.d``, 
 ``COMPLAINTS_WEBHOOK_ALLOWED_NETWORKS``.
 
 The decision that matters is taken on the *resolved* address at connect time
-(``infra/guarded_network.py``), so a name that resolves elsewhere later (DNS rebinding) gains
+(``stream/guarded_network.py``), so a name that resolves elsewhere later (DNS rebinding) gains
 nothing; the check at subscription time only gives the admin an early, friendly answer. Numeric
 host spellings (``0x7f000001``, ``2130706433``, ``0177.0.0.1``, ``127.1``) are normalised by the
 URL parser and, failing that, by the resolver, so they are judged as the address they mean.

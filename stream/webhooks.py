@@ -33,21 +33,21 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
-from infra.event_watcher import EventWatcher
-from infra.secrets import SealedValueError, secret_box
-from infra.settings import Settings
-from infra.webhook_sender import WebhookSender
-from infra.webhook_store import (
+from projections.database import database_of
+from stream.delivery_policy import DeliveryPolicy
+from stream.event_watcher import EventWatcher
+from stream.feed import read_page
+from stream.webhook_sender import WebhookSender
+from stream.webhook_store import (
     ACTIVE,
     PENDING,
     Delivery,
     Redelivery,
+    Sealer,
     Subscription,
     WebhookStore,
 )
-from infra.webhook_targets import redacted
-from projections.database import database_of
-from queries.event_feed import read_page
+from stream.webhook_targets import redacted
 
 log = logging.getLogger(__name__)
 
@@ -60,26 +60,22 @@ STANDBY_RECHECK_SECONDS = 1.0
 REDELIVERIES_PER_PASS = 100
 
 
-def retry_delay(settings: Settings, failures: int) -> float:
-    return float(
-        min(settings.webhook_retry_base_seconds * 2 ** (failures - 1),
-            settings.webhook_retry_max_seconds)
-    )
-
-
 class WebhookWorker:
+    """Delivers every active subscription's events in order, from a thread of its own."""
+
     def __init__(
         self,
         app: Application[UUID],
-        settings: Settings,
+        policy: DeliveryPolicy,
+        sealer: Sealer,
         *,
         watcher: EventWatcher | None = None,
     ) -> None:
         self._app = app
-        self._settings = settings
-        self._store = WebhookStore(app, secret_box(settings), migrate=True)
+        self._policy = policy
+        self._store = WebhookStore(app, sealer, migrate=True)
         self._owns_watcher = watcher is None
-        self._watcher = watcher or EventWatcher(app, settings.stream_poll_seconds)
+        self._watcher = watcher or EventWatcher(app, policy.poll_seconds)
         self._drains: dict[str, asyncio.Task[None]] = {}
         self._redeliveries: dict[str, asyncio.Task[None]] = {}
         self._stopping = threading.Event()
@@ -102,7 +98,7 @@ class WebhookWorker:
         self._stopping.set()
         self._watcher.notify()
         if self._thread is not None:
-            self._thread.join(timeout=self._settings.webhook_timeout_seconds + 10)
+            self._thread.join(timeout=self._policy.timeout_seconds + 10)
         if self._owns_watcher:
             self._watcher.stop()
 
@@ -112,8 +108,8 @@ class WebhookWorker:
         return self._standing_by
 
     async def _main(self) -> None:
-        self._slots = asyncio.Semaphore(self._settings.webhook_concurrency)
-        self._sender = WebhookSender(self._settings)
+        self._slots = asyncio.Semaphore(self._policy.concurrency)
+        self._sender = WebhookSender(self._policy)
         try:
             await self._run()
         finally:
@@ -126,7 +122,7 @@ class WebhookWorker:
     async def _run(self) -> None:
         # One active worker per database (PostgreSQL advisory lock, as for projections): two
         # would send every event twice. Others stand by and take over when its session ends.
-        coordinator = database_of(self._app).coordinator(self._settings.stream_poll_seconds)
+        coordinator = database_of(self._app).coordinator(self._policy.poll_seconds)
         with coordinator as lock:
             while not self._stopping.is_set():
                 generation = self._watcher.generation
@@ -194,7 +190,7 @@ class WebhookWorker:
                 return
             page = await asyncio.to_thread(
                 read_page, self._app, after=subscription.position, limit=PAGE_SIZE,
-                types=subscription.types or None, source=self._settings.events_source,
+                types=subscription.types or None, source=self._policy.source,
             )
             failures = subscription.consecutive_failures
             for event in page.events:
@@ -223,7 +219,7 @@ class WebhookWorker:
     ) -> Delivery:
         try:
             secret: str | None = self._store.signing_secret(subscription)
-        except SealedValueError as e:
+        except ValueError as e:  # sealed with another key, or damaged
             log.error("webhook %s: cannot unseal its secret: %s", subscription.id, e)
             secret = None
         async with self._slots:
@@ -240,12 +236,12 @@ class WebhookWorker:
             await asyncio.to_thread(self._store.record_success, delivery)
             return True
         failures += 1
-        pause = failures >= self._settings.webhook_max_failures
+        pause = failures >= self._policy.max_failures
         await asyncio.to_thread(
             self._store.record_failure,
             delivery,
             failures=failures,
-            next_attempt_at=time.time() + retry_delay(self._settings, failures),
+            next_attempt_at=time.time() + self._policy.retry_delay(failures),
             pause=pause,
         )
         log.warning(
@@ -268,7 +264,7 @@ class WebhookWorker:
             return  # deleted meanwhile, and its redeliveries with it
         page = await asyncio.to_thread(
             read_page, self._app, after=redelivery.position - 1, limit=1,
-            source=self._settings.events_source,
+            source=self._policy.source,
         )
         if not page.events or page.events[0]["id"] != redelivery.event_id:
             await asyncio.to_thread(
@@ -282,13 +278,3 @@ class WebhookWorker:
         )
         await asyncio.to_thread(self._store.record_redelivery, delivery)
 
-
-def start_webhook_worker(settings: Settings) -> WebhookWorker:
-    """Runs a worker with its own application service on daemon threads (used by `serve`).
-
-    No orderly stop is needed: delivery is at-least-once from the recorded position, so a process
-    that exits mid-delivery only causes that one event to be sent again on the next start.
-    """
-    from infra.wiring import build_app
-
-    return WebhookWorker(build_app(settings), settings).start()

@@ -25,11 +25,10 @@ from eventsourcing.application import Application
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from infra.event_watcher import EventWatcher
-from infra.settings import Settings
-from infra.store_tables import StoreTables
-from queries.cloudevents import MEDIA_TYPE
-from queries.event_feed import read_page
+from stream.envelope import MEDIA_TYPE
+from stream.event_watcher import EventWatcher
+from stream.feed import read_page
+from stream.store_tables import StoreTables
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +69,22 @@ class RelayPositions:
             )
 
 
+@dataclass(frozen=True)
+class RelayOptions:
+    """Where and how the relay publishes (``COMPLAINTS_NATS_*``), and what it reads."""
+
+    url: str
+    """The NATS server."""
+    stream: str
+    """The JetStream stream, created when missing."""
+    subject_prefix: str
+    """Subjects are ``<prefix>.<event type>``."""
+    source: str
+    """The CloudEvents ``source`` of every published event."""
+    poll_seconds: float
+    """How often to look for new events where the database announces none."""
+
+
 @dataclass
 class RelayStats:
     published: int = 0
@@ -78,10 +93,13 @@ class RelayStats:
 
 
 class NatsRelay:
+    """Publishes the public feed to a JetStream stream in position order, resuming where it
+    stopped (see the module docstring)."""
+
     def __init__(
         self,
         app: Application[UUID],
-        settings: Settings,
+        options: RelayOptions,
         *,
         url: str | None = None,
         name: str = "nats",
@@ -89,11 +107,11 @@ class NatsRelay:
         on_published: Callable[[int], None] | None = None,
     ) -> None:
         self._app = app
-        self._settings = settings
-        self._url = url or settings.nats_url
+        self._options = options
+        self._url = url or options.url
         self._name = name
-        self._stream = settings.nats_stream
-        self._prefix = settings.nats_subject_prefix
+        self._stream = options.stream
+        self._prefix = options.subject_prefix
         self._flush_every = flush_every
         self._on_published = on_published
         self._positions = RelayPositions(app)
@@ -106,7 +124,7 @@ class NatsRelay:
         self, *, until_caught_up: bool = False, stop: asyncio.Event | None = None
     ) -> None:
         nc = await nats.connect(self._url, connect_timeout=5, max_reconnect_attempts=-1)
-        watcher = EventWatcher(self._app, self._settings.stream_poll_seconds).start()
+        watcher = EventWatcher(self._app, self._options.poll_seconds).start()
         try:
             js = nc.jetstream()
             await self._ensure_stream(js)
@@ -120,7 +138,7 @@ class NatsRelay:
                 generation = watcher.generation
                 page = await asyncio.to_thread(
                     read_page, self._app, after=position, limit=PAGE_SIZE,
-                    source=self._settings.events_source,
+                    source=self._options.source,
                 )
                 for event in page.events:
                     await self._publish(js, event)

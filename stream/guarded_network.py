@@ -21,7 +21,7 @@ import anyio
 import httpcore
 import httpx
 
-from infra.webhook_targets import AddressPolicy, ForbiddenAddressError
+from stream.webhook_targets import AddressPolicy, ForbiddenAddressError
 
 
 class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):

@@ -7,10 +7,10 @@ subscription's ``position`` is the last event it acknowledged; recording a deliv
 position happen in one transaction, so a restart resumes exactly there (at-least-once: an event
 whose acknowledgement was received but not yet recorded is sent again, with the same event id).
 
-Signing secrets are stored sealed with the service key (``infra/secrets.py``): a copy of the
-database or a backup alone does not let anyone forge deliveries. Rows written before that are
-sealed in place when the service starts (compare-and-set, so processes starting together agree),
-and until then are read as they are.
+Signing secrets are stored sealed with the service key (a ``Sealer``, handed in: infra's
+``SecretBox``): a copy of the database or a backup alone does not let anyone forge deliveries. Rows
+written before that are sealed in place when the service starts (compare-and-set, so processes
+starting together agree), and until then are read as they are.
 """
 
 from __future__ import annotations
@@ -21,14 +21,13 @@ import time
 import uuid
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.application import Application
 
-from infra.delivery_errors import CONNECTION_FAILED, ERROR_CLASSES, HTTP_STATUS, TIMEOUT
-from infra.secrets import SEALED_PREFIX, SecretBox, is_sealed
-from infra.store_tables import StoreTables
+from stream.delivery_errors import CONNECTION_FAILED, ERROR_CLASSES, HTTP_STATUS, TIMEOUT
+from stream.store_tables import StoreTables
 
 log = logging.getLogger(__name__)
 
@@ -91,12 +90,30 @@ class Redelivery:
     detail: str | None
 
 
+class Sealer(Protocol):
+    """Seals signing secrets for storage and opens them again, with the service key
+    (``infra/secrets.py``'s ``SecretBox``)."""
+
+    key_id: str
+    """A non-secret name of the key, for log messages."""
+
+    def seal(self, plaintext: str) -> str: ...
+
+    def open(self, sealed: str) -> str:
+        """The plaintext; raises ValueError when another key sealed it, or it is damaged."""
+        ...
+
+    def sealing_key(self, value: str) -> str | None:
+        """The id of the key that sealed ``value``; None when it is not sealed (plaintext)."""
+        ...
+
+
 class RedeliveryQueueFullError(Exception):
     """Raised when a subscription already has MAX_PENDING_REDELIVERIES redeliveries waiting."""
 
 
 class WebhookStore:
-    def __init__(self, app: Application[UUID], box: SecretBox, *, migrate: bool = False) -> None:
+    def __init__(self, app: Application[UUID], box: Sealer, *, migrate: bool = False) -> None:
         """``migrate``: also bring rows of older versions up to date (seal plaintext secrets,
         reduce logged exception texts to error classes). Done by the processes that start the
         service (``serve``'s table creation, the delivery worker), not on an API request: it
@@ -149,9 +166,9 @@ class WebhookStore:
         with self._cursor(commit=False) as cursor:
             cursor.execute(self._sql("SELECT id, secret FROM {webhook_subscriptions}"))
             rows = [(row["id"], row["secret"]) for row in cursor.fetchall()]
-        plaintext = [(id_, secret) for id_, secret in rows if not is_sealed(secret)]
-        other_keys = [id_ for id_, secret in rows if is_sealed(secret) and not
-                      secret.startswith(f"{SEALED_PREFIX}{self._box.key_id}:")]
+        keys = [(id_, secret, self._box.sealing_key(secret)) for id_, secret in rows]
+        plaintext = [(id_, secret) for id_, secret, key in keys if key is None]
+        other_keys = [id_ for id_, _, key in keys if key not in (None, self._box.key_id)]
         if plaintext:
             with self._cursor(commit=True) as cursor:
                 for id_, secret in plaintext:
@@ -194,8 +211,8 @@ class WebhookStore:
                 )
 
     def signing_secret(self, subscription: Subscription) -> str:
-        """The subscription's secret in clear; SealedValueError when another key sealed it."""
-        if not is_sealed(subscription.sealed_secret):
+        """The subscription's secret in clear; ValueError when another key sealed it."""
+        if self._box.sealing_key(subscription.sealed_secret) is None:
             return subscription.sealed_secret  # a row older than sealing, not yet migrated
         return self._box.open(subscription.sealed_secret)
 

@@ -80,11 +80,6 @@ def event_id(originator_id: UUID, originator_version: int) -> UUID:
     return uuid5(EVENT_ID_NAMESPACE, f"{originator_id}/{originator_version}")
 
 
-def public_type(event: Any) -> str | None:
-    """The public type of a domain event, or None for events that are not public."""
-    return PUBLIC_TYPES.get(type(event))
-
-
 def to_cloud_event(event: Any, position: int, source: str = DEFAULT_SOURCE) -> dict[str, Any]:
     """The JSON-ready CloudEvent for one recorded complaint event at ``position``."""
     type_ = PUBLIC_TYPES[type(event)]
