@@ -20,8 +20,8 @@ import logging
 import time
 import uuid
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, fields
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -113,6 +113,9 @@ class RedeliveryQueueFullError(Exception):
 
 
 class WebhookStore:
+    """Webhook subscriptions with their delivery positions, the delivery log and the queue of
+    manual redeliveries: tables of ours in the event store's database (``StoreTables``)."""
+
     def __init__(self, app: Application[UUID], box: Sealer, *, migrate: bool = False) -> None:
         """``migrate``: also bring rows of older versions up to date (seal plaintext secrets,
         reduce logged exception texts to error classes). Done by the processes that start the
@@ -132,6 +135,17 @@ class WebhookStore:
 
     def _sql(self, statement: str) -> str:
         return self._tables.sql(statement)
+
+    def _rows(self, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """What one read-only statement selects, in a transaction of its own."""
+        with self._cursor(commit=False) as cursor:
+            cursor.execute(self._sql(statement), params)
+            return list(cursor.fetchall())
+
+    def _change(self, statement: str, params: tuple[Any, ...]) -> None:
+        """Runs one statement in a committed transaction of its own."""
+        with self._cursor(commit=True) as cursor:
+            cursor.execute(self._sql(statement), params)
 
     def create_tables(self) -> None:
         statements = [
@@ -258,19 +272,12 @@ class WebhookStore:
         return subscription
 
     def get(self, subscription_id: str) -> Subscription | None:
-        with self._cursor(commit=False) as cursor:
-            cursor.execute(
-                self._sql("SELECT * FROM {webhook_subscriptions} WHERE id = %s"), (subscription_id,)
-            )
-            row = cursor.fetchone()
-        return _subscription(row) if row else None
+        rows = self._rows("SELECT * FROM {webhook_subscriptions} WHERE id = %s", (subscription_id,))
+        return _subscription(rows[0]) if rows else None
 
     def all(self) -> list[Subscription]:
-        with self._cursor(commit=False) as cursor:
-            cursor.execute(
-                self._sql("SELECT * FROM {webhook_subscriptions} ORDER BY created_at, id")
-            )
-            return [_subscription(row) for row in cursor.fetchall()]
+        rows = self._rows("SELECT * FROM {webhook_subscriptions} ORDER BY created_at, id")
+        return [_subscription(row) for row in rows]
 
     def delete(self, subscription_id: str) -> bool:
         with self._cursor(commit=True) as cursor:
@@ -288,58 +295,46 @@ class WebhookStore:
             return bool(cursor.rowcount)
 
     def resume(self, subscription_id: str) -> None:
-        with self._cursor(commit=True) as cursor:
-            cursor.execute(
-                self._sql(
-                    "UPDATE {webhook_subscriptions} SET state = %s, consecutive_failures = 0,"
-                    " next_attempt_at = 0 WHERE id = %s"
-                ),
-                (ACTIVE, subscription_id),
-            )
+        self._change(
+            "UPDATE {webhook_subscriptions} SET state = %s, consecutive_failures = 0,"
+            " next_attempt_at = 0 WHERE id = %s",
+            (ACTIVE, subscription_id),
+        )
 
     def skip_to(self, subscription_id: str, old: int, new: int) -> None:
         """Moves past positions that held nothing for this subscription (compare-and-set)."""
-        with self._cursor(commit=True) as cursor:
-            cursor.execute(
-                self._sql(
-                    "UPDATE {webhook_subscriptions} SET position = %s"
-                    " WHERE id = %s AND position = %s"
-                ),
-                (new, subscription_id, old),
-            )
+        self._change(
+            "UPDATE {webhook_subscriptions} SET position = %s WHERE id = %s AND position = %s",
+            (new, subscription_id, old),
+        )
 
     # ---- deliveries -------------------------------------------------------------------------
 
     def record_success(self, delivery: Delivery) -> None:
         """Logs the delivery and moves the position past its event, in one transaction."""
-        with self._cursor(commit=True) as cursor:
-            self._insert(cursor, delivery)
-            cursor.execute(
-                self._sql(
-                    "UPDATE {webhook_subscriptions} SET position = %s, consecutive_failures = 0,"
-                    " next_attempt_at = 0, last_error = NULL WHERE id = %s AND position < %s"
-                ),
-                (delivery.position, delivery.subscription_id, delivery.position),
-            )
+        self._log_and_update(
+            delivery,
+            "UPDATE {webhook_subscriptions} SET position = %s, consecutive_failures = 0,"
+            " next_attempt_at = 0, last_error = NULL WHERE id = %s AND position < %s",
+            (delivery.position, delivery.subscription_id, delivery.position),
+        )
 
     def record_failure(
         self, delivery: Delivery, *, failures: int, next_attempt_at: float, pause: bool
     ) -> None:
+        self._log_and_update(
+            delivery,
+            "UPDATE {webhook_subscriptions} SET consecutive_failures = %s,"
+            " next_attempt_at = %s, last_error = %s, state = %s WHERE id = %s",
+            (failures, next_attempt_at, delivery.error, PAUSED if pause else ACTIVE,
+             delivery.subscription_id),
+        )
+
+    def _log_and_update(self, delivery: Delivery, update: str, params: tuple[Any, ...]) -> None:
+        """Logs an attempt and updates its subscription's state in one transaction."""
         with self._cursor(commit=True) as cursor:
             self._insert(cursor, delivery)
-            cursor.execute(
-                self._sql(
-                    "UPDATE {webhook_subscriptions} SET consecutive_failures = %s,"
-                    " next_attempt_at = %s, last_error = %s, state = %s WHERE id = %s"
-                ),
-                (
-                    failures,
-                    next_attempt_at,
-                    delivery.error,
-                    PAUSED if pause else ACTIVE,
-                    delivery.subscription_id,
-                ),
-            )
+            cursor.execute(self._sql(update), params)
 
     # ---- redeliveries -----------------------------------------------------------------------
 
@@ -381,25 +376,15 @@ class WebhookStore:
 
     def pending_redeliveries(self, limit: int) -> list[Redelivery]:
         """Oldest first."""
-        with self._cursor(commit=False) as cursor:
-            cursor.execute(
-                self._sql(
-                    "SELECT * FROM {webhook_redeliveries} WHERE state = %s"
-                    " ORDER BY requested_at, id LIMIT %s"
-                ),
-                (PENDING, limit),
-            )
-            return [_redelivery(row) for row in cursor.fetchall()]
+        rows = self._rows(
+            "SELECT * FROM {webhook_redeliveries} WHERE state = %s"
+            " ORDER BY requested_at, id LIMIT %s",
+            (PENDING, limit),
+        )
+        return [_redelivery(row) for row in rows]
 
     def redelivery(self, subscription_id: str, redelivery_id: str) -> Redelivery | None:
-        with self._cursor(commit=False) as cursor:
-            cursor.execute(
-                self._sql(
-                    "SELECT * FROM {webhook_redeliveries} WHERE subscription_id = %s AND id = %s"
-                ),
-                (subscription_id, redelivery_id),
-            )
-            row = cursor.fetchone()
+        row = self._row_of("webhook_redeliveries", subscription_id, redelivery_id)
         return _redelivery(row) if row else None
 
     def record_redelivery(self, delivery: Delivery) -> None:
@@ -418,38 +403,31 @@ class WebhookStore:
             )
 
     def abandon_redelivery(self, redelivery_id: str, detail: str) -> None:
-        with self._cursor(commit=True) as cursor:
-            cursor.execute(
-                self._sql(
-                    "UPDATE {webhook_redeliveries} SET state = %s, detail = %s WHERE id = %s"
-                ),
-                (ABANDONED, detail, redelivery_id),
-            )
+        self._change(
+            "UPDATE {webhook_redeliveries} SET state = %s, detail = %s WHERE id = %s",
+            (ABANDONED, detail, redelivery_id),
+        )
 
     def deliveries(
         self, subscription_id: str, *, limit: int = 100, before: float | None = None
     ) -> list[Delivery]:
         """Newest first."""
-        with self._cursor(commit=False) as cursor:
-            cursor.execute(
-                self._sql(
-                    "SELECT * FROM {webhook_deliveries} WHERE subscription_id = %s"
-                    " AND attempted_at < %s ORDER BY attempted_at DESC, id DESC LIMIT %s"
-                ),
-                (subscription_id, before if before is not None else float("inf"), limit),
-            )
-            return [_delivery(row) for row in cursor.fetchall()]
+        rows = self._rows(
+            "SELECT * FROM {webhook_deliveries} WHERE subscription_id = %s"
+            " AND attempted_at < %s ORDER BY attempted_at DESC, id DESC LIMIT %s",
+            (subscription_id, before if before is not None else float("inf"), limit),
+        )
+        return [_delivery(row) for row in rows]
 
     def delivery(self, subscription_id: str, delivery_id: str) -> Delivery | None:
-        with self._cursor(commit=False) as cursor:
-            cursor.execute(
-                self._sql(
-                    "SELECT * FROM {webhook_deliveries} WHERE subscription_id = %s AND id = %s"
-                ),
-                (subscription_id, delivery_id),
-            )
-            row = cursor.fetchone()
+        row = self._row_of("webhook_deliveries", subscription_id, delivery_id)
         return _delivery(row) if row else None
+
+    def _row_of(self, table: str, subscription_id: str, row_id: str) -> Any:
+        """The row ``row_id`` of ``table`` if it belongs to the subscription (else ``None``)."""
+        statement = "SELECT * FROM {" + table + "} WHERE subscription_id = %s AND id = %s"
+        rows = self._rows(statement, (subscription_id, row_id))
+        return rows[0] if rows else None
 
     def _insert(self, cursor: Any, d: Delivery, on_conflict: str = "") -> None:
         cursor.execute(
@@ -492,34 +470,24 @@ def _subscription(row: Any) -> Subscription:
     )
 
 
+_T = TypeVar("_T", Delivery, Redelivery)
+_CONVERTED: dict[Any, Any] = {"int": int, "float": float, "bool": bool}
+
+
+def _from_row(cls: type[_T], row: Any) -> _T:
+    """A log record from its row, column by field name. Numbers are converted by the field's
+    annotation because SQLite keeps booleans as integers and may hand back ``REAL`` columns
+    holding whole numbers as integers."""
+    values = {}
+    for f in fields(cls):
+        convert = _CONVERTED.get(f.type)
+        values[f.name] = convert(row[f.name]) if convert else row[f.name]
+    return cls(**values)
+
+
 def _delivery(row: Any) -> Delivery:
-    return Delivery(
-        id=row["id"],
-        subscription_id=row["subscription_id"],
-        event_id=row["event_id"],
-        position=int(row["position"]),
-        event_type=row["event_type"],
-        attempt=int(row["attempt"]),
-        manual=bool(row["manual"]),
-        succeeded=bool(row["succeeded"]),
-        status_code=row["status_code"],
-        error=row["error"],
-        duration_ms=float(row["duration_ms"]),
-        attempted_at=float(row["attempted_at"]),
-    )
+    return _from_row(Delivery, row)
 
 
 def _redelivery(row: Any) -> Redelivery:
-    return Redelivery(
-        id=row["id"],
-        subscription_id=row["subscription_id"],
-        source_delivery_id=row["source_delivery_id"],
-        event_id=row["event_id"],
-        position=int(row["position"]),
-        event_type=row["event_type"],
-        attempt=int(row["attempt"]),
-        requested_at=float(row["requested_at"]),
-        requested_by=row["requested_by"],
-        state=row["state"],
-        detail=row["detail"],
-    )
+    return _from_row(Redelivery, row)
