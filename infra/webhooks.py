@@ -282,13 +282,3 @@ class WebhookWorker:
         )
         await asyncio.to_thread(self._store.record_redelivery, delivery)
 
-
-def start_webhook_worker(settings: Settings) -> WebhookWorker:
-    """Runs a worker with its own application service on daemon threads (used by `serve`).
-
-    No orderly stop is needed: delivery is at-least-once from the recorded position, so a process
-    that exits mid-delivery only causes that one event to be sent again on the next start.
-    """
-    from infra.wiring import build_app
-
-    return WebhookWorker(build_app(settings), settings).start()

@@ -77,7 +77,7 @@ def test_webhooks_deliver_poison_events_and_those_after_them(
     settings: Settings, app: ComplaintsApp, ctx: CommandContext, admin_token: str
 ) -> None:
     fast = webhook_settings(settings)
-    with receiver() as hook, admin_client(fast, app, admin_token) as admin:
+    with receiver() as hook, admin_client(fast, admin_token) as admin:
         sub = subscribe(admin, hook.url, after=0)["id"]
         good = store_every_poison_then_a_good_one(app, ctx)
         with running_worker(app, fast):

@@ -12,6 +12,7 @@ from api.app import create_app
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.models import AssignComplaint, FileComplaint
+from infra.bootstrap import bootstrap
 from infra.settings import Settings
 from infra.webhooks import WebhookWorker
 from tests.intake import intake
@@ -37,8 +38,8 @@ def webhook_settings(settings: Settings, **overrides: Any) -> Settings:
 
 
 @contextmanager
-def admin_client(settings: Settings, app: ComplaintsApp, admin_token: str) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, app)) as client:
+def admin_client(settings: Settings, admin_token: str) -> Iterator[TestClient]:
+    with bootstrap(settings) as services, TestClient(create_app(services)) as client:
         client.headers["Authorization"] = f"Bearer {admin_token}"
         yield client
 
