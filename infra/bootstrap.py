@@ -54,7 +54,7 @@ class Services:
     event_watcher: EventWatcher
     """One per process for every SSE stream and the webhook worker; started by its first user."""
     webhook_store: WebhookStore
-    _background: list[Stoppable] = field(default_factory=list)
+    _background: list[Stoppable] = field(default_factory=list, init=False, repr=False)
 
     def projections(self, names: Sequence[str] = ()) -> list[Projection]:
         """The named projections (all when none are named), configured from the settings."""
