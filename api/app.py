@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,9 +24,9 @@ from api.routers import (
     workload,
 )
 from api.routers import projections as projection_status
-from commands.application import ComplaintsApp
+from api.stream_slots import StreamSlots
+from infra.bootstrap import Services, bootstrap
 from infra.settings import Settings
-from infra.wiring import build_app
 
 GIL_SWITCH_INTERVAL = 0.0005
 
@@ -122,9 +123,11 @@ COMMON_PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(settings: Settings | None = None, service: ComplaintsApp | None = None) -> FastAPI:
-    """Builds the HTTP API over ``service`` (or a new one built from ``settings``)."""
-    settings = settings or Settings()
+def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
+    """Builds the HTTP API over what ``bootstrap`` built. ``owns_services``: close them when
+    the API shuts down (a process that built them for the API alone); otherwise their builder
+    does."""
+    settings = services.settings
 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
@@ -132,13 +135,11 @@ def create_app(settings: Settings | None = None, service: ComplaintsApp | None =
         # thread then waits the default 5 ms for the GIL, every other writer waits too. A shorter
         # switch interval hands the GIL back sooner (measured: see docs/operations.md).
         sys.setswitchinterval(GIL_SWITCH_INTERVAL)
-        owned = service is None
-        api.state.complaints = service or build_app(settings)
         try:
             yield
         finally:
-            if owned:
-                api.state.complaints.close()
+            if owns_services:
+                await run_in_threadpool(services.close)
 
     api = FastAPI(
         title="complaint-ledger",
@@ -148,9 +149,16 @@ def create_app(settings: Settings | None = None, service: ComplaintsApp | None =
         lifespan=lifespan,
         responses=COMMON_PROBLEMS,
     )
+    # What the routes' dependencies hand out (``api/deps.py``, ``api/read_models.py``, ...).
     api.state.settings = settings
-    if service is not None:
-        api.state.complaints = service
+    api.state.complaints = services.app
+    api.state.read_models = services.read_models
+    api.state.position_watcher = services.position_watcher
+    api.state.event_watcher = services.event_watcher
+    api.state.webhook_store = services.webhook_store
+    api.state.stream_slots = StreamSlots(
+        settings.stream_max_connections, settings.stream_max_connections_per_token
+    )
     install_problem_handlers(api)
 
     api.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
@@ -160,6 +168,12 @@ def create_app(settings: Settings | None = None, service: ComplaintsApp | None =
         api.include_router(router)
     document_settings(api, settings)
     return api
+
+
+def create_worker_app() -> FastAPI:
+    """The API of one worker process of ``serve --workers N`` (a uvicorn factory): built from
+    the environment, closed with the process's server."""
+    return create_app(bootstrap(Settings()), owns_services=True)
 
 
 def document_settings(api: FastAPI, settings: Settings) -> None:

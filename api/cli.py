@@ -18,14 +18,10 @@ from api.projections_cli import projections_cli
 from api.serving import serve_processes
 from api.stream_commands import relay_cli, webhooks_cli
 from api.terminal_text import cell
-from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.errors import ComplaintNotFoundError, TokenNotFoundError
-from infra.migrations import create_tables
+from infra.bootstrap import Services, bootstrap
 from infra.settings import Settings
-from infra.stream_wiring import start_webhook_worker
-from infra.wiring import build_app
-from projections.worker import start_in_background
 from queries.history import get_history
 
 cli = typer.Typer(
@@ -43,8 +39,8 @@ def cli_context() -> CommandContext:
     return CommandContext(principal="cli", role=Role.ADMIN.value, correlation_id=uuid.uuid4().hex)
 
 
-def open_app() -> ComplaintsApp:
-    return build_app(Settings())
+def open_services() -> Services:
+    return bootstrap(Settings())
 
 
 @cli.command()
@@ -69,32 +65,27 @@ def serve(
     from api.app import create_app
 
     settings = Settings()
-    create_tables(settings)
-    service = build_app(settings)
-    if not service.has_tokens():
-        issued = service.issue_token("admin", Role.ADMIN.value, cli_context())
-        hand_over_admin_token(issued.secret, admin_token_path(settings), sys.stdout)
-    if settings.webhooks_in_serve:
-        start_webhook_worker(settings)  # daemon threads: see its docstring
-    if projections:
-        start_in_background(settings)  # a daemon thread: see projections/worker.py
-    workers = workers or settings.workers
-    if workers > 1:
-        # Each worker process builds its own application from the same environment; the tables
-        # exist already, and creating them from several processes at once can fail.
-        service.close()
-        os.environ["COMPLAINTS_CREATE_TABLES"] = "false"
-        serve_processes(host or settings.host, port or settings.port, workers, settings.log_level)
-        return
-    try:
+    with bootstrap(settings) as services:  # every table created here, once
+        if not services.app.has_tokens():
+            issued = services.app.issue_token("admin", Role.ADMIN.value, cli_context())
+            hand_over_admin_token(issued.secret, admin_token_path(settings), sys.stdout)
+        # Daemon threads of this process, stopped when the services close.
+        services.start_in_background(projections=projections, webhooks=settings.webhooks_in_serve)
+        workers = workers or settings.workers
+        if workers > 1:
+            # Each worker process bootstraps its own services from the same environment; the
+            # tables exist already, and creating them from several processes at once can fail.
+            os.environ["COMPLAINTS_CREATE_TABLES"] = "false"
+            serve_processes(
+                host or settings.host, port or settings.port, workers, settings.log_level
+            )
+            return
         uvicorn.run(
-            create_app(settings, service),
+            create_app(services),
             host=host or settings.host,
             port=port or settings.port,
             log_level=settings.log_level,
         )
-    finally:
-        service.close()
 
 
 @tokens_cli.command("create")
@@ -112,8 +103,8 @@ def tokens_create(
     expires_at = (
         datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
     )
-    with open_app() as app:
-        issued = app.issue_token(name, role.value, cli_context(), expires_at=expires_at)
+    with open_services() as services:
+        issued = services.app.issue_token(name, role.value, cli_context(), expires_at=expires_at)
     typer.echo(issued.secret)
     typer.echo(f"# token {issued.token_id} for {issued.name} ({issued.role})", err=True)
 
@@ -122,8 +113,8 @@ def tokens_create(
 def tokens_list() -> None:
     """List tokens (never their secrets)."""
     table = Table("id", "name", "role", "issued at", "issued by", "revoked at", "expires at")
-    with open_app() as app:
-        tokens = app.list_tokens()
+    with open_services() as services:
+        tokens = services.app.list_tokens()
     for t in tokens:
         table.add_row(
             str(t.token_id),
@@ -146,8 +137,8 @@ def tokens_revoke(
     """Revoke a token: refused by running servers within COMPLAINTS_TOKEN_CACHE_SECONDS (5 s);
     its open event streams end before their next event."""
     try:
-        with open_app() as app:
-            revoked = app.revoke_token(token, cli_context())
+        with open_services() as services:
+            revoked = services.app.revoke_token(token, cli_context())
     except TokenNotFoundError as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(1) from None
@@ -161,12 +152,12 @@ def history(
 ) -> None:
     """Print a complaint's timeline from the event store."""
     try:
-        with open_app() as app:
+        with open_services() as services:
             try:
                 complaint_id = uuid.UUID(complaint)
             except ValueError:
-                complaint_id = app.resolve_reference(complaint)
-            timeline = get_history(app, complaint_id)
+                complaint_id = services.app.resolve_reference(complaint)
+            timeline = get_history(services.app, complaint_id)
     except ComplaintNotFoundError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from None

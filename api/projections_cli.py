@@ -10,11 +10,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from infra.bootstrap import bootstrap
 from infra.settings import Settings
-from infra.wiring import build_app
-from projections.registry import UnknownProjectionError, build, names
+from projections.registry import UnknownProjectionError, check, names
 from projections.retry import retry_quarantined
-from projections.store import ReadModelStore
 from projections.worker import rebuild, run_until_stopped
 from queries.projection_status import projection_status
 
@@ -26,7 +25,7 @@ console = Console()
 
 def _check(selected: list[str]) -> None:
     try:
-        build(Settings(), selected)
+        check(selected)
     except UnknownProjectionError as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(2) from None
@@ -42,19 +41,17 @@ def run(
     others wait and take over when it stops)."""
     selected = name or []
     _check(selected)
-    settings = Settings()
     console.print(f"running projections: {', '.join(selected or names())} (Ctrl-C to stop)")
-    run_until_stopped(build_app(settings), settings, selected)
+    with bootstrap(Settings()) as services:
+        run_until_stopped(services.runner(selected))
 
 
 @projections_cli.command("status")
 def status() -> None:
     """Each projection's position, the store's head, the lag in events and seconds, and the
     events it quarantined (the first few of each)."""
-    with build_app(Settings()) as app:
-        store = ReadModelStore(app)
-        store.create_tables([])  # the dead-letter table, should no runner have started yet
-        found = projection_status(app, store, names())
+    with bootstrap(Settings()) as services:
+        found = projection_status(services.app, services.read_models, names())
     table = Table(
         "projection", "position", "lag (events)", "lag (s)", "quarantined",
         title=f"head {found.head}",
@@ -90,19 +87,17 @@ def rebuild_command(
         typer.echo("name a projection, or pass --all", err=True)
         raise typer.Exit(2)
     _check(selected)
-    settings = Settings()
-    app = build_app(settings)
     columns = (
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=console) as bar:
+    with bootstrap(Settings()) as services, Progress(*columns, console=console) as bar:
         task = bar.add_task(f"rebuilding {', '.join(selected)}", total=None)
 
         def progress(position: int, head: int) -> None:
             bar.update(task, completed=position, total=head)
 
-        rebuild(app, settings, selected, progress)
+        rebuild(services.runner(selected), progress)
     console.print("done: caught up with the head")
 
 
@@ -118,13 +113,13 @@ def retry_command(
         typer.echo("name a projection, or pass --all", err=True)
         raise typer.Exit(2)
     _check(selected)
-    settings = Settings()
     failing = 0
-    with build_app(settings) as app:
-        store = ReadModelStore(app)
-        store.create_tables([])
-        for projection in build(settings, selected):
-            report = retry_quarantined(store, projection, page_size=settings.projection_page_size)
+    with bootstrap(Settings()) as services:
+        for projection in services.projections(selected):
+            report = retry_quarantined(
+                services.read_models, projection,
+                page_size=services.settings.projection_page_size,
+            )
             failing += len(report.still_failing)
             console.print(
                 f"{projection.name}: {report.applied} applied, "

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import math
-import threading
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
-from api.deps import AppDep, PrincipalDep
+from api.deps import PrincipalDep
 from api.problems import ProblemError
 from infra.settings import Settings
 from projections.position_watcher import PositionWatcher
-from projections.registry import REGISTERED
 from projections.store import ReadModelStore
 from queries.errors import (
     InvalidQueryError,
@@ -22,21 +20,10 @@ from queries.errors import (
 )
 from queries.read_after_write import wait_for_position
 
-_lock = threading.Lock()
-_watcher_lock = threading.Lock()  # taken on the event loop: never held across I/O
 
-
-def get_store(request: Request, app: AppDep) -> ReadModelStore:
-    """One store per API instance, its tables created on first use so that queries work even
-    before any projection has run (they then answer with empty results)."""
-    with _lock:
-        store: ReadModelStore | None = getattr(request.app.state, "read_models", None)
-        if store is None or store.app is not app:
-            store = ReadModelStore(app)
-            if settings_of(request).create_tables:
-                store.create_tables([t for cls in REGISTERED for t in cls.tables])
-            request.app.state.read_models = store
-    return store
+async def get_store(request: Request) -> ReadModelStore:
+    """The API's read-model store (built, its tables created, by ``infra/bootstrap.py``)."""
+    return request.app.state.read_models  # type: ignore[no-any-return]
 
 
 StoreDep = Annotated[ReadModelStore, Depends(get_store)]
@@ -57,16 +44,9 @@ def settings_of(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def watcher_of(request: Request, store: ReadModelStore) -> PositionWatcher:
-    """One position watcher per API instance (its thread runs only while someone waits)."""
-    with _watcher_lock:
-        watcher: PositionWatcher | None = getattr(request.app.state, "position_watcher", None)
-        if watcher is None or watcher.store is not store:
-            watcher = PositionWatcher(
-                store, poll_seconds=settings_of(request).projection_poll_seconds
-            )
-            request.app.state.position_watcher = watcher
-    return watcher
+def watcher_of(request: Request) -> PositionWatcher:
+    """The API's position watcher (its thread runs only while someone waits)."""
+    return request.app.state.position_watcher  # type: ignore[no-any-return]
 
 
 def waits_for(view: str) -> Any:
@@ -78,12 +58,12 @@ def waits_for(view: str) -> Any:
     """
 
     async def caught_up(
-        request: Request, store: StoreDep, _: PrincipalDep, min_position: MinPosition = None
+        request: Request, _: PrincipalDep, min_position: MinPosition = None
     ) -> None:
         settings = settings_of(request)
         try:
             await wait_for_position(
-                watcher_of(request, store), view, min_position,
+                watcher_of(request), view, min_position,
                 timeout=settings.read_wait_seconds, max_waiters=settings.read_wait_max_waiters,
             )
         except PositionBeyondHeadError as beyond:

@@ -21,7 +21,7 @@ def _serve_one(host: str, port: int, log_level: str) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    config = uvicorn.Config("api.app:create_app", factory=True, log_level=log_level)
+    config = uvicorn.Config("api.app:create_worker_app", factory=True, log_level=log_level)
     uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -10,12 +10,8 @@ from typing import Annotated
 
 import typer
 
-from infra.secrets import secret_box
+from infra.bootstrap import bootstrap
 from infra.settings import Settings
-from infra.stream_wiring import delivery_policy, relay_options
-from infra.wiring import build_app
-from stream.relay import NatsRelay
-from stream.webhooks import WebhookWorker
 
 webhooks_cli = typer.Typer(help="Webhook delivery.", no_args_is_help=True)
 relay_cli = typer.Typer(help="Relay the public event stream to a broker.", no_args_is_help=True)
@@ -33,18 +29,17 @@ def webhooks_run() -> None:
     COMPLAINTS_WEBHOOKS_IN_SERVE=false there, one worker per database)."""
     settings = Settings()
     _log(settings)
-    app = build_app(settings)
-    worker = WebhookWorker(app, delivery_policy(settings), secret_box(settings)).start()
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    typer.echo("delivering webhooks; Ctrl-C to stop", err=True)
-    try:
-        stopped.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        worker.stop()
-        app.close()
+    with bootstrap(settings) as services:
+        worker = services.webhook_worker().start()
+        stopped = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+        typer.echo("delivering webhooks; Ctrl-C to stop", err=True)
+        try:
+            stopped.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            worker.stop()
 
 
 @relay_cli.command("nats")
@@ -59,25 +54,22 @@ def relay_nats(
     """Publish every public event to JetStream (subjects <prefix>.<type>), resuming where it
     stopped; Nats-Msg-Id = event id, so restarts add no duplicates."""
     settings = Settings()
-    if stream:
-        settings = settings.model_copy(update={"nats_stream": stream})
     _log(settings)
-    app = build_app(settings)
-    relay = NatsRelay(app, relay_options(settings), url=url, name=name)
+    with bootstrap(settings) as services:
+        relay = services.relay(url=url, name=name, stream=stream)
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        await relay.run(until_caught_up=once, stop=stop)
+        async def main() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stop.set)
+            await relay.run(until_caught_up=once, stop=stop)
 
-    try:
-        asyncio.run(main())
-    finally:
-        app.close()
-        typer.echo(
-            f"published {relay.stats.published} (duplicates {relay.stats.duplicates}), "
-            f"resumed from position {relay.stats.resumed_from}",
-            err=True,
-        )
+        try:
+            asyncio.run(main())
+        finally:
+            typer.echo(
+                f"published {relay.stats.published} (duplicates {relay.stats.duplicates}), "
+                f"resumed from position {relay.stats.resumed_from}",
+                err=True,
+            )

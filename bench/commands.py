@@ -62,10 +62,11 @@ def report(title: str, latencies: dict[str, list[float]], elapsed: float) -> Non
 def run_inproc(database_url: str, complaints: int, concurrency: int) -> None:
     from commands.context import CommandContext
     from commands.models import AssignComplaint, CloseComplaint, CommentOnComplaint, FileComplaint
+    from infra.bootstrap import bootstrap
     from infra.settings import Settings
-    from infra.wiring import build_app
 
-    app = build_app(Settings(database_url=database_url, pool_size=concurrency))
+    services = bootstrap(Settings(database_url=database_url, pool_size=concurrency))
+    app = services.app
     ctx = CommandContext("bench", "agent", uuid.uuid4().hex)
     body = FileComplaint.model_validate(intake())
     latencies: dict[str, list[float]] = defaultdict(list)
@@ -108,7 +109,7 @@ def run_inproc(database_url: str, complaints: int, concurrency: int) -> None:
         latencies,
         time.perf_counter() - start,
     )
-    app.close()
+    services.close()
 
 
 class Connection:
@@ -154,12 +155,12 @@ class LagProbe:
     figures carry up to that much rounding up."""
 
     def __init__(self, database_url: str, interval: float = 0.002) -> None:
+        from infra.bootstrap import bootstrap
         from infra.settings import Settings
-        from infra.wiring import build_app
-        from projections.store import ReadModelStore
 
-        self.app = build_app(Settings(database_url=database_url, create_tables=False))
-        self.store = ReadModelStore(self.app)
+        self.services = bootstrap(Settings(database_url=database_url, create_tables=False))
+        self.app = self.services.app
+        self.store = self.services.read_models
         self.interval = interval
         self.lock = threading.Lock()
         self.pending: list[tuple[int, float]] = []
@@ -189,7 +190,7 @@ class LagProbe:
     def __exit__(self, *exc: object) -> None:
         self.done.set()
         self.thread.join(timeout=30)
-        self.app.close()
+        self.services.close()
 
     def report(self) -> None:
         if self.lags:

@@ -23,9 +23,8 @@ from typing import get_args
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aggregates.vocabulary import Category  # noqa: E402
+from infra.bootstrap import bootstrap  # noqa: E402
 from infra.settings import Settings  # noqa: E402
-from infra.wiring import build_app  # noqa: E402
-from projections.store import ReadModelStore  # noqa: E402
 from queries.analytics import GroupBy, analytics_summary  # noqa: E402
 from queries.case_list import ListFilters, list_complaints  # noqa: E402
 
@@ -48,8 +47,8 @@ def main() -> None:
     parser.add_argument("--db", required=True)
     parser.add_argument("--runs", type=int, default=300)
     args = parser.parse_args()
-    app = build_app(Settings(database_url=args.db))
-    store = ReadModelStore(app)
+    services = bootstrap(Settings(database_url=args.db))
+    store = services.read_models
     with store.read() as tx:
         rows = tx.rows(f"SELECT count(*) AS n FROM {tx.table('complaint_list')}")[0]["n"]
     print(f"complaint_list rows: {rows}")

@@ -32,11 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aggregates.complaint import Complaint  # noqa: E402
 from aggregates.vocabulary import Category, Channel, ResolutionCode, Severity  # noqa: E402
+from infra.bootstrap import bootstrap  # noqa: E402
 from infra.settings import Settings  # noqa: E402
-from infra.wiring import build_app  # noqa: E402
 from projections.projection import Positioned, Projection  # noqa: E402
 from projections.store import Tx  # noqa: E402
-from projections.worker import runner_for  # noqa: E402
 
 WHO = {"actor": "bench", "correlation_id": "bench", "causation_id": None}
 AGENTS = [f"agent-{i}" for i in range(60)]
@@ -87,7 +86,7 @@ def act(c: Complaint, action: str, when: datetime, rng: random.Random) -> None:
 
 
 def generate(settings: Settings, complaints: int, seed: int) -> None:
-    app = build_app(settings)
+    app = bootstrap(settings).app
     if app.recorder.max_notification_id():
         sys.exit("the store is not empty: use a fresh database or schema")
     rng = random.Random(seed)
@@ -159,8 +158,9 @@ class Timed(Projection):
 
 
 def rebuild(settings: Settings) -> None:
-    app = build_app(settings)
-    runner = runner_for(app, settings)
+    services = bootstrap(settings)
+    app = services.app
+    runner = services.runner()
     timed = [Timed(p) for p in runner.projections]
     runner.projections = list(timed)
     indexing = [0.0]

@@ -37,8 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from commands.context import CommandContext  # noqa: E402
 from commands.models import FileComplaint  # noqa: E402
+from infra.bootstrap import bootstrap  # noqa: E402
 from infra.settings import Settings  # noqa: E402
-from infra.wiring import build_app  # noqa: E402
 from tests.intake import intake  # noqa: E402  (a realistic intake body, shared with the tests)
 
 
@@ -63,13 +63,14 @@ def fresh_store(url: str) -> None:
 
 
 def seed(url: str, complaints: int) -> str:
-    app = build_app(Settings(database_url=url))
+    services = bootstrap(Settings(database_url=url))
+    app = services.app
     ctx = CommandContext(principal="bench", role="admin", correlation_id="bench")
     token = app.issue_token("bench", "admin", ctx).secret
     command = FileComplaint.model_validate(intake())
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda _: app.file_complaint(command, ctx), range(complaints)))
-    app.close()
+    services.close()
     return token
 
 

@@ -30,7 +30,6 @@ from zoneinfo import ZoneInfo
 
 from aggregates.complaint import Complaint
 from aggregates.vocabulary import Visibility
-from infra.settings import Settings
 from projections.complaint_rows import fold, rows_to_change, topics_of
 from projections.projection import Positioned, Projection
 from projections.schema import Column, Table
@@ -97,9 +96,9 @@ class AnalyticsProjection(Projection):
     topics = topics_of(Complaint.Filed, Complaint.Commented, Complaint.Closed, Complaint.Reopened)
     tables = (ANALYTICS_CASES, ANALYTICS_DAILY, ANALYTICS_ROLLUP)
 
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
-        self.zone = ZoneInfo(settings.report_tz)
+    def __init__(self, report_tz: str = "UTC") -> None:
+        """``report_tz``: the IANA zone days are cut in (``COMPLAINTS_REPORT_TZ``)."""
+        self.zone = ZoneInfo(report_tz)
 
     def day(self, moment: datetime) -> date:
         # Clamped first: an instant near year 1 or 9999 would overflow in the report zone.

@@ -114,7 +114,7 @@ class Database(ApplicationRecorder):
     def clamp_stored_instants(self, tables: Sequence[Table]) -> None:
         """Brings timestamps the database holds but Python cannot read (before year 1 or after
         9999 in UTC, written before encoders clamped them) into the storable range
-        (``projections/storable.py``); a runner runs it once when it starts."""
+        (``projections/storable.py``); run once per process by the composition root."""
 
     # ---- projection tracking ----------------------------------------------------------------
 

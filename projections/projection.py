@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from infra.settings import Settings
 from projections.schema import Table
 from projections.store import Tx
 
@@ -45,9 +44,6 @@ class Projection(ABC):
     name: str
     topics: tuple[str, ...]
     tables: tuple[Table, ...]
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
 
     @abstractmethod
     def apply(self, tx: Tx, events: Sequence[Positioned]) -> None:

@@ -130,7 +130,8 @@ class Runner:
         """Pages of ``page_size`` positions (one transaction each) while tailing, of
         ``bulk_page_size`` (default: the same) while more than a page behind: larger batches
         fold more events of one complaint into one row write and spread each statement's cost
-        over more events."""
+        over more events. The projections' tables must exist: the composition root
+        (``infra/bootstrap.py``) creates them."""
         self.app = app
         self.store = store or ReadModelStore(app)
         self.projections = list(projections)
@@ -145,9 +146,6 @@ class Runner:
         """Per projection: whether it may have quarantined events, so that a batch must look up
         which aggregates to park (unknown: look). Only the runner holding a projection adds
         rows (a retry only removes them), so a False stays true until this runner adds one."""
-        tables = [t for p in self.projections for t in p.tables]
-        self.store.create_tables(tables)
-        self.store.clamp_stored_instants(tables)
 
     def catch_up(
         self,

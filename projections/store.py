@@ -110,7 +110,6 @@ class ReadModelStore:
         self.app = app
         self.database = database_of(app)
         self.dialect = self.database.dialect
-        self.database.create_tracking_table()
 
     @property
     def identity(self) -> str:
@@ -140,8 +139,10 @@ class ReadModelStore:
     # ---- tables ----------------------------------------------------------------------------
 
     def create_tables(self, tables: Sequence[Table]) -> None:
-        """Creates what is missing, secondary indexes included (so a runner started after a
-        rebuild died before its end gets them back), and the dead-letter table."""
+        """Creates what is missing, secondary indexes included (so a process started after a
+        rebuild died before its end gets them back), the dead-letter table and the tracking
+        table. Run once per process, by the composition root (``infra/bootstrap.py``)."""
+        self.database.create_tracking_table()
         with self.write() as tx:
             for table in (*tables, quarantine.QUARANTINE):
                 for statement in self.dialect.create_statements(table):
@@ -224,7 +225,8 @@ class ReadModelStore:
         self.database.announce_positions(tx.cursor, positions)
 
     def clamp_stored_instants(self, tables: Sequence[Table]) -> None:
-        """See ``Database.clamp_stored_instants``: run once by a runner when it starts."""
+        """See ``Database.clamp_stored_instants``: run once per process, by the composition
+        root, with the tables."""
         self.database.clamp_stored_instants(tables)
 
     def notifications_at(self, positions: Sequence[int]) -> list[Notification]:

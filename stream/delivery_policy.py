@@ -1,6 +1,6 @@
 """What the webhook worker and its sender need to know of the configuration, and nothing more.
 
-Built from ``Settings`` at the edge (``infra/stream_wiring.py``), so that the stream never imports
+Built from ``Settings`` at the edge (``infra/bootstrap.py``), so that the stream never imports
 ``infra``; tests build it from their own settings the same way.
 """
 

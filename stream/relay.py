@@ -42,6 +42,9 @@ class RelayPositions:
 
     def __init__(self, app: Application[UUID]) -> None:
         self._tables = StoreTables(app, "relay_positions")
+
+    def create_table(self) -> None:
+        """Done once by the composition root (``infra/bootstrap.py``) when a process starts."""
         with self._tables.cursor(commit=True) as cursor:
             cursor.execute(
                 self._tables.sql(

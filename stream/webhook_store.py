@@ -116,19 +116,20 @@ class WebhookStore:
     """Webhook subscriptions with their delivery positions, the delivery log and the queue of
     manual redeliveries: tables of ours in the event store's database (``StoreTables``)."""
 
-    def __init__(self, app: Application[UUID], box: Sealer, *, migrate: bool = False) -> None:
-        """``migrate``: also bring rows of older versions up to date (seal plaintext secrets,
-        reduce logged exception texts to error classes). Done by the processes that start the
-        service (``serve``'s table creation, the delivery worker), not on an API request: it
-        scans the delivery log."""
+    def __init__(self, app: Application[UUID], box: Sealer) -> None:
         self._tables = StoreTables(
             app, "webhook_subscriptions", "webhook_deliveries", "webhook_redeliveries"
         )
         self._box = box
+
+    def migrate(self) -> None:
+        """Creates the tables and brings rows of older versions up to date (seals plaintext
+        secrets, reduces logged exception texts to error classes). Done once by the composition
+        root (``infra/bootstrap.py``) when a process starts, never on a request: it scans the
+        delivery log."""
         self.create_tables()
-        if migrate:
-            self._seal_plaintext_secrets()
-            self._scrub_legacy_errors()
+        self._seal_plaintext_secrets()
+        self._scrub_legacy_errors()
 
     def _cursor(self, *, commit: bool) -> AbstractContextManager[Any]:
         return self._tables.cursor(commit=commit)

@@ -43,7 +43,6 @@ from stream.webhook_store import (
     PENDING,
     Delivery,
     Redelivery,
-    Sealer,
     Subscription,
     WebhookStore,
 )
@@ -67,13 +66,13 @@ class WebhookWorker:
         self,
         app: Application[UUID],
         policy: DeliveryPolicy,
-        sealer: Sealer,
+        store: WebhookStore,
         *,
         watcher: EventWatcher | None = None,
     ) -> None:
         self._app = app
         self._policy = policy
-        self._store = WebhookStore(app, sealer, migrate=True)
+        self._store = store
         self._owns_watcher = watcher is None
         self._watcher = watcher or EventWatcher(app, policy.poll_seconds)
         self._drains: dict[str, asyncio.Task[None]] = {}

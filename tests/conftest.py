@@ -20,8 +20,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
+from infra.bootstrap import Services, bootstrap
 from infra.settings import Settings
-from infra.wiring import build_app
 
 POSTGRES_URL = os.environ.get(
     "COMPLAINTS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -81,10 +81,14 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings) -> Iterator[ComplaintsApp]:
-    service = build_app(settings)
-    yield service
-    service.close()
+def services(settings: Settings) -> Iterator[Services]:
+    with bootstrap(settings) as built:
+        yield built
+
+
+@pytest.fixture
+def app(services: Services) -> ComplaintsApp:
+    return services.app
 
 
 @pytest.fixture
@@ -103,7 +107,7 @@ def agent_token(app: ComplaintsApp, ctx: CommandContext) -> str:
 
 
 @pytest.fixture
-def client(settings: Settings, app: ComplaintsApp, agent_token: str) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, app)) as c:
+def client(services: Services, agent_token: str) -> Iterator[TestClient]:
+    with TestClient(create_app(services)) as c:
         c.headers["Authorization"] = f"Bearer {agent_token}"
         yield c

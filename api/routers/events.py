@@ -6,12 +6,11 @@ import json
 import math
 import re
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, WithJsonSchema
 from starlette.concurrency import run_in_threadpool
@@ -39,23 +38,7 @@ TOKEN_ENDED = ": closing: the token was revoked or has expired\n\n"
 LIFETIME_OVER = ": closing: maximum stream lifetime reached; reconnect with Last-Event-ID\n\n"
 
 
-@asynccontextmanager
-async def lifespan(api: FastAPI) -> AsyncIterator[None]:
-    # Runs inside the application's own lifespan, so the service already exists and outlives us.
-    settings: Settings = api.state.settings
-    # Started by the first stream request: most processes (and tests) never stream.
-    watcher = EventWatcher(api.state.complaints, settings.stream_poll_seconds)
-    api.state.event_watcher = watcher
-    api.state.stream_slots = StreamSlots(
-        settings.stream_max_connections, settings.stream_max_connections_per_token
-    )
-    try:
-        yield
-    finally:
-        await run_in_threadpool(watcher.stop)
-
-
-router = APIRouter(prefix="/events", tags=["events"], lifespan=lifespan)
+router = APIRouter(prefix="/events", tags=["events"])
 
 PROBLEM: dict[str, object] = {"content": {"application/problem+json": {}}}
 FEED_ERRORS: dict[int | str, dict[str, object]] = {
@@ -248,7 +231,7 @@ def stream_events(
         ) from None
     try:
         watcher: EventWatcher = request.app.state.event_watcher
-        watcher.start()
+        watcher.start()  # idempotent; most processes (and tests) never stream
         body = _sse(app, watcher, settings, principal.token_id, after, types, aggregate_id)
         return EventStreamResponse(body, slot)
     except BaseException:

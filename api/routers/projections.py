@@ -63,7 +63,7 @@ def retry(
     """Applies the projection's quarantined events again, in position order; those that still
     fail stay quarantined with one more attempt. Safe while the projection runs."""
     try:
-        [projection] = build(settings_of(request), [name])
+        [projection] = build([name], report_tz=settings_of(request).report_tz)
     except UnknownProjectionError as unknown:
         raise ProblemError(404, "not-found", "Projection not found", str(unknown)) from None
     report = retry_quarantined(store, projection)

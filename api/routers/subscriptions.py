@@ -7,7 +7,6 @@ URLs never leave the API with credentials in them (older rows may hold some).
 
 from __future__ import annotations
 
-import threading
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated
@@ -19,7 +18,6 @@ from aggregates.vocabulary import Role
 from api.deps import AppDep, Principal, require_role
 from api.problems import ProblemError
 from commands.input_types import Position
-from infra.secrets import secret_box
 from infra.settings import Settings
 from stream.envelope import TYPE_CLASSES
 from stream.feed import UnknownEventTypeError, head, read_page, topics_for
@@ -47,17 +45,11 @@ REDELIVERY_ERRORS: dict[int | str, dict[str, object]] = {
     **ERRORS,
     429: {"description": "Too many redeliveries waiting for this subscription", **PROBLEM},
 }
-_store_lock = threading.Lock()
 
 
-def get_store(request: Request, app: AppDep) -> WebhookStore:
-    # Created on first use (it creates its tables), then shared by every request.
-    with _store_lock:
-        store = getattr(request.app.state, "webhook_store", None)
-        if store is None:
-            settings: Settings = request.app.state.settings
-            store = request.app.state.webhook_store = WebhookStore(app, secret_box(settings))
-    return store  # type: ignore[no-any-return]
+async def get_store(request: Request) -> WebhookStore:
+    """The API's webhook store (built, its tables created, by ``infra/bootstrap.py``)."""
+    return request.app.state.webhook_store  # type: ignore[no-any-return]
 
 
 StoreDep = Annotated[WebhookStore, Depends(get_store)]

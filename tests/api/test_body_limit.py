@@ -44,7 +44,7 @@ def assert_too_large(response: httpx.Response, settings: Settings) -> None:
 
 @pytest.fixture
 def base_url(settings: Settings, app: ComplaintsApp) -> Iterator[str]:
-    with live_server(settings, app) as url:
+    with live_server(settings) as url:
         yield url
 
 
@@ -114,9 +114,10 @@ def test_a_declared_length_over_the_limit_or_malformed_gets_413_unread(
 
 def test_the_limit_is_a_setting(settings: Settings, app: ComplaintsApp, agent_token: str) -> None:
     from api.app import create_app
+    from infra.bootstrap import bootstrap
 
     small = settings.model_copy(update={"max_body_bytes": 2048})
-    with TestClient(create_app(small, app)) as client:
+    with bootstrap(small) as services, TestClient(create_app(services)) as client:
         client.headers["Authorization"] = f"Bearer {agent_token}"
         body = json.dumps(intake(description="y" * 3000)).encode()
         response = client.post(

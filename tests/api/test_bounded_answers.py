@@ -18,7 +18,7 @@ from tests.intake import intake
 
 @pytest.fixture
 def projections(app: ComplaintsApp, settings: Settings) -> Iterator[BackgroundRunner]:
-    with BackgroundRunner(Runner(app, build(settings), poll_seconds=0.02)) as running:
+    with BackgroundRunner(Runner(app, build(), poll_seconds=0.02)) as running:
         yield running
 
 

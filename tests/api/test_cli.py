@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,9 @@ from api import cli
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.models import AssignComplaint, FileComplaint
+from infra.bootstrap import Services
 from infra.settings import Settings
+from projections.runner import Runner
 from tests.intake import intake
 
 runner = CliRunner()
@@ -109,3 +112,38 @@ def test_tokens_can_expire(app: ComplaintsApp) -> None:
 def test_every_command_has_help() -> None:
     for args in (["--help"], ["serve", "--help"], ["tokens", "--help"], ["history", "--help"]):
         assert runner.invoke(cli.cli, args).exit_code == 0
+
+
+@pytest.fixture
+def closed(monkeypatch: pytest.MonkeyPatch) -> list[Services]:
+    """The services that commands built, recorded as they are closed."""
+    closed: list[Services] = []
+    close = Services.close
+
+    def recording(self: Services) -> None:
+        closed.append(self)
+        close(self)
+
+    monkeypatch.setattr(Services, "close", recording)
+    return closed
+
+
+def test_projections_rebuild_closes_what_it_opened(
+    app: ComplaintsApp, ctx: CommandContext, closed: list[Services]
+) -> None:
+    app.file_complaint(FileComplaint.model_validate(intake()), ctx)
+    result = runner.invoke(cli.cli, ["projections", "rebuild", "--all"])
+    assert result.exit_code == 0, result.output
+    assert [services.app is app for services in closed] == [False]
+
+
+def test_projections_run_closes_what_it_opened(
+    app: ComplaintsApp, closed: list[Services], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(self: Runner, stop: threading.Event) -> None:
+        raise KeyboardInterrupt  # Ctrl-C at once
+
+    monkeypatch.setattr(Runner, "run_forever", interrupted)
+    result = runner.invoke(cli.cli, ["projections", "run"])
+    assert result.exit_code == 0, result.output
+    assert [services.app is app for services in closed] == [False]

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from api.app import create_app
+from infra.bootstrap import bootstrap
 from infra.settings import Settings
 
 COMMANDS = [
@@ -24,7 +25,8 @@ COMMANDS = [
 @pytest.fixture(scope="module")
 def openapi(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     path: Path = tmp_path_factory.mktemp("openapi") / "c.db"
-    return create_app(Settings(database_url=f"sqlite:///{path}")).openapi()
+    with bootstrap(Settings(database_url=f"sqlite:///{path}")) as services:
+        return create_app(services).openapi()
 
 
 @pytest.mark.parametrize(("action", "name", "model"), COMMANDS)

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from api.app import create_app
 from commands.application import ComplaintsApp
+from infra.bootstrap import bootstrap
 from infra.settings import Settings
 from tests.api.server_errors import assert_no_server_error
 from tests.intake import intake
@@ -46,7 +47,7 @@ hypothesis_settings = settings(
 @pytest.fixture
 def admin(settings: Settings, app: ComplaintsApp, admin_token: str) -> Iterator[TestClient]:
     quick = settings.model_copy(update={"read_wait_seconds": 0.2, "webhooks_in_serve": False})
-    with TestClient(create_app(quick, app)) as c:
+    with bootstrap(quick) as services, TestClient(create_app(services)) as c:
         c.headers["Authorization"] = f"Bearer {admin_token}"
         yield c
 

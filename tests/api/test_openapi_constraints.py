@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from infra.bootstrap import bootstrap
 from infra.settings import Settings
 from tests.intake import intake
 
@@ -21,7 +22,8 @@ OPAQUE = {"cursor"}
 @pytest.fixture
 def openapi(tmp_path: Path) -> dict[str, Any]:
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'c.db'}", events_max_page=321)
-    return create_app(settings).openapi()
+    with bootstrap(settings) as services:
+        return create_app(services).openapi()
 
 
 def operations(openapi: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

@@ -34,7 +34,7 @@ def quarantined(app: ComplaintsApp, settings: Settings, ctx: CommandContext) -> 
     app.assign(bad, AssignComplaint(assignee="bob"), ctx)
     fault = Refusing()
     fault.refused.add(bad)
-    Runner(app, [refusing(ComplaintsProjection, settings, fault)]).catch_up()
+    Runner(app, [refusing(ComplaintsProjection, fault)]).catch_up()
     return bad
 
 

@@ -20,7 +20,7 @@ from tests.projections.oracle import Oracle
 
 @pytest.fixture
 def projections(app: ComplaintsApp, settings: Settings) -> Iterator[BackgroundRunner]:
-    with BackgroundRunner(Runner(app, build(settings), poll_seconds=0.02)) as running:
+    with BackgroundRunner(Runner(app, build(), poll_seconds=0.02)) as running:
         yield running
 
 
@@ -79,7 +79,7 @@ def test_the_list_pages_newest_first_with_a_cursor(
 def catch_up(app: ComplaintsApp, settings: Settings) -> None:
     """Every view up to the head at once: for tests of what a view answers rather than of
     waiting for it (a background runner takes a second to stop on PostgreSQL)."""
-    Runner(app, build(settings)).catch_up()
+    Runner(app, build()).catch_up()
 
 
 def test_the_list_filters_on_every_field_given(

@@ -19,8 +19,8 @@ from api.app import create_app
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.models import FileComplaint
+from infra.bootstrap import bootstrap
 from infra.settings import Settings
-from infra.wiring import build_app
 from projections.position_signal import PositionSignal, signal_for
 from projections.position_watcher import PositionWatcher
 from projections.registry import build
@@ -69,7 +69,11 @@ def crowd(
     Whoever still waits at the end is released by catching the views up."""
     patient = settings.model_copy(update={"read_wait_seconds": 30, "read_wait_max_waiters": 60})
     position = file(app, ctx)
-    with TestClient(create_app(patient, app)) as client, ThreadPoolExecutor(60) as pool:
+    with (
+        bootstrap(patient) as services,
+        TestClient(create_app(services)) as client,
+        ThreadPoolExecutor(60) as pool,
+    ):
         client.headers["Authorization"] = f"Bearer {agent_token}"
 
         def waiting_read() -> tuple[int, float]:
@@ -81,7 +85,7 @@ def crowd(
         assert eventually(lambda: getattr(state, "position_watcher", None) is not None
                           and state.position_watcher.waiting == 60)
         yield Crowd(client, waits)
-        Runner(app, build(settings)).catch_up()
+        Runner(app, build()).catch_up()
         wait(waits, timeout=10)
 
 
@@ -102,7 +106,7 @@ def test_a_read_past_the_waiting_cap_gets_429(crowd: Crowd, app: ComplaintsApp) 
 def test_every_waiting_read_wakes_when_the_view_commits(
     crowd: Crowd, app: ComplaintsApp, settings: Settings
 ) -> None:
-    Runner(app, build(settings)).catch_up()
+    Runner(app, build()).catch_up()
     committed = time.monotonic()
     answers = [w.result(timeout=10) for w in crowd.waits]
     assert {status for status, _ in answers} == {200}
@@ -128,7 +132,8 @@ def test_a_commit_in_another_schema_does_not_answer_a_wait(
     elsewhere = settings.model_copy(
         update={"database_url": f"{POSTGRES_URL}?schema={other_schema}"}
     )
-    other = build_app(elsewhere)
+    other_services = bootstrap(elsewhere)
+    other = other_services.app
     try:
         while file(other, ctx) < position:
             pass
@@ -140,10 +145,10 @@ def test_a_commit_in_another_schema_does_not_answer_a_wait(
                 getattr(state, "position_watcher", None) is not None
                 and state.position_watcher.waiting == 1
             ))
-            Runner(other, build(elsewhere)).catch_up()  # commits, and announces, over there
+            other_services.runner().catch_up()  # commits, and announces, over there
             response = waiting.result(timeout=10)
     finally:
-        other.close()
+        other_services.close()
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{other_schema}" CASCADE')
     assert response.status_code == 503, response.text
@@ -158,7 +163,7 @@ def test_a_waiter_is_woken_by_the_commit_itself(
     50 ms, can: the safety-net re-read is set far beyond the test's bound. The old wait polled
     every 20 ms behind a runner that pauses 20 ms (batch delay) and polls SQLite every 100 ms."""
     position = file(app, ctx)
-    runner = Runner(app, build(settings, ["complaints"]))
+    runner = Runner(app, build(["complaints"]))
     watcher = PositionWatcher(
         ReadModelStore(app), poll_seconds=0.05, recheck_seconds=60, linger_seconds=0.1
     )
@@ -207,12 +212,12 @@ def test_positions_committed_in_another_store_wake_no_waiter(
     busy neighbour's commits woke our waiters, and the read that followed saw a view that had not
     caught up. Our own commit still wakes the waiter at once (the control)."""
     position = file(app, ctx)
-    runner = Runner(app, build(settings, ["complaints"]))
+    runner = Runner(app, build(["complaints"]))
     watcher = PositionWatcher(
         ReadModelStore(app), poll_seconds=0.05, recheck_seconds=60, linger_seconds=0.1
     )
-    neighbour = build_app(other_database)
-    elsewhere = ReadModelStore(neighbour)
+    neighbour = bootstrap(other_database)
+    elsewhere = neighbour.read_models
 
     def commit_elsewhere() -> None:
         far = {"complaints": position + 1_000_000}

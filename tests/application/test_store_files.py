@@ -6,8 +6,8 @@ import stat
 from pathlib import Path
 
 from commands.context import CommandContext
+from infra.bootstrap import bootstrap
 from infra.settings import Settings
-from infra.wiring import build_app
 from projections.database import database_of
 
 
@@ -17,9 +17,9 @@ def mode(path: Path) -> int:
 
 def test_a_new_store_and_its_directory_are_private(tmp_path: Path, ctx: CommandContext) -> None:
     database = tmp_path / "data" / "complaints.db"
-    app = build_app(Settings(database_url=f"sqlite:///{database}"))
+    services = bootstrap(Settings(database_url=f"sqlite:///{database}"))
     try:
-        app.issue_token("alice", "agent", ctx)  # a write, so the -wal and -shm files exist
+        services.app.issue_token("alice", "agent", ctx)  # a write, so the -wal and -shm files exist
         files = [database, database.with_name("complaints.db-wal"), database.with_name(
             "complaints.db-shm"
         )]
@@ -27,7 +27,7 @@ def test_a_new_store_and_its_directory_are_private(tmp_path: Path, ctx: CommandC
         assert {f.name: mode(f) for f in files} == {f.name: 0o600 for f in files}
         assert mode(database.parent) == 0o700
     finally:
-        app.close()
+        services.close()
 
 
 def test_an_older_world_readable_store_is_tightened_on_start(
@@ -35,25 +35,24 @@ def test_an_older_world_readable_store_is_tightened_on_start(
 ) -> None:
     database = tmp_path / "complaints.db"
     url = f"sqlite:///{database}"
-    first = build_app(Settings(database_url=url))
-    first.issue_token("alice", "agent", ctx)
-    first.close()
+    with bootstrap(Settings(database_url=url)) as first:
+        first.app.issue_token("alice", "agent", ctx)
     database.chmod(0o644)
-    second = build_app(Settings(database_url=url))
+    second = bootstrap(Settings(database_url=url))
     try:
         assert mode(database) == 0o600
-        assert second.has_tokens()  # the same data, only the mode changed
+        assert second.app.has_tokens()  # the same data, only the mode changed
     finally:
         second.close()
 
 
 def test_lock_files_beside_the_store_are_private(tmp_path: Path) -> None:
     database = tmp_path / "complaints.db"
-    app = build_app(Settings(database_url=f"sqlite:///{database}"))
+    services = bootstrap(Settings(database_url=f"sqlite:///{database}"))
     try:
-        with database_of(app).coordinator(0.1) as coordinator:
+        with database_of(services.app).coordinator(0.1) as coordinator:
             assert coordinator.acquire("complaints")
             lock = tmp_path / "complaints.db.complaints.lock"
             assert mode(lock) == 0o600
     finally:
-        app.close()
+        services.close()

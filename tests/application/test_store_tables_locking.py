@@ -11,8 +11,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from infra.bootstrap import bootstrap
 from infra.settings import Settings
-from infra.wiring import build_app
 from stream.store_tables import StoreTables
 
 
@@ -20,8 +20,8 @@ def test_a_read_then_write_transaction_survives_a_commit_by_another_connection(
     tmp_path: Path,
 ) -> None:
     database = tmp_path / "complaints.db"
-    app = build_app(Settings(database_url=f"sqlite:///{database}"))
-    tables = StoreTables(app, "probe")
+    services = bootstrap(Settings(database_url=f"sqlite:///{database}"))
+    tables = StoreTables(services.app, "probe")
     with tables.cursor(commit=True) as cursor:
         cursor.execute(tables.sql("CREATE TABLE IF NOT EXISTS {probe} (n INTEGER)"))
     has_read, other_committed = threading.Event(), threading.Event()
@@ -44,7 +44,7 @@ def test_a_read_then_write_transaction_survives_a_commit_by_another_connection(
     other.execute("INSERT INTO probe (n) VALUES (2)")
     other_committed.set()
     worker.join(10)
-    app.close()
+    services.close()
 
     assert errors == []
     assert sorted(n for (n,) in other.execute("SELECT n FROM probe")) == [1, 2]

@@ -15,8 +15,8 @@ from aggregates.errors import InvalidIntakeError
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.token_cache import TokenCache
+from infra.bootstrap import bootstrap
 from infra.settings import Settings
-from infra.wiring import build_app
 
 TTL = 0.3
 
@@ -24,9 +24,8 @@ TTL = 0.3
 @pytest.fixture
 def other_process(settings: Settings) -> Iterator[ComplaintsApp]:
     """A second application on the same store, as the CLI would be."""
-    other = build_app(settings)
-    yield other
-    other.close()
+    with bootstrap(settings) as other:
+        yield other.app
 
 
 def count_store_reads(app: ComplaintsApp, monkeypatch: pytest.MonkeyPatch) -> list[Any]:

@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 from api.app import create_app  # noqa: E402
 from commands.context import CommandContext  # noqa: E402
+from infra.bootstrap import bootstrap  # noqa: E402
 from infra.settings import Settings  # noqa: E402
-from infra.wiring import build_app  # noqa: E402
 from tests.intake import intake  # noqa: E402
 from tests.poison import store_poison  # noqa: E402
 
@@ -57,10 +57,11 @@ def main() -> None:
             database_url=f"sqlite:///{db}", secret_key_file=f"{tmp}/secret.key",
             admin_token_file=f"{tmp}/admin-token",
         )
-        app = build_app(settings)
+        services = bootstrap(settings)
+        app = services.app
         ctx = CommandContext(principal="capture", role="admin", correlation_id="capture")
         token = app.issue_token("capture", "admin", ctx).secret
-        with TestClient(create_app(settings, app)) as client:
+        with TestClient(create_app(services)) as client:
             client.headers["Authorization"] = f"Bearer {token}"
             full = client.post("/complaints", json=intake()).json()["id"]
             for path, body in [
@@ -83,7 +84,7 @@ def main() -> None:
             sparse = str(store_poison(app))
             captured = {name: answers(client, cid) for name, cid in
                         [("full", full), ("minimal", minimal), ("sparse", sparse)]}
-        app.close()
+        services.close()
         with sqlite3.connect(db) as conn:
             rows = conn.execute(
                 "SELECT originator_id, originator_version, topic, state FROM stored_events "

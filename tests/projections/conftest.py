@@ -17,4 +17,4 @@ def report_settings(settings: Settings) -> Settings:
 
 @pytest.fixture
 def runner(app: ComplaintsApp, report_settings: Settings) -> Runner:
-    return Runner(app, build(report_settings), page_size=1000)
+    return Runner(app, build(report_tz=report_settings.report_tz), page_size=1000)

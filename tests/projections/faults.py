@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import TypeVar
 from uuid import UUID
 
-from infra.settings import Settings
 from projections.projection import Positioned, Projection
 from projections.store import Tx
 
@@ -46,7 +45,7 @@ class Refusing:
             raise self.error
 
 
-def refusing(projection_class: type[P], settings: Settings, fault: Refusing) -> P:
+def refusing(projection_class: type[P], fault: Refusing) -> P:
     """An instance of ``projection_class`` whose ``apply`` first lets ``fault`` check the batch."""
 
     class RefusingProjection(projection_class):  # type: ignore[valid-type,misc]
@@ -54,4 +53,4 @@ def refusing(projection_class: type[P], settings: Settings, fault: Refusing) -> 
             fault.check(events)
             super().apply(tx, events)
 
-    return RefusingProjection(settings)  # type: ignore[no-any-return]
+    return RefusingProjection()  # type: ignore[no-any-return]

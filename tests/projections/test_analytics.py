@@ -35,7 +35,7 @@ SUMMARY_PARTS = {"groups", "totals", "top_categories"}
 @pytest.fixture
 def history(app: ComplaintsApp, report_settings: Settings) -> Runner:
     """600 complaints over 2025; the view follows along in small, unevenly cut batches."""
-    live = Runner(app, build(report_settings, ["analytics"]), page_size=89)
+    live = Runner(app, build(["analytics"], report_tz=report_settings.report_tz), page_size=89)
     generate(app, 600, seed=5, rounds=8, after_round=lambda _: live.catch_up())
     live.catch_up()
     return live

@@ -12,7 +12,6 @@ from aggregates.vocabulary import ResolutionCode
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.models import AssignComplaint, CloseComplaint, FileComplaint
-from infra.settings import Settings
 from projections.analytics import ANALYTICS_CASES, AnalyticsProjection
 from projections.complaints import COMPLAINT_LIST, ComplaintsProjection
 from projections.projection import Positioned, Projection
@@ -59,13 +58,12 @@ def applied(app: ComplaintsApp, view: Projection, batch: list[Positioned]) -> Re
 
 @pytest.mark.parametrize(("view_class", "table"), VIEWS, ids=[v.name for v, _ in VIEWS])
 def test_a_batch_skips_the_events_of_complaints_the_view_has_no_row_for(
-    app: ComplaintsApp, settings: Settings, ctx: CommandContext,
-    view_class: type[Projection], table: Table,
+    app: ComplaintsApp, ctx: CommandContext, view_class: type[Projection], table: Table,
 ) -> None:
     unknown = file(app, ctx, "filed before the view's history")
     app.close_complaint(unknown, CLOSE, ctx)
     known = assigned_and_closed(app, ctx)
-    view = view_class(settings)
+    view = view_class()
     # The batch lacks the first complaint's filing, as if it came before the view's history.
     batch = [
         p for p in events_of(app, view)
@@ -79,10 +77,10 @@ def test_a_batch_skips_the_events_of_complaints_the_view_has_no_row_for(
 
 
 def test_a_complaint_filed_in_the_batch_gets_one_row_with_all_its_changes(
-    app: ComplaintsApp, settings: Settings, ctx: CommandContext
+    app: ComplaintsApp, ctx: CommandContext
 ) -> None:
     assigned_and_closed(app, ctx)
-    view = ComplaintsProjection(settings)
+    view = ComplaintsProjection()
     batch = events_of(app, view)
 
     store = applied(app, view, batch)

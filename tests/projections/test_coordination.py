@@ -43,8 +43,8 @@ def test_a_standby_runner_takes_over_from_a_stopped_one_without_gaps_or_doubles(
     def caught_up(head: int) -> bool:
         return eventually(lambda: store.position("complaints") >= head)
 
-    first = BackgroundRunner(Runner(app, build(settings), poll_seconds=0.02)).start()
-    standby = BackgroundRunner(Runner(app, build(settings), poll_seconds=0.02))
+    first = BackgroundRunner(Runner(app, build(), poll_seconds=0.02)).start()
+    standby = BackgroundRunner(Runner(app, build(), poll_seconds=0.02))
     try:
         assert caught_up(file(10))  # the first runner holds every projection's lock
         standby.start()
@@ -54,5 +54,5 @@ def test_a_standby_runner_takes_over_from_a_stopped_one_without_gaps_or_doubles(
     finally:
         first.stop()
         standby.stop()
-    rows = store.snapshot(build(settings)[0].tables[0])
+    rows = store.snapshot(build()[0].tables[0])
     assert len(rows) == 25 and len({r["id"] for r in rows}) == 25

@@ -18,6 +18,7 @@ import pytest
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.models import FileComplaint
+from infra.bootstrap import bootstrap
 from infra.settings import Settings
 from projections import quarantine
 from projections.analytics import ANALYTICS_ROLLUP
@@ -57,7 +58,7 @@ def test_every_view_moves_past_a_poison_event(
     poisoned = store_poison(app, **POISONS[poison])
     after = file_ordinary(app, ctx, 2)
     head = app.recorder.max_notification_id()
-    runner = Runner(app, build(report_settings), page_size=1000)
+    runner = Runner(app, build(report_tz=report_settings.report_tz), page_size=1000)
 
     runner.catch_up()
 
@@ -86,7 +87,7 @@ def test_stored_values_are_made_storable_alike_on_both_stores(
     app: ComplaintsApp, report_settings: Settings
 ) -> None:
     ids = {name: store_poison(app, **overrides) for name, overrides in POISONS.items()}
-    runner = Runner(app, build(report_settings))
+    runner = Runner(app, build(report_tz=report_settings.report_tz))
     runner.catch_up()
     rows = {r["id"]: r for r in runner.store.snapshot(COMPLAINT_LIST)}
     assert rows[ids["received-before-year-one"]]["received_at"] == EARLIEST
@@ -98,11 +99,11 @@ def test_stored_values_are_made_storable_alike_on_both_stores(
 
 # Only PostgreSQL stored such rows (SQLite's encoder raised instead), so only it is repaired.
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
-def test_rows_written_out_of_range_before_the_fix_are_repaired_when_a_runner_starts(
+def test_rows_written_out_of_range_before_the_fix_are_repaired_when_a_process_starts(
     app: ComplaintsApp, report_settings: Settings, database_url: str, ctx: CommandContext
 ) -> None:
     file_ordinary(app, ctx, 1)
-    runner = Runner(app, build(report_settings))
+    runner = Runner(app, build(report_tz=report_settings.report_tz))
     runner.catch_up()
     schema = database_url.split("schema=")[1]
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:  # as the old encoder wrote it
@@ -113,7 +114,8 @@ def test_rows_written_out_of_range_before_the_fix_are_repaired_when_a_runner_sta
     with pytest.raises(Exception, match="before year 1|too small"):
         list_complaints(runner.store, ListFilters())
 
-    Runner(app, build(report_settings))  # a worker (re)starts
+    with bootstrap(report_settings):  # a worker process (re)starts
+        pass
 
     assert list_complaints(runner.store, ListFilters()).items[0].received_at == EARLIEST
 
@@ -125,7 +127,9 @@ def test_poison_in_a_bulk_batch_is_made_storable_too(
     generate(app, 150, seed=4, rounds=2)
     nul = store_poison(app, subject="nul\x00here", received_at=POISON_EARLY)
     generate(app, 150, seed=5, rounds=2)
-    runner = Runner(app, build(report_settings), page_size=100, bulk_page_size=5000)
+    runner = Runner(
+        app, build(report_tz=report_settings.report_tz), page_size=100, bulk_page_size=5000
+    )
     runner.rebuild()
     rows = {r["id"]: r for r in runner.store.snapshot(COMPLAINT_LIST)}
     assert len(rows) == 301

@@ -77,8 +77,9 @@ def fault(history: History) -> Refusing:
 @pytest.fixture
 def faulty(app: ComplaintsApp, report_settings: Settings, fault: Refusing) -> Runner:
     """All three projections; the case list refuses B's events."""
-    complaints = refusing(ComplaintsProjection, report_settings, fault)
-    return Runner(app, [complaints, *build(report_settings, ["workload", "analytics"])])
+    complaints = refusing(ComplaintsProjection, fault)
+    others = build(["workload", "analytics"], report_tz=report_settings.report_tz)
+    return Runner(app, [complaints, *others])
 
 
 def test_an_event_that_fails_on_its_own_is_quarantined_and_the_view_moves_on(
@@ -125,7 +126,7 @@ def test_the_runner_does_not_spin_on_a_quarantined_event(
     app: ComplaintsApp, report_settings: Settings, ctx: CommandContext, fault: Refusing,
     history: History,
 ) -> None:
-    runner = Runner(app, [refusing(ComplaintsProjection, report_settings, fault)],
+    runner = Runner(app, [refusing(ComplaintsProjection, fault)],
                     poll_seconds=0.02)
     store = runner.store
     with BackgroundRunner(runner):
@@ -165,7 +166,7 @@ def test_retry_keeps_what_still_fails_and_applies_it_once_the_fault_is_gone(
     assert (row["assignee"], row["version"]) == ("bob", 3)  # filed, assigned, commented: in order
     assert row["first_response_at"] is not None
     # The same as a view that never failed.
-    healthy = Runner(app, build(report_settings, ["complaints"]))
+    healthy = Runner(app, build(["complaints"], report_tz=report_settings.report_tz))
     incremental = healthy.store.snapshot(COMPLAINT_LIST)
     healthy.rebuild()
     assert healthy.store.snapshot(COMPLAINT_LIST) == incremental
@@ -180,7 +181,7 @@ def test_events_that_cannot_be_decoded_are_quarantined(
     )
     app.recorder.insert_events([corrupt])
     file(app, ctx, "after the corrupt one")
-    runner = Runner(app, build(report_settings))
+    runner = Runner(app, build(report_tz=report_settings.report_tz))
 
     runner.catch_up()
 
@@ -209,7 +210,7 @@ def test_a_transient_error_quarantines_nothing_and_is_retried_with_back_off(
     fault = Refusing(transient_error(database_url), times=4)
     fault.refused.add(history.b)
     runner = Runner(
-        app, [refusing(ComplaintsProjection, report_settings, fault)], poll_seconds=0.02,
+        app, [refusing(ComplaintsProjection, fault)], poll_seconds=0.02,
         retry_base_seconds=0.05, retry_max_seconds=0.2,
     )
     with BackgroundRunner(runner):
@@ -231,7 +232,7 @@ class Broken(AnalyticsProjection):
 def test_a_projection_that_fails_even_without_events_quarantines_nothing(
     app: ComplaintsApp, report_settings: Settings, history: History
 ) -> None:
-    broken: list[Projection] = [Broken(report_settings)]
+    broken: list[Projection] = [Broken(report_settings.report_tz)]
     runner = Runner(app, broken)
     with pytest.raises(ProjectionFaultError):
         runner.catch_up()
@@ -245,7 +246,7 @@ def test_a_retry_while_the_worker_runs_and_commands_arrive_keeps_each_complaint_
 ) -> None:
     """New events of the quarantined complaint keep arriving during the retry: the worker parks
     them or, once the retry has committed, applies them; never before the events they follow."""
-    runner = Runner(app, [refusing(ComplaintsProjection, report_settings, fault)],
+    runner = Runner(app, [refusing(ComplaintsProjection, fault)],
                     poll_seconds=0.02)
     store = runner.store
     stop = threading.Event()

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from commands.application import ComplaintsApp
+from infra.bootstrap import bootstrap
 from infra.settings import Settings
 from projections.complaints import COMPLAINT_LIST, ComplaintsProjection
 from projections.projection import Positioned
@@ -29,7 +30,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 @pytest.fixture
 def history(app: ComplaintsApp, report_settings: Settings) -> Runner:
     """2,000 complaints; the views follow along in small, unevenly cut batches."""
-    live = Runner(app, build(report_settings), page_size=97)
+    live = Runner(app, build(report_tz=report_settings.report_tz), page_size=97)
     started = time.monotonic()
     generate(app, 2000, seed=11, rounds=10, after_round=lambda _: live.catch_up())
     live.catch_up()
@@ -80,7 +81,9 @@ def test_rebuild_follows_commands_that_arrive_meanwhile(
     app: ComplaintsApp, report_settings: Settings
 ) -> None:
     generate(app, 300, seed=21, rounds=3)
-    runner = Runner(app, build(report_settings), page_size=100, bulk_page_size=400)
+    runner = Runner(
+        app, build(report_tz=report_settings.report_tz), page_size=100, bulk_page_size=400
+    )
     arrived: list[object] = []
 
     def progress(_positions: dict[str, int], _head: int) -> None:
@@ -115,19 +118,20 @@ def test_a_rebuild_killed_midway_leaves_a_state_that_recovers(
     app: ComplaintsApp, report_settings: Settings
 ) -> None:
     generate(app, 300, seed=23, rounds=3)
-    Runner(app, build(report_settings)).catch_up()
-    first = Runner(app, build(report_settings))
+    Runner(app, build(report_tz=report_settings.report_tz)).catch_up()
+    first = Runner(app, build(report_tz=report_settings.report_tz))
     incremental, indexes = snapshot(first.store), index_names(first)
     head = app.recorder.max_notification_id() or 0
 
-    dying = Runner(app, [DyingComplaints(report_settings), *build(report_settings)[1:]],
+    dying = Runner(app, [DyingComplaints(), *build(report_tz=report_settings.report_tz)[1:]],
                    page_size=100, bulk_page_size=400)
     with pytest.raises(Killed):
         dying.rebuild()
     assert set(dying.store.positions(names()).values()) == {400} and head > 400
     assert SECONDARY not in dying.store.index_names(COMPLAINT_LIST)
 
-    resumed = Runner(app, build(report_settings))  # a new worker: indexes first, then resumes
+    with bootstrap(report_settings):  # a new worker process: indexes first, then it resumes
+        resumed = Runner(app, build(report_tz=report_settings.report_tz))
     assert index_names(resumed) == indexes
     resumed.catch_up()
     assert snapshot(resumed.store) == incremental

@@ -28,7 +28,7 @@ def test_stopped_after_k_events_resumes_exactly(
     head = app.recorder.max_notification_id() or 0
 
     stop = threading.Event()
-    first = Runner(app, build(report_settings), page_size=37)
+    first = Runner(app, build(report_tz=report_settings.report_tz), page_size=37)
     seen: list[dict[str, int]] = []
 
     def stop_after_three(positions: dict[str, int], _head: int) -> None:
@@ -41,7 +41,8 @@ def test_stopped_after_k_events_resumes_exactly(
     assert 0 < min(stopped_at.values()) < head
     assert stopped_at == seen[-1]  # what was committed is exactly what was reported
 
-    resumed = Runner(app, build(report_settings), page_size=1000)  # a fresh process, say
+    # A fresh process, say.
+    resumed = Runner(app, build(report_tz=report_settings.report_tz), page_size=1000)
     resumed.catch_up()
     assert set(resumed.store.positions(["complaints", "workload", "analytics"]).values()) == {head}
     incremental = snapshot(resumed.store)
@@ -71,8 +72,8 @@ def test_killed_mid_batch_leaves_nothing_behind(
 ) -> None:
     generate(app, 60, seed=5, rounds=3)
     head = app.recorder.max_notification_id()
-    healthy = build(report_settings)
-    crashing = Runner(app, [healthy[0], CrashingWorkload(report_settings), healthy[2]])
+    healthy = build(report_tz=report_settings.report_tz)
+    crashing = Runner(app, [healthy[0], CrashingWorkload(), healthy[2]])
     with pytest.raises(Killed):
         crashing.catch_up()
     # The batch was one transaction over all three: none of them moved or wrote anything.
@@ -82,7 +83,7 @@ def test_killed_mid_batch_leaves_nothing_behind(
     assert crashing.store.snapshot(WORKLOAD_AGENTS) == []
     assert crashing.store.snapshot(COMPLAINT_LIST) == []
 
-    Runner(app, build(report_settings)).catch_up()
+    Runner(app, build(report_tz=report_settings.report_tz)).catch_up()
     assert crashing.store.position("workload") == head
     assert len(crashing.store.snapshot(COMPLAINT_LIST)) == 60
 
@@ -91,8 +92,8 @@ def test_a_stale_worker_cannot_apply_a_batch_twice(
     app: ComplaintsApp, report_settings: Settings
 ) -> None:
     generate(app, 30, seed=9, rounds=2)
-    one = Runner(app, build(report_settings, ["workload"]))
-    two = Runner(app, build(report_settings, ["workload"]))
+    one = Runner(app, build(["workload"], report_tz=report_settings.report_tz))
+    two = Runner(app, build(["workload"], report_tz=report_settings.report_tz))
     one.catch_up()
     expected = one.store.snapshot(WORKLOAD_AGENTS)
     # ``two`` read its position (0) before ``one`` committed: its claim must fail, then it

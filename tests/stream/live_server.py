@@ -9,9 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
+from fastapi import FastAPI
 
 from api.app import create_app
-from commands.application import ComplaintsApp
+from infra.bootstrap import bootstrap
 from infra.settings import Settings
 
 
@@ -22,10 +23,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(settings: Settings, app: ComplaintsApp) -> Iterator[str]:
+def live_server(settings: Settings) -> Iterator[str]:
     port = free_port()
+    with bootstrap(settings) as services:
+        yield from _served(create_app(services), port)
+
+
+def _served(api: FastAPI, port: int) -> Iterator[str]:
     config = uvicorn.Config(
-        create_app(settings, app), host="127.0.0.1", port=port, log_level="warning",
+        api, host="127.0.0.1", port=port, log_level="warning",
         timeout_graceful_shutdown=1,
     )
     server = uvicorn.Server(config)

@@ -18,8 +18,8 @@ from aggregates.complaint import Complaint
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.models import FileComplaint
+from infra.bootstrap import relay_options
 from infra.settings import Settings
-from infra.stream_wiring import relay_options
 from stream.relay import NatsRelay
 from tests.intake import intake
 from tests.poison import POISONS, store_poison, store_poison_comment
@@ -78,7 +78,7 @@ def test_webhooks_deliver_poison_events_and_those_after_them(
     settings: Settings, app: ComplaintsApp, ctx: CommandContext, admin_token: str
 ) -> None:
     fast = webhook_settings(settings)
-    with receiver() as hook, admin_client(fast, app, admin_token) as admin:
+    with receiver() as hook, admin_client(fast, admin_token) as admin:
         sub = subscribe(admin, hook.url, after=0)["id"]
         good = store_every_poison_then_a_good_one(app, ctx)
         with running_worker(app, fast):

@@ -12,8 +12,8 @@ import pytest
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.models import AssignComplaint, FileComplaint
+from infra.bootstrap import relay_options
 from infra.settings import Settings
-from infra.stream_wiring import relay_options
 from stream.feed import read_page
 from stream.relay import NatsRelay
 from tests.intake import intake

@@ -18,8 +18,8 @@ from fastapi.testclient import TestClient
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.models import AssignComplaint, FileComplaint
+from infra.bootstrap import bootstrap
 from infra.settings import Settings
-from infra.wiring import build_app
 from stream.feed import read_page
 from tests.intake import intake
 from tests.poison import POISONS, store_poison
@@ -31,22 +31,21 @@ HEARTBEAT = 0.3
 FAST = {"stream_heartbeat_seconds": HEARTBEAT, "stream_page_size": 4, "stream_poll_seconds": 0.05}
 
 
-def serve(settings: Settings, app: ComplaintsApp, **overrides: Any) -> AbstractContextManager[str]:
-    return live_server(settings.model_copy(update={**FAST, **overrides}), app)
+def serve(settings: Settings, **overrides: Any) -> AbstractContextManager[str]:
+    return live_server(settings.model_copy(update={**FAST, **overrides}))
 
 
 @pytest.fixture
 def base_url(settings: Settings, app: ComplaintsApp) -> Iterator[str]:
-    with serve(settings, app) as url:
+    with serve(settings) as url:
         yield url
 
 
 @pytest.fixture
 def other_process(settings: Settings) -> Iterator[ComplaintsApp]:
     """A second application on the same store, as `complaints tokens revoke` would be."""
-    other = build_app(settings)
-    yield other
-    other.close()
+    with bootstrap(settings) as other:
+        yield other.app
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -251,7 +250,7 @@ def test_streams_end_at_their_maximum_lifetime_and_resume_without_gaps(
     writer = threading.Thread(target=keep_writing)
     received: list[dict[str, Any]] = []
     connections = 0
-    with serve(settings, app, stream_max_lifetime_seconds=lifetime) as url:
+    with serve(settings, stream_max_lifetime_seconds=lifetime) as url:
         writer.start()
         last_id: str | None = None
         while connections < 20 and (writer.is_alive() or not received or (
@@ -281,7 +280,7 @@ def test_streams_end_at_their_maximum_lifetime_and_resume_without_gaps(
 def test_past_the_per_token_cap_a_stream_gets_429_with_retry_after(
     settings: Settings, app: ComplaintsApp, agent_token: str
 ) -> None:
-    with serve(settings, app, stream_max_connections_per_token=2) as url, httpx.Client(
+    with serve(settings, stream_max_connections_per_token=2) as url, httpx.Client(
         base_url=url, headers=bearer(agent_token), timeout=10
     ) as http:
         with http.stream("GET", "/events/stream") as first, http.stream(
@@ -301,7 +300,7 @@ def test_past_the_total_cap_a_stream_gets_429_whoever_asks(
     settings: Settings, app: ComplaintsApp, ctx: CommandContext, agent_token: str
 ) -> None:
     other = app.issue_token("bob", "agent", ctx).secret
-    with serve(settings, app, stream_max_connections=1) as url:
+    with serve(settings, stream_max_connections=1) as url:
         with open_stream(url, agent_token) as first:
             assert first.status_code == 200
             refused = httpx.get(f"{url}/events/stream", headers=bearer(other), timeout=10)
@@ -312,7 +311,7 @@ def test_a_stream_that_ends_frees_its_slot(
     settings: Settings, app: ComplaintsApp, agent_token: str
 ) -> None:
     with serve(
-        settings, app, stream_max_connections_per_token=1, stream_max_lifetime_seconds=0.3
+        settings, stream_max_connections_per_token=1, stream_max_lifetime_seconds=0.3
     ) as url, httpx.Client(base_url=url, headers=bearer(agent_token), timeout=10) as http:
         for _ in range(3):  # each ends at its lifetime; the next may open at once
             with http.stream("GET", "/events/stream") as response:

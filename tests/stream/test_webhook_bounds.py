@@ -33,7 +33,7 @@ def test_a_huge_answer_is_not_read(
 ) -> None:
     fast = webhook_settings(settings)
     hook.body_bytes = HUGE
-    with admin_client(fast, app, admin_token) as admin:
+    with admin_client(fast, admin_token) as admin:
         sub = subscribe(admin, hook.url)["id"]
         file_and_assign(app, ctx)
         tracemalloc.start()
@@ -58,7 +58,7 @@ def test_a_trickling_answer_fails_at_the_deadline(
     fast = webhook_settings(settings, webhook_timeout_seconds=deadline)
     hook.body_bytes = 1000  # a byte every 20 ms: 20 s in all, each read well within any timeout
     hook.trickle_seconds = 0.02
-    with admin_client(fast, app, admin_token) as admin:
+    with admin_client(fast, admin_token) as admin:
         sub = subscribe(admin, hook.url)["id"]
         file_and_assign(app, ctx)
         with running_worker(app, fast):
@@ -76,7 +76,7 @@ def test_slow_receivers_do_not_starve_a_fast_one(
     with ExitStack() as stack:
         slow = [stack.enter_context(receiver()) for _ in range(8)]  # more than the old 4 threads
         fast = stack.enter_context(receiver())
-        admin = stack.enter_context(admin_client(fast_settings, app, admin_token))
+        admin = stack.enter_context(admin_client(fast_settings, admin_token))
         for r in slow:
             r.delay = deadline + 2  # never answers in time
             subscribe(admin, r.url)
@@ -95,7 +95,7 @@ def test_redelivery_is_queued_and_made_by_the_worker(
     settings: Settings, app: ComplaintsApp, ctx: CommandContext, admin_token: str, hook: Receiver
 ) -> None:
     fast = webhook_settings(settings)
-    with admin_client(fast, app, admin_token) as admin:
+    with admin_client(fast, admin_token) as admin:
         sub = subscribe(admin, hook.url)["id"]
         file_and_assign(app, ctx)
         with running_worker(app, fast):
@@ -125,7 +125,7 @@ def test_redelivery_is_queued_and_made_by_the_worker(
 def test_redelivery_of_unknown_ids_is_a_404(
     settings: Settings, app: ComplaintsApp, admin_token: str, hook: Receiver
 ) -> None:
-    with admin_client(webhook_settings(settings), app, admin_token) as admin:
+    with admin_client(webhook_settings(settings), admin_token) as admin:
         sub = subscribe(admin, hook.url)["id"]
         for path in [
             f"/subscriptions/{sub}/deliveries/00000000-0000-0000-0000-000000000000/redeliver",
@@ -154,7 +154,7 @@ def test_redeliveries_waiting_past_the_cap_are_a_429(
 ) -> None:
     monkeypatch.setattr("stream.webhook_store.MAX_PENDING_REDELIVERIES", 3)
     fast = webhook_settings(settings)
-    with admin_client(fast, app, admin_token) as admin:
+    with admin_client(fast, admin_token) as admin:
         sub = subscribe(admin, hook.url)["id"]
         file_and_assign(app, ctx)
         with running_worker(app, fast):

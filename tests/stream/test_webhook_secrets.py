@@ -47,7 +47,7 @@ def stored_secrets(app: ComplaintsApp) -> list[str]:
 def test_the_database_never_holds_the_secret_in_clear(
     keyed: Settings, app: ComplaintsApp, admin_token: str, hook: Receiver
 ) -> None:
-    with admin_client(keyed, app, admin_token) as admin:
+    with admin_client(keyed, admin_token) as admin:
         sub = subscribe(admin, hook.url)
         assert SECRET not in json.dumps(sub)
     [stored] = stored_secrets(app)
@@ -73,7 +73,7 @@ def test_plaintext_secrets_of_older_rows_are_sealed_on_start_and_still_sign(
         )
     assert stored_secrets(app) == [SECRET]
 
-    WebhookStore(app, secret_box(keyed), migrate=True)  # what starting the service does
+    WebhookStore(app, secret_box(keyed)).migrate()  # what starting the service does
     [stored] = stored_secrets(app)
     assert stored.startswith("enc:v1:") and SECRET not in stored
 
@@ -96,7 +96,7 @@ def test_a_worker_with_another_key_sends_nothing(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     other_key = keyed.model_copy(update={"secret_key": SecretStr(AESCipher.create_key(32))})
-    with admin_client(keyed, app, admin_token) as admin:
+    with admin_client(keyed, admin_token) as admin:
         sub = subscribe(admin, hook.url)["id"]
         file_and_assign(app, ctx)
         with running_worker(app, other_key):

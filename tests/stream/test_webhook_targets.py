@@ -61,7 +61,7 @@ def stored_subscription(app: ComplaintsApp, settings: Settings, url: str) -> str
 def test_internal_targets_are_refused_when_subscribing(
     strict: Settings, app: ComplaintsApp, admin_token: str
 ) -> None:
-    with admin_client(strict, app, admin_token) as admin:
+    with admin_client(strict, admin_token) as admin:
         for url in INTERNAL_URLS:
             response = admin.post("/subscriptions", json={"url": url, "secret": SECRET})
             assert response.status_code == 422, (url, response.text)
@@ -74,7 +74,7 @@ def test_internal_targets_are_refused_when_subscribing(
 def test_credentials_in_the_url_are_refused(
     loopback: Settings, app: ComplaintsApp, admin_token: str, hook: Receiver
 ) -> None:
-    with admin_client(loopback, app, admin_token) as admin:
+    with admin_client(loopback, admin_token) as admin:
         url = hook.url.replace("http://", "http://user:hunter2@")
         response = admin.post("/subscriptions", json={"url": url, "secret": SECRET})
         assert response.status_code == 422
@@ -88,7 +88,7 @@ def test_a_stored_internal_target_is_refused_at_connect_time(
 ) -> None:
     sub = stored_subscription(app, strict, hook.url)
     file_and_assign(app, ctx)
-    with admin_client(strict, app, admin_token) as admin, running_worker(app, strict):
+    with admin_client(strict, admin_token) as admin, running_worker(app, strict):
         wait_until(lambda: deliveries(admin, sub))
         first = deliveries(admin, sub)[0]
     assert first["error"] == FORBIDDEN_ADDRESS and not first["succeeded"]
@@ -119,7 +119,7 @@ def test_a_name_rebound_to_loopback_after_subscribing_is_refused(
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     port = hook.url.split(":")[2].split("/")[0]
-    with admin_client(strict, app, admin_token) as admin:
+    with admin_client(strict, admin_token) as admin:
         sub = subscribe(admin, f"http://rebind.test:{port}/hook")["id"]
         assert lookups == ["93.184.216.34"]
         answer["address"] = "127.0.0.1"
@@ -136,7 +136,7 @@ def test_redirects_are_not_followed(
     loopback: Settings, app: ComplaintsApp, ctx: CommandContext, admin_token: str
 ) -> None:
     with receiver() as inside, receiver() as outside, admin_client(
-        loopback, app, admin_token
+        loopback, admin_token
     ) as admin:
         outside.redirect_to = inside.url
         sub = subscribe(admin, outside.url)["id"]
@@ -189,7 +189,7 @@ def test_the_delivery_log_does_not_tell_an_open_port_from_a_closed_one(
     admin_token: str,
     garbage_server: int,
 ) -> None:
-    with admin_client(loopback, app, admin_token) as admin:
+    with admin_client(loopback, admin_token) as admin:
         closed = subscribe(admin, f"http://127.0.0.1:{closed_port()}/x")["id"]
         open_ = subscribe(admin, f"http://127.0.0.1:{garbage_server}/x")["id"]
         file_and_assign(app, ctx)
@@ -214,7 +214,7 @@ def test_credentials_in_an_older_url_never_leave_the_server(
     hook.always_fail = True
     file_and_assign(app, ctx)
     caplog.set_level(logging.INFO)
-    with admin_client(loopback, app, admin_token) as admin:
+    with admin_client(loopback, admin_token) as admin:
         with running_worker(app, loopback):
             wait_until(lambda: deliveries(admin, sub))
         answers = [
@@ -233,7 +233,7 @@ def test_credentials_in_an_older_url_never_leave_the_server(
 def test_a_failed_tls_handshake_is_its_own_class(
     loopback: Settings, app: ComplaintsApp, ctx: CommandContext, admin_token: str, hook: Receiver
 ) -> None:
-    with admin_client(loopback, app, admin_token) as admin:
+    with admin_client(loopback, admin_token) as admin:
         sub = subscribe(admin, hook.url.replace("http://", "https://"))["id"]  # plain HTTP there
         file_and_assign(app, ctx)
         with running_worker(app, loopback):
@@ -268,9 +268,9 @@ def test_exception_texts_logged_by_older_versions_are_reduced_to_classes_on_star
         cursor.execute(tables.sql("SELECT last_error FROM {webhook_subscriptions}"))
         assert cursor.fetchone()["last_error"].startswith("ReadError")
 
-    WebhookStore(app, secret_box(loopback), migrate=True)
+    WebhookStore(app, secret_box(loopback)).migrate()
 
-    with admin_client(loopback, app, admin_token) as admin:
+    with admin_client(loopback, admin_token) as admin:
         logged = deliveries(admin, sub.id)
         state = admin.get(f"/subscriptions/{sub.id}").json()
     assert [d["error"] for d in logged] == list(legacy.values())

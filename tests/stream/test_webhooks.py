@@ -45,7 +45,7 @@ def measured(settings: Settings) -> Settings:
 
 @pytest.fixture
 def admin(fast: Settings, app: ComplaintsApp, admin_token: str) -> Iterator[TestClient]:
-    with webhook_setup.admin_client(fast, app, admin_token) as client:
+    with webhook_setup.admin_client(fast, admin_token) as client:
         yield client
 
 

@@ -12,9 +12,10 @@ from api.app import create_app
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.models import AssignComplaint, FileComplaint
+from infra.bootstrap import bootstrap, delivery_policy
 from infra.secrets import secret_box
 from infra.settings import Settings
-from infra.stream_wiring import delivery_policy
+from stream.webhook_store import WebhookStore
 from stream.webhooks import WebhookWorker
 from tests.intake import intake
 from tests.waiting import eventually
@@ -39,15 +40,16 @@ def webhook_settings(settings: Settings, **overrides: Any) -> Settings:
 
 
 @contextmanager
-def admin_client(settings: Settings, app: ComplaintsApp, admin_token: str) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, app)) as client:
+def admin_client(settings: Settings, admin_token: str) -> Iterator[TestClient]:
+    with bootstrap(settings) as services, TestClient(create_app(services)) as client:
         client.headers["Authorization"] = f"Bearer {admin_token}"
         yield client
 
 
 @contextmanager
 def running_worker(app: ComplaintsApp, settings: Settings) -> Iterator[WebhookWorker]:
-    worker = WebhookWorker(app, delivery_policy(settings), secret_box(settings)).start()
+    store = WebhookStore(app, secret_box(settings))
+    worker = WebhookWorker(app, delivery_policy(settings), store).start()
     try:
         yield worker
     finally:

@@ -1,0 +1,182 @@
+"""The composition root: everything a process runs on, built from ``Settings`` in one place.
+
+Modelled on cosmicpython's ``bootstrap.py``. ``bootstrap(settings)`` builds the application
+service, the read-model store, the position watcher (``?min_position=`` waits), the event watcher
+(SSE, webhooks) and the webhook store, and creates or migrates every table once (``create_tables``
+below), unless ``settings.create_tables`` is false: ``serve --workers N`` creates them once in the
+parent and starts its workers with ``COMPLAINTS_CREATE_TABLES=false``, because PostgreSQL's DDL run
+concurrently can fail ("tuple concurrently updated").
+
+What needs per-command options is made by a method of ``Services``: a projection runner (which
+projections), the webhook worker, the NATS relay (URL, name, stream). The API (``create_app``),
+every command of the CLI and every worker take a ``Services`` and build nothing themselves; whoever
+calls ``bootstrap`` closes what it returns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Protocol
+
+from commands.application import ComplaintsApp
+from infra.persistence import database_from_url
+from infra.secrets import secret_box
+from infra.settings import Settings
+from projections.position_watcher import PositionWatcher
+from projections.projection import Projection
+from projections.registry import REGISTERED, build
+from projections.runner import BackgroundRunner, Runner
+from projections.store import ReadModelStore
+from stream.delivery_policy import DeliveryPolicy
+from stream.event_watcher import EventWatcher
+from stream.relay import NatsRelay, RelayOptions, RelayPositions
+from stream.webhook_store import WebhookStore
+from stream.webhooks import WebhookWorker
+
+ALL_VIEW_TABLES = tuple(t for cls in REGISTERED for t in cls.tables)
+
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+@dataclass(eq=False)
+class Services:
+    """What one process runs on, built once by ``bootstrap``; ``close()`` (or leaving a ``with``
+    block) stops the background workers it started, the watchers, and closes the application."""
+
+    settings: Settings
+    app: ComplaintsApp
+    read_models: ReadModelStore
+    position_watcher: PositionWatcher
+    """Wakes ``?min_position=`` waits; its thread runs only while someone waits."""
+    event_watcher: EventWatcher
+    """One per process for every SSE stream and the webhook worker; started by its first user."""
+    webhook_store: WebhookStore
+    _background: list[Stoppable] = field(default_factory=list, init=False, repr=False)
+
+    def projections(self, names: Sequence[str] = ()) -> list[Projection]:
+        """The named projections (all when none are named), configured from the settings."""
+        return build(names, report_tz=self.settings.report_tz)
+
+    def runner(self, names: Sequence[str] = ()) -> Runner:
+        """A runner of the named projections (all when none are named) on this store."""
+        s = self.settings
+        return Runner(
+            self.app,
+            self.projections(names),
+            store=self.read_models,
+            page_size=s.projection_page_size,
+            bulk_page_size=s.projection_bulk_page_size,
+            poll_seconds=s.projection_poll_seconds,
+            batch_delay_seconds=s.projection_batch_delay_seconds,
+            retry_max_seconds=s.projection_retry_max_seconds,
+        )
+
+    def webhook_worker(self) -> WebhookWorker:
+        """The delivery worker (not started), woken by this process's event watcher."""
+        self.event_watcher.start()
+        return WebhookWorker(
+            self.app, delivery_policy(self.settings), self.webhook_store, watcher=self.event_watcher
+        )
+
+    def relay(
+        self, *, url: str | None = None, name: str = "nats", stream: str | None = None
+    ) -> NatsRelay:
+        """The NATS JetStream relay; ``url`` and ``stream`` default to the settings."""
+        options = relay_options(self.settings)
+        if stream:
+            options = dataclasses.replace(options, stream=stream)
+        return NatsRelay(self.app, options, url=url, name=name)
+
+    def start_in_background(self, *, projections: bool, webhooks: bool) -> None:
+        """Runs all projections and/or the webhook worker in daemon threads of this process
+        (``complaints serve``) until ``close()``."""
+        if projections:
+            self._background.append(BackgroundRunner(self.runner()).start())
+        if webhooks:
+            self._background.append(self.webhook_worker().start())
+
+    def close(self) -> None:
+        for worker in reversed(self._background):
+            worker.stop()
+        self._background.clear()
+        self.event_watcher.stop()
+        self.position_watcher.close()
+        self.app.close()
+
+    def __enter__(self) -> Services:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def bootstrap(settings: Settings) -> Services:
+    """Builds everything a process needs from ``settings``, its tables created or migrated
+    (unless ``settings.create_tables`` is false)."""
+    database = database_from_url(settings.database_url, settings)
+    # The library creates its own tables here when CREATE_TABLE says so.
+    app = ComplaintsApp(env=database.env, token_cache_seconds=settings.token_cache_seconds)
+    try:
+        read_models = ReadModelStore(app)
+        webhook_store = WebhookStore(app, secret_box(settings))
+        if settings.create_tables:
+            create_tables(app, read_models, webhook_store)
+        return Services(
+            settings=settings,
+            app=app,
+            read_models=read_models,
+            position_watcher=PositionWatcher(
+                read_models, poll_seconds=settings.projection_poll_seconds
+            ),
+            event_watcher=EventWatcher(app, settings.stream_poll_seconds),
+            webhook_store=webhook_store,
+        )
+    except BaseException:
+        app.close()
+        raise
+
+
+def create_tables(app: ComplaintsApp, read_models: ReadModelStore, webhooks: WebhookStore) -> None:
+    """Creates every table beside the library's (which the application creates itself) and
+    brings older rows up to date: the read models' (with the dead-letter and tracking tables,
+    old projection names upgraded, instants clamped into the storable range), the relay's
+    positions, and the webhook tables (plaintext secrets sealed, legacy error texts reduced)."""
+    read_models.create_tables(ALL_VIEW_TABLES)
+    read_models.clamp_stored_instants(ALL_VIEW_TABLES)
+    RelayPositions(app).create_table()
+    webhooks.migrate()
+
+
+def delivery_policy(settings: Settings) -> DeliveryPolicy:
+    """The webhook worker's part of the settings (``stream/`` never sees ``Settings``)."""
+    return DeliveryPolicy(
+        timeout_seconds=settings.webhook_timeout_seconds,
+        retry_base_seconds=settings.webhook_retry_base_seconds,
+        retry_max_seconds=settings.webhook_retry_max_seconds,
+        max_failures=settings.webhook_max_failures,
+        concurrency=settings.webhook_concurrency,
+        allowed_networks=tuple(settings.webhook_allowed_networks),
+        source=settings.events_source,
+        poll_seconds=settings.stream_poll_seconds,
+    )
+
+
+def relay_options(settings: Settings) -> RelayOptions:
+    """The NATS relay's part of the settings."""
+    return RelayOptions(
+        url=settings.nats_url,
+        stream=settings.nats_stream,
+        subject_prefix=settings.nats_subject_prefix,
+        source=settings.events_source,
+        poll_seconds=settings.stream_poll_seconds,
+    )
