@@ -71,8 +71,8 @@ def serve(
     settings = Settings()
     create_tables(settings)
     service = build_app(settings)
-    if not service.has_tokens():
-        issued = service.issue_token("admin", Role.ADMIN.value, cli_context())
+    if not service.tokens.has_any():
+        issued = service.tokens.issue("admin", Role.ADMIN.value, cli_context())
         hand_over_admin_token(issued.secret, admin_token_path(settings), sys.stdout)
     if settings.webhooks_in_serve:
         start_webhook_worker(settings)  # daemon threads: see its docstring
@@ -113,7 +113,7 @@ def tokens_create(
         datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
     )
     with open_app() as app:
-        issued = app.issue_token(name, role.value, cli_context(), expires_at=expires_at)
+        issued = app.tokens.issue(name, role.value, cli_context(), expires_at=expires_at)
     typer.echo(issued.secret)
     typer.echo(f"# token {issued.token_id} for {issued.name} ({issued.role})", err=True)
 
@@ -123,7 +123,7 @@ def tokens_list() -> None:
     """List tokens (never their secrets)."""
     table = Table("id", "name", "role", "issued at", "issued by", "revoked at", "expires at")
     with open_app() as app:
-        tokens = app.list_tokens()
+        tokens = app.tokens.all()
     for t in tokens:
         table.add_row(
             str(t.token_id),
@@ -147,7 +147,7 @@ def tokens_revoke(
     its open event streams end before their next event."""
     try:
         with open_app() as app:
-            revoked = app.revoke_token(token, cli_context())
+            revoked = app.tokens.revoke(token, cli_context())
     except TokenNotFoundError as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(1) from None

@@ -65,7 +65,7 @@ def fresh_store(url: str) -> None:
 def seed(url: str, complaints: int) -> str:
     app = build_app(Settings(database_url=url))
     ctx = CommandContext(principal="bench", role="admin", correlation_id="bench")
-    token = app.issue_token("bench", "admin", ctx).secret
+    token = app.tokens.issue("bench", "admin", ctx).secret
     command = FileComplaint.model_validate(intake())
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda _: app.file_complaint(command, ctx), range(complaints)))

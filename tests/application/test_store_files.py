@@ -19,7 +19,7 @@ def test_a_new_store_and_its_directory_are_private(tmp_path: Path, ctx: CommandC
     database = tmp_path / "data" / "complaints.db"
     app = build_app(Settings(database_url=f"sqlite:///{database}"))
     try:
-        app.issue_token("alice", "agent", ctx)  # a write, so the -wal and -shm files exist
+        app.tokens.issue("alice", "agent", ctx)  # a write, so the -wal and -shm files exist
         files = [database, database.with_name("complaints.db-wal"), database.with_name(
             "complaints.db-shm"
         )]
@@ -36,13 +36,13 @@ def test_an_older_world_readable_store_is_tightened_on_start(
     database = tmp_path / "complaints.db"
     url = f"sqlite:///{database}"
     first = build_app(Settings(database_url=url))
-    first.issue_token("alice", "agent", ctx)
+    first.tokens.issue("alice", "agent", ctx)
     first.close()
     database.chmod(0o644)
     second = build_app(Settings(database_url=url))
     try:
         assert mode(database) == 0o600
-        assert second.has_tokens()  # the same data, only the mode changed
+        assert second.tokens.has_any()  # the same data, only the mode changed
     finally:
         second.close()
 
