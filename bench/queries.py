@@ -27,7 +27,7 @@ from infra.settings import Settings  # noqa: E402
 from infra.wiring import build_app  # noqa: E402
 from projections.store import ReadModelStore  # noqa: E402
 from queries.analytics import GroupBy, analytics_summary  # noqa: E402
-from queries.case_list import ListFilters, list_complaints  # noqa: E402
+from queries.complaint_list import ListFilters, list_complaints  # noqa: E402
 
 
 def measure(name: str, runs: int, call: Callable[[], object]) -> None:

@@ -6,15 +6,21 @@ from collections.abc import Sequence
 
 from infra.settings import Settings
 from projections.analytics import AnalyticsProjection
-from projections.complaints import ComplaintsProjection
+from projections.complaint_list import ComplaintListProjection
 from projections.projection import Projection
+from projections.store import RENAMED_PROJECTIONS
 from projections.workload import WorkloadProjection
 
 REGISTERED: tuple[type[Projection], ...] = (
-    ComplaintsProjection,
+    ComplaintListProjection,
     WorkloadProjection,
     AnalyticsProjection,
 )
+
+FORMER_NAMES = "former names accepted: " + ", ".join(
+    f"{former} for {name}" for former, name in RENAMED_PROJECTIONS.items()
+)
+"""For help texts: the former names that ``build`` (so the CLI and the retry route) accepts."""
 
 
 class UnknownProjectionError(LookupError):
@@ -25,8 +31,15 @@ def names() -> list[str]:
     return [cls.name for cls in REGISTERED]
 
 
+def canonical(name: str) -> str:
+    """The projection's name now, for a former name (``complaints``: ``complaint_list``)."""
+    return RENAMED_PROJECTIONS.get(name, name)
+
+
 def build(settings: Settings, selected: Sequence[str] = ()) -> list[Projection]:
-    """Builds the named projections (all when none are named), in registration order."""
+    """Builds the named projections (all when none are named; former names accepted), in
+    registration order."""
+    selected = [canonical(name) for name in selected]
     unknown = sorted(set(selected) - set(names()))
     if unknown:
         raise UnknownProjectionError(

@@ -52,8 +52,8 @@ def test_lock_files_beside_the_store_are_private(tmp_path: Path) -> None:
     app = build_app(Settings(database_url=f"sqlite:///{database}"))
     try:
         with database_of(app).coordinator(0.1) as coordinator:
-            assert coordinator.acquire("complaints")
-            lock = tmp_path / "complaints.db.complaints.lock"
+            assert coordinator.acquire("complaint_list")
+            lock = tmp_path / "complaints.db.complaint_list.lock"
             assert mode(lock) == 0o600
     finally:
         app.close()
