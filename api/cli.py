@@ -66,8 +66,8 @@ def serve(
 
     settings = Settings()
     with bootstrap(settings) as services:  # every table created here, once
-        if not services.app.has_tokens():
-            issued = services.app.issue_token("admin", Role.ADMIN.value, cli_context())
+        if not services.app.tokens.has_any():
+            issued = services.app.tokens.issue("admin", Role.ADMIN.value, cli_context())
             hand_over_admin_token(issued.secret, admin_token_path(settings), sys.stdout)
         # Daemon threads of this process, stopped when the services close.
         services.start_in_background(projections=projections, webhooks=settings.webhooks_in_serve)
@@ -104,7 +104,7 @@ def tokens_create(
         datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
     )
     with open_services() as services:
-        issued = services.app.issue_token(name, role.value, cli_context(), expires_at=expires_at)
+        issued = services.app.tokens.issue(name, role.value, cli_context(), expires_at=expires_at)
     typer.echo(issued.secret)
     typer.echo(f"# token {issued.token_id} for {issued.name} ({issued.role})", err=True)
 
@@ -114,7 +114,7 @@ def tokens_list() -> None:
     """List tokens (never their secrets)."""
     table = Table("id", "name", "role", "issued at", "issued by", "revoked at", "expires at")
     with open_services() as services:
-        tokens = services.app.list_tokens()
+        tokens = services.app.tokens.all()
     for t in tokens:
         table.add_row(
             str(t.token_id),
@@ -138,7 +138,7 @@ def tokens_revoke(
     its open event streams end before their next event."""
     try:
         with open_services() as services:
-            revoked = services.app.revoke_token(token, cli_context())
+            revoked = services.app.tokens.revoke(token, cli_context())
     except TokenNotFoundError as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(1) from None

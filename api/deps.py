@@ -66,9 +66,9 @@ async def authenticate(
             unauthorised,
         )
     secret = authorization[7:].strip()
-    known, token = app.cached_token(secret)
+    known, token = app.tokens.cached(secret)
     if not known:
-        token = await run_in_threadpool(app.authenticate, secret)
+        token = await run_in_threadpool(app.tokens.authenticate, secret)
     if token is None:
         raise ProblemError(
             401,

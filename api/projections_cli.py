@@ -12,7 +12,7 @@ from rich.table import Table
 
 from infra.bootstrap import bootstrap
 from infra.settings import Settings
-from projections.registry import UnknownProjectionError, check, names
+from projections.registry import FORMER_NAMES, UnknownProjectionError, check, names
 from projections.retry import retry_quarantined
 from projections.worker import rebuild, run_until_stopped
 from queries.projection_status import projection_status
@@ -23,9 +23,10 @@ projections_cli = typer.Typer(
 console = Console()
 
 
-def _check(selected: list[str]) -> None:
+def _checked(selected: list[str]) -> list[str]:
+    """The projections' names now (a former name is accepted); exit status 2 for an unknown."""
     try:
-        check(selected)
+        return check(selected)
     except UnknownProjectionError as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(2) from None
@@ -34,13 +35,13 @@ def _check(selected: list[str]) -> None:
 @projections_cli.command("run")
 def run(
     name: Annotated[
-        list[str] | None, typer.Argument(help="Projections to run (default: all)")
+        list[str] | None,
+        typer.Argument(help=f"Projections to run (default: all; {FORMER_NAMES})"),
     ] = None,
 ) -> None:
     """Run projections until interrupted (on PostgreSQL, one worker per projection at a time:
     others wait and take over when it stops)."""
-    selected = name or []
-    _check(selected)
+    selected = _checked(name or [])
     console.print(f"running projections: {', '.join(selected or names())} (Ctrl-C to stop)")
     with bootstrap(Settings()) as services:
         run_until_stopped(services.runner(selected))
@@ -78,7 +79,9 @@ def status() -> None:
 
 @projections_cli.command("rebuild")
 def rebuild_command(
-    name: Annotated[list[str] | None, typer.Argument(help="Projections to rebuild")] = None,
+    name: Annotated[
+        list[str] | None, typer.Argument(help=f"Projections to rebuild ({FORMER_NAMES})")
+    ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Rebuild every projection")] = False,
 ) -> None:
     """Drop and rebuild from event zero, up to the live head (safe while commands arrive)."""
@@ -86,7 +89,7 @@ def rebuild_command(
     if not selected:
         typer.echo("name a projection, or pass --all", err=True)
         raise typer.Exit(2)
-    _check(selected)
+    selected = _checked(selected)
     columns = (
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeRemainingColumn(),
@@ -103,7 +106,9 @@ def rebuild_command(
 
 @projections_cli.command("retry")
 def retry_command(
-    name: Annotated[list[str] | None, typer.Argument(help="Projections to retry")] = None,
+    name: Annotated[
+        list[str] | None, typer.Argument(help=f"Projections to retry ({FORMER_NAMES})")
+    ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Retry every projection")] = False,
 ) -> None:
     """Apply quarantined events again, in position order (safe while workers run); those that
@@ -112,7 +117,7 @@ def retry_command(
     if not selected:
         typer.echo("name a projection, or pass --all", err=True)
         raise typer.Exit(2)
-    _check(selected)
+    selected = _checked(selected)
     failing = 0
     with bootstrap(Settings()) as services:
         for projection in services.projections(selected):

@@ -174,7 +174,7 @@ class LagProbe:
 
     def run(self) -> None:
         while True:
-            position = self.store.position("complaints")
+            position = self.store.position("complaint_list")
             now = time.perf_counter()
             with self.lock:
                 if self.done.is_set() and not self.pending:

@@ -26,7 +26,7 @@ from aggregates.vocabulary import Category  # noqa: E402
 from infra.bootstrap import bootstrap  # noqa: E402
 from infra.settings import Settings  # noqa: E402
 from queries.analytics import GroupBy, analytics_summary  # noqa: E402
-from queries.case_list import ListFilters, list_complaints  # noqa: E402
+from queries.complaint_list import ListFilters, list_complaints  # noqa: E402
 
 
 def measure(name: str, runs: int, call: Callable[[], object]) -> None:

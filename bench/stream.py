@@ -66,7 +66,7 @@ def seed(url: str, complaints: int) -> str:
     services = bootstrap(Settings(database_url=url))
     app = services.app
     ctx = CommandContext(principal="bench", role="admin", correlation_id="bench")
-    token = app.issue_token("bench", "admin", ctx).secret
+    token = app.tokens.issue("bench", "admin", ctx).secret
     command = FileComplaint.model_validate(intake())
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda _: app.file_complaint(command, ctx), range(complaints)))

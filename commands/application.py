@@ -16,9 +16,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Recording
-from eventsourcing.utils import get_topic
 
-from aggregates.access_token import AccessToken, hash_secret, new_secret, token_id_for_hash
 from aggregates.complaint import CLOCK_SKEW, Complaint
 from aggregates.errors import InvalidIntakeError
 from aggregates.reference import (
@@ -34,7 +32,6 @@ from commands.errors import (
     ConcurrencyConflictError,
     IdempotencyKeyReusedError,
     PreconditionFailedError,
-    TokenNotFoundError,
 )
 from commands.idempotency import IdempotencyRecord, fingerprint, legacy_record_id, record_id
 from commands.models import (
@@ -46,7 +43,7 @@ from commands.models import (
     FileComplaint,
     ReopenComplaint,
 )
-from commands.token_cache import TokenCache
+from commands.tokens import TokenService
 
 REFERENCE_ATTEMPTS = 5
 
@@ -64,31 +61,10 @@ class CommandResult:
     It is this request's own copy; treat it as read-only."""
 
 
-@dataclass(frozen=True)
-class IssuedToken:
-    token_id: UUID
-    name: str
-    role: str
-    secret: str
-
-
-@dataclass(frozen=True)
-class TokenInfo:
-    token_id: UUID
-    name: str
-    role: str
-    issued_at: datetime
-    issued_by: str
-    revoked_at: datetime | None
-    expires_at: datetime | None = None
-
-
 class ComplaintsApp(Application[UUID]):
     # A fixed name, because the library derives table names from it (PostgreSQL: complaints_events):
     # renaming the class must not point the application at new, empty tables.
     name = "complaints"
-    TOKEN_CACHE_SECONDS = 5.0
-    """Default of ``token_cache_seconds`` (setting ``COMPLAINTS_TOKEN_CACHE_SECONDS``)."""
     # Keep recently used aggregates in memory; the repository fast-forwards them from the store
     # on every read, so the cache is safe with several processes writing.
     env: ClassVar[dict[str, str]] = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
@@ -97,10 +73,12 @@ class ComplaintsApp(Application[UUID]):
         self,
         env: Mapping[str, str] | None = None,
         *,
-        token_cache_seconds: float = TOKEN_CACHE_SECONDS,
+        token_cache_seconds: float = TokenService.CACHE_SECONDS,
     ) -> None:
         super().__init__(env)
-        self.token_cache = TokenCache(token_cache_seconds)
+        # Here, not in a composition root: tokens are saved through this application, and the
+        # token cache must be one per process (a revocation made here takes effect at once).
+        self.tokens = TokenService(self, token_cache_seconds)
 
     # ---- complaints ------------------------------------------------------------------------
 
@@ -202,100 +180,6 @@ class ComplaintsApp(Application[UUID]):
         except AggregateNotFoundError:
             raise not_found from None
         return index.complaint_id
-
-    # ---- access tokens ---------------------------------------------------------------------
-
-    def issue_token(
-        self, name: str, role: str, ctx: CommandContext, expires_at: datetime | None = None
-    ) -> IssuedToken:
-        secret = new_secret()
-        token = AccessToken.issue(
-            name, role, secret_hash=hash_secret(secret), by=ctx.provenance, expires_at=expires_at
-        )
-        self.save(token)
-        return IssuedToken(token.id, token.name, token.role, secret)
-
-    def authenticate(self, secret: str) -> AccessToken | None:
-        """Returns the active token for ``secret``, or None.
-
-        Answers are cached (``token_cache_seconds``, 5 s by default) because every request
-        authenticates: a revocation made by this process takes effect at once, one made by another
-        process (e.g. the CLI) within that time. An expired token is refused from its expiry on.
-        """
-        token_id = token_id_for_hash(hash_secret(secret))
-        known, cached = self.token_cache.get(token_id)
-        if known:
-            return cached
-        return self.recheck_token(token_id)
-
-    def cached_token(self, secret: str) -> tuple[bool, AccessToken | None]:
-        """Answers from memory only: (whether the answer is cached, the active token or None)."""
-        return self.token_cache.get(token_id_for_hash(hash_secret(secret)))
-
-    def recheck_token(self, token_id: UUID) -> AccessToken | None:
-        """The token as the store has it now if it is still active, else None (bypasses the cache).
-
-        For long-lived requests (event streams), which must notice a revocation made by any
-        process; one primary-key read, as the repository fast-forwards its cached copy.
-        """
-        try:
-            token: AccessToken | None = self.repository.get(token_id)
-        except AggregateNotFoundError:
-            token = None
-        if not isinstance(token, AccessToken):  # an unknown id, or another aggregate's
-            token = None
-        active = token if token is not None and token.is_active_at(datetime.now(UTC)) else None
-        self.token_cache.put(token_id, active)
-        return active
-
-    def list_tokens(self) -> list[TokenInfo]:
-        tokens: list[TokenInfo] = []
-        topic = get_topic(AccessToken.Issued)
-        start = 1
-        while True:
-            page = self.recorder.select_notifications(start=start, limit=1000, topics=[topic])
-            for notification in page:
-                token: AccessToken = self.repository.get(UUID(str(notification.originator_id)))
-                tokens.append(
-                    TokenInfo(
-                        token.id,
-                        token.name,
-                        token.role,
-                        token.created_on,
-                        self._issuer(token.id),
-                        token.revoked_at,
-                        token.expires_at,
-                    )
-                )
-            if len(page) < 1000:
-                return tokens
-            start = page[-1].id + 1
-
-    def has_tokens(self) -> bool:
-        topic = get_topic(AccessToken.Issued)
-        return bool(self.recorder.select_notifications(start=1, limit=1, topics=[topic]))
-
-    def revoke_token(self, id_or_name: str, ctx: CommandContext) -> list[UUID]:
-        """Revokes one token by id, or every active token with that principal name."""
-        matches = [
-            t
-            for t in self.list_tokens()
-            if t.revoked_at is None and (str(t.token_id) == id_or_name or t.name == id_or_name)
-        ]
-        if not matches:
-            raise TokenNotFoundError(f"no active token with id or name {id_or_name!r}")
-        revoked = []
-        for info in matches:
-            token: AccessToken = self.repository.get(info.token_id)
-            token.revoke(by=ctx.provenance)
-            self.save(token)
-            self.token_cache.forget(token.id)
-            revoked.append(token.id)
-        return revoked
-
-    def _issuer(self, token_id: UUID) -> str:
-        first = next(iter(self.events.get(token_id, limit=1)))
-        return str(getattr(first, "actor", ""))
 
     # ---- the handler skeleton --------------------------------------------------------------
 

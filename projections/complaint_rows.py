@@ -1,5 +1,5 @@
-"""One row per complaint: how the views that keep one (the case list, workload's cases, analytics'
-cases) read their complaint events and fold a batch of them into their rows.
+"""One row per complaint: how the views that keep one (the complaint list, workload's cases,
+analytics' cases) read their complaint events and fold a batch of them into their rows.
 
 A batch loads the rows of the complaints it touches once, folds each event into its complaint's
 row in memory (a filing makes the row) and leaves writing them to the view, which writes each

@@ -5,15 +5,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from projections.analytics import AnalyticsProjection
-from projections.complaints import ComplaintsProjection
+from projections.complaint_list import ComplaintListProjection
 from projections.projection import Projection
+from projections.store import RENAMED_PROJECTIONS
 from projections.workload import WorkloadProjection
 
 REGISTERED: tuple[type[Projection], ...] = (
-    ComplaintsProjection,
+    ComplaintListProjection,
     WorkloadProjection,
     AnalyticsProjection,
 )
+
+FORMER_NAMES = "former names accepted: " + ", ".join(
+    f"{former} for {name}" for former, name in RENAMED_PROJECTIONS.items()
+)
+"""For help texts: the former names that ``build`` (so the CLI and the retry route) accepts."""
 
 
 class UnknownProjectionError(LookupError):
@@ -24,21 +30,29 @@ def names() -> list[str]:
     return [cls.name for cls in REGISTERED]
 
 
-def check(selected: Sequence[str]) -> None:
-    """Raises UnknownProjectionError unless every name in ``selected`` is registered."""
-    unknown = sorted(set(selected) - set(names()))
+def canonical(name: str) -> str:
+    """The projection's name now, for a former name (``complaints``: ``complaint_list``)."""
+    return RENAMED_PROJECTIONS.get(name, name)
+
+
+def check(selected: Sequence[str]) -> list[str]:
+    """The names now of ``selected`` (former names accepted); raises UnknownProjectionError
+    unless every one is registered."""
+    current = [canonical(name) for name in selected]
+    unknown = sorted(set(current) - set(names()))
     if unknown:
         raise UnknownProjectionError(
             f"unknown projection {', '.join(unknown)}; known: {', '.join(names())}"
         )
+    return current
 
 
 def build(selected: Sequence[str] = (), *, report_tz: str = "UTC") -> list[Projection]:
-    """Builds the named projections (all when none are named), in registration order;
-    ``report_tz`` is the zone analytics cuts days in."""
-    check(selected)
+    """Builds the named projections (all when none are named; former names accepted), in
+    registration order; ``report_tz`` is the zone analytics cuts days in."""
+    current = check(selected)
     return [
         AnalyticsProjection(report_tz) if cls is AnalyticsProjection else cls()
         for cls in REGISTERED
-        if not selected or cls.name in selected
+        if not current or cls.name in current
     ]

@@ -38,6 +38,12 @@ class PositionMovedError(Exception):
     """
 
 
+RENAMED_PROJECTIONS: Mapping[str, str] = {"complaints": "complaint_list"}
+"""Former projection name -> its name now. Stores written under a former name keep their tracking
+and dead-letter rows: ``create_tables`` renames them in place, so the view resumes from its
+position rather than being rebuilt; the CLI and the retry endpoint accept a former name too."""
+
+
 def tracking_key(projection_name: str) -> str:
     # The tracking table may be shared with other consumers of this database (SQLite's table
     # name is fixed by the library), so projection rows carry a prefix.
@@ -141,12 +147,40 @@ class ReadModelStore:
     def create_tables(self, tables: Sequence[Table]) -> None:
         """Creates what is missing, secondary indexes included (so a process started after a
         rebuild died before its end gets them back), the dead-letter table and the tracking
-        table. Run once per process, by the composition root (``infra/bootstrap.py``)."""
+        table; then moves the rows of renamed projections to their names now
+        (``RENAMED_PROJECTIONS``). Run once per process, by the composition root
+        (``infra/bootstrap.py``)."""
         self.database.create_tracking_table()
         with self.write() as tx:
             for table in (*tables, quarantine.QUARANTINE):
                 for statement in self.dialect.create_statements(table):
                     tx.execute(statement)
+            self.rename_projections(tx, RENAMED_PROJECTIONS)
+
+    def rename_projections(self, tx: Tx, renamed: Mapping[str, str]) -> None:
+        """Moves the tracking and dead-letter rows of each former name to the name now; does
+        nothing once done (or for a store that never had the former name).
+
+        Where both names have a row (only if a process of the former version ran after the
+        upgrade), the one under the name now wins: it is the position the view's tables were last
+        advanced to by this version's code.
+        """
+        tracking = self.database.tracking_table
+        dead_letters = tx.table(quarantine.QUARANTINE.name)
+        for former, name in renamed.items():
+            old_key, new_key = tracking_key(former), tracking_key(name)
+            tx.execute(
+                f"UPDATE {tracking} SET application_name = %s WHERE application_name = %s "
+                f"AND NOT EXISTS (SELECT 1 FROM {tracking} WHERE application_name = %s)",
+                (new_key, old_key, new_key),
+            )
+            tx.execute(f"DELETE FROM {tracking} WHERE application_name = %s", (old_key,))
+            tx.execute(
+                f"UPDATE {dead_letters} SET projection = %s WHERE projection = %s AND position "
+                f"NOT IN (SELECT position FROM {dead_letters} WHERE projection = %s)",
+                (name, former, name),
+            )
+            tx.execute(f"DELETE FROM {dead_letters} WHERE projection = %s", (former,))
 
     def reset(self, name: str, tables: Sequence[Table], *, secondary: bool = True) -> None:
         """Drops and recreates the tables and forgets the position and the quarantined events

@@ -98,12 +98,12 @@ def ctx() -> CommandContext:
 
 @pytest.fixture
 def admin_token(app: ComplaintsApp, ctx: CommandContext) -> str:
-    return app.issue_token("root", "admin", ctx).secret
+    return app.tokens.issue("root", "admin", ctx).secret
 
 
 @pytest.fixture
 def agent_token(app: ComplaintsApp, ctx: CommandContext) -> str:
-    return app.issue_token("alice", "agent", ctx).secret
+    return app.tokens.issue("alice", "agent", ctx).secret
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""GET /complaints: the filtered, searchable, paginated case list (from the ``complaints`` view).
+"""GET /complaints: the filtered, searchable, paginated complaint list (``complaint_list`` view).
 
 Eventually consistent; pass ``min_position`` (a command's ``position``) to read your own writes.
 ``GET /complaints/{id}`` stays in ``complaints.py`` and reads the event store directly.
@@ -14,7 +14,7 @@ from aggregates.vocabulary import Category, Channel, CustomerTier, Severity, Sta
 from api.deps import PrincipalDep
 from api.read_models import StoreDep, invalid, waits_for
 from commands.input_types import SINGLE_LINE, PlausibleInstant
-from queries.case_list import ComplaintPage, ListFilters, Sort, list_complaints
+from queries.complaint_list import ComplaintPage, ListFilters, Sort, list_complaints
 from queries.errors import InvalidQueryError
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])
@@ -29,7 +29,7 @@ def list_all(
     request: Request,
     store: StoreDep,
     _: PrincipalDep,
-    _view: Annotated[None, waits_for("complaints")],
+    _view: Annotated[None, waits_for("complaint_list")],
     status: Status | None = None,
     category: Category | None = None,
     severity: Severity | None = None,

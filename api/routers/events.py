@@ -250,7 +250,7 @@ def _read_checked(
     than the read), and none for an empty page.
     """
     page = read_page(app, **page_of)
-    return page, not page.events or app.recheck_token(token_id) is not None
+    return page, not page.events or app.tokens.recheck(token_id) is not None
 
 
 async def _sse(
@@ -294,7 +294,7 @@ async def _sse(
         if time.monotonic() - last_sent >= heartbeat:
             # Idle streams re-check at every heartbeat, so an expiry or a revocation also ends
             # a stream that has nothing to send.
-            if await run_in_threadpool(app.recheck_token, token_id) is None:
+            if await run_in_threadpool(app.tokens.recheck, token_id) is None:
                 yield TOKEN_ENDED
                 return
             # Comments keep proxies from closing idle connections and reveal dead clients.

@@ -13,7 +13,7 @@ from api.deps import AppDep, Principal, PrincipalDep, require_role
 from api.problems import ProblemError
 from api.read_models import StoreDep, settings_of
 from commands.input_types import SINGLE_LINE_PATTERN
-from projections.registry import UnknownProjectionError, build, names
+from projections.registry import FORMER_NAMES, UnknownProjectionError, build, names
 from projections.retry import retry_quarantined
 from queries.projection_status import (
     ProjectionsStatus,
@@ -56,12 +56,13 @@ def retry(
     _: AdminDep,
     name: Annotated[
         str,
-        Path(max_length=100, description="A projection's name",
+        Path(max_length=100, description=f"A projection's name ({FORMER_NAMES})",
              json_schema_extra={"pattern": SINGLE_LINE_PATTERN}),
     ],
 ) -> RetryResult:
     """Applies the projection's quarantined events again, in position order; those that still
-    fail stay quarantined with one more attempt. Safe while the projection runs."""
+    fail stay quarantined with one more attempt. Safe while the projection runs. A former name
+    (``complaints``) names the projection it became (``complaint_list``)."""
     try:
         [projection] = build([name], report_tz=settings_of(request).report_tz)
     except UnknownProjectionError as unknown:

@@ -143,8 +143,8 @@ def test_requests_without_a_valid_token_are_401(
     assert client.post("/complaints", json=intake(), headers=anonymous).status_code == 401
     r = client.get("/complaints/x", headers={"Authorization": "Bearer clt_wrong"})
     assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Bearer")
-    issued = app.issue_token("eve", "agent", ctx)
+    issued = app.tokens.issue("eve", "agent", ctx)
     good = {"Authorization": f"Bearer {issued.secret}"}
     assert client.post("/complaints", json=intake(), headers=good).status_code == 201
-    app.revoke_token(str(issued.token_id), ctx)
+    app.tokens.revoke(str(issued.token_id), ctx)
     assert client.post("/complaints", json=intake(), headers=good).status_code == 401

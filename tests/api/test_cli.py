@@ -36,7 +36,7 @@ def test_tokens_create_list_revoke(app: ComplaintsApp) -> None:
     )
     assert created.exit_code == 0, created.output
     secret = created.stdout.strip().splitlines()[0]
-    token = app.authenticate(secret)
+    token = app.tokens.authenticate(secret)
     assert token is not None and (token.name, token.role) == ("li.na", "supervisor")
 
     listed = runner.invoke(cli.cli, ["tokens", "list"])
@@ -44,8 +44,8 @@ def test_tokens_create_list_revoke(app: ComplaintsApp) -> None:
 
     assert runner.invoke(cli.cli, ["tokens", "revoke", "li.na"]).exit_code == 0
     # Another app revoked it: this one's cache may still say yes for token_cache_seconds.
-    assert app.recheck_token(token.id) is None
-    assert app.authenticate(secret) is None
+    assert app.tokens.recheck(token.id) is None
+    assert app.tokens.authenticate(secret) is None
     assert runner.invoke(cli.cli, ["tokens", "revoke", "li.na"]).exit_code == 1
 
 
@@ -82,7 +82,7 @@ def test_serve_writes_the_first_admin_token_to_an_owner_only_file_not_to_stdout(
     assert str(token_file.resolve()) in first.output and "tokens create" in first.output
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     secret = token_file.read_text().strip()
-    token = app.authenticate(secret)
+    token = app.tokens.authenticate(secret)
     assert token is not None and token.role == "admin"
 
     token_file.unlink()
@@ -97,7 +97,7 @@ def test_tokens_can_expire(app: ComplaintsApp) -> None:
         cli.cli, ["tokens", "create", "--name", "contractor", "--expires-in-days", "30"]
     )
     assert created.exit_code == 0, created.output
-    token = app.authenticate(created.stdout.strip().splitlines()[0])
+    token = app.tokens.authenticate(created.stdout.strip().splitlines()[0])
     assert token is not None and token.expires_at is not None
     remaining = token.expires_at - datetime.now(UTC)
     assert timedelta(days=29, hours=23) < remaining <= timedelta(days=30)

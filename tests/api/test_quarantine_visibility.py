@@ -15,7 +15,7 @@ from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.models import AssignComplaint, FileComplaint
 from infra.settings import Settings
-from projections.complaints import COMPLAINT_LIST, ComplaintsProjection
+from projections.complaint_list import COMPLAINT_LIST, ComplaintListProjection
 from projections.projection import Positioned
 from projections.runner import Runner
 from projections.store import ReadModelStore, Tx
@@ -28,13 +28,13 @@ cli_runner = CliRunner()
 
 @pytest.fixture
 def quarantined(app: ComplaintsApp, settings: Settings, ctx: CommandContext) -> UUID:
-    """Two complaints; the case list could not transcribe the second one's two events."""
+    """Two complaints; the complaint list could not transcribe the second one's two events."""
     app.file_complaint(FileComplaint.model_validate(intake(subject="fine")), ctx)
     bad = app.file_complaint(FileComplaint.model_validate(intake(subject="bad")), ctx).complaint_id
     app.assign(bad, AssignComplaint(assignee="bob"), ctx)
     fault = Refusing()
     fault.refused.add(bad)
-    Runner(app, [refusing(ComplaintsProjection, fault)]).catch_up()
+    Runner(app, [refusing(ComplaintListProjection, fault)]).catch_up()
     return bad
 
 
@@ -47,15 +47,15 @@ def test_get_projections_shows_the_quarantined_events(
     client: TestClient, quarantined: UUID
 ) -> None:
     status = client.get("/projections").json()
-    complaints = next(p for p in status["projections"] if p["name"] == "complaints")
-    assert complaints["position"] == status["head"] and complaints["quarantined"] == 2
-    failed, parked = complaints["quarantine"]
+    complaint_list = next(p for p in status["projections"] if p["name"] == "complaint_list")
+    assert complaint_list["position"] == status["head"] and complaint_list["quarantined"] == 2
+    failed, parked = complaint_list["quarantine"]
     assert failed["complaint_id"] == str(quarantined) and failed["version"] == 1
     assert (failed["error_class"], failed["error_message"], failed["attempts"]) == (
         "ValueError", "cannot transcribe this complaint", 1
     )
     assert parked["error_class"] == "parked" and parked["parked_behind"] == failed["position"]
-    others = [p for p in status["projections"] if p["name"] != "complaints"]
+    others = [p for p in status["projections"] if p["name"] != "complaint_list"]
     assert all(p["quarantined"] == 0 and p["quarantine"] == [] for p in others)
 
 
@@ -70,11 +70,30 @@ def test_the_cli_shows_them_and_retry_applies_them(
     retried = cli_runner.invoke(cli.cli, ["projections", "retry", "--all"])  # no fault there
 
     assert retried.exit_code == 0, retried.output
-    assert "complaints: 2 applied, 0 still failing" in retried.output
+    assert "complaint_list: 2 applied, 0 still failing" in retried.output
     shown = cli_runner.invoke(cli.cli, ["projections", "status"], env={"COLUMNS": "200"})
     assert "quarantined event(s)" not in shown.output
     rows = {r["id"]: r for r in ReadModelStore(app).snapshot(COMPLAINT_LIST)}
     assert rows[quarantined]["assignee"] == "bob"
+
+
+def test_the_cli_accepts_the_former_name_complaints(quarantined: UUID) -> None:
+    helped = cli_runner.invoke(cli.cli, ["projections", "retry", "--help"], env={"COLUMNS": "200"})
+    assert "complaints for complaint_list" in helped.output
+
+    retried = cli_runner.invoke(cli.cli, ["projections", "retry", "complaints"])
+
+    assert retried.exit_code == 0, retried.output
+    assert "complaint_list: 2 applied, 0 still failing" in retried.output
+
+
+def test_post_retry_accepts_the_former_name_complaints(
+    client: TestClient, quarantined: UUID, admin_token: str
+) -> None:
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    done = client.post("/projections/complaints/retry", headers=admin)
+    assert done.status_code == 200, done.text
+    assert (done.json()["projection"], done.json()["applied"]) == ("complaint_list", 2)
 
 
 def test_retry_names_an_unknown_projection(quarantined: UUID) -> None:
@@ -85,17 +104,17 @@ def test_retry_names_an_unknown_projection(quarantined: UUID) -> None:
 def test_post_retry_is_for_admins(
     client: TestClient, quarantined: UUID, admin_token: str
 ) -> None:
-    assert client.post("/projections/complaints/retry").status_code == 403
+    assert client.post("/projections/complaint_list/retry").status_code == 403
     admin = {"Authorization": f"Bearer {admin_token}"}
     missing = client.post("/projections/nonesuch/retry", headers=admin)
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"
 
-    done = client.post("/projections/complaints/retry", headers=admin)
+    done = client.post("/projections/complaint_list/retry", headers=admin)
 
     assert done.status_code == 200
     assert done.json() == {
-        "projection": "complaints", "applied": 2, "parked": 0, "still_failing": []
+        "projection": "complaint_list", "applied": 2, "parked": 0, "still_failing": []
     }
     assert client.get("/projections").json()["projections"][0]["quarantined"] == 0
 
@@ -105,16 +124,16 @@ def test_post_retry_lists_the_events_that_still_fail(
 ) -> None:
     fault = Refusing()
     fault.refused.add(quarantined)
-    apply = ComplaintsProjection.apply
+    apply = ComplaintListProjection.apply
 
-    def refused(self: ComplaintsProjection, tx: Tx, events: Sequence[Positioned]) -> None:
+    def refused(self: ComplaintListProjection, tx: Tx, events: Sequence[Positioned]) -> None:
         fault.check(events)
         apply(self, tx, events)
 
     # The view the endpoint builds still cannot apply them: whatever made them fail is not fixed.
-    monkeypatch.setattr(ComplaintsProjection, "apply", refused)
+    monkeypatch.setattr(ComplaintListProjection, "apply", refused)
 
-    done = client.post("/projections/complaints/retry", headers={
+    done = client.post("/projections/complaint_list/retry", headers={
         "Authorization": f"Bearer {admin_token}"
     })
 

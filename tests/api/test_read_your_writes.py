@@ -163,7 +163,7 @@ def test_a_waiter_is_woken_by_the_commit_itself(
     50 ms, can: the safety-net re-read is set far beyond the test's bound. The old wait polled
     every 20 ms behind a runner that pauses 20 ms (batch delay) and polls SQLite every 100 ms."""
     position = file(app, ctx)
-    runner = Runner(app, build(["complaints"]))
+    runner = Runner(app, build(["complaint_list"]))
     watcher = PositionWatcher(
         ReadModelStore(app), poll_seconds=0.05, recheck_seconds=60, linger_seconds=0.1
     )
@@ -171,7 +171,7 @@ def test_a_waiter_is_woken_by_the_commit_itself(
         watcher.signal = PositionSignal()
 
     async def woken_after_commit() -> float:
-        with watcher.waiter("complaints", position) as waiter:
+        with watcher.waiter("complaint_list", position) as waiter:
             await asyncio.sleep(0.3)  # the watcher is listening (or polling) by now
             await asyncio.to_thread(runner.catch_up)
             committed = time.monotonic()
@@ -212,7 +212,7 @@ def test_positions_committed_in_another_store_wake_no_waiter(
     busy neighbour's commits woke our waiters, and the read that followed saw a view that had not
     caught up. Our own commit still wakes the waiter at once (the control)."""
     position = file(app, ctx)
-    runner = Runner(app, build(["complaints"]))
+    runner = Runner(app, build(["complaint_list"]))
     watcher = PositionWatcher(
         ReadModelStore(app), poll_seconds=0.05, recheck_seconds=60, linger_seconds=0.1
     )
@@ -220,13 +220,13 @@ def test_positions_committed_in_another_store_wake_no_waiter(
     elsewhere = neighbour.read_models
 
     def commit_elsewhere() -> None:
-        far = {"complaints": position + 1_000_000}
+        far = {"complaint_list": position + 1_000_000}
         with elsewhere.write() as tx:  # as its runner does: NOTIFY at commit, then the signal
             elsewhere.announce(tx, far)
         signal_for(elsewhere.identity).publish(far)
 
     async def woken() -> tuple[bool, float]:
-        with watcher.waiter("complaints", position) as waiter:
+        with watcher.waiter("complaint_list", position) as waiter:
             await asyncio.sleep(0.3)  # the watcher is listening (or polling) by now
             await asyncio.to_thread(commit_elsewhere)
             await asyncio.sleep(0.5)

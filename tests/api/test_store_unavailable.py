@@ -31,7 +31,7 @@ def test_an_unreachable_store_is_a_503_with_retry_after(
     def unreachable(*args: object, **kwargs: object) -> object:
         raise failure
 
-    monkeypatch.setattr(app, "authenticate", unreachable)
+    monkeypatch.setattr(app.tokens, "authenticate", unreachable)
     response = client.get("/complaints", headers={"Authorization": "Bearer clt_not_cached"})
     assert response.status_code == 503
     assert response.headers["retry-after"] == "2"

@@ -110,16 +110,3 @@ def test_concurrent_retries_with_one_key_apply_once(
     assert {r.version for r in results} == {2}
     assert [e.type for e in get_history(app, cid).events] == ["filed", "commented"]
 
-
-def test_tokens_are_stored_as_hashes_and_can_be_revoked(
-    app: ComplaintsApp, ctx: CommandContext
-) -> None:
-    issued = app.issue_token("dora", "supervisor", ctx)
-    token = app.authenticate(issued.secret)
-    assert token is not None and (token.name, token.role) == ("dora", "supervisor")
-    stored = b"".join(n.state for n in app.recorder.select_notifications(start=1, limit=100))
-    assert issued.secret.encode() not in stored
-    app.revoke_token("dora", ctx)
-    assert app.authenticate(issued.secret) is None
-    assert app.authenticate("clt_not-a-token") is None
-    assert [t.revoked_at is not None for t in app.list_tokens()] == [True]

@@ -19,7 +19,7 @@ def test_a_new_store_and_its_directory_are_private(tmp_path: Path, ctx: CommandC
     database = tmp_path / "data" / "complaints.db"
     services = bootstrap(Settings(database_url=f"sqlite:///{database}"))
     try:
-        services.app.issue_token("alice", "agent", ctx)  # a write, so the -wal and -shm files exist
+        services.app.tokens.issue("alice", "agent", ctx)  # a write: the -wal and -shm files exist
         files = [database, database.with_name("complaints.db-wal"), database.with_name(
             "complaints.db-shm"
         )]
@@ -36,12 +36,12 @@ def test_an_older_world_readable_store_is_tightened_on_start(
     database = tmp_path / "complaints.db"
     url = f"sqlite:///{database}"
     with bootstrap(Settings(database_url=url)) as first:
-        first.app.issue_token("alice", "agent", ctx)
+        first.app.tokens.issue("alice", "agent", ctx)
     database.chmod(0o644)
     second = bootstrap(Settings(database_url=url))
     try:
         assert mode(database) == 0o600
-        assert second.app.has_tokens()  # the same data, only the mode changed
+        assert second.app.tokens.has_any()  # the same data, only the mode changed
     finally:
         second.close()
 
@@ -51,8 +51,8 @@ def test_lock_files_beside_the_store_are_private(tmp_path: Path) -> None:
     services = bootstrap(Settings(database_url=f"sqlite:///{database}"))
     try:
         with database_of(services.app).coordinator(0.1) as coordinator:
-            assert coordinator.acquire("complaints")
-            lock = tmp_path / "complaints.db.complaints.lock"
+            assert coordinator.acquire("complaint_list")
+            lock = tmp_path / "complaints.db.complaint_list.lock"
             assert mode(lock) == 0o600
     finally:
         services.close()

@@ -1,4 +1,5 @@
-"""Token checks against the store: the cache, revocation from another process, expiry."""
+"""The token service (``app.tokens``) against the store: hashes, the cache, revocation from another
+process, expiry."""
 
 from __future__ import annotations
 
@@ -40,19 +41,33 @@ def count_store_reads(app: ComplaintsApp, monkeypatch: pytest.MonkeyPatch) -> li
     return reads
 
 
+def test_tokens_are_stored_as_hashes_and_can_be_revoked(
+    app: ComplaintsApp, ctx: CommandContext
+) -> None:
+    issued = app.tokens.issue("dora", "supervisor", ctx)
+    token = app.tokens.authenticate(issued.secret)
+    assert token is not None and (token.name, token.role) == ("dora", "supervisor")
+    stored = b"".join(n.state for n in app.recorder.select_notifications(start=1, limit=100))
+    assert issued.secret.encode() not in stored
+    app.tokens.revoke("dora", ctx)
+    assert app.tokens.authenticate(issued.secret) is None
+    assert app.tokens.authenticate("clt_not-a-token") is None
+    assert [t.revoked_at is not None for t in app.tokens.all()] == [True]
+
+
 def test_spraying_random_tokens_does_not_evict_a_valid_cached_token(
     app: ComplaintsApp, ctx: CommandContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Small sizes, so that the spray is many times larger than either map.
-    app.token_cache = TokenCache(60, accepted_size=50, rejected_size=20)
-    secret = app.issue_token("alice", "agent", ctx).secret
-    assert app.authenticate(secret) is not None
+    app.tokens.cache = TokenCache(60, accepted_size=50, rejected_size=20)
+    secret = app.tokens.issue("alice", "agent", ctx).secret
+    assert app.tokens.authenticate(secret) is not None
     reads = count_store_reads(app, monkeypatch)
     for _ in range(300):
-        assert app.authenticate(new_secret()) is None
+        assert app.tokens.authenticate(new_secret()) is None
     assert len(reads) == 300  # every unknown secret was looked up once
     reads.clear()
-    token = app.authenticate(secret)
+    token = app.tokens.authenticate(secret)
     assert token is not None and token.name == "alice"
     assert reads == []  # answered from the cache: the spray did not push it out
 
@@ -60,12 +75,12 @@ def test_spraying_random_tokens_does_not_evict_a_valid_cached_token(
 def test_a_revocation_by_another_process_takes_effect_within_token_cache_seconds(
     app: ComplaintsApp, other_process: ComplaintsApp, ctx: CommandContext
 ) -> None:
-    app.token_cache = TokenCache(TTL)
-    secret = app.issue_token("alice", "agent", ctx).secret
-    assert app.authenticate(secret) is not None  # now cached here
-    other_process.revoke_token("alice", ctx)
+    app.tokens.cache = TokenCache(TTL)
+    secret = app.tokens.issue("alice", "agent", ctx).secret
+    assert app.tokens.authenticate(secret) is not None  # now cached here
+    other_process.tokens.revoke("alice", ctx)
     revoked_at = time.monotonic()
-    while app.authenticate(secret) is not None:
+    while app.tokens.authenticate(secret) is not None:
         assert time.monotonic() - revoked_at < TTL + 0.2, "still accepted past the cache time"
         time.sleep(0.02)
 
@@ -73,33 +88,33 @@ def test_a_revocation_by_another_process_takes_effect_within_token_cache_seconds
 def test_a_revocation_in_this_process_takes_effect_at_once(
     app: ComplaintsApp, ctx: CommandContext
 ) -> None:
-    secret = app.issue_token("alice", "agent", ctx).secret
-    assert app.authenticate(secret) is not None
-    app.revoke_token("alice", ctx)
-    assert app.authenticate(secret) is None
+    secret = app.tokens.issue("alice", "agent", ctx).secret
+    assert app.tokens.authenticate(secret) is not None
+    app.tokens.revoke("alice", ctx)
+    assert app.tokens.authenticate(secret) is None
 
 
 def test_recheck_reads_the_store_past_the_cache(
     app: ComplaintsApp, other_process: ComplaintsApp, ctx: CommandContext
 ) -> None:
-    issued = app.issue_token("alice", "agent", ctx)
-    assert app.authenticate(issued.secret) is not None
-    other_process.revoke_token(str(issued.token_id), ctx)
-    assert app.recheck_token(issued.token_id) is None
-    assert app.authenticate(issued.secret) is None  # and the cache now knows
+    issued = app.tokens.issue("alice", "agent", ctx)
+    assert app.tokens.authenticate(issued.secret) is not None
+    other_process.tokens.revoke(str(issued.token_id), ctx)
+    assert app.tokens.recheck(issued.token_id) is None
+    assert app.tokens.authenticate(issued.secret) is None  # and the cache now knows
 
 
 def test_an_expired_token_is_refused_even_while_cached(
     app: ComplaintsApp, ctx: CommandContext
 ) -> None:
     expires_at = datetime.now(UTC) + timedelta(milliseconds=300)
-    issued = app.issue_token("temp", "agent", ctx, expires_at=expires_at)
-    token = app.authenticate(issued.secret)
+    issued = app.tokens.issue("temp", "agent", ctx, expires_at=expires_at)
+    token = app.tokens.authenticate(issued.secret)
     assert token is not None and token.expires_at == expires_at
     time.sleep(max(0.0, (expires_at - datetime.now(UTC)).total_seconds()) + 0.05)
-    assert app.authenticate(issued.secret) is None
-    assert app.recheck_token(issued.token_id) is None
-    [info] = [t for t in app.list_tokens() if t.token_id == issued.token_id]
+    assert app.tokens.authenticate(issued.secret) is None
+    assert app.tokens.recheck(issued.token_id) is None
+    [info] = [t for t in app.tokens.all() if t.token_id == issued.token_id]
     assert info.expires_at == expires_at and info.revoked_at is None
 
 
@@ -108,7 +123,7 @@ def test_an_expiry_must_be_a_future_instant_with_offset(
     app: ComplaintsApp, ctx: CommandContext, expires_at: datetime
 ) -> None:
     with pytest.raises(InvalidIntakeError) as error:
-        app.issue_token("temp", "agent", ctx, expires_at=expires_at)
+        app.tokens.issue("temp", "agent", ctx, expires_at=expires_at)
     assert error.value.field == "expires_at"
 
 
@@ -124,6 +139,6 @@ def test_a_token_stored_before_expiry_existed_still_authenticates(
     state = app.mapper.transcoder.decode(stored.state)
     del state["expires_at"]  # the shape of Issued events recorded before the field existed
     app.recorder.insert_events([replace(stored, state=app.mapper.transcoder.encode(state))])
-    authenticated = app.authenticate(secret)
+    authenticated = app.tokens.authenticate(secret)
     assert authenticated is not None and authenticated.name == "veteran"
     assert authenticated.expires_at is None

@@ -1,5 +1,5 @@
-"""The test oracle for the read models: what the case list, the workload and analytics must show
-after a history, computed with plain Python from each complaint's events.
+"""The test oracle for the read models: what the complaint list, the workload and analytics must
+show after a history, computed with plain Python from each complaint's events.
 
 It reads nothing but the events (as the library decodes them) and folds a complaint's events into
 the aggregate with the library's own ``mutate``, as a repository does; it never calls
@@ -93,9 +93,9 @@ class Oracle:
         assert complaint is not None
         return complaint
 
-    # ---- the case list (complaint_list) ----------------------------------------------------
+    # ---- the complaint list ------------------------------------------------------------------
 
-    def case_list(self) -> dict[UUID, dict[str, Any]]:
+    def complaint_list(self) -> dict[UUID, dict[str, Any]]:
         """Per complaint, the columns that follow its life, as its aggregate has them. (The
         customer and product columns show what was filed: tests compare them with the intake.)"""
         rows = {}

@@ -13,7 +13,7 @@ from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.models import AssignComplaint, CloseComplaint, FileComplaint
 from projections.analytics import ANALYTICS_CASES, AnalyticsProjection
-from projections.complaints import COMPLAINT_LIST, ComplaintsProjection
+from projections.complaint_list import COMPLAINT_LIST, ComplaintListProjection
 from projections.projection import Positioned, Projection
 from projections.schema import Table
 from projections.store import ReadModelStore
@@ -22,7 +22,7 @@ from tests.intake import intake
 
 CLOSE = CloseComplaint(resolution_code=ResolutionCode.REMEDY_PROVIDED, summary="done")
 VIEWS: list[tuple[type[Projection], Table]] = [
-    (ComplaintsProjection, COMPLAINT_LIST),
+    (ComplaintListProjection, COMPLAINT_LIST),
     (WorkloadProjection, WORKLOAD_CASES),
     (AnalyticsProjection, ANALYTICS_CASES),
 ]
@@ -80,7 +80,7 @@ def test_a_complaint_filed_in_the_batch_gets_one_row_with_all_its_changes(
     app: ComplaintsApp, ctx: CommandContext
 ) -> None:
     assigned_and_closed(app, ctx)
-    view = ComplaintsProjection()
+    view = ComplaintListProjection()
     batch = events_of(app, view)
 
     store = applied(app, view, batch)

@@ -18,13 +18,13 @@ def test_a_second_runner_waits_then_takes_over(app: ComplaintsApp) -> None:
     first = database_of(app).coordinator(0.01)
     second = database_of(app).coordinator(0.01)
     try:
-        assert first.acquire("complaints")
-        assert not second.acquire("complaints")
+        assert first.acquire("complaint_list")
+        assert not second.acquire("complaint_list")
         assert second.acquire("workload")  # locks are per projection
         first.close()  # the holder's session (or process) ends, however it ends
         # The server releases a session's locks as its backend exits, a moment after the
         # client hung up (a standby retries every second).
-        assert eventually(lambda: second.acquire("complaints"), 5)
+        assert eventually(lambda: second.acquire("complaint_list"), 5)
     finally:
         first.close()
         second.close()
@@ -41,7 +41,7 @@ def test_a_standby_runner_takes_over_from_a_stopped_one_without_gaps_or_doubles(
         return app.recorder.max_notification_id() or 0
 
     def caught_up(head: int) -> bool:
-        return eventually(lambda: store.position("complaints") >= head)
+        return eventually(lambda: store.position("complaint_list") >= head)
 
     first = BackgroundRunner(Runner(app, build(), poll_seconds=0.02)).start()
     standby = BackgroundRunner(Runner(app, build(), poll_seconds=0.02))

@@ -22,12 +22,12 @@ from infra.bootstrap import bootstrap
 from infra.settings import Settings
 from projections import quarantine
 from projections.analytics import ANALYTICS_ROLLUP
-from projections.complaints import COMPLAINT_LIST
+from projections.complaint_list import COMPLAINT_LIST
 from projections.registry import build, names
 from projections.runner import Runner
 from projections.storable import EARLIEST, LATEST
 from queries.analytics import analytics_summary
-from queries.case_list import ListFilters, list_complaints
+from queries.complaint_list import ListFilters, list_complaints
 from queries.workload import get_workload
 from tests.conftest import POSTGRES_URL
 from tests.intake import intake

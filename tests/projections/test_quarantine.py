@@ -24,7 +24,7 @@ from commands.models import AssignComplaint, CommentOnComplaint, FileComplaint
 from infra.settings import Settings
 from projections import quarantine
 from projections.analytics import AnalyticsProjection
-from projections.complaints import COMPLAINT_LIST, ComplaintsProjection
+from projections.complaint_list import COMPLAINT_LIST, ComplaintListProjection
 from projections.failures import ProjectionFaultError
 from projections.projection import Positioned, Projection
 from projections.registry import build, names
@@ -44,7 +44,7 @@ def listed(store: ReadModelStore) -> dict[UUID, dict[str, object]]:
     return {r["id"]: r for r in store.snapshot(COMPLAINT_LIST)}
 
 
-def entries(store: ReadModelStore, name: str = "complaints") -> list[quarantine.Quarantined]:
+def entries(store: ReadModelStore, name: str = "complaint_list") -> list[quarantine.Quarantined]:
     with store.read() as tx:
         return quarantine.entries(tx, name)
 
@@ -77,7 +77,7 @@ def fault(history: History) -> Refusing:
 @pytest.fixture
 def faulty(app: ComplaintsApp, report_settings: Settings, fault: Refusing) -> Runner:
     """All three projections; the case list refuses B's events."""
-    complaints = refusing(ComplaintsProjection, fault)
+    complaints = refusing(ComplaintListProjection, fault)
     others = build(["workload", "analytics"], report_tz=report_settings.report_tz)
     return Runner(app, [complaints, *others])
 
@@ -126,17 +126,17 @@ def test_the_runner_does_not_spin_on_a_quarantined_event(
     app: ComplaintsApp, report_settings: Settings, ctx: CommandContext, fault: Refusing,
     history: History,
 ) -> None:
-    runner = Runner(app, [refusing(ComplaintsProjection, fault)],
+    runner = Runner(app, [refusing(ComplaintListProjection, fault)],
                     poll_seconds=0.02)
     store = runner.store
     with BackgroundRunner(runner):
-        assert eventually(lambda: store.position("complaints") >= history.head)
+        assert eventually(lambda: store.position("complaint_list") >= history.head)
         tries = sum(fault.attempts.values())
         calls = fault.calls
         for i in range(5):  # five more batches, each waking the runner
             file(app, ctx, f"later {i}")
             head = app.recorder.max_notification_id() or 0
-            assert eventually(lambda h=head: store.position("complaints") >= h)  # type: ignore[misc]
+            assert eventually(lambda h=head: store.position("complaint_list") >= h)  # type: ignore[misc]
     assert fault.calls >= calls + 5
     assert sum(fault.attempts.values()) == tries  # the quarantined events were never tried again
     assert len(listed(store)) == 3 + 5
@@ -147,10 +147,10 @@ def test_retry_keeps_what_still_fails_and_applies_it_once_the_fault_is_gone(
     report_settings: Settings,
 ) -> None:
     faulty.catch_up()
-    complaints = faulty.projections[0]
+    complaint_list = faulty.projections[0]
     first_failure = entries(faulty.store)[0]
 
-    still = faulty.retry(complaints)
+    still = faulty.retry(complaint_list)
 
     assert (still.applied, still.parked, len(still.still_failing)) == (0, 2, 1)
     again = entries(faulty.store)[0]
@@ -158,7 +158,7 @@ def test_retry_keeps_what_still_fails_and_applies_it_once_the_fault_is_gone(
     assert again.last_failed_at >= first_failure.last_failed_at
 
     fault.refused.clear()
-    done = faulty.retry(complaints)
+    done = faulty.retry(complaint_list)
 
     assert (done.applied, done.parked, done.still_failing) == (3, 0, [])
     assert entries(faulty.store) == []
@@ -166,7 +166,7 @@ def test_retry_keeps_what_still_fails_and_applies_it_once_the_fault_is_gone(
     assert (row["assignee"], row["version"]) == ("bob", 3)  # filed, assigned, commented: in order
     assert row["first_response_at"] is not None
     # The same as a view that never failed.
-    healthy = Runner(app, build(["complaints"], report_tz=report_settings.report_tz))
+    healthy = Runner(app, build(["complaint_list"], report_tz=report_settings.report_tz))
     incremental = healthy.store.snapshot(COMPLAINT_LIST)
     healthy.rebuild()
     assert healthy.store.snapshot(COMPLAINT_LIST) == incremental
@@ -187,7 +187,7 @@ def test_events_that_cannot_be_decoded_are_quarantined(
 
     head = app.recorder.max_notification_id()
     assert runner.store.positions(names()) == dict.fromkeys(names(), head)
-    for name in ("complaints", "analytics"):  # workload does not read comments
+    for name in ("complaint_list", "analytics"):  # workload does not read comments
         [entry] = entries(runner.store, name)
         assert (entry.originator_id, entry.originator_version) == (history.c, 2)
         assert entry.error_class.endswith("MapperDeserialisationError")
@@ -210,11 +210,11 @@ def test_a_transient_error_quarantines_nothing_and_is_retried_with_back_off(
     fault = Refusing(transient_error(database_url), times=4)
     fault.refused.add(history.b)
     runner = Runner(
-        app, [refusing(ComplaintsProjection, fault)], poll_seconds=0.02,
+        app, [refusing(ComplaintListProjection, fault)], poll_seconds=0.02,
         retry_base_seconds=0.05, retry_max_seconds=0.2,
     )
     with BackgroundRunner(runner):
-        assert eventually(lambda: runner.store.position("complaints") >= history.head)
+        assert eventually(lambda: runner.store.position("complaint_list") >= history.head)
     assert entries(runner.store) == []
     assert set(listed(runner.store)) == {history.a, history.b, history.c, history.d}
     pauses = [b - a for a, b in zip(fault.raised_at, fault.raised_at[1:], strict=False)]
@@ -246,7 +246,7 @@ def test_a_retry_while_the_worker_runs_and_commands_arrive_keeps_each_complaint_
 ) -> None:
     """New events of the quarantined complaint keep arriving during the retry: the worker parks
     them or, once the retry has committed, applies them; never before the events they follow."""
-    runner = Runner(app, [refusing(ComplaintsProjection, fault)],
+    runner = Runner(app, [refusing(ComplaintListProjection, fault)],
                     poll_seconds=0.02)
     store = runner.store
     stop = threading.Event()
@@ -257,7 +257,7 @@ def test_a_retry_while_the_worker_runs_and_commands_arrive_keeps_each_complaint_
             time.sleep(0.01)
 
     with BackgroundRunner(runner):
-        assert eventually(lambda: store.position("complaints") >= history.head)
+        assert eventually(lambda: store.position("complaint_list") >= history.head)
         assert entries(store)
         writer = threading.Thread(target=keep_commenting)
         writer.start()
@@ -270,7 +270,7 @@ def test_a_retry_while_the_worker_runs_and_commands_arrive_keeps_each_complaint_
             stop.set()
             writer.join()
         head = app.recorder.max_notification_id() or 0
-        assert eventually(lambda: store.position("complaints") >= head)
+        assert eventually(lambda: store.position("complaint_list") >= head)
     assert report.applied >= 3 and report.still_failing == []
     assert entries(store) == []
     version = app.get_complaint(history.b).version

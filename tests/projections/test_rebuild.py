@@ -12,7 +12,7 @@ import pytest
 from commands.application import ComplaintsApp
 from infra.bootstrap import bootstrap
 from infra.settings import Settings
-from projections.complaints import COMPLAINT_LIST, ComplaintsProjection
+from projections.complaint_list import COMPLAINT_LIST, ComplaintListProjection
 from projections.projection import Positioned
 from projections.registry import build, names
 from projections.runner import Runner
@@ -102,7 +102,7 @@ def test_rebuild_follows_commands_that_arrive_meanwhile(
     assert snapshot(runner.store) == rebuilt
 
 
-class DyingComplaints(ComplaintsProjection):
+class DyingComplaints(ComplaintListProjection):
     """Dies on its second batch, as a rebuild killed mid-way would."""
 
     batches = 0

@@ -9,7 +9,7 @@ import pytest
 
 from commands.application import ComplaintsApp
 from infra.settings import Settings
-from projections.complaints import COMPLAINT_LIST
+from projections.complaint_list import COMPLAINT_LIST
 from projections.projection import Positioned
 from projections.registry import build
 from projections.runner import Runner
@@ -37,14 +37,15 @@ def test_stopped_after_k_events_resumes_exactly(
             stop.set()
 
     first.catch_up(stop=stop, progress=stop_after_three)
-    stopped_at = first.store.positions(["complaints", "workload", "analytics"])
+    stopped_at = first.store.positions(["complaint_list", "workload", "analytics"])
     assert 0 < min(stopped_at.values()) < head
     assert stopped_at == seen[-1]  # what was committed is exactly what was reported
 
     # A fresh process, say.
     resumed = Runner(app, build(report_tz=report_settings.report_tz), page_size=1000)
     resumed.catch_up()
-    assert set(resumed.store.positions(["complaints", "workload", "analytics"]).values()) == {head}
+    resumed_at = resumed.store.positions(["complaint_list", "workload", "analytics"])
+    assert set(resumed_at.values()) == {head}
     incremental = snapshot(resumed.store)
 
     for p in resumed.projections:
@@ -77,8 +78,8 @@ def test_killed_mid_batch_leaves_nothing_behind(
     with pytest.raises(Killed):
         crashing.catch_up()
     # The batch was one transaction over all three: none of them moved or wrote anything.
-    assert crashing.store.positions(["complaints", "workload", "analytics"]) == {
-        "complaints": 0, "workload": 0, "analytics": 0,
+    assert crashing.store.positions(["complaint_list", "workload", "analytics"]) == {
+        "complaint_list": 0, "workload": 0, "analytics": 0,
     }
     assert crashing.store.snapshot(WORKLOAD_AGENTS) == []
     assert crashing.store.snapshot(COMPLAINT_LIST) == []

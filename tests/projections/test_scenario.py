@@ -25,7 +25,7 @@ from commands.models import (
 )
 from infra.settings import Settings
 from projections.analytics import ANALYTICS_DAILY
-from projections.complaints import COMPLAINT_LIST
+from projections.complaint_list import COMPLAINT_LIST
 from projections.runner import Runner
 from projections.workload import WORKLOAD_AGENTS, WORKLOAD_TEAMS
 from tests.intake import INTAKE, intake
@@ -89,23 +89,23 @@ def oracle(app: ComplaintsApp, scenario: Scenario, report_settings: Settings) ->
 
 def test_every_view_reaches_the_head(app: ComplaintsApp, views: Runner) -> None:
     head = app.recorder.max_notification_id()
-    assert views.store.positions(["complaints", "workload", "analytics"]) == {
-        "complaints": head, "workload": head, "analytics": head,
+    assert views.store.positions(["complaint_list", "workload", "analytics"]) == {
+        "complaint_list": head, "workload": head, "analytics": head,
     }
 
 
-def test_the_case_list_holds_each_complaint_as_its_events_leave_it(
+def test_the_complaint_list_holds_each_complaint_as_its_events_leave_it(
     views: Runner, oracle: Oracle, scenario: Scenario
 ) -> None:
     rows = rows_by(views.store.snapshot(COMPLAINT_LIST), "id")
-    expected = oracle.case_list()
+    expected = oracle.complaint_list()
     assert set(rows) == set(expected) == scenario.ids
     assert {cid: {k: rows[cid][k] for k in columns} for cid, columns in expected.items()} == (
         expected
     )
 
 
-def test_the_case_list_shows_the_filed_customer_and_product(views: Runner) -> None:
+def test_the_complaint_list_shows_the_filed_customer_and_product(views: Runner) -> None:
     customer, product = INTAKE["customer"], INTAKE["product"]
     for row in views.store.snapshot(COMPLAINT_LIST):
         assert (row["customer_id"], row["customer_name"], row["customer_tier"]) == (
@@ -114,7 +114,7 @@ def test_the_case_list_shows_the_filed_customer_and_product(views: Runner) -> No
         assert (row["product_name"], row["product_model"]) == (product["name"], product["model"])
 
 
-def test_the_case_list_ends_as_scripted(views: Runner, scenario: Scenario) -> None:
+def test_the_complaint_list_ends_as_scripted(views: Runner, scenario: Scenario) -> None:
     rows = rows_by(views.store.snapshot(COMPLAINT_LIST), "id")
     assert rows[scenario.a]["status"] == "closed" and rows[scenario.c]["status"] == "assigned"
     assert rows[scenario.b]["escalation_level"] == 1 and rows[scenario.b]["region"] is None

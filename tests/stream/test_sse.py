@@ -195,7 +195,7 @@ def test_revoking_the_token_ends_the_stream_before_the_next_event(
         stream = messages(response)
         next_events(stream, 2)
         # Revoked by another process (its cache is not ours), then more personal data arrives.
-        other_process.revoke_token("alice", ctx)
+        other_process.tokens.revoke("alice", ctx)
         write_complaints(app, ctx, 1)
         rest = rest_of_stream(stream)
     assert [m for m in rest if m.data] == []
@@ -209,7 +209,7 @@ def test_an_idle_stream_ends_at_the_next_heartbeat_after_a_revocation(
     with open_stream(base_url, agent_token) as response:
         stream = messages(response)
         assert next(stream).comment  # the first heartbeat: the stream is open and idle
-        other_process.revoke_token("alice", ctx)
+        other_process.tokens.revoke("alice", ctx)
         revoked_at = time.monotonic()
         rest = rest_of_stream(stream)
         ended_after = time.monotonic() - revoked_at
@@ -221,7 +221,7 @@ def test_the_stream_of_a_token_that_expires_ends(
     base_url: str, app: ComplaintsApp, ctx: CommandContext
 ) -> None:
     expires_at = datetime.now(UTC) + timedelta(seconds=1)
-    issued = app.issue_token("temp", "agent", ctx, expires_at=expires_at)
+    issued = app.tokens.issue("temp", "agent", ctx, expires_at=expires_at)
     write_complaints(app, ctx, 1)
     with open_stream(base_url, issued.secret) as response:
         assert response.status_code == 200
@@ -299,7 +299,7 @@ def test_past_the_per_token_cap_a_stream_gets_429_with_retry_after(
 def test_past_the_total_cap_a_stream_gets_429_whoever_asks(
     settings: Settings, app: ComplaintsApp, ctx: CommandContext, agent_token: str
 ) -> None:
-    other = app.issue_token("bob", "agent", ctx).secret
+    other = app.tokens.issue("bob", "agent", ctx).secret
     with serve(settings, stream_max_connections=1) as url:
         with open_stream(url, agent_token) as first:
             assert first.status_code == 200

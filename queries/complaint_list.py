@@ -1,4 +1,4 @@
-"""The complaint list: filters, text search and keyset pagination over the ``complaints`` view.
+"""The complaint list: filters, text search and keyset pagination over the ``complaint_list`` view.
 
 The cursor is the sort value and id of the last row served, so a page never repeats or skips rows
 because others were inserted meanwhile (offsets would).
@@ -23,7 +23,7 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from aggregates.plausible_time import is_plausible_instant
-from projections.complaints import COMPLAINT_LIST
+from projections.complaint_list import COMPLAINT_LIST
 from projections.store import ReadModelStore
 from queries.errors import InvalidQueryError
 

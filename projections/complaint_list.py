@@ -1,4 +1,7 @@
-"""The case list: one row per complaint, for filtered, paginated and searchable lists.
+"""The complaint list: one row per complaint, for filtered, paginated and searchable lists.
+
+One name for the feature: projection ``complaint_list``, table ``complaint_list``, queries in
+``queries/complaint_list.py``, route ``GET /complaints`` in ``api/routers/complaint_list.py``.
 
 Row changes mirror the aggregate's own ``apply`` methods (transcription, no rules): a projection
 that disagrees with the aggregate about status would be a bug.
@@ -23,9 +26,10 @@ FILTER_COLUMNS = (
     "status", "category", "severity", "channel", "region", "assignee", "team", "customer_id",
 )
 
-# Search (``q``) is a case-insensitive substring match (see queries/case_list.py); on PostgreSQL a
-# trigram index serves it. pg_trgm ships with PostgreSQL and is a trusted extension, but a role may
-# still lack the right to create it: then search works unindexed rather than failing to start.
+# Search (``q``) is a case-insensitive substring match (see queries/complaint_list.py); on
+# PostgreSQL a trigram index serves it. pg_trgm ships with PostgreSQL and is a trusted extension,
+# but a role may still lack the right to create it: then search works unindexed rather than
+# failing to start.
 ENSURE_TRIGRAMS = """
 DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
@@ -89,8 +93,8 @@ COMPLAINT_LIST = Table(
 )
 
 
-class ComplaintsProjection(Projection):
-    name = "complaints"
+class ComplaintListProjection(Projection):
+    name = "complaint_list"  # was "complaints": see RENAMED_PROJECTIONS in projections/store.py
     topics = topics_of(
         Complaint.Filed, Complaint.Assigned, Complaint.Commented, Complaint.Escalated,
         Complaint.Closed, Complaint.Reopened,

@@ -1,0 +1,154 @@
+"""A store whose complaint list was tracked under its former name (``complaints``) resumes from its
+position: its tracking and dead-letter rows are renamed in place where the tables are created."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+import pytest
+
+from commands.application import ComplaintsApp
+from commands.context import CommandContext
+from commands.models import FileComplaint
+from infra.settings import Settings
+from projections import quarantine
+from projections.complaint_list import COMPLAINT_LIST, ComplaintListProjection
+from projections.registry import build
+from projections.runner import Runner
+from projections.store import ReadModelStore, tracking_key
+from tests.intake import intake
+from tests.projections.faults import Refusing, refusing
+
+FORMER, NAME = "complaints", "complaint_list"
+
+
+def file(app: ComplaintsApp, ctx: CommandContext, subject: str) -> UUID:
+    body = FileComplaint.model_validate(intake(subject=subject))
+    return app.file_complaint(body, ctx).complaint_id
+
+
+def rename_rows(store: ReadModelStore, name: str, to: str) -> None:
+    with store.write() as tx:
+        tx.execute(
+            f"UPDATE {store.database.tracking_table} SET application_name = %s "
+            "WHERE application_name = %s",
+            (tracking_key(to), tracking_key(name)),
+        )
+        tx.execute(
+            f"UPDATE {tx.table(quarantine.QUARANTINE.name)} SET projection = %s "
+            "WHERE projection = %s",
+            (to, name),
+        )
+
+
+def tracked(store: ReadModelStore) -> dict[str, int]:
+    """Every projection's tracking row, by projection name."""
+    with store.read() as tx:
+        rows = tx.rows(f"SELECT * FROM {store.database.tracking_table}")
+    prefix = tracking_key("")
+    return {
+        r["application_name"].removeprefix(prefix): r["notification_id"]
+        for r in rows
+        if r["application_name"].startswith(prefix)
+    }
+
+
+def quarantined(store: ReadModelStore) -> dict[str, list[int]]:
+    """The positions of every dead-letter row, by projection name."""
+    with store.read() as tx:
+        rows = tx.rows(f"SELECT projection, position FROM {tx.table(quarantine.QUARANTINE.name)}")
+    found: dict[str, list[int]] = {}
+    for r in sorted(rows, key=lambda r: (r["projection"], r["position"])):
+        found.setdefault(r["projection"], []).append(r["position"])
+    return found
+
+
+@dataclass(frozen=True)
+class FormerStore:
+    """Complaints "fine" and "bad" listed up to ``head`` under the former name, bad's filing
+    quarantined there, as the earlier version left its store."""
+
+    fine: UUID
+    bad: UUID
+    head: int
+    bad_filed_at: int
+
+
+@pytest.fixture
+def former(app: ComplaintsApp, ctx: CommandContext, settings: Settings) -> FormerStore:
+    fine, bad = file(app, ctx, "fine"), file(app, ctx, "bad")
+    fault = Refusing()
+    fault.refused.add(bad)
+    Runner(app, [refusing(ComplaintListProjection, settings, fault)]).catch_up()
+    store = ReadModelStore(app)
+    [bad_filed_at] = quarantined(store)[NAME]
+    rename_rows(store, NAME, FORMER)
+    head = app.recorder.max_notification_id() or 0
+    assert tracked(store) == {FORMER: head}
+    return FormerStore(fine, bad, head, bad_filed_at)
+
+
+def test_the_view_resumes_from_the_position_kept_under_its_former_name(
+    app: ComplaintsApp, ctx: CommandContext, settings: Settings, former: FormerStore
+) -> None:
+    later = file(app, ctx, "later")
+
+    runner = Runner(app, build(settings, [NAME]))  # creates the tables: the rows are renamed
+
+    assert tracked(runner.store) == {NAME: former.head}
+    assert runner.catch_up() == 1  # the later filing only: nothing before it is applied again
+    listed = {r["id"] for r in runner.store.snapshot(COMPLAINT_LIST)}
+    assert listed == {former.fine, later}
+
+
+def test_the_quarantine_kept_under_the_former_name_can_be_retried(
+    app: ComplaintsApp, settings: Settings, former: FormerStore
+) -> None:
+    runner = Runner(app, build(settings, [NAME]))
+
+    assert quarantined(runner.store) == {NAME: [former.bad_filed_at]}
+    done = runner.retry(runner.projections[0])
+    assert (done.applied, done.still_failing) == (1, [])
+    assert former.bad in {r["id"] for r in runner.store.snapshot(COMPLAINT_LIST)}
+
+
+def test_the_renaming_is_done_once(app: ComplaintsApp, former: FormerStore) -> None:
+    store = ReadModelStore(app)
+    store.create_tables([])
+    renamed = (tracked(store), quarantined(store))
+
+    store.create_tables([])
+    ReadModelStore(app).create_tables([])  # another process starting, say
+
+    assert (tracked(store), quarantined(store)) == renamed == (
+        {NAME: former.head}, {NAME: [former.bad_filed_at]}
+    )
+
+
+def test_where_both_names_have_rows_the_name_now_wins(
+    app: ComplaintsApp, former: FormerStore
+) -> None:
+    # As if a process of the earlier version ran again after the upgrade: rows under both names.
+    store = ReadModelStore(app)
+    columns = [c.name for c in quarantine.QUARANTINE.columns]
+    with store.write() as tx:
+        store.lock(tx, NAME)
+        store.advance(tx, NAME, former.head)
+        tx.execute(
+            f"UPDATE {store.database.tracking_table} SET notification_id = 1 "
+            "WHERE application_name = %s",
+            (tracking_key(FORMER),),
+        )
+        table = tx.table(quarantine.QUARANTINE.name)
+        tx.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) SELECT %s, {', '.join(columns[1:])} "
+            f"FROM {table} WHERE projection = %s",
+            (NAME, FORMER),
+        )
+    assert tracked(store) == {FORMER: 1, NAME: former.head}
+
+    store.create_tables([])
+
+    assert tracked(store) == {NAME: former.head}
+    assert quarantined(store) == {NAME: [former.bad_filed_at]}
