@@ -66,6 +66,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"{POSTGRES_URL}?schema={schema}"
 
 
+@pytest.fixture(autouse=True)
+def files_out_of_the_work_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every process the tests start from the environment (CLI commands above all: each one
+    bootstraps, so loads or creates the secret key) keeps its files in the test's directory,
+    never in ./var of the work tree."""
+    monkeypatch.setenv("COMPLAINTS_SECRET_KEY_FILE", str(tmp_path / "secret.key"))
+    monkeypatch.setenv("COMPLAINTS_ADMIN_TOKEN_FILE", str(tmp_path / "admin-token"))
+
+
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     # Files the service creates beside its data (the key sealing stored secrets, the first-start

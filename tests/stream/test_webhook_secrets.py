@@ -104,4 +104,4 @@ def test_a_worker_with_another_key_sends_nothing(
         first = deliveries(admin, sub)[0]
     assert first["error"] == SECRET_UNAVAILABLE and first["status_code"] is None
     assert hook.requests == []
-    assert "another key" in caplog.text  # said when the worker opened the store
+    assert "another key" in caplog.text  # said when the worker's process started

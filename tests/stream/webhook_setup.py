@@ -49,6 +49,7 @@ def admin_client(settings: Settings, admin_token: str) -> Iterator[TestClient]:
 @contextmanager
 def running_worker(app: ComplaintsApp, settings: Settings) -> Iterator[WebhookWorker]:
     store = WebhookStore(app, secret_box(settings))
+    store.migrate()  # as the worker's process does when it starts (infra/bootstrap.py)
     worker = WebhookWorker(app, delivery_policy(settings), store).start()
     try:
         yield worker

@@ -6,6 +6,8 @@ import io
 import stat
 from pathlib import Path
 
+import pytest
+
 from api.first_start import admin_token_path, hand_over_admin_token
 from infra.settings import Settings
 
@@ -15,6 +17,14 @@ SECRET = "clt_not-a-real-token-but-shaped-like-one"
 class Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
+
+
+@pytest.fixture(autouse=True)
+def default_locations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about where the files go when nothing says: undo the suite's
+    ``files_out_of_the_work_tree`` (each test still writes only under its tmp_path)."""
+    monkeypatch.delenv("COMPLAINTS_SECRET_KEY_FILE", raising=False)
+    monkeypatch.delenv("COMPLAINTS_ADMIN_TOKEN_FILE", raising=False)
 
 
 def test_a_terminal_is_shown_the_token_and_no_file_is_written(tmp_path: Path) -> None:

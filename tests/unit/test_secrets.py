@@ -20,6 +20,14 @@ from infra.secrets import (
 from infra.settings import Settings
 
 
+@pytest.fixture(autouse=True)
+def default_locations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about where the files go when nothing says: undo the suite's
+    ``files_out_of_the_work_tree`` (each test still writes only under its tmp_path)."""
+    monkeypatch.delenv("COMPLAINTS_SECRET_KEY_FILE", raising=False)
+    monkeypatch.delenv("COMPLAINTS_ADMIN_TOKEN_FILE", raising=False)
+
+
 def sqlite_settings(tmp_path: Path, **extra: object) -> Settings:
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'data' / 'c.db'}")
     return settings.model_copy(update=extra)
