@@ -9,8 +9,7 @@ class FieldError(Exception):
 
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
+        self.field, self.reason = field, reason
 
 
 class DomainError(Exception):

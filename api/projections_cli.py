@@ -32,6 +32,19 @@ def _checked(selected: list[str]) -> list[str]:
         raise typer.Exit(2) from None
 
 
+Named = Annotated[list[str] | None, typer.Argument(help=f"Projection names ({FORMER_NAMES})")]
+Every = Annotated[bool, typer.Option("--all", help="Every projection")]
+
+
+def _chosen(name: list[str] | None, all_: bool) -> list[str]:
+    """The projections named, or every one with ``--all``; exit status 2 for none."""
+    selected = names() if all_ else (name or [])
+    if not selected:
+        typer.echo("name a projection, or pass --all", err=True)
+        raise typer.Exit(2)
+    return _checked(selected)
+
+
 @projections_cli.command("run")
 def run(
     name: Annotated[
@@ -78,18 +91,9 @@ def status() -> None:
 
 
 @projections_cli.command("rebuild")
-def rebuild_command(
-    name: Annotated[
-        list[str] | None, typer.Argument(help=f"Projections to rebuild ({FORMER_NAMES})")
-    ] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Rebuild every projection")] = False,
-) -> None:
+def rebuild_command(name: Named = None, all_: Every = False) -> None:
     """Drop and rebuild from event zero, up to the live head (safe while commands arrive)."""
-    selected = names() if all_ else (name or [])
-    if not selected:
-        typer.echo("name a projection, or pass --all", err=True)
-        raise typer.Exit(2)
-    selected = _checked(selected)
+    selected = _chosen(name, all_)
     columns = (
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeRemainingColumn(),
@@ -105,19 +109,10 @@ def rebuild_command(
 
 
 @projections_cli.command("retry")
-def retry_command(
-    name: Annotated[
-        list[str] | None, typer.Argument(help=f"Projections to retry ({FORMER_NAMES})")
-    ] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Retry every projection")] = False,
-) -> None:
+def retry_command(name: Named = None, all_: Every = False) -> None:
     """Apply quarantined events again, in position order (safe while workers run); those that
     still fail stay quarantined. Exit status 1 if any still fails."""
-    selected = names() if all_ else (name or [])
-    if not selected:
-        typer.echo("name a projection, or pass --all", err=True)
-        raise typer.Exit(2)
-    selected = _checked(selected)
+    selected = _chosen(name, all_)
     failing = 0
     with bootstrap(Settings()) as services:
         for projection in services.projections(selected):

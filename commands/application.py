@@ -19,6 +19,7 @@ from eventsourcing.persistence import IntegrityError, Recording
 
 from aggregates.complaint import CLOCK_SKEW, Complaint
 from aggregates.errors import InvalidIntakeError
+from aggregates.provenance import Provenance
 from aggregates.reference import (
     REFERENCE_PATTERN,
     ComplaintReference,
@@ -59,6 +60,19 @@ class CommandResult:
     """The complaint as this command left it (None when replayed). A deliberate exception to
     "return ids, not aggregates": it spares the HTTP layer reading back what was just written.
     It is this request's own copy; treat it as read-only."""
+
+
+Decision = Callable[[Complaint, Any, Provenance], None]
+
+# What each update command asks of the complaint: adding a command is a model, a line here and a
+# route (api/routers/complaints.py).
+DECISIONS: dict[type[Command], Decision] = {
+    AssignComplaint: lambda c, m, by: c.assign(m.assignee, team=m.team, reason=m.reason, by=by),
+    CommentOnComplaint: lambda c, m, by: c.comment(m.body, visibility=m.visibility, by=by),
+    EscalateComplaint: lambda c, m, by: c.escalate(m.reason, level=m.level, by=by),
+    CloseComplaint: lambda c, m, by: c.close(m.resolution_code, m.summary, by=by),
+    ReopenComplaint: lambda c, m, by: c.reopen(m.reason, by=by),
+}
 
 
 class ComplaintsApp(Application[UUID]):
@@ -107,53 +121,12 @@ class ComplaintsApp(Application[UUID]):
                 continue
         raise ConcurrencyConflictError("could not allocate a unique complaint reference")
 
-    def assign(
-        self, complaint_id: UUID, command: AssignComplaint, ctx: CommandContext
-    ) -> CommandResult:
+    def handle(self, complaint_id: UUID, command: Command, ctx: CommandContext) -> CommandResult:
+        """Applies an update command (one of ``DECISIONS``) to the complaint: replays an
+        idempotent retry, checks ``If-Match``, decides, saves."""
+        decide = DECISIONS[type(command)]
         return self._update(
-            complaint_id,
-            command,
-            ctx,
-            lambda c: c.assign(
-                command.assignee, team=command.team, reason=command.reason, by=ctx.provenance
-            ),
-        )
-
-    def comment(
-        self, complaint_id: UUID, command: CommentOnComplaint, ctx: CommandContext
-    ) -> CommandResult:
-        return self._update(
-            complaint_id,
-            command,
-            ctx,
-            lambda c: c.comment(command.body, visibility=command.visibility, by=ctx.provenance),
-        )
-
-    def escalate(
-        self, complaint_id: UUID, command: EscalateComplaint, ctx: CommandContext
-    ) -> CommandResult:
-        return self._update(
-            complaint_id,
-            command,
-            ctx,
-            lambda c: c.escalate(command.reason, level=command.level, by=ctx.provenance),
-        )
-
-    def close_complaint(
-        self, complaint_id: UUID, command: CloseComplaint, ctx: CommandContext
-    ) -> CommandResult:
-        return self._update(
-            complaint_id,
-            command,
-            ctx,
-            lambda c: c.close(command.resolution_code, command.summary, by=ctx.provenance),
-        )
-
-    def reopen(
-        self, complaint_id: UUID, command: ReopenComplaint, ctx: CommandContext
-    ) -> CommandResult:
-        return self._update(
-            complaint_id, command, ctx, lambda c: c.reopen(command.reason, by=ctx.provenance)
+            complaint_id, command, ctx, lambda complaint: decide(complaint, command, ctx.provenance)
         )
 
     def get_complaint(self, complaint_id: UUID, version: int | None = None) -> Complaint:

@@ -12,8 +12,7 @@ class PreconditionFailedError(Exception):
 
     def __init__(self, expected: int, actual: int) -> None:
         super().__init__(f"the complaint is at version {actual}, not {expected}")
-        self.expected = expected
-        self.actual = actual
+        self.expected, self.actual = expected, actual
 
 
 class ConcurrencyConflictError(Exception):

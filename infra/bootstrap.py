@@ -19,7 +19,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from commands.application import ComplaintsApp
 from infra.persistence import database_from_url
@@ -35,6 +35,8 @@ from stream.event_watcher import EventWatcher
 from stream.relay import NatsRelay, RelayOptions, RelayPositions
 from stream.webhook_store import WebhookStore
 from stream.webhooks import WebhookWorker
+
+Section = TypeVar("Section", DeliveryPolicy, RelayOptions)
 
 ALL_VIEW_TABLES = tuple(t for cls in REGISTERED for t in cls.tables)
 
@@ -159,24 +161,23 @@ def create_tables(app: ComplaintsApp, read_models: ReadModelStore, webhooks: Web
 
 def delivery_policy(settings: Settings) -> DeliveryPolicy:
     """The webhook worker's part of the settings (``stream/`` never sees ``Settings``)."""
-    return DeliveryPolicy(
-        timeout_seconds=settings.webhook_timeout_seconds,
-        retry_base_seconds=settings.webhook_retry_base_seconds,
-        retry_max_seconds=settings.webhook_retry_max_seconds,
-        max_failures=settings.webhook_max_failures,
-        concurrency=settings.webhook_concurrency,
+    return section(
+        DeliveryPolicy, settings, "webhook_",
         allowed_networks=tuple(settings.webhook_allowed_networks),
-        source=settings.events_source,
-        poll_seconds=settings.stream_poll_seconds,
+        source=settings.events_source, poll_seconds=settings.stream_poll_seconds,
     )
 
 
 def relay_options(settings: Settings) -> RelayOptions:
     """The NATS relay's part of the settings."""
-    return RelayOptions(
-        url=settings.nats_url,
-        stream=settings.nats_stream,
-        subject_prefix=settings.nats_subject_prefix,
-        source=settings.events_source,
-        poll_seconds=settings.stream_poll_seconds,
+    return section(
+        RelayOptions, settings, "nats_",
+        source=settings.events_source, poll_seconds=settings.stream_poll_seconds,
     )
+
+
+def section(kind: type[Section], settings: Settings, prefix: str, **given: Any) -> Section:
+    """A frozen dataclass of options: each field not ``given`` is the setting ``prefix + name``
+    (``DeliveryPolicy.timeout_seconds`` is ``COMPLAINTS_WEBHOOK_TIMEOUT_SECONDS``)."""
+    fields = [f.name for f in dataclasses.fields(kind) if f.name not in given]
+    return kind(**{name: getattr(settings, prefix + name) for name in fields}, **given)

@@ -49,10 +49,7 @@ ANALYTICS_CASES = Table(
     name="analytics_cases",
     columns=(
         Column("id", "uuid"),
-        Column("category", "text"),
-        Column("channel", "text"),
-        Column("region", "text"),
-        Column("severity", "text"),
+        *(Column(d, "text") for d in DIMENSIONS),
         Column("received_at", "timestamp"),
         Column("customer_replies", "int"),
         Column("reopen_count", "int"),

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel, WithJsonSchema
+from pydantic import WithJsonSchema
 
 from api.deps import AppDep, ContextDep, PrincipalDep
 from api.problems import problem_responses
+from commands import models
 from commands.application import CommandResult, ComplaintsApp
-from commands.context import CommandContext
 from commands.errors import ComplaintNotFoundError
 from commands.input_types import SINGLE_LINE_PATTERN, PlausibleInstant
-from commands.models import (
-    AssignComplaint,
-    CloseComplaint,
-    CommentOnComplaint,
-    EscalateComplaint,
-    FileComplaint,
-    ReopenComplaint,
-)
+from commands.models import Command, FileComplaint
 from queries.comments import DEFAULT_LIMIT, MAX_LIMIT, CommentPage, list_comments
 from queries.complaint_state import (
     ComplaintPublic,
@@ -141,19 +133,11 @@ def history(complaint_id: ComplaintId, app: AppDep, _: PrincipalDep) -> History:
 
 # Commands on one complaint, one route each: POST /complaints/{id}/<action>, the command's model
 # as the body. Each honours If-Match and Idempotency-Key (read into the context).
-Command = TypeVar("Command", bound=BaseModel)
-
-
-def command_route(
-    action: str,
-    name: str,
-    model: type[Command],
-    handle: Callable[[ComplaintsApp, UUID, Command, CommandContext], CommandResult],
-) -> None:
+def command_route(action: str, name: str, model: type[Command]) -> None:
     def route(
         complaint_id: ComplaintId, command: Command, app: AppDep, ctx: ContextDep
     ) -> Response:
-        return respond(app, handle(app, parse_id(complaint_id), command, ctx))
+        return respond(app, app.handle(parse_id(complaint_id), command, ctx))
 
     # FastAPI reads the body's model from the annotation (a string here, as in every module).
     route.__annotations__["command"] = model
@@ -163,8 +147,8 @@ def command_route(
     )
 
 
-command_route("assign", "assign", AssignComplaint, ComplaintsApp.assign)
-command_route("comments", "comment", CommentOnComplaint, ComplaintsApp.comment)
-command_route("escalate", "escalate", EscalateComplaint, ComplaintsApp.escalate)
-command_route("close", "close", CloseComplaint, ComplaintsApp.close_complaint)
-command_route("reopen", "reopen", ReopenComplaint, ComplaintsApp.reopen)
+command_route("assign", "assign", models.AssignComplaint)
+command_route("comments", "comment", models.CommentOnComplaint)
+command_route("escalate", "escalate", models.EscalateComplaint)
+command_route("close", "close", models.CloseComplaint)
+command_route("reopen", "reopen", models.ReopenComplaint)

@@ -167,10 +167,12 @@ def _is_id(value: str) -> bool:
 def found(store: WebhookStore, subscription_id: str) -> Subscription:
     subscription = store.get(subscription_id) if _is_id(subscription_id) else None
     if subscription is None:
-        raise ProblemError(
-            404, "not-found", "Subscription not found", f"no subscription with id {subscription_id}"
-        )
+        raise not_found("Subscription not found", f"no subscription with id {subscription_id}")
     return subscription
+
+
+def not_found(title: str, detail: str) -> ProblemError:
+    return ProblemError(404, "not-found", title, detail)
 
 
 def invalid(field: str, reason: str) -> ProblemError:
@@ -264,15 +266,14 @@ def redeliver_one(
     found(store, subscription_id)
     delivery = store.delivery(subscription_id, delivery_id) if _is_id(delivery_id) else None
     if delivery is None:
-        raise ProblemError(
-            404, "not-found", "Delivery not found",
-            f"no delivery {delivery_id} for this subscription",
+        raise not_found(
+            "Delivery not found", f"no delivery {delivery_id} for this subscription"
         )
     settings: Settings = request.app.state.settings
     page = read_page(app, after=delivery.position - 1, limit=1, source=settings.events_source)
     if not page.events or page.events[0]["id"] != delivery.event_id:
-        raise ProblemError(
-            404, "not-found", "Event not found",
+        raise not_found(
+            "Event not found",
             f"event {delivery.event_id} is no longer at position {delivery.position}",
         )
     try:
@@ -300,9 +301,8 @@ def redelivery_status(
     found(store, subscription_id)
     redelivery = store.redelivery(subscription_id, redelivery_id) if _is_id(redelivery_id) else None
     if redelivery is None:
-        raise ProblemError(
-            404, "not-found", "Redelivery not found",
-            f"no redelivery {redelivery_id} for this subscription",
+        raise not_found(
+            "Redelivery not found", f"no redelivery {redelivery_id} for this subscription"
         )
     delivery = (
         store.delivery(subscription_id, redelivery.id) if redelivery.state == ATTEMPTED else None

@@ -56,7 +56,7 @@ def test_bad_role_is_refused() -> None:
 
 def test_history_by_id_and_by_reference(app: ComplaintsApp, ctx: CommandContext) -> None:
     result = app.file_complaint(FileComplaint.model_validate(intake()), ctx)
-    app.assign(result.complaint_id, AssignComplaint(assignee="bob"), ctx)
+    app.handle(result.complaint_id, AssignComplaint(assignee="bob"), ctx)
     reference = app.get_complaint(result.complaint_id).reference
     for key in (str(result.complaint_id), reference):
         shown = runner.invoke(cli.cli, ["history", key], env={"COLUMNS": "200"})

@@ -31,7 +31,7 @@ def quarantined(app: ComplaintsApp, settings: Settings, ctx: CommandContext) -> 
     """Two complaints; the complaint list could not transcribe the second one's two events."""
     app.file_complaint(FileComplaint.model_validate(intake(subject="fine")), ctx)
     bad = app.file_complaint(FileComplaint.model_validate(intake(subject="bad")), ctx).complaint_id
-    app.assign(bad, AssignComplaint(assignee="bob"), ctx)
+    app.handle(bad, AssignComplaint(assignee="bob"), ctx)
     fault = Refusing()
     fault.refused.add(bad)
     Runner(app, [refusing(ComplaintListProjection, fault)]).catch_up()

@@ -42,8 +42,8 @@ def file(app: ComplaintsApp, ctx: CommandContext, subject: str) -> UUID:
 def assigned_and_closed(app: ComplaintsApp, ctx: CommandContext) -> UUID:
     """A complaint with three events: filed, assigned to bob, closed."""
     complaint = file(app, ctx, "filed in the batch")
-    app.assign(complaint, AssignComplaint(assignee="bob"), ctx)
-    app.close_complaint(complaint, CLOSE, ctx)
+    app.handle(complaint, AssignComplaint(assignee="bob"), ctx)
+    app.handle(complaint, CLOSE, ctx)
     return complaint
 
 
@@ -61,7 +61,7 @@ def test_a_batch_skips_the_events_of_complaints_the_view_has_no_row_for(
     app: ComplaintsApp, ctx: CommandContext, view_class: type[Projection], table: Table,
 ) -> None:
     unknown = file(app, ctx, "filed before the view's history")
-    app.close_complaint(unknown, CLOSE, ctx)
+    app.handle(unknown, CLOSE, ctx)
     known = assigned_and_closed(app, ctx)
     view = view_class()
     # The batch lacks the first complaint's filing, as if it came before the view's history.

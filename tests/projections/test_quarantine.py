@@ -54,10 +54,10 @@ class History:
 
     def __init__(self, app: ComplaintsApp, ctx: CommandContext) -> None:
         self.a, self.b, self.c = (file(app, ctx, s) for s in ("A", "B", "C"))
-        app.assign(self.b, AssignComplaint(assignee="bob"), ctx)
-        app.assign(self.a, AssignComplaint(assignee="ann"), ctx)
+        app.handle(self.b, AssignComplaint(assignee="bob"), ctx)
+        app.handle(self.a, AssignComplaint(assignee="ann"), ctx)
         reply = CommentOnComplaint(body="called back", visibility=Visibility.CUSTOMER)
-        app.comment(self.b, reply, ctx)
+        app.handle(self.b, reply, ctx)
         self.d = file(app, ctx, "D")
         self.head = app.recorder.max_notification_id() or 0
 
@@ -253,7 +253,7 @@ def test_a_retry_while_the_worker_runs_and_commands_arrive_keeps_each_complaint_
 
     def keep_commenting() -> None:
         while not stop.is_set():
-            app.comment(history.b, CommentOnComplaint(body="any news?"), ctx)
+            app.handle(history.b, CommentOnComplaint(body="any news?"), ctx)
             time.sleep(0.01)
 
     with BackgroundRunner(runner):

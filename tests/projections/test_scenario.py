@@ -55,23 +55,23 @@ def file(app: ComplaintsApp, ctx: CommandContext, **overrides: object) -> UUID:
 @pytest.fixture
 def scenario(app: ComplaintsApp, ctx: CommandContext) -> Scenario:
     a = file(app, ctx, received_at="2025-03-01T17:30:00+00:00", severity="high")  # 03-02 Shanghai
-    app.assign(a, AssignComplaint(assignee="bob", team="t1"), ctx)
-    app.comment(a, CommentOnComplaint(body="sorry", visibility=Visibility.CUSTOMER), ctx)
-    app.close_complaint(
+    app.handle(a, AssignComplaint(assignee="bob", team="t1"), ctx)
+    app.handle(a, CommentOnComplaint(body="sorry", visibility=Visibility.CUSTOMER), ctx)
+    app.handle(
         a, CloseComplaint(resolution_code=ResolutionCode.RESOLVED, summary="ok"), ctx
     )
     b = file(app, ctx, received_at="2025-03-01T10:00:00+00:00", severity="low", region=None,
              category="billing", channel="phone")
-    app.assign(b, AssignComplaint(assignee="carol", team="t2"), ctx)
-    app.escalate(b, EscalateComplaint(reason="angry"), ctx)
-    app.assign(b, AssignComplaint(assignee="bob", team="t1"), ctx)
-    app.comment(b, CommentOnComplaint(body="internal note", visibility=Visibility.INTERNAL), ctx)
+    app.handle(b, AssignComplaint(assignee="carol", team="t2"), ctx)
+    app.handle(b, EscalateComplaint(reason="angry"), ctx)
+    app.handle(b, AssignComplaint(assignee="bob", team="t1"), ctx)
+    app.handle(b, CommentOnComplaint(body="internal note", visibility=Visibility.INTERNAL), ctx)
     c = file(app, ctx, received_at="2025-03-02T01:00:00+00:00", severity="critical")
-    app.assign(c, AssignComplaint(assignee="bob"), ctx)
-    app.close_complaint(
+    app.handle(c, AssignComplaint(assignee="bob"), ctx)
+    app.handle(
         c, CloseComplaint(resolution_code=ResolutionCode.INVALID, summary="no"), ctx
     )
-    app.reopen(c, ReopenComplaint(reason="it was valid"), ctx)
+    app.handle(c, ReopenComplaint(reason="it was valid"), ctx)
     return Scenario(a, b, c)
 
 

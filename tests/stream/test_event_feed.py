@@ -38,10 +38,10 @@ def all_events(app: ComplaintsApp, **filters: Any) -> list[dict[str, Any]]:
 def work_complaint(app: ComplaintsApp, ctx: CommandContext) -> UUID:
     """A complaint filed, assigned, commented on and closed (4 events)."""
     cid = file(app, ctx)
-    app.assign(cid, AssignComplaint(assignee="bob"), ctx)
-    app.comment(cid, CommentOnComplaint(body="called the customer"), ctx)
+    app.handle(cid, AssignComplaint(assignee="bob"), ctx)
+    app.handle(cid, CommentOnComplaint(body="called the customer"), ctx)
     closing = CloseComplaint(resolution_code=ResolutionCode.RESOLVED, summary="refund")
-    app.close_complaint(cid, closing, ctx)
+    app.handle(cid, closing, ctx)
     return cid
 
 

@@ -85,12 +85,12 @@ def test_stored_events_have_exactly_the_fields_the_schema_declares(
     app: ComplaintsApp, ctx: CommandContext
 ) -> None:
     cid = app.file_complaint(FileComplaint.model_validate(intake()), ctx).complaint_id
-    app.assign(cid, AssignComplaint(assignee="bob", team="east", reason="region"), ctx)
-    app.comment(cid, CommentOnComplaint(body="called"), ctx)
-    app.escalate(cid, EscalateComplaint(reason="VIP", level=2), ctx)
+    app.handle(cid, AssignComplaint(assignee="bob", team="east", reason="region"), ctx)
+    app.handle(cid, CommentOnComplaint(body="called"), ctx)
+    app.handle(cid, EscalateComplaint(reason="VIP", level=2), ctx)
     closing = CloseComplaint(resolution_code=ResolutionCode.RESOLVED, summary="ok")
-    app.close_complaint(cid, closing, ctx)
-    app.reopen(cid, ReopenComplaint(reason="again"), ctx)
+    app.handle(cid, closing, ctx)
+    app.handle(cid, ReopenComplaint(reason="again"), ctx)
     defs = json_schema()["$defs"]
     stored = stored_complaint_events(app, cid)
     assert {type_ for type_, _ in stored} == set(TYPE_CLASSES)

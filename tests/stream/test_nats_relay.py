@@ -47,7 +47,7 @@ def test_relay_killed_after_k_publishes_restarts_without_duplicates(
 ) -> None:
     for _ in range(20):
         cid = app.file_complaint(FileComplaint.model_validate(intake()), ctx).complaint_id
-        app.assign(cid, AssignComplaint(assignee="bob"), ctx)
+        app.handle(cid, AssignComplaint(assignee="bob"), ctx)
     expected = read_page(app, after=0, limit=1000).events
     assert len(expected) == 40
     k = 17

@@ -89,7 +89,7 @@ def rest_of_stream(stream: Iterator[Message]) -> list[Message]:
 def write_complaints(app: ComplaintsApp, ctx: CommandContext, n: int) -> None:
     for _ in range(n):
         cid = app.file_complaint(FileComplaint.model_validate(intake()), ctx).complaint_id
-        app.assign(cid, AssignComplaint(assignee="bob"), ctx)
+        app.handle(cid, AssignComplaint(assignee="bob"), ctx)
 
 
 def next_events(stream: Iterator[Message], count: int) -> list[dict[str, Any]]:

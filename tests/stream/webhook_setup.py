@@ -74,4 +74,4 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10.0) -> None:
 
 def file_and_assign(app: ComplaintsApp, ctx: CommandContext) -> None:
     cid = app.file_complaint(FileComplaint.model_validate(intake()), ctx).complaint_id
-    app.assign(cid, AssignComplaint(assignee="bob"), ctx)
+    app.handle(cid, AssignComplaint(assignee="bob"), ctx)
