@@ -32,7 +32,7 @@ from aggregates.complaint import Complaint
 from aggregates.vocabulary import Visibility
 from projections.complaint_rows import fold, rows_to_change, topics_of
 from projections.projection import Positioned, Projection
-from projections.schema import Column, Table
+from projections.schema import Column, Table, columns
 from projections.storable import storable_instant
 from projections.store import Tx
 
@@ -48,12 +48,9 @@ ALL = "all"
 ANALYTICS_CASES = Table(
     name="analytics_cases",
     columns=(
-        Column("id", "uuid"),
+        *columns("id uuid"),
         *(Column(d, "text") for d in DIMENSIONS),
-        Column("received_at", "timestamp"),
-        Column("customer_replies", "int"),
-        Column("reopen_count", "int"),
-        Column("fcr_day", "date", nullable=True),
+        *columns("received_at timestamp, customer_replies int, reopen_count int, fcr_day date?"),
     ),
     key=("id",),
 )

@@ -16,7 +16,7 @@ from aggregates.complaint import Complaint
 from aggregates.vocabulary import Status, Visibility
 from projections.complaint_rows import fold, rows_to_change, topics_of
 from projections.projection import Positioned, Projection
-from projections.schema import Column, Index, Table
+from projections.schema import Index, Table, columns
 from projections.store import Tx
 
 NEW, ASSIGNED, CLOSED = Status.NEW.value, Status.ASSIGNED.value, Status.CLOSED.value
@@ -54,33 +54,14 @@ END $$"""
 
 COMPLAINT_LIST = Table(
     name="complaint_list",
-    columns=(
-        Column("id", "uuid"),
-        Column("reference", "text"),
-        Column("status", "text"),
-        Column("category", "text"),
-        Column("severity", "text"),
-        Column("channel", "text"),
-        Column("region", "text", nullable=True),
-        Column("customer_id", "text"),
-        Column("customer_name", "text"),
-        Column("customer_tier", "text"),
-        Column("product_name", "text", nullable=True),
-        Column("product_model", "text", nullable=True),
-        Column("subject", "text"),
-        Column("description", "text"),
-        Column("assignee", "text", nullable=True),
-        Column("team", "text", nullable=True),
-        Column("escalation_level", "int"),
-        Column("received_at", "timestamp"),
-        Column("filed_at", "timestamp"),
-        Column("assigned_at", "timestamp", nullable=True),
-        Column("first_response_at", "timestamp", nullable=True),
-        Column("closed_at", "timestamp", nullable=True),
-        Column("reopen_count", "int"),
-        Column("updated_at", "timestamp"),
-        Column("version", "int"),
-        Column("position", "int"),
+    columns=columns(
+        "id uuid, reference text, status text, category text, severity text, channel text, "
+        "region text?, customer_id text, customer_name text, customer_tier text, "
+        "product_name text?, product_model text?, subject text, description text, "
+        "assignee text?, team text?, escalation_level int, received_at timestamp, "
+        "filed_at timestamp, assigned_at timestamp?, first_response_at timestamp?, "
+        "closed_at timestamp?, reopen_count int, updated_at timestamp, version int, "
+        "position int"
     ),
     key=("id",),
     indexes=(

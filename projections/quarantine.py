@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from projections.failures import error_class
-from projections.schema import Column, Table
+from projections.schema import Table, columns
 
 if TYPE_CHECKING:  # both import the store, which imports this module
     from projections.projection import Positioned
@@ -32,18 +32,10 @@ MESSAGE_MAX_CHARS = 500
 
 QUARANTINE = Table(
     name="projection_quarantine",
-    columns=(
-        Column("projection", "text"),
-        Column("position", "int"),
-        Column("originator_id", "uuid"),
-        Column("originator_version", "int"),
-        Column("topic", "text"),
-        Column("error_class", "text"),
-        Column("error_message", "text"),
-        Column("parked_behind", "int", nullable=True),
-        Column("attempts", "int"),
-        Column("first_failed_at", "timestamp"),
-        Column("last_failed_at", "timestamp"),
+    columns=columns(
+        "projection text, position int, originator_id uuid, originator_version int, "
+        "topic text, error_class text, error_message text, parked_behind int?, "
+        "attempts int, first_failed_at timestamp, last_failed_at timestamp"
     ),
     key=("projection", "position"),
 )

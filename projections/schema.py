@@ -8,7 +8,7 @@ same Python values (UUID, aware UTC datetime, date, bool, int, str) on either ba
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast, get_args
 
 LogicalType = Literal["uuid", "text", "int", "bool", "timestamp", "date"]
 
@@ -18,6 +18,21 @@ class Column:
     name: str
     type: LogicalType
     nullable: bool = False
+
+
+def columns(*declarations: str) -> tuple[Column, ...]:
+    """Columns from a short DDL-like text, in order: ``"id uuid, region text?, ..."`` (a
+    trailing ``?`` makes a column nullable). A view's row reads like its table; a misspelt type
+    fails when the module is imported."""
+    declared = []
+    items = [item for item in ",".join(declarations).split(",") if item.strip()]
+    for item in items:
+        name, logical = item.split()
+        kind = logical.removesuffix("?")
+        if kind not in get_args(LogicalType):
+            raise ValueError(f"column {name!r}: unknown type {logical!r}")
+        declared.append(Column(name, cast(LogicalType, kind), nullable=logical.endswith("?")))
+    return tuple(declared)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from aggregates.complaint import Complaint
 from aggregates.vocabulary import Severity
 from projections.complaint_rows import fold, rows_to_change, topics_of
 from projections.projection import Positioned, Projection
-from projections.schema import Column, Index, Table
+from projections.schema import Column, Index, Table, columns
 from projections.store import Tx
 
 NO_TEAM = ""
@@ -26,14 +26,9 @@ COUNTERS = ("open", *(f"open_{s}" for s in SEVERITIES), "escalated")
 
 WORKLOAD_CASES = Table(
     name="workload_cases",
-    columns=(
-        Column("id", "uuid"),
-        Column("assignee", "text", nullable=True),
-        Column("team", "text"),
-        Column("severity", "text"),
-        Column("is_open", "bool"),
-        Column("is_escalated", "bool"),
-        Column("filed_at", "timestamp"),
+    columns=columns(
+        "id uuid, assignee text?, team text, severity text, is_open bool, "
+        "is_escalated bool, filed_at timestamp"
     ),
     key=("id",),
     # Read by every batch (the oldest open filing per touched agent and team), so a rebuild

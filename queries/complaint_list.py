@@ -73,19 +73,27 @@ class ComplaintPage(BaseModel):
 
 @dataclass(frozen=True)
 class ListFilters:
+    """What ``GET /complaints`` narrows the list by; ``None`` leaves a filter out, and the
+    filters given all apply (AND)."""
+
     status: str | None = None
     category: str | None = None
     severity: str | None = None
     channel: str | None = None
     region: str | None = None
+    """Equal to the value (these five and the next four; see ``EQUALITY`` for the columns)."""
     assignee: str | None = None
     team: str | None = None
     customer_id: str | None = None
     tier: str | None = None
+    """The customer's tier (column ``customer_tier``)."""
     escalated: bool | None = None
+    """True: escalated to any level; False: never escalated."""
     filed_from: datetime | None = None
     filed_to: datetime | None = None
+    """Filed in [filed_from, filed_to): the start included, the end not."""
     q: str | None = None
+    """Words, each of which must occur in the subject or description (case ignored)."""
 
 
 EQUALITY = {
