@@ -85,10 +85,6 @@ class Quarantined:
             self, error_class=PARKED, error_message=parked_message(behind), parked_behind=behind
         )
 
-    @property
-    def is_parked(self) -> bool:
-        return self.parked_behind is not None
-
     def row(self) -> dict[str, Any]:
         return {c.name: getattr(self, c.name) for c in QUARANTINE.columns}
 
