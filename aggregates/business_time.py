@@ -26,15 +26,15 @@ Targets
     ``P1DT4H``). On ``24x7`` both parts are plain elapsed time (``P1D`` = 86,400 s). On any other
     calendar the due instant of ``PnDTs`` from ``start`` is computed in two steps:
 
-    1. *Days* (n > 0): the **same local time on the n-th working day** after the start's working
-       day. The start's working day and time are the start itself when it lies in working time;
-       otherwise (a night, a weekend, a holiday, a break, before opening) they are those of the
-       **end of the working time before it**. On the target day, a time outside working hours is
-       clamped into them: before they begin -> when they begin; in a break or after they end ->
-       the end of the interval before it. So with Mon-Fri 09:00-18:00: Tuesday 10:00 + ``P1D``
-       is Wednesday 10:00; Friday 17:00 + ``P1D`` is Monday 17:00; Saturday 11:00, Monday 07:30
-       or Friday 18:00 + ``P1D`` are all Monday 18:00 (a whole working day, the earliest instant
-       that gives it).
+    1. *Days* (n > 0): the **same point of the n-th working day** after the start's working
+       day: as much of that day's working time gone as had gone of the start's working day at
+       the start (all of it, if that day has less). With the same hours every day that is the
+       same local time n working days later. A start outside working time (a night, a weekend,
+       a holiday, a break, before opening) counts as the **end of the working interval before
+       it**. So with Mon-Fri 09:00-18:00: Tuesday 10:00 + ``P1D`` is Wednesday 10:00; Friday
+       17:00 + ``P1D`` is Monday 17:00; Saturday 11:00, Monday 07:30 and Friday 18:00 +
+       ``P1D`` are all Monday 18:00 (a whole working day, and the earliest instant giving it).
+       Whole working days always contain working time: ``P1D`` is never due at its start.
     2. *Seconds*: ``add_working_seconds`` from there: the earliest instant by which that many
        working seconds have passed. Nothing is counted outside working time, so a start outside
        it effectively starts the clock when work next begins (Saturday 11:00 + ``PT2H`` is
@@ -99,11 +99,15 @@ _US = 1_000_000
 """Microseconds per second: the arithmetic counts integer microseconds."""
 _DAY_US = 86_400 * _US
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
 _ONE_US = timedelta(microseconds=1)
 _ONE_DAY = timedelta(days=1)
 _WEEK = timedelta(days=7)
 _CACHE_LIMIT = 100_000
 """Dates (and weeks) a calendar remembers before it starts over: a century is 36,525 dates."""
+_PLAN_LIMIT = 256
+"""Calendar definitions whose plans are kept (each version of each calendar is one)."""
+_PLANS: dict[tuple[object, ...], _Plan] = {}
 
 
 @dataclass(frozen=True)
@@ -212,10 +216,24 @@ class Calendar:
 
     @cached_property
     def _plan(self) -> _Plan:
-        """The calendar prepared for arithmetic, made on first use and kept on the instance
+        """The calendar prepared for arithmetic, found on first use and kept on the instance
         (``cached_property`` writes the instance's ``__dict__``, which a frozen dataclass allows;
-        it is no field, so equality, ``repr`` and ``dataclasses.replace`` ignore it)."""
-        return _Plan(self)
+        it is no field, so equality, ``repr`` and ``dataclasses.replace`` ignore it). Calendars
+        with the same definition share one plan, so one rebuilt per complaint (say, from a
+        stored definition) finds the dates its twins already computed."""
+        key = (
+            self.timezone,
+            tuple(tuple(self.working_hours.get(day, ())) for day in WEEKDAYS),
+            self.holidays,
+            self.workdays,
+            tuple(self.workday_hours),
+        )
+        plan = _PLANS.get(key)
+        if plan is None:
+            if len(_PLANS) >= _PLAN_LIMIT:
+                _PLANS.clear()
+            plan = _PLANS[key] = _Plan(self)
+        return plan
 
 
 CALENDAR_24X7 = Calendar(
@@ -235,8 +253,8 @@ def due_after(calendar: Calendar, start: datetime, target: Target) -> datetime:
     plan = calendar._plan
     moment = start_us
     if target.days:
-        day, wall = plan.anchor(start_us)
-        moment = plan.on_day(plan.working_day_after(day, target.days), wall)
+        day, gone = plan.anchor(start_us)
+        moment = plan.on_day(plan.working_day_after(day, target.days), gone)
     return _from_us(plan.add(moment, target.seconds * _US))
 
 
@@ -279,8 +297,8 @@ def is_working_time(calendar: Calendar, instant: datetime) -> bool:
         return True
     plan = calendar._plan
     at = _to_us(instant)
-    day, _ = plan.anchor(at)
-    return any(a <= at < b for a, b in plan.day(day))
+    day = plan.local_date(at)
+    return any(a <= at < b for d in (day - _ONE_DAY, day, day + _ONE_DAY) for a, b in plan.day(d))
 
 
 def check_timezone(key: object) -> str:
@@ -424,6 +442,9 @@ class _Plan:
         """The first instant at which the local clock shows ``offset`` microseconds after the
         midnight that begins ``day`` (or a later time: a skipped time maps to the jump)."""
         wall = datetime(day.year, day.month, day.day) + timedelta(microseconds=offset)
+        utc_offset = self.zone.utcoffset(wall)
+        if utc_offset == self.zone.utcoffset(wall.replace(fold=1)):  # shown once: most times
+            return (wall - utc_offset - _NAIVE_EPOCH) // _ONE_US
         at = _to_us(wall.replace(tzinfo=self.zone))  # fold=0: the earlier of a repeated time
         if _from_us(at).astimezone(self.zone).replace(tzinfo=None) == wall:
             return at
@@ -529,17 +550,14 @@ class _Plan:
             day += _ONE_DAY
 
     def anchor(self, at: int) -> tuple[date, int]:
-        """The working day and local time (microseconds after that day's midnight) from which
-        whole working days are counted: ``at`` itself if it lies in working time, else the end
-        of the working interval before it."""
+        """The working day from which whole working days are counted, and how much of its
+        working time had gone (microseconds) at ``at``; an instant outside working time counts
+        as the end of the working interval before it."""
         day = self.local_date(at) + _ONE_DAY
         while True:
-            for a, b in reversed(self.day(day)):
-                if a <= at:
-                    moment = at if at < b else b
-                    local = _from_us(moment).astimezone(self.zone).replace(tzinfo=None)
-                    since = local - datetime(day.year, day.month, day.day)
-                    return day, since // _ONE_US
+            spans = self.day(day)
+            if spans and spans[0][0] <= at:
+                return day, sum(min(b, at) - a for a, b in spans if a <= at)
             day -= _ONE_DAY
 
     def working_day_after(self, day: date, count: int) -> date:
@@ -555,14 +573,11 @@ class _Plan:
                 if count == 0:
                     return day
 
-    def on_day(self, day: date, offset: int) -> int:
-        """The instant of local time ``offset`` on working day ``day``, clamped into its working
-        time: before it -> its start; in a break or after it -> the end of the interval before."""
-        spans = self.day(day)
-        at = self.instant(day, offset)
-        if at <= spans[0][0]:
-            return spans[0][0]
-        for a, b in reversed(spans):
-            if a <= at:
-                return min(at, b)
-        raise AssertionError("unreachable: at is after the first interval's start")
+    def on_day(self, day: date, gone: int) -> int:
+        """The earliest instant of working day ``day`` by which ``gone`` microseconds of its
+        working time have passed; its end if it has less."""
+        for a, b in self.day(day):
+            if gone <= b - a:
+                return a + gone
+            gone -= b - a
+        return self.day(day)[-1][1]
