@@ -443,7 +443,8 @@ class _Plan:
         midnight that begins ``day`` (or a later time: a skipped time maps to the jump)."""
         wall = datetime(day.year, day.month, day.day) + timedelta(microseconds=offset)
         utc_offset = self.zone.utcoffset(wall)
-        if utc_offset == self.zone.utcoffset(wall.replace(fold=1)):  # shown once: most times
+        # Most times are shown once: both folds give the same offset.
+        if utc_offset is not None and utc_offset == self.zone.utcoffset(wall.replace(fold=1)):
             return (wall - utc_offset - _NAIVE_EPOCH) // _ONE_US
         at = _to_us(wall.replace(tzinfo=self.zone))  # fold=0: the earlier of a repeated time
         if _from_us(at).astimezone(self.zone).replace(tzinfo=None) == wall:

@@ -36,7 +36,8 @@ PROPERTIES = settings(max_examples=100, deadline=None, database=None)
 
 
 def calendar(timezone: str = "Asia/Shanghai", **fields: Any) -> Calendar:
-    return Calendar.from_json("office", {"timezone": timezone, "working_hours": OFFICE_HOURS, **fields})
+    data = {"timezone": timezone, "working_hours": OFFICE_HOURS, **fields}
+    return Calendar.from_json("office", data)
 
 
 def at(zone: ZoneInfo, *parts: int) -> datetime:
@@ -149,14 +150,16 @@ def test_a_pause_over_a_night_and_a_holiday_counts_only_working_time() -> None:
 def test_a_pause_in_non_working_time_only_moves_nothing() -> None:
     cal = calendar(holidays=["2026-09-28"])
     due_at = at(SHANGHAI, 2026, 9, 29, 10)
-    paused = working_seconds_between(cal, at(SHANGHAI, 2026, 9, 25, 18), at(SHANGHAI, 2026, 9, 29, 9))
+    friday_1800, tuesday_0900 = at(SHANGHAI, 2026, 9, 25, 18), at(SHANGHAI, 2026, 9, 29, 9)
+    paused = working_seconds_between(cal, friday_1800, tuesday_0900)
     assert paused == 0
     assert add_working_seconds(cal, due_at, paused) == due_at
 
 
 def test_working_seconds_are_rounded_down_and_never_negative() -> None:
     start = at(SHANGHAI, 2026, 9, 28, 10)
-    assert working_seconds_between(calendar(), start, start + timedelta(microseconds=1_999_999)) == 1
+    almost_two = start + timedelta(microseconds=1_999_999)
+    assert working_seconds_between(calendar(), start, almost_two) == 1
     assert working_seconds_between(calendar(), start, start - timedelta(hours=1)) == 0
 
 
@@ -226,6 +229,24 @@ def test_a_working_day_from_outside_working_time_ends_with_the_next_working_day(
     start: datetime,
 ) -> None:
     assert due(calendar(), start, "P1D") == at(SHANGHAI, 2026, 9, 28, 18)
+
+
+@pytest.mark.parametrize(
+    ("start", "two_hours", "one_day"),
+    [
+        ((2026, 9, 29, 10), (2026, 9, 29, 12), (2026, 9, 30, 10)),  # Tuesday 10:00
+        ((2026, 9, 25, 17), (2026, 9, 28, 10), (2026, 9, 28, 17)),  # Friday 17:00
+        ((2026, 9, 25, 18), (2026, 9, 28, 11), (2026, 9, 28, 18)),  # Friday 18:00
+        ((2026, 9, 26, 11), (2026, 9, 28, 11), (2026, 9, 28, 18)),  # Saturday 11:00
+        ((2026, 9, 28, 7, 30), (2026, 9, 28, 11), (2026, 9, 28, 18)),  # Monday 07:30
+    ],
+)
+def test_the_table_of_docs_sla_md(
+    start: tuple[int, ...], two_hours: tuple[int, ...], one_day: tuple[int, ...]
+) -> None:
+    received = at(SHANGHAI, *start)
+    assert due(calendar(), received, "PT2H") == at(SHANGHAI, *two_hours)
+    assert due(calendar(), received, "P1D") == at(SHANGHAI, *one_day)
 
 
 def test_days_then_seconds() -> None:
@@ -404,7 +425,10 @@ CHINA = {
 def test_the_configuration_form_is_normalised() -> None:
     assert Calendar.from_json("cn", CHINA, 3).to_json() == {
         "timezone": "Asia/Shanghai",
-        "working_hours": {"mon": [["09:00", "24:00"]], "tue": [["09:00", "12:00"], ["13:00", "18:00"]]},
+        "working_hours": {
+            "mon": [["09:00", "24:00"]],
+            "tue": [["09:00", "12:00"], ["13:00", "18:00"]],
+        },
         "holidays": ["2026-10-01", "2026-10-02"],
         "workdays": ["2026-09-27"],
         "workday_hours": [],
@@ -650,7 +674,7 @@ def test_pausing_never_makes_a_due_earlier(
 
 @PROPERTIES
 @given(calendars(), instants, working_amounts)
-def test_outside_working_time_adding_starts_when_work_does(
+def test_added_working_time_ends_inside_working_time(
     cal: Calendar, start: datetime, seconds: int
 ) -> None:
     found = add_working_seconds(cal, start, seconds)
