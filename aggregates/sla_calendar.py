@@ -1,4 +1,4 @@
-"""Business calendars as configuration: one ``SlaCalendar`` aggregate per name, each change a version.
+"""Business calendars as configuration: one ``SlaCalendar`` per name, each change a version.
 
 A calendar's id is derived from its name (uuid5), so looking one up is a primary-key read and two
 first definitions of one name collide in the store. Every change records the whole definition
@@ -39,7 +39,7 @@ NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 TIMEZONE_PATTERN = r"^[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+){0,3}$"
 """The shape of an IANA zone key (``Asia/Shanghai``, ``UTC``, ``Etc/GMT-8``); it must also exist."""
 CLOCK_PATTERN = r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
-"""Wall-clock time ``HH:MM``; ``24:00`` (or ``00:00`` as an end) is midnight at the end of the day."""
+"""Wall-clock ``HH:MM``; ``24:00`` (or ``00:00`` as an end) is midnight at the end of the day."""
 MAX_INTERVALS_PER_DAY = 12
 MAX_DATES = 2000
 

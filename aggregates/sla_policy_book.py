@@ -47,7 +47,9 @@ MAX_RULES = 200
 MAX_TARGET_DAYS = 366
 """A target longer than a year is a typing mistake, and would overflow date arithmetic."""
 RULE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._:/-]{0,99}$"
-_TIME_PART = r"T(?:[0-9]{1,4}H(?:[0-9]{1,6}M)?(?:[0-9]{1,8}S)?|[0-9]{1,6}M(?:[0-9]{1,8}S)?|[0-9]{1,8}S)"
+_TIME_PART = (
+    r"T(?:[0-9]{1,4}H(?:[0-9]{1,6}M)?(?:[0-9]{1,8}S)?|[0-9]{1,6}M(?:[0-9]{1,8}S)?|[0-9]{1,8}S)"
+)
 TARGET_PATTERN = rf"^P(?:[0-9]{{1,3}}D|(?:[0-9]{{1,3}}D)?{_TIME_PART})$"
 """ISO 8601 ``PnDTnHnMnS`` (no years, months or weeks: their length is not fixed)."""
 

@@ -20,7 +20,6 @@ from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
@@ -184,26 +183,13 @@ class SlaConfigService:
         event = self._event(calendar_id(name), version)
         if event is None:
             raise SlaConfigNotFoundError(f"calendar {name[:80]!r} has no version {version}")
-        return CalendarVersion(
-            to_calendar(name, version, event.definition),  # type: ignore[attr-defined]
-            event.reason,  # type: ignore[attr-defined]
-            event.actor,  # type: ignore[attr-defined]
-            event.timestamp,
-        )
+        return _calendar_version(name, event)
 
     def calendar_versions(self, name: str) -> list[CalendarVersion]:
         """Every version of the calendar ``name``, oldest first."""
         if name == BUILT_IN:
             return [BUILT_IN_CALENDAR]
-        versions = [
-            CalendarVersion(
-                to_calendar(name, e.originator_version, e.definition),  # type: ignore[attr-defined]
-                e.reason,  # type: ignore[attr-defined]
-                e.actor,  # type: ignore[attr-defined]
-                e.timestamp,
-            )
-            for e in self._app.events.get(calendar_id(name))
-        ]
+        versions = [_calendar_version(name, e) for e in self._app.events.get(calendar_id(name))]
         if not versions:
             raise SlaConfigNotFoundError(f"no calendar named {name[:80]!r}")
         return versions
@@ -297,7 +283,7 @@ class SlaConfigService:
 
     def _calendar_aggregate(self, name: str) -> SlaCalendar | None:
         try:
-            calendar = self._app.repository.get(calendar_id(name))
+            calendar: object = self._app.repository.get(calendar_id(name))
         except AggregateNotFoundError:
             return None
         return calendar if isinstance(calendar, SlaCalendar) else None
@@ -310,7 +296,9 @@ class SlaConfigService:
                 start=start, limit=PAGE_SIZE, topics=[topic]
             )
             for notification in page:
-                calendar = self._app.repository.get(UUID(str(notification.originator_id)))
+                calendar: object = self._app.repository.get(
+                    UUID(str(notification.originator_id))
+                )
                 if isinstance(calendar, SlaCalendar):
                     yield calendar
             if len(page) < PAGE_SIZE:
@@ -325,7 +313,7 @@ class SlaConfigService:
 
     def _policy_book(self) -> SlaPolicyBook | None:
         try:
-            book = self._app.repository.get(POLICY_BOOK_ID)
+            book: object = self._app.repository.get(POLICY_BOOK_ID)
         except AggregateNotFoundError:
             return None
         return book if isinstance(book, SlaPolicyBook) else None
@@ -334,8 +322,9 @@ class SlaConfigService:
     def _policy_of(book: SlaPolicyBook) -> PolicyVersion:
         return PolicyVersion(book.policy(), book.reason, book.changed_by, book.changed_at)
 
-    def _event(self, aggregate_id: UUID, version: int) -> DomainEventProtocol[UUID] | None:
-        """The event that made ``version`` of an aggregate, or None."""
+    def _event(self, aggregate_id: UUID, version: int) -> Any:
+        """The event that made ``version`` of an aggregate (``Defined``/``Redefined``,
+        ``Adopted``/``Revised``), or None."""
         if version < 1:
             return None
         found = list(self._app.events.get(aggregate_id, gt=version - 1, lte=version))
@@ -379,7 +368,7 @@ class SlaConfigService:
             legacy_record_id(ctx.principal, ctx.idempotency_key),
         ):
             try:
-                record = self._app.repository.get(candidate)
+                record: object = self._app.repository.get(candidate)
             except AggregateNotFoundError:
                 continue
             if (
@@ -394,6 +383,15 @@ class SlaConfigService:
                     )
                 return record
         return None
+
+
+def _calendar_version(name: str, event: Any) -> CalendarVersion:
+    return CalendarVersion(
+        to_calendar(name, event.originator_version, event.definition),
+        event.reason,
+        event.actor,
+        event.timestamp,
+    )
 
 
 def _policy_version(event: Any) -> PolicyVersion:
