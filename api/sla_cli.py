@@ -2,7 +2,9 @@
 
 The files are JSON in the shape of the HTTP bodies (``PUT /sla/policy``, ``PUT /sla/calendars/
 {name}``), and ``show`` prints what the corresponding ``GET`` answers, so a policy can be shown,
-edited and set again. Changes are recorded with the principal ``--by`` (default ``cli``).
+edited and set again: ``set`` ignores the read-only members of a shown file (``changed_by``, ...)
+and takes its ``version`` as ``If-Match`` (a file shown before someone else's change is refused).
+Changes are recorded with the principal ``--by`` (default ``cli``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from aggregates.errors import FieldError
 from aggregates.vocabulary import Role
 from api.terminal_text import cell
 from commands.context import CommandContext
-from commands.errors import ConcurrencyConflictError
+from commands.errors import ConcurrencyConflictError, PreconditionFailedError
 from commands.sla_config import SlaConfigNotFoundError
 from commands.sla_models import SetCalendar, SetPolicy
 from infra.bootstrap import bootstrap
@@ -45,10 +47,21 @@ Reason = Annotated[
 ]
 Version = Annotated[int | None, typer.Option(min=0, help="A past version (default: current)")]
 File = Annotated[Path, typer.Argument(help="A JSON file in the shape of the HTTP body")]
+READ_ONLY = ("name", "built_in", "changed_by", "changed_at")
+"""Members ``show`` prints that ``set`` does not take (``version`` becomes the If-Match)."""
 
 
-def _context(by: str) -> CommandContext:
-    return CommandContext(principal=by, role=Role.ADMIN.value, correlation_id=uuid.uuid4().hex)
+def _context(by: str, body: dict[str, Any]) -> CommandContext:
+    """The change's context; a ``version`` in the file is the version it was shown at."""
+    for key in READ_ONLY:
+        body.pop(key, None)
+    version = body.pop("version", None)
+    return CommandContext(
+        principal=by,
+        role=Role.ADMIN.value,
+        correlation_id=uuid.uuid4().hex,
+        expected_version=version if isinstance(version, int) else None,
+    )
 
 
 def _echo_json(body: Any) -> None:
@@ -80,7 +93,7 @@ def _refusals() -> Iterator[None]:
     except FieldError as e:
         typer.echo(f"{e.field}: {e.reason}", err=True)
         raise typer.Exit(1) from None
-    except (SlaConfigNotFoundError, ConcurrencyConflictError) as e:
+    except (SlaConfigNotFoundError, ConcurrencyConflictError, PreconditionFailedError) as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(1) from None
 
@@ -101,11 +114,12 @@ def policy_set(file: File, reason: Reason = None, by: By = "cli") -> None:
     """Set the policy from FILE ({"rules": [...], "escalation": {...}, "reason": "..."}): a
     new version, for complaints filed from now on."""
     body = _read(file)
+    ctx = _context(by, body)
     if reason is not None:
         body["reason"] = reason
     with _refusals():
         command = SetPolicy.model_validate(body)
-    saved = _with_services(lambda sla: sla.set_policy_command(command, _context(by)))
+    saved = _with_services(lambda sla: sla.set_policy_command(command, ctx))
     _echo_json(saved.current.as_json())
     verb = "recorded" if saved.recorded else "unchanged at"
     typer.echo(f"# policy {verb} version {saved.current.policy.version}", err=True)
@@ -145,11 +159,12 @@ def calendars_set(
     """Define a calendar or record its next version from FILE ({"timezone", "working_hours",
     "holidays", "workdays"})."""
     body = _read(file)
+    ctx = _context(by, body)
     if reason is not None:
         body["reason"] = reason
     with _refusals():
         command = SetCalendar.model_validate(body)
-    saved = _with_services(lambda sla: sla.set_calendar(name, command, _context(by)))
+    saved = _with_services(lambda sla: sla.set_calendar(name, command, ctx))
     _echo_json(saved.current.as_json())
     verb = "recorded" if saved.recorded else "unchanged at"
     typer.echo(f"# calendar {name} {verb} version {saved.current.calendar.version}", err=True)
