@@ -20,6 +20,7 @@ from api.routers import (
     complaints,
     events,
     health,
+    sla,
     subscriptions,
     workload,
 )
@@ -33,6 +34,8 @@ GIL_SWITCH_INTERVAL = 0.0005
 ROUTERS = [health.router, complaints.router, events.router, subscriptions.router]
 # The read side (issue 3); the list shares the /complaints prefix, and GET "" clashes with none.
 ROUTERS += [complaint_list.router, workload.router, analytics.router, projection_status.router]
+# SLA configuration (issue 9): calendars and the policy.
+ROUTERS += [sla.router]
 
 
 class BodyTooLargeError(Exception):

@@ -16,6 +16,7 @@ from aggregates.vocabulary import Role
 from api.first_start import admin_token_path, hand_over_admin_token
 from api.projections_cli import projections_cli
 from api.serving import serve_processes
+from api.sla_cli import sla_cli
 from api.stream_commands import relay_cli, webhooks_cli
 from api.terminal_text import cell
 from commands.context import CommandContext
@@ -32,6 +33,7 @@ cli.add_typer(tokens_cli, name="tokens")
 cli.add_typer(projections_cli, name="projections")
 cli.add_typer(webhooks_cli, name="webhooks")
 cli.add_typer(relay_cli, name="relay")
+cli.add_typer(sla_cli, name="sla")
 console = Console()
 
 

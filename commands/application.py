@@ -44,6 +44,7 @@ from commands.models import (
     FileComplaint,
     ReopenComplaint,
 )
+from commands.sla_config import SlaConfigService
 from commands.tokens import TokenService
 
 REFERENCE_ATTEMPTS = 5
@@ -93,6 +94,8 @@ class ComplaintsApp(Application[UUID]):
         # Here, not in a composition root: tokens are saved through this application, and the
         # token cache must be one per process (a revocation made here takes effect at once).
         self.tokens = TokenService(self, token_cache_seconds)
+        # SLA calendars and the policy (issue 9), stored through this application too.
+        self.sla = SlaConfigService(self)
 
     # ---- complaints ------------------------------------------------------------------------
 

@@ -1,0 +1,228 @@
+"""SLA configuration: business calendars and the policy, each change a version (issue 9).
+
+Writes need the role supervisor or admin (403 for agents); reads any token. Each answer carries
+the version as its ``ETag``; a write honours ``If-Match`` (the version last seen; ``"0"``: none
+set yet) and ``Idempotency-Key`` as the complaint commands do.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Path, Response
+from pydantic import BaseModel, Field
+
+from aggregates.sla_calendar import NAME_PATTERN
+from aggregates.vocabulary import Role
+from api.deps import AppDep, ContextDep, Principal, PrincipalDep, require_role
+from api.problems import ProblemError, problem_responses
+from commands.sla_config import CalendarVersion, PolicyVersion, Saved, SlaConfigNotFoundError
+from commands.sla_models import SetCalendar, SetPolicy
+
+router = APIRouter(prefix="/sla", tags=["sla"])
+
+WriterDep = Annotated[Principal, require_role(Role.SUPERVISOR, Role.ADMIN)]
+READ_ERRORS = problem_responses({
+    401: "Missing or invalid token",
+    404: "No calendar of that name, or no such version",
+    422: "Invalid path parameter",
+})
+WRITE_ERRORS = problem_responses({
+    400: "Malformed JSON or header",
+    401: "Missing or invalid token",
+    403: "Not a supervisor or admin",
+    409: "Changed by another request at the same time",
+    412: "If-Match names a version other than the current one",
+    422: "Invalid field (the problem names it), or Idempotency-Key reused",
+})
+CalendarName = Annotated[
+    str,
+    Path(
+        description="Lower-case letters, digits, '.', '_', '-' (1-64); 24x7 is built in",
+        json_schema_extra={"pattern": NAME_PATTERN},
+    ),
+]
+VersionNumber = Annotated[int, Path(ge=0, le=2**31 - 1, description="A version number")]
+
+
+class CalendarPublic(BaseModel):
+    name: str
+    version: int = Field(description="1 for the first definition; 0 for the built-in 24x7")
+    built_in: bool
+    timezone: str
+    working_hours: dict[str, list[list[str]]] = Field(
+        description='Weekday ("mon" ... "sun") to [start, end] intervals; days without hours '
+        "left out"
+    )
+    holidays: list[str]
+    workdays: list[str]
+    workday_hours: list[list[str]]
+    reason: str | None
+    changed_by: str | None
+    changed_at: datetime | None
+
+
+class CalendarList(BaseModel):
+    calendars: list[CalendarPublic]
+
+
+class RulePublic(BaseModel):
+    name: str
+    when: dict[str, list[str] | None] = Field(
+        description="severity, tier, category, channel: the values matched, null for any"
+    )
+    calendar: str
+    first_response: str
+    resolution: str
+    at_risk_ratio: float
+
+
+class EscalationPublic(BaseModel):
+    on_first_response_breach: int
+    on_resolution_breach: int
+    still_open_after_resolution_breach: int
+    still_open_after: str
+    critical_at_filing: int
+
+
+class PolicyPublic(BaseModel):
+    version: int = Field(description="0: the built-in policy, in force until one is set")
+    rules: list[RulePublic]
+    escalation: EscalationPublic
+    reason: str | None
+    changed_by: str | None
+    changed_at: datetime | None
+
+
+class PolicyList(BaseModel):
+    versions: list[PolicyPublic] = Field(description="Oldest first, from version 0")
+
+
+class CalendarVersions(BaseModel):
+    versions: list[CalendarPublic] = Field(description="Oldest first")
+
+
+@contextmanager
+def found() -> Iterator[None]:
+    try:
+        yield
+    except SlaConfigNotFoundError as e:
+        raise ProblemError(404, "not-found", "Not found", str(e)) from None
+
+
+def _json(body: Any, etag: int | None = None, status: int = 200, **headers: str) -> Response:
+    if etag is not None:
+        headers["ETag"] = f'"{etag}"'
+    return Response(
+        json.dumps(body, ensure_ascii=False),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+V = TypeVar("V", CalendarVersion, PolicyVersion)
+
+
+def _saved(saved: Saved[V], version: Callable[[V], int], status: int, **headers: str) -> Response:
+    if saved.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return _json(saved.current.as_json(), version(saved.current), status, **headers)
+
+
+# ---- calendars -------------------------------------------------------------------------------
+
+
+@router.get("/calendars", response_model=CalendarList, responses=READ_ERRORS)
+def list_calendars(app: AppDep, _: PrincipalDep) -> Response:
+    """Every calendar as it is now: the built-in 24x7 first, then by name."""
+    return _json({"calendars": [c.as_json() for c in app.sla.calendars()]})
+
+
+@router.get("/calendars/{name}", response_model=CalendarPublic, responses=READ_ERRORS)
+def get_calendar(name: CalendarName, app: AppDep, _: PrincipalDep) -> Response:
+    with found():
+        calendar = app.sla.calendar_version(name)
+    return _json(calendar.as_json(), calendar.calendar.version)
+
+
+@router.get(
+    "/calendars/{name}/versions", response_model=CalendarVersions, responses=READ_ERRORS
+)
+def calendar_versions(name: CalendarName, app: AppDep, _: PrincipalDep) -> Response:
+    """Every version of the calendar, oldest first, with who changed it, when and why."""
+    with found():
+        versions = app.sla.calendar_versions(name)
+    return _json({"versions": [v.as_json() for v in versions]})
+
+
+@router.get(
+    "/calendars/{name}/versions/{version}", response_model=CalendarPublic, responses=READ_ERRORS
+)
+def calendar_version(
+    name: CalendarName, version: VersionNumber, app: AppDep, _: PrincipalDep
+) -> Response:
+    with found():
+        calendar = app.sla.calendar_version(name, version)
+    return _json(calendar.as_json(), calendar.calendar.version)
+
+
+@router.put(
+    "/calendars/{name}",
+    response_model=CalendarPublic,
+    responses={
+        201: {"description": "The calendar's first version", "model": CalendarPublic},
+        **WRITE_ERRORS,
+    },
+)
+def put_calendar(
+    name: CalendarName, command: SetCalendar, app: AppDep, ctx: ContextDep, _: WriterDep
+) -> Response:
+    """Defines the calendar (201) or records its next version (200; a definition already in
+    force records nothing)."""
+    saved = app.sla.set_calendar(name, command, ctx)
+    if saved.created:
+        return _saved(saved, _calendar_version, 201, Location=f"/sla/calendars/{name}")
+    return _saved(saved, _calendar_version, 200)
+
+
+def _calendar_version(v: CalendarVersion) -> int:
+    return v.calendar.version
+
+
+# ---- the policy ------------------------------------------------------------------------------
+
+
+@router.get("/policy", response_model=PolicyPublic, responses=READ_ERRORS)
+def get_policy(app: AppDep, _: PrincipalDep) -> Response:
+    """The policy in force (version 0, built in, until one is set)."""
+    policy = app.sla.policy_version()
+    return _json(policy.as_json(), policy.policy.version)
+
+
+@router.get("/policy/versions", response_model=PolicyList, responses=READ_ERRORS)
+def policy_versions(app: AppDep, _: PrincipalDep) -> Response:
+    """Every version, oldest first, with who changed it, when and why."""
+    return _json({"versions": [v.as_json() for v in app.sla.policy_versions()]})
+
+
+@router.get("/policy/versions/{version}", response_model=PolicyPublic, responses=READ_ERRORS)
+def policy_version(version: VersionNumber, app: AppDep, _: PrincipalDep) -> Response:
+    with found():
+        policy = app.sla.policy_version(version)
+    return _json(policy.as_json(), policy.policy.version)
+
+
+@router.put("/policy", response_model=PolicyPublic, responses=WRITE_ERRORS)
+def put_policy(command: SetPolicy, app: AppDep, ctx: ContextDep, _: WriterDep) -> Response:
+    """Records the next version of the policy; it applies to complaints filed from now on (rules
+    and escalation already in force record nothing)."""
+    return _saved(app.sla.set_policy_command(command, ctx), _policy_version, 200)
+
+
+def _policy_version(v: PolicyVersion) -> int:
+    return v.policy.version

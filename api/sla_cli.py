@@ -1,0 +1,170 @@
+"""``complaints sla ...``: the SLA policy and business calendars from the command line.
+
+The files are JSON in the shape of the HTTP bodies (``PUT /sla/policy``, ``PUT /sla/calendars/
+{name}``), and ``show`` prints what the corresponding ``GET`` answers, so a policy can be shown,
+edited and set again: ``set`` ignores the read-only members of a shown file (``changed_by``, ...)
+and takes its ``version`` as ``If-Match`` (a file shown before someone else's change is refused).
+Changes are recorded with the principal ``--by`` (default ``cli``).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from aggregates.errors import FieldError
+from aggregates.vocabulary import Role
+from api.terminal_text import cell
+from commands.context import CommandContext
+from commands.errors import ConcurrencyConflictError, PreconditionFailedError
+from commands.sla_config import SlaConfigNotFoundError
+from commands.sla_models import SetCalendar, SetPolicy
+from infra.bootstrap import bootstrap
+from infra.settings import Settings
+
+sla_cli = typer.Typer(help="SLA configuration: the policy and business calendars.",
+                      no_args_is_help=True)
+policy_cli = typer.Typer(help="Show or set the SLA policy (versioned).", no_args_is_help=True)
+calendars_cli = typer.Typer(help="List, show or set business calendars (versioned).",
+                            no_args_is_help=True)
+sla_cli.add_typer(policy_cli, name="policy")
+sla_cli.add_typer(calendars_cli, name="calendars")
+console = Console()
+T = TypeVar("T")
+
+By = Annotated[str, typer.Option("--by", help="Principal recorded as having made the change")]
+Reason = Annotated[
+    str | None, typer.Option(help="Why it changes (overrides the file's \"reason\")")
+]
+Version = Annotated[int | None, typer.Option(min=0, help="A past version (default: current)")]
+File = Annotated[Path, typer.Argument(help="A JSON file in the shape of the HTTP body")]
+READ_ONLY = ("name", "built_in", "changed_by", "changed_at")
+"""Members ``show`` prints that ``set`` does not take (``version`` becomes the If-Match)."""
+
+
+def _context(by: str, body: dict[str, Any]) -> CommandContext:
+    """The change's context; a ``version`` in the file is the version it was shown at."""
+    for key in READ_ONLY:
+        body.pop(key, None)
+    version = body.pop("version", None)
+    return CommandContext(
+        principal=by,
+        role=Role.ADMIN.value,
+        correlation_id=uuid.uuid4().hex,
+        expected_version=version if isinstance(version, int) else None,
+    )
+
+
+def _echo_json(body: Any) -> None:
+    typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        typer.echo(f"cannot read {path}: {e}", err=True)
+        raise typer.Exit(2) from None
+    if not isinstance(body, dict):
+        typer.echo(f"{path}: expected a JSON object", err=True)
+        raise typer.Exit(2)
+    return body
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """Bad input and unknown names: one line per problem on stderr, exit status 1."""
+    try:
+        yield
+    except ValidationError as e:
+        for error in e.errors():
+            field = ".".join(str(p) for p in error["loc"]) or "body"
+            typer.echo(f"{field}: {error['msg']}", err=True)
+        raise typer.Exit(1) from None
+    except FieldError as e:
+        typer.echo(f"{e.field}: {e.reason}", err=True)
+        raise typer.Exit(1) from None
+    except (SlaConfigNotFoundError, ConcurrencyConflictError, PreconditionFailedError) as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(1) from None
+
+
+def _with_services(action: Callable[[Any], T]) -> T:
+    with _refusals(), bootstrap(Settings()) as services:
+        return action(services.app.sla)
+
+
+@policy_cli.command("show")
+def policy_show(version: Version = None) -> None:
+    """Print the policy in force (or a past version) as JSON."""
+    _echo_json(_with_services(lambda sla: sla.policy_version(version).as_json()))
+
+
+@policy_cli.command("set")
+def policy_set(file: File, reason: Reason = None, by: By = "cli") -> None:
+    """Set the policy from FILE ({"rules": [...], "escalation": {...}, "reason": "..."}): a
+    new version, for complaints filed from now on."""
+    body = _read(file)
+    ctx = _context(by, body)
+    if reason is not None:
+        body["reason"] = reason
+    with _refusals():
+        command = SetPolicy.model_validate(body)
+    saved = _with_services(lambda sla: sla.set_policy_command(command, ctx))
+    _echo_json(saved.current.as_json())
+    verb = "recorded" if saved.recorded else "unchanged at"
+    typer.echo(f"# policy {verb} version {saved.current.policy.version}", err=True)
+
+
+@calendars_cli.command("list")
+def calendars_list() -> None:
+    """List the calendars (current versions)."""
+    calendars = _with_services(lambda sla: sla.calendars())
+    table = Table("name", "version", "timezone", "holidays", "workdays", "changed by",
+                  "changed at", "reason")
+    for c in calendars:
+        table.add_row(
+            c.calendar.name, str(c.calendar.version), c.calendar.timezone,
+            str(len(c.calendar.holidays)), str(len(c.calendar.workdays)),
+            cell(c.changed_by or ""), c.changed_at.isoformat() if c.changed_at else "",
+            cell(c.reason or ""),
+        )
+    console.print(table)
+
+
+@calendars_cli.command("show")
+def calendars_show(
+    name: Annotated[str, typer.Argument(help="The calendar's name")], version: Version = None
+) -> None:
+    """Print a calendar (or a past version) as JSON."""
+    _echo_json(_with_services(lambda sla: sla.calendar_version(name, version).as_json()))
+
+
+@calendars_cli.command("set")
+def calendars_set(
+    name: Annotated[str, typer.Argument(help="The calendar's name")],
+    file: File,
+    reason: Reason = None,
+    by: By = "cli",
+) -> None:
+    """Define a calendar or record its next version from FILE ({"timezone", "working_hours",
+    "holidays", "workdays"})."""
+    body = _read(file)
+    ctx = _context(by, body)
+    if reason is not None:
+        body["reason"] = reason
+    with _refusals():
+        command = SetCalendar.model_validate(body)
+    saved = _with_services(lambda sla: sla.set_calendar(name, command, ctx))
+    _echo_json(saved.current.as_json())
+    verb = "recorded" if saved.recorded else "unchanged at"
+    typer.echo(f"# calendar {name} {verb} version {saved.current.calendar.version}", err=True)
