@@ -13,13 +13,13 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
-from aggregates.sla_calendar import (
+from aggregates.business_time import (
     CLOCK_PATTERN,
     MAX_DATES,
     MAX_INTERVALS_PER_DAY,
-    NAME_PATTERN,
     TIMEZONE_PATTERN,
 )
+from aggregates.sla_calendar import NAME_PATTERN
 from aggregates.sla_policy import DEFAULT_AT_RISK_RATIO
 from aggregates.sla_policy_book import MAX_RULES, RULE_NAME_PATTERN, TARGET_PATTERN
 from aggregates.vocabulary import Category, Channel, CustomerTier, Severity
