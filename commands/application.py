@@ -17,8 +17,10 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Recording
 
+from aggregates.business_time import Target
 from aggregates.complaint import CLOCK_SKEW, Complaint
 from aggregates.errors import InvalidIntakeError
+from aggregates.provenance import Provenance
 from aggregates.reference import (
     REFERENCE_PATTERN,
     ComplaintReference,
@@ -36,13 +38,19 @@ from commands.errors import (
 from commands.idempotency import IdempotencyRecord, fingerprint, legacy_record_id, record_id
 from commands.models import (
     AssignComplaint,
+    AwaitCustomer,
     CloseComplaint,
     Command,
     CommentOnComplaint,
     EscalateComplaint,
     FileComplaint,
+    ReapplySla,
+    RecordCustomerReply,
+    RecordSlaBreach,
+    RecordSlaWarning,
     ReopenComplaint,
 )
+from commands.sla_clocks import BuiltInSlaTerms, SlaTerms, after_pauses, deadline, resumed
 from commands.tokens import TokenService
 
 REFERENCE_ATTEMPTS = 5
@@ -74,11 +82,18 @@ class ComplaintsApp(Application[UUID]):
         env: Mapping[str, str] | None = None,
         *,
         token_cache_seconds: float = TokenService.CACHE_SECONDS,
+        sla_terms: SlaTerms | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         super().__init__(env)
         # Here, not in a composition root: tokens are saved through this application, and the
         # token cache must be one per process (a revocation made here takes effect at once).
         self.tokens = TokenService(self, token_cache_seconds)
+        self.sla_terms: SlaTerms = sla_terms or BuiltInSlaTerms()
+        """Where SLA terms and calendars come from (the stored configuration, once plugged in)."""
+        self.clock: Callable[[], datetime] = clock or _now
+        """The current instant, for SLA clocks: when a pause starts or ends, when a new
+        resolution cycle starts, and what "now" is when a clock is read (tests inject one)."""
 
     # ---- complaints ------------------------------------------------------------------------
 
@@ -100,6 +115,8 @@ class ComplaintsApp(Application[UUID]):
                 by=ctx.provenance,
                 **intake,
             )
+            # The clocks start with the filing, in the same save.
+            self._apply_sla(complaint, None, ctx.provenance)
             index = ComplaintReference.register(reference, complaint.id)
             try:
                 return self._save(complaint, ctx, print_, extra=(index,))
@@ -152,8 +169,125 @@ class ComplaintsApp(Application[UUID]):
     def reopen(
         self, complaint_id: UUID, command: ReopenComplaint, ctx: CommandContext
     ) -> CommandResult:
+        def decide(complaint: Complaint) -> None:
+            complaint.reopen(command.reason, by=ctx.provenance)
+            if (sla := complaint.sla) is not None:
+                # A new resolution cycle, on the terms the clocks run under (pinned versions).
+                calendar = self.sla_terms.calendar(sla.calendar, sla.calendar_version)
+                now = self.clock()
+                target = Target.parse(sla.resolution.target)
+                complaint.start_resolution_cycle(
+                    started_at=now,
+                    resolution=deadline(calendar, now, target, sla.at_risk_ratio),
+                    by=ctx.provenance,
+                )
+
+        return self._update(complaint_id, command, ctx, decide)
+
+    # ---- SLA clocks ------------------------------------------------------------------------
+
+    def await_customer(
+        self, complaint_id: UUID, command: AwaitCustomer, ctx: CommandContext
+    ) -> CommandResult:
         return self._update(
-            complaint_id, command, ctx, lambda c: c.reopen(command.reason, by=ctx.provenance)
+            complaint_id,
+            command,
+            ctx,
+            lambda c: c.await_customer(command.reason, paused_at=self.clock(), by=ctx.provenance),
+        )
+
+    def record_customer_reply(
+        self, complaint_id: UUID, command: RecordCustomerReply, ctx: CommandContext
+    ) -> CommandResult:
+        def decide(complaint: Complaint) -> None:
+            now = self.clock()
+            moved, paused = None, None
+            if (sla := complaint.sla) is not None and complaint.paused_since is not None:
+                calendar = self.sla_terms.calendar(sla.calendar, sla.calendar_version)
+                moved, paused = resumed(
+                    calendar, sla.resolution.deadline, complaint.paused_since, now
+                )
+            complaint.record_customer_reply(
+                command.body,
+                channel=command.channel,
+                resumed_at=now,
+                paused_seconds=paused,
+                resolution=moved,
+                by=ctx.provenance,
+            )
+
+        return self._update(complaint_id, command, ctx, decide)
+
+    def reapply_sla(
+        self, complaint_id: UUID, command: ReapplySla, ctx: CommandContext
+    ) -> CommandResult:
+        return self._update(
+            complaint_id,
+            command,
+            ctx,
+            lambda c: self._apply_sla(c, command.reason, ctx.provenance),
+        )
+
+    def record_sla_warning(
+        self, complaint_id: UUID, command: RecordSlaWarning, ctx: CommandContext
+    ) -> CommandResult:
+        """For the deadline watcher; ``SlaRecordRefusedError`` when it does not apply."""
+        return self._update(
+            complaint_id,
+            command,
+            ctx,
+            lambda c: c.warn_sla(
+                command.metric,
+                cycle=command.cycle,
+                due_at=command.due_at,
+                warned_at=command.warned_at,
+                by=ctx.provenance,
+            ),
+        )
+
+    def record_sla_breach(
+        self, complaint_id: UUID, command: RecordSlaBreach, ctx: CommandContext
+    ) -> CommandResult:
+        """For the deadline watcher; ``SlaRecordRefusedError`` when it does not apply."""
+        return self._update(
+            complaint_id,
+            command,
+            ctx,
+            lambda c: c.breach_sla(
+                command.metric,
+                cycle=command.cycle,
+                due_at=command.due_at,
+                breached_at=command.breached_at,
+                by=ctx.provenance,
+            ),
+        )
+
+    def _apply_sla(self, complaint: Complaint, reason: str | None, by: Provenance) -> None:
+        """Records the terms in force for ``complaint`` with its due times: first response
+        from ``received_at``; resolution from the start of the current cycle, moved by the
+        cycle's finished waits for the customer (a wait still running moves it when it ends)."""
+        policy, rule, calendar = self.sla_terms.terms_for(
+            complaint.severity, complaint.customer.tier, complaint.category, complaint.channel
+        )
+        ratio = rule.at_risk_ratio
+        first_response = deadline(calendar, complaint.received_at, rule.first_response, ratio)
+        resolution = after_pauses(
+            calendar,
+            deadline(calendar, complaint.resolution_started_at, rule.resolution, ratio),
+            complaint.resolution_pauses,
+        )
+        complaint.apply_sla(
+            policy_version=policy.version,
+            rule=rule.name,
+            calendar=calendar.name,
+            calendar_version=calendar.version,
+            first_response_target=rule.first_response.text,
+            resolution_target=rule.resolution.text,
+            at_risk_ratio=ratio,
+            first_response=first_response,
+            resolution=resolution,
+            reason=reason,
+            by=by,
         )
 
     def get_complaint(self, complaint_id: UUID, version: int | None = None) -> Complaint:
@@ -264,6 +398,10 @@ class ComplaintsApp(Application[UUID]):
             ):
                 return record
         return None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 class _ReferenceTakenError(Exception):

@@ -9,7 +9,8 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, WithJsonSchema
 
-from api.deps import AppDep, ContextDep, PrincipalDep
+from aggregates.vocabulary import Role
+from api.deps import AppDep, ContextDep, PrincipalDep, require_role
 from api.problems import problem_responses
 from commands.application import CommandResult, ComplaintsApp
 from commands.context import CommandContext
@@ -17,10 +18,13 @@ from commands.errors import ComplaintNotFoundError
 from commands.input_types import SINGLE_LINE_PATTERN, PlausibleInstant
 from commands.models import (
     AssignComplaint,
+    AwaitCustomer,
     CloseComplaint,
     CommentOnComplaint,
     EscalateComplaint,
     FileComplaint,
+    ReapplySla,
+    RecordCustomerReply,
     ReopenComplaint,
 )
 from queries.comments import DEFAULT_LIMIT, MAX_LIMIT, CommentPage, list_comments
@@ -75,7 +79,7 @@ def respond(
 ) -> Response:
     """Renders the complaint as the command left it (a replay renders the original version)."""
     complaint = (
-        represent(result.state, result.position)
+        represent(result.state, result.position, app.clock())
         if result.state is not None
         else get_complaint(app, result.complaint_id, version=result.version)
     )
@@ -149,7 +153,11 @@ def command_route(
     name: str,
     model: type[Command],
     handle: Callable[[ComplaintsApp, UUID, Command, CommandContext], CommandResult],
+    *,
+    roles: tuple[Role, ...] = (),
 ) -> None:
+    """Adds ``POST /complaints/{id}/<action>``; ``roles``: only these may send it (else 403)."""
+
     def route(
         complaint_id: ComplaintId, command: Command, app: AppDep, ctx: ContextDep
     ) -> Response:
@@ -159,7 +167,10 @@ def command_route(
     route.__annotations__["command"] = model
     router.add_api_route(
         f"/{{complaint_id}}/{action}", route, methods=["POST"], name=name,
-        response_model=ComplaintPublic, responses=COMMAND_ERRORS,
+        response_model=ComplaintPublic,
+        responses=COMMAND_ERRORS | problem_responses({403: "Not allowed to your role"})
+        if roles else COMMAND_ERRORS,
+        dependencies=[require_role(*roles)] if roles else None,  # type: ignore[list-item]
     )
 
 
@@ -168,3 +179,12 @@ command_route("comments", "comment", CommentOnComplaint, ComplaintsApp.comment)
 command_route("escalate", "escalate", EscalateComplaint, ComplaintsApp.escalate)
 command_route("close", "close", CloseComplaint, ComplaintsApp.close_complaint)
 command_route("reopen", "reopen", ReopenComplaint, ComplaintsApp.reopen)
+command_route("await-customer", "await_customer", AwaitCustomer, ComplaintsApp.await_customer)
+command_route(
+    "customer-replies", "record_customer_reply", RecordCustomerReply,
+    ComplaintsApp.record_customer_reply,
+)
+command_route(
+    "sla/reapply", "reapply_sla", ReapplySla, ComplaintsApp.reapply_sla,
+    roles=(Role.SUPERVISOR, Role.ADMIN),
+)
