@@ -8,14 +8,16 @@ Event class names are stored as topics: never rename one without an upcaster.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
-from aggregates.errors import IllegalTransitionError, InvalidIntakeError
+from aggregates.errors import IllegalTransitionError, InvalidIntakeError, SlaRecordRefusedError
 from aggregates.provenance import Provenance
+from aggregates.sla_clock import AppliedSla, Deadline, SlaClock
 from aggregates.values import (
     Attachment,
     AttachmentJSON,
@@ -33,6 +35,7 @@ from aggregates.vocabulary import (
     OneOf,
     ResolutionCode,
     Severity,
+    SlaMetric,
     Status,
     Visibility,
 )
@@ -51,6 +54,18 @@ def _in_vocabulary(value: str | None, vocabulary: type[Any], field: str) -> None
     if value is not None and value not in {m.value for m in vocabulary}:
         allowed = ", ".join(m.value for m in vocabulary)
         raise InvalidIntakeError(field, f"must be one of: {allowed}")
+
+
+def _carry_over(before: SlaClock, after: SlaClock) -> SlaClock:
+    """``after`` keeping what ``before`` recorded, when both are the same cycle."""
+    if before.cycle != after.cycle:
+        return after
+    return replace(
+        after,
+        met_at=after.met_at or before.met_at,
+        warned_at=before.warned_at,
+        breached_at=before.breached_at,
+    )
 
 
 class Complaint(Aggregate):
@@ -108,6 +123,10 @@ class Complaint(Aggregate):
             complaint.resolution_code = None
             complaint.resolution_summary = None
             complaint.reopen_count = 0
+            complaint.sla = None
+            complaint.paused_since = None
+            complaint.resolution_started_at = self.received_at
+            complaint.resolution_pauses = ()
 
     class Assigned(Event):
         assignee: str
@@ -117,7 +136,9 @@ class Complaint(Aggregate):
         def apply(self, complaint: Complaint) -> None:
             complaint.assignee = self.assignee
             complaint.team = self.team
-            complaint.status = Status.ASSIGNED.value
+            # Assigning a complaint that waits for the customer does not end the wait.
+            if complaint.status != Status.PENDING_CUSTOMER.value:
+                complaint.status = Status.ASSIGNED.value
 
     class Commented(Event):
         comment_id: str
@@ -136,6 +157,7 @@ class Complaint(Aggregate):
             )
             if self.visibility == Visibility.CUSTOMER.value and complaint.first_response_at is None:
                 complaint.first_response_at = self.timestamp
+                complaint._meet(SlaMetric.FIRST_RESPONSE, self.timestamp)
 
     class Escalated(Event):
         level: int
@@ -153,6 +175,12 @@ class Complaint(Aggregate):
             complaint.resolution_code = self.resolution_code
             complaint.resolution_summary = self.summary
             complaint.closed_at = self.timestamp
+            # Closing ends a wait for the customer, meets the resolution clock and, if no
+            # customer-visible reply came first, the first-response clock (the customer is told
+            # the outcome).
+            complaint.paused_since = None
+            complaint._meet(SlaMetric.RESOLUTION, self.timestamp)
+            complaint._meet(SlaMetric.FIRST_RESPONSE, self.timestamp)
 
     class Reopened(Event):
         reason: str
@@ -163,6 +191,161 @@ class Complaint(Aggregate):
             complaint.resolution_code = None
             complaint.resolution_summary = None
             complaint.reopen_count += 1
+            # A new resolution cycle; with SLA clocks, ``SlaCycleStarted`` (same save) gives
+            # its due time.
+            complaint.resolution_started_at = self.timestamp
+            complaint.resolution_pauses = ()
+
+    # ---- SLA clocks (issue 9). Every instant below was computed by the application from the
+    # terms in force and is stored as given: replay never recomputes a due time.
+
+    class SlaApplied(Event):
+        """The SLA terms the complaint's clocks run under: at filing (same save as ``Filed``,
+        due times from ``received_at``), or a supervisor's re-apply (``reason`` given; the
+        resolution due of the current cycle, moved by its pauses so far)."""
+
+        policy_version: int
+        rule: str
+        calendar: str
+        calendar_version: int
+        first_response_target: str
+        resolution_target: str
+        at_risk_ratio: float
+        first_response_due_at: datetime
+        first_response_at_risk_at: datetime
+        resolution_cycle: int
+        resolution_due_at: datetime
+        resolution_at_risk_at: datetime
+        reason: str | None
+
+        def apply(self, complaint: Complaint) -> None:
+            before = complaint.sla
+            first_response = SlaClock(
+                metric=SlaMetric.FIRST_RESPONSE,
+                target=self.first_response_target,
+                cycle=1,
+                due_at=self.first_response_due_at,
+                at_risk_at=self.first_response_at_risk_at,
+                met_at=complaint.first_response_at,
+            )
+            resolution = SlaClock(
+                metric=SlaMetric.RESOLUTION,
+                target=self.resolution_target,
+                cycle=self.resolution_cycle,
+                due_at=self.resolution_due_at,
+                at_risk_at=self.resolution_at_risk_at,
+            )
+            if before is not None:
+                # A re-apply never takes back what was recorded for these cycles.
+                first_response = _carry_over(before.first_response, first_response)
+                resolution = _carry_over(before.resolution, resolution)
+            complaint.sla = AppliedSla(
+                policy_version=self.policy_version,
+                rule=self.rule,
+                calendar=self.calendar,
+                calendar_version=self.calendar_version,
+                at_risk_ratio=self.at_risk_ratio,
+                first_response=first_response,
+                resolution=resolution,
+            )
+
+    class CustomerAwaited(Event):
+        """The complaint waits for the customer's answer (status ``pending_customer``): the
+        resolution clock pauses at ``paused_at``."""
+
+        reason: str
+        paused_at: datetime
+
+        def apply(self, complaint: Complaint) -> None:
+            complaint.status = Status.PENDING_CUSTOMER.value
+            complaint.paused_since = self.paused_at
+
+    class CustomerReplied(Event):
+        """The customer answered (keyed by staff, or later by the customer): the wait ends and
+        the resolution clock resumes at ``resumed_at``, its due and at-risk instants moved by
+        ``paused_seconds`` of working time (``null`` for a complaint without SLA clocks)."""
+
+        reply_id: str
+        body: str
+        channel: Annotated[str, OneOf(Channel)]
+        resumed_at: datetime
+        paused_seconds: int | None
+        resolution_due_at: datetime | None
+        resolution_at_risk_at: datetime | None
+
+        def apply(self, complaint: Complaint) -> None:
+            complaint.status = Status.ASSIGNED.value if complaint.assignee else Status.NEW.value
+            if complaint.paused_since is not None:
+                complaint.resolution_pauses = (
+                    *complaint.resolution_pauses, (complaint.paused_since, self.resumed_at)
+                )
+            complaint.paused_since = None
+            if (
+                complaint.sla is not None
+                and self.resolution_due_at is not None
+                and self.resolution_at_risk_at is not None
+            ):
+                complaint._set_clock(
+                    replace(
+                        complaint.sla.resolution,
+                        due_at=self.resolution_due_at,
+                        at_risk_at=self.resolution_at_risk_at,
+                    )
+                )
+
+    class SlaCycleStarted(Event):
+        """A reopen started a new cycle of ``metric`` (the resolution clock) at ``started_at``,
+        with its own due time (same save as ``Reopened``)."""
+
+        metric: Annotated[str, OneOf(SlaMetric)]
+        cycle: int
+        started_at: datetime
+        due_at: datetime
+        at_risk_at: datetime
+
+        def apply(self, complaint: Complaint) -> None:
+            assert complaint.sla is not None
+            complaint.resolution_started_at = self.started_at
+            complaint._set_clock(
+                replace(
+                    complaint.sla.clock(self.metric),
+                    cycle=self.cycle,
+                    due_at=self.due_at,
+                    at_risk_at=self.at_risk_at,
+                    met_at=None,
+                    warned_at=None,
+                    breached_at=None,
+                )
+            )
+
+    class SlaWarned(Event):
+        """The deadline watcher saw ``metric``'s clock (cycle ``cycle``) become at risk."""
+
+        metric: Annotated[str, OneOf(SlaMetric)]
+        cycle: int
+        due_at: datetime
+        warned_at: datetime
+
+        def apply(self, complaint: Complaint) -> None:
+            assert complaint.sla is not None
+            complaint._set_clock(
+                replace(complaint.sla.clock(self.metric), warned_at=self.warned_at)
+            )
+
+    class SlaBreached(Event):
+        """``metric``'s clock (cycle ``cycle``) passed its due instant unmet; ``breached_at`` is
+        that instant, not the moment the watcher noticed."""
+
+        metric: Annotated[str, OneOf(SlaMetric)]
+        cycle: int
+        due_at: datetime
+        breached_at: datetime
+
+        def apply(self, complaint: Complaint) -> None:
+            assert complaint.sla is not None
+            complaint._set_clock(
+                replace(complaint.sla.clock(self.metric), breached_at=self.breached_at)
+            )
 
     # State assigned by events, declared for type checkers only: class-level annotations would
     # make the library turn them into constructor parameters.
@@ -192,6 +375,15 @@ class Complaint(Aggregate):
         resolution_code: str | None
         resolution_summary: str | None
         reopen_count: int
+        sla: AppliedSla | None
+        """The SLA terms and clocks; ``None`` for a complaint filed before SLA clocks existed
+        (until a re-apply)."""
+        paused_since: datetime | None
+        """When the wait for the customer began (status ``pending_customer``), else ``None``."""
+        resolution_started_at: datetime
+        """When the current resolution cycle began: ``received_at``, or the last reopen."""
+        resolution_pauses: tuple[tuple[datetime, datetime], ...]
+        """The finished waits for the customer in the current resolution cycle."""
 
     @classmethod
     def file(
@@ -265,6 +457,23 @@ class Complaint(Aggregate):
     def filed_at(self) -> datetime:
         return self.created_on
 
+    @property
+    def is_awaiting_customer(self) -> bool:
+        return self.status == Status.PENDING_CUSTOMER.value
+
+    @property
+    def resolution_cycle(self) -> int:
+        """The current resolution cycle: 1, plus one per reopen."""
+        return self.reopen_count + 1
+
+    def _meet(self, metric: SlaMetric, at: datetime) -> None:
+        if self.sla is not None and self.sla.clock(metric).met_at is None:
+            self._set_clock(replace(self.sla.clock(metric), met_at=at))
+
+    def _set_clock(self, clock: SlaClock) -> None:
+        assert self.sla is not None
+        self.sla = self.sla.with_clock(clock)
+
     def assign(
         self, assignee: str, *, team: str | None = None, reason: str | None = None, by: Provenance
     ) -> None:
@@ -318,3 +527,179 @@ class Complaint(Aggregate):
             raise IllegalTransitionError("only a closed complaint can be reopened")
         _require(reason, "reason")
         self.trigger_event(self.Reopened, reason=reason, **by.as_event_fields())
+
+    # ---- SLA clocks -------------------------------------------------------------------------
+
+    def apply_sla(
+        self,
+        *,
+        policy_version: int,
+        rule: str,
+        calendar: str,
+        calendar_version: int,
+        first_response_target: str,
+        resolution_target: str,
+        at_risk_ratio: float,
+        first_response: Deadline,
+        resolution: Deadline,
+        reason: str | None = None,
+        by: Provenance,
+    ) -> None:
+        """Records the SLA terms and due times (computed by the application): at filing
+        (``reason`` None), or a re-apply of the current policy to an open complaint."""
+        if self.is_closed:
+            raise IllegalTransitionError("SLA terms apply to open complaints only; reopen it first")
+        if reason is not None:
+            _require(reason, "reason")
+        for deadline in (first_response, resolution):
+            if deadline.at_risk_at > deadline.due_at:
+                raise ValueError("a clock cannot be at risk after it is due")
+        self.trigger_event(
+            self.SlaApplied,
+            policy_version=policy_version,
+            rule=rule,
+            calendar=calendar,
+            calendar_version=calendar_version,
+            first_response_target=first_response_target,
+            resolution_target=resolution_target,
+            at_risk_ratio=at_risk_ratio,
+            first_response_due_at=first_response.due_at,
+            first_response_at_risk_at=first_response.at_risk_at,
+            resolution_cycle=self.resolution_cycle,
+            resolution_due_at=resolution.due_at,
+            resolution_at_risk_at=resolution.at_risk_at,
+            reason=reason,
+            **by.as_event_fields(),
+        )
+
+    def await_customer(self, reason: str, *, paused_at: datetime, by: Provenance) -> None:
+        """Waits for the customer's answer: status ``pending_customer``, resolution clock paused."""
+        if self.is_closed:
+            raise IllegalTransitionError("a closed complaint cannot wait for the customer")
+        if self.is_awaiting_customer:
+            raise IllegalTransitionError("the complaint is already waiting for the customer")
+        _require(reason, "reason")
+        self.trigger_event(
+            self.CustomerAwaited, reason=reason, paused_at=paused_at, **by.as_event_fields()
+        )
+
+    def record_customer_reply(
+        self,
+        body: str,
+        *,
+        channel: str,
+        resumed_at: datetime,
+        paused_seconds: int | None,
+        resolution: Deadline | None,
+        by: Provenance,
+    ) -> None:
+        """The customer's answer to a wait: resumes the resolution clock, whose due and at-risk
+        instants the application moved by the paused working time (``resolution``; ``None``
+        without SLA clocks)."""
+        if not self.is_awaiting_customer:
+            raise IllegalTransitionError(
+                "the complaint is not waiting for the customer; add a comment instead"
+            )
+        _require(body, "body")
+        _require(channel, "channel")
+        _in_vocabulary(channel, Channel, "channel")
+        self.trigger_event(
+            self.CustomerReplied,
+            reply_id=uuid4().hex,
+            body=body,
+            channel=channel,
+            resumed_at=resumed_at,
+            paused_seconds=paused_seconds,
+            resolution_due_at=resolution.due_at if resolution else None,
+            resolution_at_risk_at=resolution.at_risk_at if resolution else None,
+            **by.as_event_fields(),
+        )
+
+    def start_resolution_cycle(
+        self, *, started_at: datetime, resolution: Deadline, by: Provenance
+    ) -> None:
+        """After a reopen: the new resolution cycle's due time (computed by the application on
+        the complaint's calendar version)."""
+        if self.sla is None:
+            raise IllegalTransitionError("the complaint has no SLA clocks")
+        if self.is_closed:
+            raise IllegalTransitionError("a closed complaint starts no resolution cycle")
+        if self.sla.resolution.cycle >= self.resolution_cycle:
+            raise IllegalTransitionError(
+                f"resolution cycle {self.resolution_cycle} has already started"
+            )
+        self.trigger_event(
+            self.SlaCycleStarted,
+            metric=SlaMetric.RESOLUTION.value,
+            cycle=self.resolution_cycle,
+            started_at=started_at,
+            due_at=resolution.due_at,
+            at_risk_at=resolution.at_risk_at,
+            **by.as_event_fields(),
+        )
+
+    def warn_sla(
+        self, metric: str, *, cycle: int, due_at: datetime, warned_at: datetime, by: Provenance
+    ) -> None:
+        """The deadline watcher's warning: once per metric and cycle, only for a clock that is
+        still running towards ``due_at``."""
+        clock = self._watched_clock(metric, cycle, due_at)
+        if clock.warned_at is not None:
+            raise SlaRecordRefusedError(f"{metric} cycle {cycle} was already warned")
+        if clock.met_at is not None:
+            raise SlaRecordRefusedError(f"{metric} cycle {cycle} was met")
+        if clock.breached_at is not None:
+            raise SlaRecordRefusedError(f"{metric} cycle {cycle} is already breached")
+        if self._paused(metric):
+            raise SlaRecordRefusedError(f"the {metric} clock is paused")
+        self.trigger_event(
+            self.SlaWarned,
+            metric=metric,
+            cycle=cycle,
+            due_at=due_at,
+            warned_at=warned_at,
+            **by.as_event_fields(),
+        )
+
+    def breach_sla(
+        self, metric: str, *, cycle: int, due_at: datetime, breached_at: datetime, by: Provenance
+    ) -> None:
+        """The deadline watcher's breach: once per metric and cycle, at (not before) ``due_at``;
+        never for a clock met in time, nor one paused before it fell due. A clock met late (the
+        watcher was down) is breached with its true time."""
+        clock = self._watched_clock(metric, cycle, due_at)
+        if clock.breached_at is not None:
+            raise SlaRecordRefusedError(f"{metric} cycle {cycle} was already breached")
+        if breached_at < due_at:
+            raise SlaRecordRefusedError("a clock cannot be breached before it is due")
+        if self._paused(metric) and self.paused_since is not None and self.paused_since < due_at:
+            raise SlaRecordRefusedError(f"the {metric} clock is paused")
+        self.trigger_event(
+            self.SlaBreached,
+            metric=metric,
+            cycle=cycle,
+            due_at=due_at,
+            breached_at=breached_at,
+            **by.as_event_fields(),
+        )
+
+    def _watched_clock(self, metric: str, cycle: int, due_at: datetime) -> SlaClock:
+        """The clock a warning or breach names, refused unless it is still the current cycle,
+        due at ``due_at`` (a pause may have moved it) and not met in time."""
+        _in_vocabulary(metric, SlaMetric, "metric")
+        if self.sla is None:
+            raise SlaRecordRefusedError("the complaint has no SLA clocks")
+        clock = self.sla.clock(metric)
+        if clock.cycle != cycle:
+            raise SlaRecordRefusedError(f"{metric} is in cycle {clock.cycle}, not {cycle}")
+        if clock.due_at != due_at:
+            raise SlaRecordRefusedError(
+                f"{metric} cycle {cycle} is due at {clock.due_at.isoformat()}, not "
+                f"{due_at.isoformat()}"
+            )
+        if clock.met_in_time():
+            raise SlaRecordRefusedError(f"{metric} cycle {cycle} was met")
+        return clock
+
+    def _paused(self, metric: str) -> bool:
+        return metric == SlaMetric.RESOLUTION.value and self.paused_since is not None

@@ -22,3 +22,9 @@ class IllegalTransitionError(DomainError):
 
 class InvalidIntakeError(DomainError, FieldError):
     """Raised when an intake record lacks a required field or a value is outside its vocabulary."""
+
+
+class SlaRecordRefusedError(IllegalTransitionError):
+    """Raised when a warning or breach of an SLA clock does not apply: already recorded for that
+    metric and cycle, the clock met in time or paused, or the deadline named is not the clock's
+    current one (the deadline watcher skips it)."""

@@ -79,7 +79,27 @@ class ResolutionCode(StrEnum):
 class Status(StrEnum):
     NEW = "new"
     ASSIGNED = "assigned"
+    PENDING_CUSTOMER = "pending_customer"
+    """Waiting for the customer's answer: the resolution clock is paused (still open)."""
     CLOSED = "closed"
+
+
+class SlaMetric(StrEnum):
+    """The clocks on a complaint: first response (met by the first customer-visible comment)
+    and resolution (met by closing; each reopen starts a new cycle)."""
+
+    FIRST_RESPONSE = "first_response"
+    RESOLUTION = "resolution"
+
+
+class SlaState(StrEnum):
+    """Where one SLA clock stands (the representation's ``state``; computed, never stored)."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    AT_RISK = "at_risk"
+    MET = "met"
+    BREACHED = "breached"
 
 
 class Role(StrEnum):

@@ -17,6 +17,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Recording
 
+from aggregates.business_time import Target
 from aggregates.complaint import CLOCK_SKEW, Complaint
 from aggregates.errors import InvalidIntakeError
 from aggregates.provenance import Provenance
@@ -37,13 +38,19 @@ from commands.errors import (
 from commands.idempotency import IdempotencyRecord, fingerprint, legacy_record_id, record_id
 from commands.models import (
     AssignComplaint,
+    AwaitCustomer,
     CloseComplaint,
     Command,
     CommentOnComplaint,
     EscalateComplaint,
     FileComplaint,
+    ReapplySla,
+    RecordCustomerReply,
+    RecordSlaBreach,
+    RecordSlaWarning,
     ReopenComplaint,
 )
+from commands.sla_clocks import SlaTerms, after_pauses, deadline, resumed
 from commands.sla_config import SlaConfigService
 from commands.tokens import TokenService
 
@@ -63,19 +70,6 @@ class CommandResult:
     It is this request's own copy; treat it as read-only."""
 
 
-Decision = Callable[[Complaint, Any, Provenance], None]
-
-# What each update command asks of the complaint: adding a command is a model, a line here and a
-# route (api/routers/complaints.py).
-DECISIONS: dict[type[Command], Decision] = {
-    AssignComplaint: lambda c, m, by: c.assign(m.assignee, team=m.team, reason=m.reason, by=by),
-    CommentOnComplaint: lambda c, m, by: c.comment(m.body, visibility=m.visibility, by=by),
-    EscalateComplaint: lambda c, m, by: c.escalate(m.reason, level=m.level, by=by),
-    CloseComplaint: lambda c, m, by: c.close(m.resolution_code, m.summary, by=by),
-    ReopenComplaint: lambda c, m, by: c.reopen(m.reason, by=by),
-}
-
-
 class ComplaintsApp(Application[UUID]):
     # A fixed name, because the library derives table names from it (PostgreSQL: complaints_events):
     # renaming the class must not point the application at new, empty tables.
@@ -89,6 +83,8 @@ class ComplaintsApp(Application[UUID]):
         env: Mapping[str, str] | None = None,
         *,
         token_cache_seconds: float = TokenService.CACHE_SECONDS,
+        sla_terms: SlaTerms | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         super().__init__(env)
         # Here, not in a composition root: tokens are saved through this application, and the
@@ -96,6 +92,12 @@ class ComplaintsApp(Application[UUID]):
         self.tokens = TokenService(self, token_cache_seconds)
         # SLA calendars and the policy (issue 9), stored through this application too.
         self.sla = SlaConfigService(self)
+        self.sla_terms: SlaTerms = sla_terms or self.sla
+        """Where SLA terms and calendars come from: the stored policy and calendars (policy
+        version 0, built in, until one is set); tests may plug in their own."""
+        self.clock: Callable[[], datetime] = clock or _now
+        """The current instant, for SLA clocks: when a pause starts or ends, when a new
+        resolution cycle starts, and what "now" is when a clock is read (tests inject one)."""
 
     # ---- complaints ------------------------------------------------------------------------
 
@@ -117,6 +119,8 @@ class ComplaintsApp(Application[UUID]):
                 by=ctx.provenance,
                 **intake,
             )
+            # The clocks start with the filing, in the same save.
+            self._apply_sla(complaint, None, ctx.provenance)
             index = ComplaintReference.register(reference, complaint.id)
             try:
                 return self._save(complaint, ctx, print_, extra=(index,))
@@ -129,7 +133,67 @@ class ComplaintsApp(Application[UUID]):
         idempotent retry, checks ``If-Match``, decides, saves."""
         decide = DECISIONS[type(command)]
         return self._update(
-            complaint_id, command, ctx, lambda complaint: decide(complaint, command, ctx.provenance)
+            complaint_id, command, ctx, lambda c: decide(self, c, command, ctx.provenance)
+        )
+
+    # ---- decisions that need the application (its clock, its SLA terms) ----------------------
+
+    def _reopen(self, complaint: Complaint, command: ReopenComplaint, by: Provenance) -> None:
+        complaint.reopen(command.reason, by=by)
+        if (sla := complaint.sla) is not None:
+            # A new resolution cycle, on the terms the clocks run under (pinned versions).
+            calendar = self.sla_terms.calendar(sla.calendar, sla.calendar_version)
+            now = self.clock()
+            target = Target.parse(sla.resolution.target)
+            complaint.start_resolution_cycle(
+                started_at=now,
+                resolution=deadline(calendar, now, target, sla.at_risk_ratio),
+                by=by,
+            )
+
+    def _record_customer_reply(
+        self, complaint: Complaint, command: RecordCustomerReply, by: Provenance
+    ) -> None:
+        now = self.clock()
+        moved, paused = None, None
+        if (sla := complaint.sla) is not None and complaint.paused_since is not None:
+            calendar = self.sla_terms.calendar(sla.calendar, sla.calendar_version)
+            moved, paused = resumed(calendar, sla.resolution.deadline, complaint.paused_since, now)
+        complaint.record_customer_reply(
+            command.body,
+            channel=command.channel,
+            resumed_at=now,
+            paused_seconds=paused,
+            resolution=moved,
+            by=by,
+        )
+
+    def _apply_sla(self, complaint: Complaint, reason: str | None, by: Provenance) -> None:
+        """Records the terms in force for ``complaint`` with its due times: first response
+        from ``received_at``; resolution from the start of the current cycle, moved by the
+        cycle's finished waits for the customer (a wait still running moves it when it ends)."""
+        policy, rule, calendar = self.sla_terms.terms_for(
+            complaint.severity, complaint.customer.tier, complaint.category, complaint.channel
+        )
+        ratio = rule.at_risk_ratio
+        first_response = deadline(calendar, complaint.received_at, rule.first_response, ratio)
+        resolution = after_pauses(
+            calendar,
+            deadline(calendar, complaint.resolution_started_at, rule.resolution, ratio),
+            complaint.resolution_pauses,
+        )
+        complaint.apply_sla(
+            policy_version=policy.version,
+            rule=rule.name,
+            calendar=calendar.name,
+            calendar_version=calendar.version,
+            first_response_target=rule.first_response.text,
+            resolution_target=rule.resolution.text,
+            at_risk_ratio=ratio,
+            first_response=first_response,
+            resolution=resolution,
+            reason=reason,
+            by=by,
         )
 
     def get_complaint(self, complaint_id: UUID, version: int | None = None) -> Complaint:
@@ -242,5 +306,35 @@ class ComplaintsApp(Application[UUID]):
         return None
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 class _ReferenceTakenError(Exception):
     """Raised when a freshly drawn reference collides with an existing one."""
+
+
+Decision = Callable[[ComplaintsApp, Complaint, Any, Provenance], None]
+
+# What each update command asks of the complaint: adding a command is a model, a line here and a
+# route (api/routers/complaints.py). Due instants are computed here, in the application (its
+# clock, its SLA terms), and handed to the aggregate, so replaying events never recomputes them.
+DECISIONS: dict[type[Command], Decision] = {
+    AssignComplaint: lambda _, c, m, by: c.assign(
+        m.assignee, team=m.team, reason=m.reason, by=by
+    ),
+    CommentOnComplaint: lambda _, c, m, by: c.comment(m.body, visibility=m.visibility, by=by),
+    EscalateComplaint: lambda _, c, m, by: c.escalate(m.reason, level=m.level, by=by),
+    CloseComplaint: lambda _, c, m, by: c.close(m.resolution_code, m.summary, by=by),
+    ReopenComplaint: ComplaintsApp._reopen,
+    AwaitCustomer: lambda app, c, m, by: c.await_customer(m.reason, paused_at=app.clock(), by=by),
+    RecordCustomerReply: ComplaintsApp._record_customer_reply,
+    ReapplySla: lambda app, c, m, by: app._apply_sla(c, m.reason, by),
+    # For the deadline watcher: SlaRecordRefusedError when the record does not apply.
+    RecordSlaWarning: lambda _, c, m, by: c.warn_sla(
+        m.metric, cycle=m.cycle, due_at=m.due_at, warned_at=m.warned_at, by=by
+    ),
+    RecordSlaBreach: lambda _, c, m, by: c.breach_sla(
+        m.metric, cycle=m.cycle, due_at=m.due_at, breached_at=m.breached_at, by=by
+    ),
+}

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from aggregates import values
 from aggregates.vocabulary import (
@@ -19,6 +26,7 @@ from aggregates.vocabulary import (
     ExpectedRemedy,
     ResolutionCode,
     Severity,
+    SlaMetric,
     Visibility,
 )
 from commands.input_types import MULTI_LINE, SINGLE_LINE, PlausibleInstant
@@ -226,3 +234,41 @@ class CloseComplaint(Command):
 
 class ReopenComplaint(Command):
     reason: Reason
+
+
+class AwaitCustomer(Command):
+    """Wait for the customer's answer: status ``pending_customer``, the resolution clock paused."""
+
+    reason: Reason
+
+
+class RecordCustomerReply(Command):
+    """The customer's answer to a wait (keyed by staff): resumes the resolution clock."""
+
+    body: LongText
+    channel: Channel
+
+
+class ReapplySla(Command):
+    """Apply the current SLA policy to an open complaint (supervisor or admin)."""
+
+    reason: Reason
+
+
+class RecordSlaWarning(Command):
+    """The deadline watcher: ``metric``'s clock in ``cycle`` became at risk."""
+
+    metric: SlaMetric
+    cycle: Annotated[int, Field(ge=1)]
+    due_at: AwareDatetime
+    warned_at: AwareDatetime
+
+
+class RecordSlaBreach(Command):
+    """The deadline watcher: ``metric``'s clock in ``cycle`` passed ``due_at`` unmet
+    (``breached_at`` is the due instant)."""
+
+    metric: SlaMetric
+    cycle: Annotated[int, Field(ge=1)]
+    due_at: AwareDatetime
+    breached_at: AwareDatetime

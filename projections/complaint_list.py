@@ -20,6 +20,7 @@ from projections.schema import Index, Table, columns
 from projections.store import Tx
 
 NEW, ASSIGNED, CLOSED = Status.NEW.value, Status.ASSIGNED.value, Status.CLOSED.value
+PENDING_CUSTOMER = Status.PENDING_CUSTOMER.value
 CUSTOMER = Visibility.CUSTOMER.value
 
 FILTER_COLUMNS = (
@@ -76,9 +77,13 @@ COMPLAINT_LIST = Table(
 
 class ComplaintListProjection(Projection):
     name = "complaint_list"  # was "complaints": see RENAMED_PROJECTIONS in projections/store.py
+    # Every complaint event, also those that change no column but the version, update time and
+    # position: a row's version is its complaint's (a client may send it as If-Match).
     topics = topics_of(
         Complaint.Filed, Complaint.Assigned, Complaint.Commented, Complaint.Escalated,
-        Complaint.Closed, Complaint.Reopened,
+        Complaint.Closed, Complaint.Reopened, Complaint.SlaApplied, Complaint.CustomerAwaited,
+        Complaint.CustomerReplied, Complaint.SlaCycleStarted, Complaint.SlaWarned,
+        Complaint.SlaBreached,
     )
     tables = (COMPLAINT_LIST,)
 
@@ -124,7 +129,8 @@ def transcribe(row: dict[str, Any] | None, p: Positioned) -> dict[str, Any]:
         assert row is not None
         if kind is Complaint.Assigned:
             row["assignee"], row["team"] = e.assignee, e.team
-            row["status"] = ASSIGNED
+            if row["status"] != PENDING_CUSTOMER:
+                row["status"] = ASSIGNED
             row["assigned_at"] = row["assigned_at"] or e.timestamp
         elif kind is Complaint.Commented:
             if e.visibility == CUSTOMER and row["first_response_at"] is None:
@@ -138,6 +144,10 @@ def transcribe(row: dict[str, Any] | None, p: Positioned) -> dict[str, Any]:
             row["status"] = ASSIGNED if row["assignee"] else NEW
             row["closed_at"] = None
             row["reopen_count"] += 1
+        elif kind is Complaint.CustomerAwaited:
+            row["status"] = PENDING_CUSTOMER
+        elif kind is Complaint.CustomerReplied:
+            row["status"] = ASSIGNED if row["assignee"] else NEW
     row["updated_at"] = e.timestamp
     row["version"] = e.originator_version
     row["position"] = p.position

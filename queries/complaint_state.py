@@ -3,6 +3,10 @@
 It carries only the latest ``EMBEDDED_COMMENTS`` comments, with the total count and the address of
 the paged list (``queries/comments.py``): every command answers with this representation, and a
 complaint may collect hundreds of comments of up to 20,000 characters each.
+
+Its ``sla`` block reads the complaint's clocks at a moment: now (the application's clock) for a
+live read, ``as_of`` for an as-of read. A complaint filed before SLA clocks existed has none
+(``"sla": null``) until a supervisor re-applies the policy.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from aggregates.complaint import Complaint
+from aggregates.sla_clock import SlaClock
+from aggregates.vocabulary import SlaState
 from commands.application import ComplaintsApp
 from commands.errors import ComplaintNotFoundError
 from commands.shapes import (
@@ -57,6 +63,59 @@ class CommentPublic(CommentBase, _CommentId):
     created_at: datetime
 
 
+class SlaClockPublic(BaseModel):
+    target: str = Field(description="ISO 8601 duration of working time, e.g. PT4H or P2D")
+    cycle: int = Field(description="1; the resolution clock starts a new cycle on each reopen")
+    due_at: datetime = Field(description="When the clock falls due (moved by pauses)")
+    state: SlaState
+    met_at: datetime | None
+    breached_at: datetime | None = Field(
+        description="The due instant, once it passed unmet (whether or not the deadline "
+        "watcher has recorded the breach yet)"
+    )
+    remaining_seconds: int | None = Field(
+        description="Whole seconds (elapsed time) from the moment read to `due_at`; while "
+        "paused, from the start of the pause; 0 once breached, null once met"
+    )
+
+
+class SlaPublic(BaseModel):
+    policy_version: int
+    rule: str
+    calendar: str
+    calendar_version: int
+    first_response: SlaClockPublic
+    resolution: SlaClockPublic
+
+
+def sla_public(complaint: Complaint, now: datetime) -> SlaPublic | None:
+    """The complaint's SLA clocks read at ``now``; ``None`` without clocks."""
+    sla = complaint.sla
+    if sla is None:
+        return None
+
+    def clock(c: SlaClock, paused_since: datetime | None) -> SlaClockPublic:
+        reading = c.reading(now, paused_since)
+        return SlaClockPublic(
+            target=c.target,
+            cycle=c.cycle,
+            due_at=c.due_at,
+            state=reading.state,
+            met_at=c.met_at,
+            breached_at=reading.breached_at,
+            remaining_seconds=reading.remaining_seconds,
+        )
+
+    return SlaPublic(
+        policy_version=sla.policy_version,
+        rule=sla.rule,
+        calendar=sla.calendar,
+        calendar_version=sla.calendar_version,
+        first_response=clock(sla.first_response, None),
+        resolution=clock(sla.resolution, complaint.paused_since),
+    )
+
+
 class _ComplaintIdentity(_Public):
     # First in the answer, before what the complaint was filed with (see _CommentId).
     id: UUID
@@ -79,6 +138,10 @@ class ComplaintPublic(ComplaintBase, _ComplaintIdentity):
     resolution_code: str | None
     resolution_summary: str | None
     reopen_count: int
+    sla: SlaPublic | None = Field(
+        description="The SLA clocks, read now (or at `as_of`); null for a complaint filed "
+        "before SLA clocks existed"
+    )
     comments: list[CommentPublic] = Field(
         description=f"The latest {EMBEDDED_COMMENTS} comments, oldest first; all of them are "
         "paged at `comments_url`"
@@ -90,7 +153,8 @@ class ComplaintPublic(ComplaintBase, _ComplaintIdentity):
     updated_at: datetime
 
 
-def represent(complaint: Complaint, position: int | None) -> ComplaintPublic:
+def represent(complaint: Complaint, position: int | None, now: datetime) -> ComplaintPublic:
+    """``complaint`` as answered, its SLA clocks read at ``now``."""
     fields: dict[str, Any] = {
         name: getattr(complaint, name)
         for name in ComplaintPublic.model_fields
@@ -105,6 +169,7 @@ def represent(complaint: Complaint, position: int | None) -> ComplaintPublic:
         comments=[CommentPublic.model_validate(c) for c in complaint.comments[-EMBEDDED_COMMENTS:]],
         comment_count=len(complaint.comments),
         comments_url=f"/complaints/{complaint.id}/comments",
+        sla=sla_public(complaint, now),
         **fields,
     )
 
@@ -112,7 +177,7 @@ def represent(complaint: Complaint, position: int | None) -> ComplaintPublic:
 # Fields of ComplaintPublic that are not attributes of the aggregate under the same name.
 _NOT_ATTRIBUTES = {
     "id", "version", "position", "filed_at", "updated_at", "comments", "comment_count",
-    "comments_url",
+    "comments_url", "sla",
 }
 
 
@@ -123,12 +188,12 @@ def get_complaint(
     version: int | None = None,
 ) -> ComplaintPublic:
     complaint = app.get_complaint(complaint_id, version=version)
-    return represent(complaint, event_position(app, complaint_id, complaint.version))
+    return represent(complaint, event_position(app, complaint_id, complaint.version), app.clock())
 
 
 def get_complaint_as_of(app: ComplaintsApp, complaint_id: UUID, as_of: datetime) -> ComplaintPublic:
     complaint = complaint_as_of(app, complaint_id, as_of)
-    return represent(complaint, event_position(app, complaint_id, complaint.version))
+    return represent(complaint, event_position(app, complaint_id, complaint.version), as_of)
 
 
 def complaint_as_of(app: ComplaintsApp, complaint_id: UUID, as_of: datetime) -> Complaint:

@@ -21,6 +21,12 @@ EVENT_TYPES: dict[type[Any], str] = {
     Complaint.Escalated: "escalated",
     Complaint.Closed: "closed",
     Complaint.Reopened: "reopened",
+    Complaint.SlaApplied: "sla_applied",
+    Complaint.CustomerAwaited: "customer_awaited",
+    Complaint.CustomerReplied: "customer_replied",
+    Complaint.SlaCycleStarted: "sla_cycle_started",
+    Complaint.SlaWarned: "sla_warned",
+    Complaint.SlaBreached: "sla_breached",
 }
 _ENVELOPE = {
     "originator_id",

@@ -43,7 +43,7 @@ EVENT_ID_NAMESPACE = UUID("6f1f6a0e-3c1e-5b8e-9a43-2b7c0c5d1e42")
 PUBLIC_TYPES: dict[type[Any], str] = {cls: TYPE_PREFIX + name for cls, name in EVENT_TYPES.items()}
 TYPE_CLASSES: dict[str, type[Any]] = {name: cls for cls, name in PUBLIC_TYPES.items()}
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Version of the public event schema (``GET /events/schema``). Raise it whenever an event's
 stored shape changes, and add the schema it then has as ``tests/data/event_schema_v<N>.json``."""
 

@@ -8,7 +8,8 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import WithJsonSchema
 
-from api.deps import AppDep, ContextDep, PrincipalDep
+from aggregates.vocabulary import Role
+from api.deps import AppDep, ContextDep, PrincipalDep, require_role
 from api.problems import problem_responses
 from commands import models
 from commands.application import CommandResult, ComplaintsApp
@@ -67,7 +68,7 @@ def respond(
 ) -> Response:
     """Renders the complaint as the command left it (a replay renders the original version)."""
     complaint = (
-        represent(result.state, result.position)
+        represent(result.state, result.position, app.clock())
         if result.state is not None
         else get_complaint(app, result.complaint_id, version=result.version)
     )
@@ -133,7 +134,11 @@ def history(complaint_id: ComplaintId, app: AppDep, _: PrincipalDep) -> History:
 
 # Commands on one complaint, one route each: POST /complaints/{id}/<action>, the command's model
 # as the body. Each honours If-Match and Idempotency-Key (read into the context).
-def command_route(action: str, name: str, model: type[Command]) -> None:
+def command_route(
+    action: str, name: str, model: type[Command], *, roles: tuple[Role, ...] = ()
+) -> None:
+    """Adds ``POST /complaints/{id}/<action>``; ``roles``: only these may send it (else 403)."""
+
     def route(
         complaint_id: ComplaintId, command: Command, app: AppDep, ctx: ContextDep
     ) -> Response:
@@ -143,7 +148,10 @@ def command_route(action: str, name: str, model: type[Command]) -> None:
     route.__annotations__["command"] = model
     router.add_api_route(
         f"/{{complaint_id}}/{action}", route, methods=["POST"], name=name,
-        response_model=ComplaintPublic, responses=COMMAND_ERRORS,
+        response_model=ComplaintPublic,
+        responses=COMMAND_ERRORS | problem_responses({403: "Not allowed to your role"})
+        if roles else COMMAND_ERRORS,
+        dependencies=[require_role(*roles)] if roles else None,  # type: ignore[list-item]
     )
 
 
@@ -152,3 +160,8 @@ command_route("comments", "comment", models.CommentOnComplaint)
 command_route("escalate", "escalate", models.EscalateComplaint)
 command_route("close", "close", models.CloseComplaint)
 command_route("reopen", "reopen", models.ReopenComplaint)
+command_route("await-customer", "await_customer", models.AwaitCustomer)
+command_route("customer-replies", "record_customer_reply", models.RecordCustomerReply)
+command_route(
+    "sla/reapply", "reapply_sla", models.ReapplySla, roles=(Role.SUPERVISOR, Role.ADMIN)
+)

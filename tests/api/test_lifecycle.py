@@ -59,8 +59,9 @@ def test_filing_answers_201_with_location_etag_and_reference(client: TestClient)
     assert created.status_code == 201, created.text
     complaint = created.json()
     assert created.headers["Location"] == f"/complaints/{complaint['id']}"
-    assert created.headers["ETag"] == '"1"'
-    assert complaint["status"] == "new" and complaint["version"] == 1
+    # Filed and SlaApplied, in one save
+    assert created.headers["ETag"] == '"2"'
+    assert complaint["status"] == "new" and complaint["version"] == 2
     assert complaint["reference"].startswith("C-") and complaint["position"] >= 1
     assert complaint["received_by"] == "alice"  # defaults to the caller
 
@@ -77,7 +78,8 @@ def test_the_complaint_shows_the_end_of_its_life(
 ) -> None:
     final = client.get(f"/complaints/{worked.id}").json()
     assert (final["status"], final["assignee"], final["team"]) == ("assigned", "bob", "east")
-    assert (final["escalation_level"], final["reopen_count"], final["version"]) == (2, 1, 6)
+    # the reopen also started the resolution clock's second cycle (SlaCycleStarted)
+    assert (final["escalation_level"], final["reopen_count"], final["version"]) == (2, 1, 8)
     assert final["resolution_code"] is None and final["first_response_at"] is not None
 
 
@@ -88,13 +90,14 @@ def test_history_lists_every_event_with_who_when_and_why(
     assert history["complaint_id"] == worked.id
     events = history["events"]
     assert [e["type"] for e in events] == [
-        "filed", "assigned", "commented", "escalated", "closed", "reopened",
+        "filed", "sla_applied", "assigned", "commented", "escalated", "closed", "reopened",
+        "sla_cycle_started",
     ]
-    assert [e["version"] for e in events] == [1, 2, 3, 4, 5, 6]
+    assert [e["version"] for e in events] == [1, 2, 3, 4, 5, 6, 7, 8]
     assert {e["actor"] for e in events} == {"alice"}
-    assert events[0]["correlation_id"] == "corr-42"
-    assert events[3]["data"] == {"level": 2, "reason": "VIP customer, media threat"}
-    assert events[4]["data"]["resolution_code"] == "remedy_provided"
+    assert {e["correlation_id"] for e in events[:2]} == {"corr-42"}
+    assert events[4]["data"] == {"level": 2, "reason": "VIP customer, media threat"}
+    assert events[5]["data"]["resolution_code"] == "remedy_provided"
     for e in events:
         assert datetime.fromisoformat(e["occurred_at"]).utcoffset() is not None
 
@@ -103,13 +106,13 @@ def test_as_of_between_two_events_shows_the_earlier_state(
     client: TestClient, worked: WorkedComplaint
 ) -> None:
     events = history_of(client, worked)
-    # Between "escalated" (v4) and "closed" (v5): escalated, not yet closed.
-    t4 = datetime.fromisoformat(events[3]["occurred_at"])
+    # Between "escalated" (v5) and "closed" (v6): escalated, not yet closed.
     t5 = datetime.fromisoformat(events[4]["occurred_at"])
-    between = (t4 + (t5 - t4) / 2).isoformat()
+    t6 = datetime.fromisoformat(events[5]["occurred_at"])
+    between = (t5 + (t6 - t5) / 2).isoformat()
     past = client.get(f"/complaints/{worked.id}", params={"as_of": between})
     assert past.status_code == 200, past.text
-    assert past.json()["version"] == 4 and past.headers["ETag"] == '"4"'
+    assert past.json()["version"] == 5 and past.headers["ETag"] == '"5"'
     assert (past.json()["status"], past.json()["escalation_level"]) == ("assigned", 2)
     assert past.json()["closed_at"] is None and past.json()["position"] == worked.positions[3]
 
@@ -117,7 +120,7 @@ def test_as_of_between_two_events_shows_the_earlier_state(
 def test_as_of_an_event_instant_includes_that_event(
     client: TestClient, worked: WorkedComplaint
 ) -> None:
-    closed_at = history_of(client, worked)[4]["occurred_at"]
+    closed_at = history_of(client, worked)[5]["occurred_at"]
     past = client.get(f"/complaints/{worked.id}", params={"as_of": closed_at})
     assert past.json()["status"] == "closed"
 
@@ -151,7 +154,7 @@ def test_illegal_transitions_are_409_with_the_reason(client: TestClient) -> None
         assert r.status_code == 409, step
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["detail"]
-    assert client.get(f"/complaints/{cid}").json()["version"] == 2
+    assert client.get(f"/complaints/{cid}").json()["version"] == 3
 
 
 def test_openapi_documents_the_intake_with_an_example(client: TestClient) -> None:

@@ -49,9 +49,9 @@ def test_reference_resolves_to_the_complaint(app: ComplaintsApp, ctx: CommandCon
 
 def test_stale_expected_version_is_refused(app: ComplaintsApp, ctx: CommandContext) -> None:
     cid = app.file_complaint(file(app, ctx), ctx).complaint_id
-    app.handle(cid, AssignComplaint(assignee="bob"), ctx.expecting(1))
+    app.handle(cid, AssignComplaint(assignee="bob"), ctx.expecting(2))
     with pytest.raises(PreconditionFailedError):
-        app.handle(cid, AssignComplaint(assignee="carol"), ctx.expecting(1))
+        app.handle(cid, AssignComplaint(assignee="carol"), ctx.expecting(2))
     assert app.get_complaint(cid).assignee == "bob"
 
 
@@ -61,12 +61,12 @@ def test_a_writer_that_loses_the_race_gets_a_conflict_and_writes_nothing(
     cid = app.file_complaint(file(app, ctx), ctx).complaint_id
     stale = app.get_complaint(cid)
     app.handle(cid, AssignComplaint(assignee="bob"), ctx)
-    # The second writer read version 1 before the first one saved version 2.
+    # The second writer read version 2 before the first one saved version 3.
     monkeypatch.setattr(app, "get_complaint", lambda *_a, **_k: deepcopy(stale))
     with pytest.raises(ConcurrencyConflictError):
         app.handle(cid, CommentOnComplaint(body="hello"), ctx)
     monkeypatch.undo()
-    assert [e.type for e in get_history(app, cid).events] == ["filed", "assigned"]
+    assert [e.type for e in get_history(app, cid).events] == ["filed", "sla_applied", "assigned"]
 
 
 def test_two_concurrent_writers_with_one_expected_version_one_wins(
@@ -76,7 +76,7 @@ def test_two_concurrent_writers_with_one_expected_version_one_wins(
         cid = app.file_complaint(file(app, ctx), ctx).complaint_id
         outcomes = race(
             *(
-                partial(app.handle, cid, AssignComplaint(assignee=who), ctx.expecting(1))
+                partial(app.handle, cid, AssignComplaint(assignee=who), ctx.expecting(2))
                 for who in ("bob", "carol")
             )
         )
@@ -84,7 +84,7 @@ def test_two_concurrent_writers_with_one_expected_version_one_wins(
         losers = [o for o in outcomes if not isinstance(o, CommandResult)]
         assert len(winners) == 1, outcomes
         assert isinstance(losers[0], ConcurrencyConflictError | PreconditionFailedError), outcomes
-        assert app.get_complaint(cid).version == 2
+        assert app.get_complaint(cid).version == 3
 
 
 def test_idempotent_retry_applies_once(app: ComplaintsApp, ctx: CommandContext) -> None:
@@ -107,6 +107,8 @@ def test_concurrent_retries_with_one_key_apply_once(
     command = CommentOnComplaint(body="once")
     results = race(*[partial(app.handle, cid, command, ctx.keyed("same"))] * 4)
     assert all(isinstance(r, CommandResult) for r in results), results
-    assert {r.version for r in results} == {2}
-    assert [e.type for e in get_history(app, cid).events] == ["filed", "commented"]
+    assert {r.version for r in results} == {3}
+    assert [e.type for e in get_history(app, cid).events] == [
+        "filed", "sla_applied", "commented"
+    ]
 

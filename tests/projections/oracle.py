@@ -41,7 +41,9 @@ NO_REGION = NO_TEAM = ""
 TOPICS = [
     get_topic(cls)
     for cls in (Complaint.Filed, Complaint.Assigned, Complaint.Commented, Complaint.Escalated,
-                Complaint.Closed, Complaint.Reopened)
+                Complaint.Closed, Complaint.Reopened, Complaint.SlaApplied,
+                Complaint.CustomerAwaited, Complaint.CustomerReplied, Complaint.SlaCycleStarted,
+                Complaint.SlaWarned, Complaint.SlaBreached)
 ]
 
 Sums = dict[str, int]

@@ -86,5 +86,6 @@ def test_a_complaint_filed_in_the_batch_gets_one_row_with_all_its_changes(
     store = applied(app, view, batch)
 
     [row] = store.snapshot(COMPLAINT_LIST)
-    assert (row["status"], row["assignee"], row["version"]) == ("closed", "bob", 3)
+    # filed, SLA applied, assigned, closed
+    assert (row["status"], row["assignee"], row["version"]) == ("closed", "bob", 4)
     assert row["position"] == batch[-1].position

@@ -100,7 +100,8 @@ def test_an_event_that_fails_on_its_own_is_quarantined_and_the_view_moves_on(
     assert filed.attempts == 1 and filed.parked_behind is None
     # B's later events wait behind its filing, in order, untried.
     assert [(p.originator_id, p.originator_version, p.parked_behind) for p in parked] == [
-        (history.b, 2, filed.position), (history.b, 3, filed.position)
+        (history.b, 2, filed.position), (history.b, 3, filed.position),
+        (history.b, 4, filed.position),
     ]
     assert all(p.error_class == quarantine.PARKED and p.attempts == 0 for p in parked)
     # The other views never failed: they hold B.
@@ -152,7 +153,7 @@ def test_retry_keeps_what_still_fails_and_applies_it_once_the_fault_is_gone(
 
     still = faulty.retry(complaint_list)
 
-    assert (still.applied, still.parked, len(still.still_failing)) == (0, 2, 1)
+    assert (still.applied, still.parked, len(still.still_failing)) == (0, 3, 1)
     again = entries(faulty.store)[0]
     assert again.attempts == 2 and again.first_failed_at == first_failure.first_failed_at
     assert again.last_failed_at >= first_failure.last_failed_at
@@ -160,10 +161,11 @@ def test_retry_keeps_what_still_fails_and_applies_it_once_the_fault_is_gone(
     fault.refused.clear()
     done = faulty.retry(complaint_list)
 
-    assert (done.applied, done.parked, done.still_failing) == (3, 0, [])
+    assert (done.applied, done.parked, done.still_failing) == (4, 0, [])
     assert entries(faulty.store) == []
     row = listed(faulty.store)[history.b]
-    assert (row["assignee"], row["version"]) == ("bob", 3)  # filed, assigned, commented: in order
+    # filed, SLA applied, assigned, commented: in order
+    assert (row["assignee"], row["version"]) == ("bob", 4)
     assert row["first_response_at"] is not None
     # The same as a view that never failed.
     healthy = Runner(app, build(["complaint_list"], report_tz=report_settings.report_tz))
@@ -176,7 +178,7 @@ def test_events_that_cannot_be_decoded_are_quarantined(
     app: ComplaintsApp, report_settings: Settings, ctx: CommandContext, history: History
 ) -> None:
     corrupt = StoredEvent(
-        originator_id=history.c, originator_version=2,
+        originator_id=history.c, originator_version=3,
         topic=get_topic(Complaint.Commented), state=b"{not json",
     )
     app.recorder.insert_events([corrupt])
@@ -189,7 +191,7 @@ def test_events_that_cannot_be_decoded_are_quarantined(
     assert runner.store.positions(names()) == dict.fromkeys(names(), head)
     for name in ("complaint_list", "analytics"):  # workload does not read comments
         [entry] = entries(runner.store, name)
-        assert (entry.originator_id, entry.originator_version) == (history.c, 2)
+        assert (entry.originator_id, entry.originator_version) == (history.c, 3)
         assert entry.error_class.endswith("MapperDeserialisationError")
     assert entries(runner.store, "workload") == []
     assert len(listed(runner.store)) == 5

@@ -67,12 +67,13 @@ def quarantined(store: ReadModelStore) -> dict[str, list[int]]:
 @dataclass(frozen=True)
 class FormerStore:
     """Complaints "fine" and "bad" listed up to ``head`` under the former name, bad's filing
-    quarantined there, as the earlier version left its store."""
+    quarantined there (and its SLA terms parked behind it), as the earlier version left its
+    store."""
 
     fine: UUID
     bad: UUID
     head: int
-    bad_filed_at: int
+    bad_quarantined: list[int]
 
 
 @pytest.fixture
@@ -82,11 +83,12 @@ def former(app: ComplaintsApp, ctx: CommandContext) -> FormerStore:
     fault.refused.add(bad)
     Runner(app, [refusing(ComplaintListProjection, fault)]).catch_up()
     store = ReadModelStore(app)
-    [bad_filed_at] = quarantined(store)[NAME]
+    bad_quarantined = quarantined(store)[NAME]
+    assert len(bad_quarantined) == 2
     rename_rows(store, NAME, FORMER)
     head = app.recorder.max_notification_id() or 0
     assert tracked(store) == {FORMER: head}
-    return FormerStore(fine, bad, head, bad_filed_at)
+    return FormerStore(fine, bad, head, bad_quarantined)
 
 
 def test_the_view_resumes_from_the_position_kept_under_its_former_name(
@@ -98,7 +100,8 @@ def test_the_view_resumes_from_the_position_kept_under_its_former_name(
     runner = Runner(app, build([NAME]))
 
     assert tracked(runner.store) == {NAME: former.head}
-    assert runner.catch_up() == 1  # the later filing only: nothing before it is applied again
+    # the later filing and its SLA terms only: nothing before them is applied again
+    assert runner.catch_up() == 2
     listed = {r["id"] for r in runner.store.snapshot(COMPLAINT_LIST)}
     assert listed == {former.fine, later}
 
@@ -109,9 +112,9 @@ def test_the_quarantine_kept_under_the_former_name_can_be_retried(
     ReadModelStore(app).create_tables(ALL_VIEW_TABLES)
     runner = Runner(app, build([NAME]))
 
-    assert quarantined(runner.store) == {NAME: [former.bad_filed_at]}
+    assert quarantined(runner.store) == {NAME: former.bad_quarantined}
     done = runner.retry(runner.projections[0])
-    assert (done.applied, done.still_failing) == (1, [])
+    assert (done.applied, done.still_failing) == (2, [])
     assert former.bad in {r["id"] for r in runner.store.snapshot(COMPLAINT_LIST)}
 
 
@@ -124,7 +127,7 @@ def test_the_renaming_is_done_once(app: ComplaintsApp, former: FormerStore) -> N
     ReadModelStore(app).create_tables([])  # another process starting, say
 
     assert (tracked(store), quarantined(store)) == renamed == (
-        {NAME: former.head}, {NAME: [former.bad_filed_at]}
+        {NAME: former.head}, {NAME: former.bad_quarantined}
     )
 
 
@@ -153,4 +156,4 @@ def test_where_both_names_have_rows_the_name_now_wins(
     store.create_tables([])
 
     assert tracked(store) == {NAME: former.head}
-    assert quarantined(store) == {NAME: [former.bad_filed_at]}
+    assert quarantined(store) == {NAME: former.bad_quarantined}

@@ -14,15 +14,19 @@ from uuid import UUID
 
 import pytest
 
-from aggregates.vocabulary import ResolutionCode
+from aggregates.vocabulary import ResolutionCode, SlaMetric
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.models import (
     AssignComplaint,
+    AwaitCustomer,
     CloseComplaint,
     CommentOnComplaint,
     EscalateComplaint,
     FileComplaint,
+    RecordCustomerReply,
+    RecordSlaBreach,
+    RecordSlaWarning,
     ReopenComplaint,
 )
 from stream.envelope import SCHEMA_VERSION, TYPE_CLASSES, data_model, json_schema
@@ -91,6 +95,17 @@ def test_stored_events_have_exactly_the_fields_the_schema_declares(
     closing = CloseComplaint(resolution_code=ResolutionCode.RESOLVED, summary="ok")
     app.handle(cid, closing, ctx)
     app.handle(cid, ReopenComplaint(reason="again"), ctx)
+    app.handle(cid, AwaitCustomer(reason="photo"), ctx)
+    reply = RecordCustomerReply.model_validate({"body": "here", "channel": "email"})
+    app.handle(cid, reply, ctx)
+    resolution = app.get_complaint(cid).sla.resolution  # type: ignore[union-attr]
+    metric, cycle, due = SlaMetric.RESOLUTION, resolution.cycle, resolution.due_at
+    app.handle(
+        cid, RecordSlaWarning(metric=metric, cycle=cycle, due_at=due, warned_at=due), ctx
+    )
+    app.handle(
+        cid, RecordSlaBreach(metric=metric, cycle=cycle, due_at=due, breached_at=due), ctx
+    )
     defs = json_schema()["$defs"]
     stored = stored_complaint_events(app, cid)
     assert {type_ for type_, _ in stored} == set(TYPE_CLASSES)

@@ -38,8 +38,9 @@ def store_every_poison_then_a_good_one(app: ComplaintsApp, ctx: CommandContext) 
 
 
 def assert_sanitised(events: list[dict[str, object]], good: uuid.UUID) -> None:
-    assert len(events) == len(POISONS) + 2
-    assert events[-1]["subject"] == str(good)  # the event after the poison ones
+    assert len(events) == len(POISONS) + 3
+    # the events after the poison ones: the good filing and its SLA terms
+    assert [e["subject"] for e in events[-2:]] == [str(good)] * 2
     text = json.dumps(events)
     assert "\\u0000" not in text and "\x00" not in text
     received = [e["data"]["received_at"] for e in events[: len(POISONS)]]  # type: ignore[index]
@@ -47,8 +48,8 @@ def assert_sanitised(events: list[dict[str, object]], good: uuid.UUID) -> None:
     assert received[1] == "9999-12-31T23:59:59.999999Z"  # was 9999-12-31T23:30:00-01:00
     subjects = {e["data"].get("subject") for e in events}  # type: ignore[attr-defined]
     assert "nulhere" in subjects
-    assert events[-2]["type"] == "complaint.commented"
-    assert events[-2]["data"]["body"] == "nulhere"  # type: ignore[index]
+    assert events[-3]["type"] == "complaint.commented"
+    assert events[-3]["data"]["body"] == "nulhere"  # type: ignore[index]
 
 
 def test_the_cursor_api_carries_poison_events_sanitised_and_those_after_them(
@@ -70,7 +71,7 @@ def test_an_undecodable_stored_event_is_skipped_and_logged(
     app.recorder.insert_events([broken])
     good = app.file_complaint(FileComplaint.model_validate(intake()), ctx).complaint_id
     events = client.get("/events", params={"after": 0}).json()["events"]
-    assert [e["subject"] for e in events] == [str(good)]
+    assert [e["subject"] for e in events] == [str(good)] * 2  # filed, SLA applied
     assert "skipped the undecodable event" in caplog.text
 
 
@@ -82,7 +83,7 @@ def test_webhooks_deliver_poison_events_and_those_after_them(
         sub = subscribe(admin, hook.url, after=0)["id"]
         good = store_every_poison_then_a_good_one(app, ctx)
         with running_worker(app, fast):
-            hook.wait_for(lambda: len(hook.accepted()) == len(POISONS) + 2)
+            hook.wait_for(lambda: len(hook.accepted()) == len(POISONS) + 3)
         assert admin.get(f"/subscriptions/{sub}").json()["consecutive_failures"] == 0
         assert_sanitised([json.loads(r.body) for r in hook.accepted()], good)
 

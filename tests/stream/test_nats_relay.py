@@ -49,7 +49,7 @@ def test_relay_killed_after_k_publishes_restarts_without_duplicates(
         cid = app.file_complaint(FileComplaint.model_validate(intake()), ctx).complaint_id
         app.handle(cid, AssignComplaint(assignee="bob"), ctx)
     expected = read_page(app, after=0, limit=1000).events
-    assert len(expected) == 40
+    assert len(expected) == 60  # filed, SLA applied, assigned
     k = 17
 
     def kill_after_k(published: int) -> None:

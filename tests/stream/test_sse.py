@@ -87,6 +87,7 @@ def rest_of_stream(stream: Iterator[Message]) -> list[Message]:
 
 
 def write_complaints(app: ComplaintsApp, ctx: CommandContext, n: int) -> None:
+    """``n`` complaints, each filed (with its SLA terms) and assigned: 3 events each."""
     for _ in range(n):
         cid = app.file_complaint(FileComplaint.model_validate(intake()), ctx).complaint_id
         app.handle(cid, AssignComplaint(assignee="bob"), ctx)
@@ -109,18 +110,18 @@ def next_events(stream: Iterator[Message], count: int) -> list[dict[str, Any]]:
 def test_the_stream_sends_every_event_with_its_position_as_id(
     base_url: str, app: ComplaintsApp, ctx: CommandContext, agent_token: str
 ) -> None:
-    write_complaints(app, ctx, 5)  # 10 events, more than one page of 4
+    write_complaints(app, ctx, 5)  # 15 events, more than one page of 4
     with open_stream(base_url, agent_token, params={"after": 0}) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
-        received = next_events(messages(response), 10)
+        received = next_events(messages(response), 15)
     assert [e["position"] for e in received] == public_positions(app)
 
 
 def test_reconnect_with_last_event_id_misses_and_repeats_nothing(
     base_url: str, app: ComplaintsApp, ctx: CommandContext, agent_token: str
 ) -> None:
-    write_complaints(app, ctx, 5)  # 10 events, more than one page of 4
+    write_complaints(app, ctx, 5)  # 15 events, more than one page of 4
     with httpx.Client(base_url=base_url, headers=bearer(agent_token), timeout=10) as http:
         with http.stream("GET", "/events/stream", params={"after": 0}) as response:
             received = next_events(messages(response), 6)  # then disconnect mid-stream
@@ -130,15 +131,15 @@ def test_reconnect_with_last_event_id_misses_and_repeats_nothing(
         with http.stream(
             "GET", "/events/stream", params={"after": 0}, headers={"Last-Event-ID": last_id}
         ) as response:
-            received += next_events(messages(response), 10)
+            received += next_events(messages(response), 18)
 
     positions = [e["position"] for e in received]
-    assert positions == public_positions(app) and len(set(positions)) == 16
-    assert len({e["id"] for e in received}) == 16
+    assert positions == public_positions(app) and len(set(positions)) == 24
+    assert len({e["id"] for e in received}) == 24
     subjects: dict[str, list[int]] = {}
     for e in received:
         subjects.setdefault(e["subject"], []).append(e["aggregateversion"])
-    assert list(subjects.values()) == [[1, 2]] * 8
+    assert list(subjects.values()) == [[1, 2, 3]] * 8
 
 
 def test_a_caught_up_stream_pushes_new_events_live(
@@ -147,13 +148,13 @@ def test_a_caught_up_stream_pushes_new_events_live(
     write_complaints(app, ctx, 1)
     with open_stream(base_url, agent_token) as response:
         stream = messages(response)
-        next_events(stream, 2)
+        next_events(stream, 3)
         assert next(stream).comment  # a heartbeat: caught up and idle
         writer = threading.Thread(target=write_complaints, args=(app, ctx, 1))
         writer.start()
-        pushed = next_events(stream, 2)
+        pushed = next_events(stream, 3)
         writer.join()
-    assert [e["position"] for e in pushed] == public_positions(app)[2:]
+    assert [e["position"] for e in pushed] == public_positions(app)[3:]
 
 
 def test_stream_rejects_a_bad_last_event_id(base_url: str, agent_token: str) -> None:
@@ -193,7 +194,7 @@ def test_revoking_the_token_ends_the_stream_before_the_next_event(
     write_complaints(app, ctx, 1)
     with open_stream(base_url, agent_token) as response:
         stream = messages(response)
-        next_events(stream, 2)
+        next_events(stream, 3)
         # Revoked by another process (its cache is not ours), then more personal data arrives.
         other_process.tokens.revoke("alice", ctx)
         write_complaints(app, ctx, 1)
@@ -228,7 +229,7 @@ def test_the_stream_of_a_token_that_expires_ends(
         stream = messages(response)
         rest = rest_of_stream(stream)
         ended_at = datetime.now(UTC)
-    assert len([m for m in rest if m.data]) == 2  # delivered while the token was valid
+    assert len([m for m in rest if m.data]) == 3  # delivered while the token was valid
     assert rest[-1].comment and "expired" in rest[-1].text
     assert expires_at <= ended_at < expires_at + timedelta(seconds=2 * HEARTBEAT + 1.0)
 
@@ -271,7 +272,7 @@ def test_streams_end_at_their_maximum_lifetime_and_resume_without_gaps(
         writer.join()
     positions = [e["position"] for e in received]
     assert positions == public_positions(app)  # every event once, in order, across connections
-    assert len(positions) == 30 and connections >= 3
+    assert len(positions) == 45 and connections >= 3
 
 
 # ---- connection caps -----------------------------------------------------------------------
@@ -395,4 +396,4 @@ def test_the_stream_delivers_past_events_that_intake_now_refuses(
                 received.append(json.loads(message.data)["position"])
             if received == expected or n > MAX_MESSAGES:
                 break
-    assert received == expected and len(expected) == len(POISONS) + 2
+    assert received == expected and len(expected) == len(POISONS) + 3

@@ -39,13 +39,13 @@ def test_a_huge_answer_is_not_read(
         tracemalloc.start()
         try:
             with running_worker(app, fast):
-                wait_until(lambda: len(deliveries(admin, sub)) == 2)
+                wait_until(lambda: len(deliveries(admin, sub)) == 3)
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
         log = deliveries(admin, sub)
-    # Only the status acknowledges: both events went through, without reading 200 MB each.
-    assert [d["succeeded"] for d in log] == [True, True]
+    # Only the status acknowledges: all three events went through, without reading 200 MB each.
+    assert [d["succeeded"] for d in log] == [True, True, True]
     assert peak < 20 * 1024 * 1024, peak
     # The sender hung up: what the receiver got onto the wire is what the socket buffers hold.
     assert hook.sent_bytes < HUGE / 4, hook.sent_bytes
@@ -84,7 +84,7 @@ def test_slow_receivers_do_not_starve_a_fast_one(
         file_and_assign(app, ctx)
         stack.enter_context(running_worker(app, fast_settings))
         started = time.monotonic()
-        wait_until(lambda: len(fast.accepted()) == 2, timeout=deadline)
+        wait_until(lambda: len(fast.accepted()) == 3, timeout=deadline)
         elapsed = time.monotonic() - started
         # The slow ones were all being tried at the same time, and are still hanging.
         assert all(len(r.requests) == 1 for r in slow)
@@ -99,7 +99,7 @@ def test_redelivery_is_queued_and_made_by_the_worker(
         sub = subscribe(admin, hook.url)["id"]
         file_and_assign(app, ctx)
         with running_worker(app, fast):
-            wait_until(lambda: len(deliveries(admin, sub)) == 2)
+            wait_until(lambda: len(deliveries(admin, sub)) == 3)
             original = deliveries(admin, sub)[0]
             hook.delay = 1.5  # a slow receiver must not hold the API request
             started = time.monotonic()
@@ -158,7 +158,7 @@ def test_redeliveries_waiting_past_the_cap_are_a_429(
         sub = subscribe(admin, hook.url)["id"]
         file_and_assign(app, ctx)
         with running_worker(app, fast):
-            wait_until(lambda: len(deliveries(admin, sub)) == 2)
+            wait_until(lambda: len(deliveries(admin, sub)) == 3)
         # No worker now: requests wait.
         original = deliveries(admin, sub)[0]["id"]
         path = f"/subscriptions/{sub}/deliveries/{original}/redeliver"

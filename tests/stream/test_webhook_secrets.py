@@ -79,7 +79,7 @@ def test_plaintext_secrets_of_older_rows_are_sealed_on_start_and_still_sign(
 
     file_and_assign(app, ctx)
     with running_worker(app, keyed):
-        hook.wait_for(lambda: len(hook.accepted()) == 2)
+        hook.wait_for(lambda: len(hook.accepted()) == 3)
     for request in hook.accepted():
         assert verify(
             SECRET, request.headers["Complaints-Webhook-Timestamp"],

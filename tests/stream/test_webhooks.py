@@ -29,6 +29,8 @@ from tests.stream.webhook_setup import (
 
 BASE = 0.1
 """The first retry's delay where a test measures the back-off; each next one doubles."""
+FILED_AND_ASSIGNED = ["complaint.filed", "complaint.sla_applied", "complaint.assigned"]
+"""The events of ``file_and_assign``."""
 
 
 @pytest.fixture
@@ -62,7 +64,7 @@ def subscription_state(admin: TestClient, subscription_id: str) -> dict[str, Any
 
 @dataclass(frozen=True)
 class Delivered:
-    """What a worker did with two complaints' events (4)."""
+    """What a worker did with two complaints' events (6)."""
 
     subscription_id: str
     head_before: int
@@ -81,7 +83,8 @@ def deliver(
     admin: TestClient, app: ComplaintsApp, ctx: CommandContext, worker: Settings, hook: Receiver,
     *, failures: int,
 ) -> Delivered:
-    """Files and assigns a complaint, subscribes, then files and assigns two more (4 events);
+    """Files and assigns a complaint, subscribes, then files and assigns two more (6 events:
+    filed, SLA applied, assigned);
     runs a worker, the receiver failing its first ``failures`` requests, until every event went
     through and the worker (run with ``worker`` settings) has recorded it."""
     file_and_assign(app, ctx)  # before the subscription: not sent by default
@@ -91,9 +94,9 @@ def deliver(
     file_and_assign(app, ctx)
     file_and_assign(app, ctx)
     with running_worker(app, worker):
-        hook.wait_for(lambda: len(hook.accepted()) == 4)
+        hook.wait_for(lambda: len(hook.accepted()) == 6)
         # The receiver answers before the worker records the answer (with the position).
-        wait_until(lambda: len(webhook_setup.deliveries(admin, sub)) == 4 + failures)
+        wait_until(lambda: len(webhook_setup.deliveries(admin, sub)) == 6 + failures)
     return Delivered(sub, head_before, list(hook.requests), webhook_setup.deliveries(admin, sub))
 
 
@@ -101,7 +104,7 @@ def deliver(
 def retried(
     admin: TestClient, app: ComplaintsApp, ctx: CommandContext, fast: Settings, hook: Receiver
 ) -> Delivered:
-    """The first event failed twice, then went through; so did the three after it."""
+    """The first event failed twice, then went through; so did the five after it."""
     return deliver(admin, app, ctx, fast, hook, failures=2)
 
 
@@ -127,7 +130,7 @@ def test_a_failed_event_is_retried_with_exponential_back_off_before_any_other(
     attempts = deliver(admin, app, ctx, measured, hook, failures=2).attempts
     first_id = attempts[0].headers["Complaints-Event-Id"]
     assert [r.headers["Complaints-Event-Id"] for r in attempts[:3]] == [first_id] * 3
-    assert [r.status for r in attempts] == [500, 500, 200, 200, 200, 200]
+    assert [r.status for r in attempts] == [500, 500, *[200] * 6]
     assert [r.headers["Complaints-Delivery-Attempt"] for r in attempts[:3]] == ["1", "2", "3"]
     gaps = [b.at - a.at for a, b in zip(attempts, attempts[1:3], strict=False)]
     assert gaps[0] >= BASE * 0.9 and gaps[1] >= 2 * BASE * 0.9, gaps
@@ -149,8 +152,8 @@ def test_the_events_after_the_subscription_go_out_once_each_in_position_order(
     retried: Delivered,
 ) -> None:
     positions = [e["position"] for e in retried.events]
-    assert positions == sorted(positions) and len(set(positions)) == 4
-    assert [e["type"] for e in retried.events] == ["complaint.filed", "complaint.assigned"] * 2
+    assert positions == sorted(positions) and len(set(positions)) == 6
+    assert [e["type"] for e in retried.events] == FILED_AND_ASSIGNED * 2
     assert min(positions) > retried.head_before
 
 
@@ -159,7 +162,7 @@ def test_the_delivery_log_records_every_attempt_and_the_position_reached(
 ) -> None:
     log = retried.log
     positions = [e["position"] for e in retried.events]
-    assert [d["succeeded"] for d in log] == [False, False, True, True, True, True]
+    assert [d["succeeded"] for d in log] == [False, False, *[True] * 6]
     assert [d["status_code"] for d in log][:3] == [500, 500, 200]
     assert [d["position"] for d in log][2:] == positions
     state = subscription_state(admin, retried.subscription_id)
@@ -196,10 +199,8 @@ def test_repeated_failures_pause_the_subscription_until_it_is_resumed(
         hook.always_fail = False
         resumed = admin.post(f"/subscriptions/{sub}/resume").json()
         assert resumed["state"] == "active"
-        hook.wait_for(lambda: len(hook.accepted()) == 2)
-    assert [json.loads(r.body)["type"] for r in hook.accepted()] == [
-        "complaint.filed", "complaint.assigned"
-    ]
+        hook.wait_for(lambda: len(hook.accepted()) == 3)
+    assert [json.loads(r.body)["type"] for r in hook.accepted()] == FILED_AND_ASSIGNED
 
 
 def test_a_restarted_worker_resumes_from_the_tracked_position(
@@ -208,11 +209,11 @@ def test_a_restarted_worker_resumes_from_the_tracked_position(
     before = len(hook.requests)
     file_and_assign(app, ctx)  # while no worker runs
     with running_worker(app, fast):
-        hook.wait_for(lambda: len(hook.accepted()) == 6)
+        hook.wait_for(lambda: len(hook.accepted()) == 9)
     new = [json.loads(r.body)["type"] for r in hook.requests[before:]]
-    assert new == ["complaint.filed", "complaint.assigned"]
+    assert new == FILED_AND_ASSIGNED
     ids = [r.headers["Complaints-Event-Id"] for r in hook.accepted()]
-    assert len(set(ids)) == 6
+    assert len(set(ids)) == 9
 
 
 def test_only_an_admin_may_subscribe(
@@ -254,16 +255,16 @@ def test_a_second_worker_stands_by_and_takes_over_without_double_sends(
     sub = subscribe(admin, hook.url, types=[])["id"]
     with running_worker(app, fast) as first, running_worker(app, fast) as second:
         file_and_assign(app, ctx)
-        hook.wait_for(lambda: len(hook.accepted()) == 2)
+        hook.wait_for(lambda: len(hook.accepted()) == 3)
         file_and_assign(app, ctx)
-        hook.wait_for(lambda: len(hook.accepted()) == 4)
+        hook.wait_for(lambda: len(hook.accepted()) == 6)
         assert sorted([first.is_standing_by, second.is_standing_by]) == [False, True]
         # Stopped once it has recorded what it sent: one stopped mid-delivery sends that event
         # again (at least once, by design), which is not the takeover this test is about.
-        wait_until(lambda: len(webhook_setup.deliveries(admin, sub)) == 4)
+        wait_until(lambda: len(webhook_setup.deliveries(admin, sub)) == 6)
         active = second if first.is_standing_by else first
         active.stop()
         file_and_assign(app, ctx)
-        hook.wait_for(lambda: len(hook.accepted()) == 6)
+        hook.wait_for(lambda: len(hook.accepted()) == 9)
     ids = [r.headers["Complaints-Event-Id"] for r in hook.accepted()]
-    assert len(ids) == len(set(ids)) == 6  # every event once, none twice
+    assert len(ids) == len(set(ids)) == 9  # every event once, none twice
