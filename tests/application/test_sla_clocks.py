@@ -254,10 +254,10 @@ def watcher_records(app: ComplaintsApp, cid: UUID) -> list[Complaint.Event]:
 @pytest.mark.parametrize(
     ("record", "command"),
     [
-        (ComplaintsApp.record_sla_warning,
+        (ComplaintsApp.handle,
          lambda due: RecordSlaWarning(metric=SlaMetric.FIRST_RESPONSE, cycle=1, due_at=due,
                                       warned_at=due - 0.8 * HOUR)),
-        (ComplaintsApp.record_sla_breach,
+        (ComplaintsApp.handle,
          lambda due: RecordSlaBreach(metric=SlaMetric.FIRST_RESPONSE, cycle=1, due_at=due,
                                      breached_at=due)),
     ],
