@@ -84,23 +84,6 @@ class SlaCalendar(Aggregate):
         correlation_id: str
         causation_id: str | None
 
-    class Defined(Aggregate.Created):
-        """The first version of a calendar."""
-
-        actor: str
-        correlation_id: str
-        causation_id: str | None
-        name: str
-        definition: Definition
-        reason: str | None
-
-        def apply(self, calendar: SlaCalendar) -> None:
-            calendar.name = self.name
-            calendar.definition = self.definition
-            calendar.reason = self.reason
-            calendar.changed_by = self.actor
-            calendar.changed_at = self.timestamp
-
     class Redefined(Event):
         """A new version: the whole definition, replacing the previous one."""
 
@@ -112,6 +95,15 @@ class SlaCalendar(Aggregate):
             calendar.reason = self.reason
             calendar.changed_by = self.actor
             calendar.changed_at = self.timestamp
+
+    class Defined(Redefined, Aggregate.Created):
+        """The first version of a calendar: a definition like every later one, and the name."""
+
+        name: str
+
+        def apply(self, calendar: SlaCalendar) -> None:
+            calendar.name = self.name
+            super().apply(calendar)
 
     if TYPE_CHECKING:
         name: str

@@ -301,23 +301,6 @@ class SlaPolicyBook(Aggregate):
         correlation_id: str
         causation_id: str | None
 
-    class Adopted(Aggregate.Created):
-        """The first policy set (version 1), replacing the built-in version 0."""
-
-        actor: str
-        correlation_id: str
-        causation_id: str | None
-        rules: list[RuleJSON]
-        escalation: EscalationJSON
-        reason: str
-
-        def apply(self, book: SlaPolicyBook) -> None:
-            book.rules = self.rules
-            book.escalation = self.escalation
-            book.reason = self.reason
-            book.changed_by = self.actor
-            book.changed_at = self.timestamp
-
     class Revised(Event):
         """A new version: the whole policy, replacing the previous one."""
 
@@ -331,6 +314,10 @@ class SlaPolicyBook(Aggregate):
             book.reason = self.reason
             book.changed_by = self.actor
             book.changed_at = self.timestamp
+
+    class Adopted(Revised, Aggregate.Created):
+        """The first policy set (version 1): a revision of the built-in version 0, which creates
+        the book (same fields, same effect)."""
 
     if TYPE_CHECKING:
         rules: list[RuleJSON]
