@@ -13,7 +13,7 @@ A PUT of what is already in force records nothing and answers the current versio
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -21,7 +21,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
-from eventsourcing.utils import get_topic
+from pydantic import BaseModel
 
 from aggregates.business_time import CALENDAR_24X7, Calendar
 from aggregates.sla_calendar import (
@@ -46,10 +46,11 @@ from commands.errors import (
     PreconditionFailedError,
 )
 from commands.idempotency import IdempotencyRecord, fingerprint, legacy_record_id, record_id
+from commands.listing import created
 from commands.sla_models import SetCalendar, SetPolicy
 
-PAGE_SIZE = 1000
 T = TypeVar("T")
+A = TypeVar("A", SlaCalendar, SlaPolicyBook)
 
 
 class SlaConfigNotFoundError(LookupError):
@@ -111,6 +112,7 @@ class PolicyVersion:
         }
 
 
+V = TypeVar("V", CalendarVersion, PolicyVersion)
 BUILT_IN_CALENDAR = CalendarVersion(CALENDAR_24X7, "built in", None, None)
 BUILT_IN_POLICY = PolicyVersion(DEFAULT_POLICY, "built in: in force until a policy is set", None,
                                 None)
@@ -142,29 +144,22 @@ class SlaConfigService:
     ) -> Saved[CalendarVersion]:
         """Defines the calendar ``name`` or records its next version."""
         command = data if isinstance(data, SetCalendar) else SetCalendar.model_validate(data)
-        print_ = fingerprint("SetCalendar", name, command) if ctx.idempotency_key else ""
-        if replay := self._replay(ctx, print_):
-            version = self.calendar_version(name, replay.complaint_version)
-            return Saved(version, replay.complaint_version == 1, False, replayed=True)
-        existing = self._calendar_aggregate(name)
-        current = existing.version if existing else 0
-        if ctx.expected_version is not None and ctx.expected_version != current:
-            raise SlaPreconditionFailedError(f"calendar {name}", ctx.expected_version, current)
-        if existing is None:
-            calendar = SlaCalendar.define(
-                name, command.definition(), reason=command.reason, by=ctx.provenance
-            )
-            recorded = True
-        else:
-            calendar = existing
-            recorded = calendar.redefine(
-                command.definition(), reason=command.reason, by=ctx.provenance
-            )
-        saved = self._save(calendar, ctx, print_, recorded, f"calendar {name}")
-        if saved is not None:
-            version = self.calendar_version(name, saved.complaint_version)
-            return Saved(version, saved.complaint_version == 1, False, replayed=True)
-        return Saved(self._calendar_of(calendar), existing is None, recorded)
+
+        def change(calendar: SlaCalendar | None) -> tuple[SlaCalendar, bool]:
+            terms: dict[str, Any] = {"reason": command.reason, "by": ctx.provenance}
+            if calendar is None:
+                return SlaCalendar.define(name, command.definition(), **terms), True
+            return calendar, calendar.redefine(command.definition(), **terms)
+
+        return self._write(
+            ctx,
+            f"calendar {name}",
+            ("SetCalendar", name, command),
+            lambda: self._calendar_aggregate(name),
+            change,
+            lambda version: self.calendar_version(name, version),
+            self._calendar_of,
+        )
 
     def calendar(self, name: str, version: int | None = None) -> Calendar:
         """The calendar ``name`` now, or at ``version`` (``24x7``: version 0, built in)."""
@@ -196,7 +191,8 @@ class SlaConfigService:
 
     def calendars(self) -> list[CalendarVersion]:
         """Every calendar as it is now, the built-in ``24x7`` first, then by name."""
-        found = [self._calendar_of(c) for c in self._defined_calendars()]
+        defined = created(self._app, SlaCalendar.Defined, SlaCalendar)
+        found = [self._calendar_of(c) for c in defined]
         return [BUILT_IN_CALENDAR, *sorted(found, key=lambda v: v.calendar.name)]
 
     def calendar_names(self) -> list[str]:
@@ -218,38 +214,29 @@ class SlaConfigService:
         return self.set_policy_command(command, ctx)
 
     def set_policy_command(self, command: SetPolicy, ctx: CommandContext) -> Saved[PolicyVersion]:
-        print_ = fingerprint("SetPolicy", None, command) if ctx.idempotency_key else ""
-        if replay := self._replay(ctx, print_):
-            version = self.policy_version(replay.complaint_version)
-            return Saved(version, replay.complaint_version == 1, False, replayed=True)
-        existing = self._policy_book()
-        current = existing.version if existing else 0
-        if ctx.expected_version is not None and ctx.expected_version != current:
-            raise SlaPreconditionFailedError("the SLA policy", ctx.expected_version, current)
-        calendars = _KnownCalendars(self)
-        if existing is None:
-            book = SlaPolicyBook.adopt(
-                command.rules_json(),
-                escalation=command.escalation_json(),
-                reason=command.reason,
-                calendars=calendars,
-                by=ctx.provenance,
-            )
-            recorded = True
-        else:
-            book = existing
-            recorded = book.revise(
-                command.rules_json(),
-                escalation=command.escalation_json(),
-                reason=command.reason,
-                calendars=calendars,
-                by=ctx.provenance,
-            )
-        saved = self._save(book, ctx, print_, recorded, "the SLA policy")
-        if saved is not None:
-            version = self.policy_version(saved.complaint_version)
-            return Saved(version, saved.complaint_version == 1, False, replayed=True)
-        return Saved(self._policy_of(book), existing is None, recorded)
+        """Records the next version of the policy from its validated request (``PUT /sla/policy``
+        and ``complaints sla policy set``)."""
+
+        def change(book: SlaPolicyBook | None) -> tuple[SlaPolicyBook, bool]:
+            terms: dict[str, Any] = {
+                "escalation": command.escalation_json(),
+                "reason": command.reason,
+                "calendars": _KnownCalendars(self),
+                "by": ctx.provenance,
+            }
+            if book is None:
+                return SlaPolicyBook.adopt(command.rules_json(), **terms), True
+            return book, book.revise(command.rules_json(), **terms)
+
+        return self._write(
+            ctx,
+            "the SLA policy",
+            ("SetPolicy", None, command),
+            self._policy_book,
+            change,
+            self.policy_version,
+            self._policy_of,
+        )
 
     def policy(self, version: int | None = None) -> Policy:
         """The policy now, or at ``version`` (0: the built-in ``DEFAULT_POLICY``)."""
@@ -288,23 +275,6 @@ class SlaConfigService:
             return None
         return calendar if isinstance(calendar, SlaCalendar) else None
 
-    def _defined_calendars(self) -> Iterator[SlaCalendar]:
-        topic = get_topic(SlaCalendar.Defined)
-        start = 1
-        while True:
-            page = self._app.recorder.select_notifications(
-                start=start, limit=PAGE_SIZE, topics=[topic]
-            )
-            for notification in page:
-                calendar: object = self._app.repository.get(
-                    UUID(str(notification.originator_id))
-                )
-                if isinstance(calendar, SlaCalendar):
-                    yield calendar
-            if len(page) < PAGE_SIZE:
-                return
-            start = page[-1].id + 1
-
     @staticmethod
     def _calendar_of(calendar: SlaCalendar) -> CalendarVersion:
         return CalendarVersion(
@@ -329,6 +299,36 @@ class SlaConfigService:
             return None
         found = list(self._app.events.get(aggregate_id, gt=version - 1, lte=version))
         return found[0] if found else None
+
+    def _write(
+        self,
+        ctx: CommandContext,
+        what: str,
+        request: tuple[str, str | None, BaseModel],
+        load: Callable[[], A | None],
+        change: Callable[[A | None], tuple[A, bool]],
+        version: Callable[[int], V],
+        current: Callable[[A], V],
+    ) -> Saved[V]:
+        """One write of a calendar or the policy: the answer of an earlier request with the same
+        ``Idempotency-Key``; else ``If-Match`` checked against the stored aggregate (``load``),
+        ``change`` made to it (``None``: nothing stored yet, the first version) and saved with
+        the idempotency record. ``what`` names it in refusals; ``request`` is fingerprinted;
+        ``version`` reads a stored version, ``current`` the version an aggregate is at."""
+        print_ = fingerprint(*request) if ctx.idempotency_key else ""
+        replay = self._replay(ctx, print_)
+        if replay is None:
+            existing = load()
+            at = existing.version if existing else 0
+            if ctx.expected_version is not None and ctx.expected_version != at:
+                raise SlaPreconditionFailedError(what, ctx.expected_version, at)
+            aggregate, recorded = change(existing)
+            replay = self._save(aggregate, ctx, print_, recorded, what)
+            if replay is None:
+                return Saved(current(aggregate), existing is None, recorded)
+        return Saved(
+            version(replay.complaint_version), replay.complaint_version == 1, False, replayed=True
+        )
 
     def _save(
         self,

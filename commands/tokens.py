@@ -18,9 +18,8 @@ from eventsourcing.utils import get_topic
 from aggregates.access_token import AccessToken, hash_secret, new_secret, token_id_for_hash
 from commands.context import CommandContext
 from commands.errors import TokenNotFoundError
+from commands.listing import created
 from commands.token_cache import TokenCache
-
-PAGE_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -101,31 +100,18 @@ class TokenService:
 
     def all(self) -> list[TokenInfo]:
         """Every token ever issued, revoked and expired ones included, in issue order."""
-        tokens: list[TokenInfo] = []
-        topic = get_topic(AccessToken.Issued)
-        start = 1
-        while True:
-            page = self._app.recorder.select_notifications(
-                start=start, limit=PAGE_SIZE, topics=[topic]
+        return [
+            TokenInfo(
+                token.id,
+                token.name,
+                token.role,
+                token.created_on,
+                self._issuer(token.id),
+                token.revoked_at,
+                token.expires_at,
             )
-            for notification in page:
-                token: AccessToken = self._app.repository.get(
-                    UUID(str(notification.originator_id))
-                )
-                tokens.append(
-                    TokenInfo(
-                        token.id,
-                        token.name,
-                        token.role,
-                        token.created_on,
-                        self._issuer(token.id),
-                        token.revoked_at,
-                        token.expires_at,
-                    )
-                )
-            if len(page) < PAGE_SIZE:
-                return tokens
-            start = page[-1].id + 1
+            for token in created(self._app, AccessToken.Issued, AccessToken)
+        ]
 
     def has_any(self) -> bool:
         """Whether any token was ever issued (a first start hands over an admin token)."""
