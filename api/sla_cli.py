@@ -26,7 +26,12 @@ from aggregates.vocabulary import Role
 from api.terminal_text import cell
 from commands.context import CommandContext
 from commands.errors import ConcurrencyConflictError, PreconditionFailedError
-from commands.sla_config import SlaConfigNotFoundError
+from commands.sla_config import (
+    CalendarVersion,
+    PolicyVersion,
+    Saved,
+    SlaConfigNotFoundError,
+)
 from commands.sla_models import SetCalendar, SetPolicy
 from infra.bootstrap import bootstrap
 from infra.settings import Settings
@@ -40,6 +45,7 @@ sla_cli.add_typer(policy_cli, name="policy")
 sla_cli.add_typer(calendars_cli, name="calendars")
 console = Console()
 T = TypeVar("T")
+M = TypeVar("M", SetCalendar, SetPolicy)
 
 By = Annotated[str, typer.Option("--by", help="Principal recorded as having made the change")]
 Reason = Annotated[
@@ -80,6 +86,24 @@ def _read(path: Path) -> dict[str, Any]:
     return body
 
 
+def _command(model: type[M], file: Path, reason: str | None, by: str) -> tuple[M, CommandContext]:
+    """The change FILE asks for (``--reason`` overriding its ``"reason"``) and its context."""
+    body = _read(file)
+    ctx = _context(by, body)
+    if reason is not None:
+        body["reason"] = reason
+    with _refusals():
+        return model.model_validate(body), ctx
+
+
+def _report(what: str, saved: Saved[CalendarVersion] | Saved[PolicyVersion]) -> None:
+    """What a ``set`` left in force, as JSON, and on stderr whether it recorded a version."""
+    body = saved.current.as_json()
+    _echo_json(body)
+    verb = "recorded" if saved.recorded else "unchanged at"
+    typer.echo(f"# {what} {verb} version {body['version']}", err=True)
+
+
 @contextmanager
 def _refusals() -> Iterator[None]:
     """Bad input and unknown names: one line per problem on stderr, exit status 1."""
@@ -113,16 +137,8 @@ def policy_show(version: Version = None) -> None:
 def policy_set(file: File, reason: Reason = None, by: By = "cli") -> None:
     """Set the policy from FILE ({"rules": [...], "escalation": {...}, "reason": "..."}): a
     new version, for complaints filed from now on."""
-    body = _read(file)
-    ctx = _context(by, body)
-    if reason is not None:
-        body["reason"] = reason
-    with _refusals():
-        command = SetPolicy.model_validate(body)
-    saved = _with_services(lambda sla: sla.set_policy_command(command, ctx))
-    _echo_json(saved.current.as_json())
-    verb = "recorded" if saved.recorded else "unchanged at"
-    typer.echo(f"# policy {verb} version {saved.current.policy.version}", err=True)
+    command, ctx = _command(SetPolicy, file, reason, by)
+    _report("policy", _with_services(lambda sla: sla.set_policy_command(command, ctx)))
 
 
 @calendars_cli.command("list")
@@ -158,13 +174,5 @@ def calendars_set(
 ) -> None:
     """Define a calendar or record its next version from FILE ({"timezone", "working_hours",
     "holidays", "workdays"})."""
-    body = _read(file)
-    ctx = _context(by, body)
-    if reason is not None:
-        body["reason"] = reason
-    with _refusals():
-        command = SetCalendar.model_validate(body)
-    saved = _with_services(lambda sla: sla.set_calendar(name, command, ctx))
-    _echo_json(saved.current.as_json())
-    verb = "recorded" if saved.recorded else "unchanged at"
-    typer.echo(f"# calendar {name} {verb} version {saved.current.calendar.version}", err=True)
+    command, ctx = _command(SetCalendar, file, reason, by)
+    _report(f"calendar {name}", _with_services(lambda sla: sla.set_calendar(name, command, ctx)))

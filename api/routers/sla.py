@@ -8,10 +8,10 @@ set yet) and ``Idempotency-Key`` as the complaint commands do.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
@@ -125,13 +125,25 @@ def _json(body: Any, etag: int | None = None, status: int = 200, **headers: str)
     )
 
 
-V = TypeVar("V", CalendarVersion, PolicyVersion)
+def _version(v: CalendarVersion | PolicyVersion, status: int = 200, **headers: str) -> Response:
+    """One version of a calendar or the policy, its version as the ``ETag``."""
+    body = v.as_json()
+    return _json(body, body["version"], status, **headers)
 
 
-def _saved(saved: Saved[V], version: Callable[[V], int], status: int, **headers: str) -> Response:
-    if saved.replayed:
-        headers["Idempotent-Replayed"] = "true"
-    return _json(saved.current.as_json(), version(saved.current), status, **headers)
+def _versions(key: str, versions: Sequence[CalendarVersion | PolicyVersion]) -> Response:
+    return _json({key: [v.as_json() for v in versions]})
+
+
+def _saved(
+    saved: Saved[CalendarVersion] | Saved[PolicyVersion], location: str | None = None
+) -> Response:
+    """What a write left in force; a first version is a 201 at ``location`` where one is given
+    (a calendar; the policy always exists, version 0 built in)."""
+    headers = {"Idempotent-Replayed": "true"} if saved.replayed else {}
+    if location is not None and saved.created:
+        return _version(saved.current, 201, Location=location, **headers)
+    return _version(saved.current, 200, **headers)
 
 
 # ---- calendars -------------------------------------------------------------------------------
@@ -140,14 +152,13 @@ def _saved(saved: Saved[V], version: Callable[[V], int], status: int, **headers:
 @router.get("/calendars", response_model=CalendarList, responses=READ_ERRORS)
 def list_calendars(app: AppDep, _: PrincipalDep) -> Response:
     """Every calendar as it is now: the built-in 24x7 first, then by name."""
-    return _json({"calendars": [c.as_json() for c in app.sla.calendars()]})
+    return _versions("calendars", app.sla.calendars())
 
 
 @router.get("/calendars/{name}", response_model=CalendarPublic, responses=READ_ERRORS)
 def get_calendar(name: CalendarName, app: AppDep, _: PrincipalDep) -> Response:
     with found():
-        calendar = app.sla.calendar_version(name)
-    return _json(calendar.as_json(), calendar.calendar.version)
+        return _version(app.sla.calendar_version(name))
 
 
 @router.get(
@@ -156,8 +167,7 @@ def get_calendar(name: CalendarName, app: AppDep, _: PrincipalDep) -> Response:
 def calendar_versions(name: CalendarName, app: AppDep, _: PrincipalDep) -> Response:
     """Every version of the calendar, oldest first, with who changed it, when and why."""
     with found():
-        versions = app.sla.calendar_versions(name)
-    return _json({"versions": [v.as_json() for v in versions]})
+        return _versions("versions", app.sla.calendar_versions(name))
 
 
 @router.get(
@@ -167,8 +177,7 @@ def calendar_version(
     name: CalendarName, version: VersionNumber, app: AppDep, _: PrincipalDep
 ) -> Response:
     with found():
-        calendar = app.sla.calendar_version(name, version)
-    return _json(calendar.as_json(), calendar.calendar.version)
+        return _version(app.sla.calendar_version(name, version))
 
 
 @router.put(
@@ -184,14 +193,7 @@ def put_calendar(
 ) -> Response:
     """Defines the calendar (201) or records its next version (200; a definition already in
     force records nothing)."""
-    saved = app.sla.set_calendar(name, command, ctx)
-    if saved.created:
-        return _saved(saved, _calendar_version, 201, Location=f"/sla/calendars/{name}")
-    return _saved(saved, _calendar_version, 200)
-
-
-def _calendar_version(v: CalendarVersion) -> int:
-    return v.calendar.version
+    return _saved(app.sla.set_calendar(name, command, ctx), f"/sla/calendars/{name}")
 
 
 # ---- the policy ------------------------------------------------------------------------------
@@ -200,29 +202,23 @@ def _calendar_version(v: CalendarVersion) -> int:
 @router.get("/policy", response_model=PolicyPublic, responses=READ_ERRORS)
 def get_policy(app: AppDep, _: PrincipalDep) -> Response:
     """The policy in force (version 0, built in, until one is set)."""
-    policy = app.sla.policy_version()
-    return _json(policy.as_json(), policy.policy.version)
+    return _version(app.sla.policy_version())
 
 
 @router.get("/policy/versions", response_model=PolicyList, responses=READ_ERRORS)
 def policy_versions(app: AppDep, _: PrincipalDep) -> Response:
     """Every version, oldest first, with who changed it, when and why."""
-    return _json({"versions": [v.as_json() for v in app.sla.policy_versions()]})
+    return _versions("versions", app.sla.policy_versions())
 
 
 @router.get("/policy/versions/{version}", response_model=PolicyPublic, responses=READ_ERRORS)
 def policy_version(version: VersionNumber, app: AppDep, _: PrincipalDep) -> Response:
     with found():
-        policy = app.sla.policy_version(version)
-    return _json(policy.as_json(), policy.policy.version)
+        return _version(app.sla.policy_version(version))
 
 
 @router.put("/policy", response_model=PolicyPublic, responses=WRITE_ERRORS)
 def put_policy(command: SetPolicy, app: AppDep, ctx: ContextDep, _: WriterDep) -> Response:
     """Records the next version of the policy; it applies to complaints filed from now on (rules
     and escalation already in force record nothing)."""
-    return _saved(app.sla.set_policy_command(command, ctx), _policy_version, 200)
-
-
-def _policy_version(v: PolicyVersion) -> int:
-    return v.policy.version
+    return _saved(app.sla.set_policy_command(command, ctx))
