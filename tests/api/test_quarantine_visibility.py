@@ -28,7 +28,8 @@ cli_runner = CliRunner()
 
 @pytest.fixture
 def quarantined(app: ComplaintsApp, settings: Settings, ctx: CommandContext) -> UUID:
-    """Two complaints; the complaint list could not transcribe the second one's two events."""
+    """Two complaints; the complaint list could not transcribe the second one's three events
+    (filed, SLA applied, assigned)."""
     app.file_complaint(FileComplaint.model_validate(intake(subject="fine")), ctx)
     bad = app.file_complaint(FileComplaint.model_validate(intake(subject="bad")), ctx).complaint_id
     app.assign(bad, AssignComplaint(assignee="bob"), ctx)
@@ -48,8 +49,10 @@ def test_get_projections_shows_the_quarantined_events(
 ) -> None:
     status = client.get("/projections").json()
     complaint_list = next(p for p in status["projections"] if p["name"] == "complaint_list")
-    assert complaint_list["position"] == status["head"] and complaint_list["quarantined"] == 2
-    failed, parked = complaint_list["quarantine"]
+    assert complaint_list["position"] == status["head"] and complaint_list["quarantined"] == 3
+    failed, *parked_ones = complaint_list["quarantine"]
+    assert len(parked_ones) == 2
+    parked = parked_ones[0]
     assert failed["complaint_id"] == str(quarantined) and failed["version"] == 1
     assert (failed["error_class"], failed["error_message"], failed["attempts"]) == (
         "ValueError", "cannot transcribe this complaint", 1
@@ -64,13 +67,13 @@ def test_the_cli_shows_them_and_retry_applies_them(
 ) -> None:
     shown = cli_runner.invoke(cli.cli, ["projections", "status"], env={"COLUMNS": "200"})
     assert shown.exit_code == 0, shown.output
-    assert "2 quarantined event(s)" in shown.output
+    assert "3 quarantined event(s)" in shown.output
     assert f"complaint {quarantined} v1  ValueError: cannot transcribe" in shown.output
 
     retried = cli_runner.invoke(cli.cli, ["projections", "retry", "--all"])  # no fault there
 
     assert retried.exit_code == 0, retried.output
-    assert "complaint_list: 2 applied, 0 still failing" in retried.output
+    assert "complaint_list: 3 applied, 0 still failing" in retried.output
     shown = cli_runner.invoke(cli.cli, ["projections", "status"], env={"COLUMNS": "200"})
     assert "quarantined event(s)" not in shown.output
     rows = {r["id"]: r for r in ReadModelStore(app).snapshot(COMPLAINT_LIST)}
@@ -84,7 +87,7 @@ def test_the_cli_accepts_the_former_name_complaints(quarantined: UUID) -> None:
     retried = cli_runner.invoke(cli.cli, ["projections", "retry", "complaints"])
 
     assert retried.exit_code == 0, retried.output
-    assert "complaint_list: 2 applied, 0 still failing" in retried.output
+    assert "complaint_list: 3 applied, 0 still failing" in retried.output
 
 
 def test_post_retry_accepts_the_former_name_complaints(
@@ -93,7 +96,7 @@ def test_post_retry_accepts_the_former_name_complaints(
     admin = {"Authorization": f"Bearer {admin_token}"}
     done = client.post("/projections/complaints/retry", headers=admin)
     assert done.status_code == 200, done.text
-    assert (done.json()["projection"], done.json()["applied"]) == ("complaint_list", 2)
+    assert (done.json()["projection"], done.json()["applied"]) == ("complaint_list", 3)
 
 
 def test_retry_names_an_unknown_projection(quarantined: UUID) -> None:
@@ -114,7 +117,7 @@ def test_post_retry_is_for_admins(
 
     assert done.status_code == 200
     assert done.json() == {
-        "projection": "complaint_list", "applied": 2, "parked": 0, "still_failing": []
+        "projection": "complaint_list", "applied": 3, "parked": 0, "still_failing": []
     }
     assert client.get("/projections").json()["projections"][0]["quarantined"] == 0
 
@@ -139,7 +142,7 @@ def test_post_retry_lists_the_events_that_still_fail(
 
     assert done.status_code == 200, done.text
     body = done.json()
-    assert (body["applied"], body["parked"]) == (0, 1)
+    assert (body["applied"], body["parked"]) == (0, 2)
     [failed] = body["still_failing"]
     assert failed["complaint_id"] == str(quarantined)
     assert (failed["version"], failed["attempts"], failed["parked_behind"]) == (1, 2, None)

@@ -38,7 +38,8 @@ def clock(app: ComplaintsApp) -> Clock:
 
 
 def file(client: TestClient, **overrides: Any) -> dict[str, Any]:
-    response = client.post("/complaints", json=intake(received_at=RECEIVED.isoformat(), **overrides))
+    body = intake(received_at=RECEIVED.isoformat(), **overrides)
+    response = client.post("/complaints", json=body)
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]
 
@@ -230,3 +231,25 @@ def test_clock_events_are_on_the_event_stream(client: TestClient) -> None:
     ]
     published = page["events"][0]["data"]["first_response_due_at"]
     assert instant(published) == instant(filed["sla"]["first_response"]["due_at"])
+
+
+@pytest.mark.parametrize(
+    ("action", "model"),
+    [
+        ("await-customer", "AwaitCustomer"),
+        ("customer-replies", "RecordCustomerReply"),
+        ("sla/reapply", "ReapplySla"),
+    ],
+)
+def test_the_routes_document_their_body_and_problems(
+    client: TestClient, action: str, model: str
+) -> None:
+    operation = client.get("/openapi.json").json()["paths"][
+        f"/complaints/{{complaint_id}}/{action}"
+    ]["post"]
+    assert operation["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": f"#/components/schemas/{model}"
+    }
+    documented = set(operation["responses"])
+    assert {"400", "401", "404", "409", "412", "422"} <= documented
+    assert ("403" in documented) == (action == "sla/reapply")

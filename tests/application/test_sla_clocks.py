@@ -202,7 +202,8 @@ def test_a_reopen_starts_a_new_resolution_cycle_due_from_the_reopen(
     result = app.reopen(cid, ReopenComplaint(reason="again"), ctx)
     *_, reopened, started = app.events.get(cid)
     assert isinstance(reopened, Complaint.Reopened)
-    assert isinstance(started, Complaint.SlaCycleStarted) and result.version == started.originator_version
+    assert isinstance(started, Complaint.SlaCycleStarted)
+    assert result.version == started.originator_version
     sla = get_complaint(app, cid).sla
     assert sla is not None
     assert (sla.resolution.cycle, sla.resolution.due_at, sla.resolution.state) == (

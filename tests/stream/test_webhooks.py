@@ -29,6 +29,8 @@ from tests.stream.webhook_setup import (
 
 BASE = 0.1
 """The first retry's delay where a test measures the back-off; each next one doubles."""
+FILED_AND_ASSIGNED = ["complaint.filed", "complaint.sla_applied", "complaint.assigned"]
+"""The events of ``file_and_assign``."""
 
 
 @pytest.fixture
@@ -151,7 +153,7 @@ def test_the_events_after_the_subscription_go_out_once_each_in_position_order(
 ) -> None:
     positions = [e["position"] for e in retried.events]
     assert positions == sorted(positions) and len(set(positions)) == 6
-    assert [e["type"] for e in retried.events] == ["complaint.filed", "complaint.sla_applied", "complaint.assigned"] * 2
+    assert [e["type"] for e in retried.events] == FILED_AND_ASSIGNED * 2
     assert min(positions) > retried.head_before
 
 
@@ -198,7 +200,7 @@ def test_repeated_failures_pause_the_subscription_until_it_is_resumed(
         resumed = admin.post(f"/subscriptions/{sub}/resume").json()
         assert resumed["state"] == "active"
         hook.wait_for(lambda: len(hook.accepted()) == 3)
-    assert [json.loads(r.body)["type"] for r in hook.accepted()] == ["complaint.filed", "complaint.sla_applied", "complaint.assigned"]
+    assert [json.loads(r.body)["type"] for r in hook.accepted()] == FILED_AND_ASSIGNED
 
 
 def test_a_restarted_worker_resumes_from_the_tracked_position(
@@ -209,7 +211,7 @@ def test_a_restarted_worker_resumes_from_the_tracked_position(
     with running_worker(app, fast):
         hook.wait_for(lambda: len(hook.accepted()) == 9)
     new = [json.loads(r.body)["type"] for r in hook.requests[before:]]
-    assert new == ["complaint.filed", "complaint.sla_applied", "complaint.assigned"]
+    assert new == FILED_AND_ASSIGNED
     ids = [r.headers["Complaints-Event-Id"] for r in hook.accepted()]
     assert len(set(ids)) == 9
 
