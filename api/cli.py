@@ -16,6 +16,7 @@ from aggregates.vocabulary import Role
 from api.first_start import admin_token_path, hand_over_admin_token
 from api.projections_cli import projections_cli
 from api.serving import serve_processes
+from api.sla_watch_cli import sla_cli
 from api.stream_commands import relay_cli, webhooks_cli
 from api.terminal_text import cell
 from commands.context import CommandContext
@@ -32,6 +33,7 @@ cli.add_typer(tokens_cli, name="tokens")
 cli.add_typer(projections_cli, name="projections")
 cli.add_typer(webhooks_cli, name="webhooks")
 cli.add_typer(relay_cli, name="relay")
+cli.add_typer(sla_cli, name="sla")
 console = Console()
 
 
@@ -70,7 +72,11 @@ def serve(
             issued = services.app.tokens.issue("admin", Role.ADMIN.value, cli_context())
             hand_over_admin_token(issued.secret, admin_token_path(settings), sys.stdout)
         # Daemon threads of this process, stopped when the services close.
-        services.start_in_background(projections=projections, webhooks=settings.webhooks_in_serve)
+        services.start_in_background(
+            projections=projections,
+            webhooks=settings.webhooks_in_serve,
+            sla_watcher=settings.sla_watcher_in_serve,
+        )
         workers = workers or settings.workers
         if workers > 1:
             # Each worker process bootstraps its own services from the same environment; the
