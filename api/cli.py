@@ -72,7 +72,11 @@ def serve(
             issued = services.app.tokens.issue("admin", Role.ADMIN.value, cli_context())
             hand_over_admin_token(issued.secret, admin_token_path(settings), sys.stdout)
         # Daemon threads of this process, stopped when the services close.
-        services.start_in_background(projections=projections, webhooks=settings.webhooks_in_serve)
+        services.start_in_background(
+            projections=projections,
+            webhooks=settings.webhooks_in_serve,
+            sla_watcher=settings.sla_watcher_in_serve,
+        )
         workers = workers or settings.workers
         if workers > 1:
             # Each worker process bootstraps its own services from the same environment; the

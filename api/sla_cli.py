@@ -1,4 +1,5 @@
-"""``complaints sla ...``: the SLA policy and business calendars from the command line.
+"""``complaints sla ...``: the SLA policy and business calendars from the command line, and the
+deadline watcher alone (``complaints sla run``).
 
 The files are JSON in the shape of the HTTP bodies (``PUT /sla/policy``, ``PUT /sla/calendars/
 {name}``), and ``show`` prints what the corresponding ``GET`` answers, so a policy can be shown,
@@ -10,6 +11,7 @@ Changes are recorded with the principal ``--by`` (default ``cli``).
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,14 +38,28 @@ from commands.sla_models import SetCalendar, SetPolicy
 from infra.bootstrap import bootstrap
 from infra.settings import Settings
 
-sla_cli = typer.Typer(help="SLA configuration: the policy and business calendars.",
-                      no_args_is_help=True)
+sla_cli = typer.Typer(
+    help="SLA: the policy and business calendars; the deadline watcher.", no_args_is_help=True
+)
 policy_cli = typer.Typer(help="Show or set the SLA policy (versioned).", no_args_is_help=True)
 calendars_cli = typer.Typer(help="List, show or set business calendars (versioned).",
                             no_args_is_help=True)
 sla_cli.add_typer(policy_cli, name="policy")
 sla_cli.add_typer(calendars_cli, name="calendars")
 console = Console()
+
+
+@sla_cli.command("run")
+def run() -> None:
+    """Run the SLA deadline watcher until interrupted: it records warnings, breaches (at their
+    due instants) and escalations. One works per store; others stand by and take over."""
+    console.print("running the SLA deadline watcher (Ctrl-C to stop)")
+    stop = threading.Event()
+    with bootstrap(Settings()) as services:
+        try:
+            services.sla_watcher().run_forever(stop)
+        except KeyboardInterrupt:
+            stop.set()
 T = TypeVar("T")
 M = TypeVar("M", SetCalendar, SetPolicy)
 

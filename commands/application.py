@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Recording
@@ -52,6 +52,7 @@ from commands.models import (
 )
 from commands.sla_clocks import SlaTerms, after_pauses, deadline, resumed
 from commands.sla_config import SlaConfigService
+from commands.sla_watch import WATCHER, Settled, escalation_for, settle
 from commands.tokens import TokenService
 
 REFERENCE_ATTEMPTS = 5
@@ -167,6 +168,37 @@ class ComplaintsApp(Application[UUID]):
             resolution=moved,
             by=by,
         )
+
+    def settle_sla(self, complaint_id: UUID, now: datetime | None = None) -> Settled:
+        """The deadline watcher: records what the complaint's SLA clocks call for at ``now``
+        (default: the application's clock): warnings, breaches and the escalations they cause,
+        in one save (``commands/sla_watch.py``). Decided on the complaint as stored, so a
+        watcher reading a lagging view, or racing another, records nothing twice: a save that
+        loses a race is decided again on the complaint the winner left."""
+        now = now or self.clock()
+        for attempt in range(1, 4):
+            complaint = self.get_complaint(complaint_id)
+            if complaint.sla is None:
+                return Settled()
+            sla = complaint.sla
+            settled = settle(
+                complaint,
+                now,
+                escalation=escalation_for(self.sla_terms, sla.policy_version),
+                calendar=self.sla_terms.calendar(sla.calendar, sla.calendar_version),
+                history=lambda: self.events.get(complaint_id),
+                correlation_id=f"{WATCHER}:{uuid4()}",
+            )
+            if not settled.recorded:
+                return settled
+            try:
+                self._save(complaint, CommandContext(WATCHER, "system", WATCHER), "")
+            except ConcurrencyConflictError:
+                if attempt == 3:
+                    raise
+                continue
+            return settled
+        raise AssertionError("unreachable")
 
     def _apply_sla(self, complaint: Complaint, reason: str | None, by: Provenance) -> None:
         """Records the terms in force for ``complaint`` with its due times: first response

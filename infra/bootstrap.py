@@ -25,6 +25,7 @@ from commands.application import ComplaintsApp
 from infra.persistence import database_from_url
 from infra.secrets import secret_box
 from infra.settings import Settings
+from projections.deadlines import DeadlineWatcher
 from projections.position_watcher import PositionWatcher
 from projections.projection import Projection
 from projections.registry import REGISTERED, build
@@ -62,7 +63,9 @@ class Services:
 
     def projections(self, names: Sequence[str] = ()) -> list[Projection]:
         """The named projections (all when none are named), configured from the settings."""
-        return build(names, report_tz=self.settings.report_tz)
+        return build(
+            names, report_tz=self.settings.report_tz, calendars=self.app.sla_terms.calendar
+        )
 
     def runner(self, names: Sequence[str] = ()) -> Runner:
         """A runner of the named projections (all when none are named) on this store."""
@@ -94,13 +97,27 @@ class Services:
             options = dataclasses.replace(options, stream=stream)
         return NatsRelay(self.app, options, url=url, name=name)
 
-    def start_in_background(self, *, projections: bool, webhooks: bool) -> None:
-        """Runs all projections and/or the webhook worker in daemon threads of this process
-        (``complaints serve``) until ``close()``."""
+    def sla_watcher(self) -> DeadlineWatcher:
+        """The SLA deadline watcher (not started) on this store, on the application's clock."""
+        s = self.settings
+        return DeadlineWatcher(
+            self.app,
+            self.read_models,
+            max_sleep_seconds=s.sla_watcher_max_sleep_seconds,
+            poll_seconds=s.projection_poll_seconds,
+        )
+
+    def start_in_background(
+        self, *, projections: bool, webhooks: bool, sla_watcher: bool = False
+    ) -> None:
+        """Runs all projections, the webhook worker and/or the SLA deadline watcher in daemon
+        threads of this process (``complaints serve``) until ``close()``."""
         if projections:
             self._background.append(BackgroundRunner(self.runner()).start())
         if webhooks:
             self._background.append(self.webhook_worker().start())
+        if sla_watcher:
+            self._background.append(self.sla_watcher().start())
 
     def close(self) -> None:
         for worker in reversed(self._background):

@@ -111,6 +111,17 @@ class Settings(BaseSettings):
     webhooks_in_serve: bool = Field(
         default=True, description="`complaints serve` also runs the webhook delivery worker."
     )
+    sla_watcher_in_serve: bool = Field(
+        default=True,
+        description="`complaints serve` also runs the SLA deadline watcher (one works per store;"
+        " others stand by).",
+    )
+    sla_watcher_max_sleep_seconds: float = Field(
+        default=1.0, gt=0, le=60,
+        description="Longest the SLA deadline watcher sleeps between looks at the `sla` view (it"
+        " wakes earlier for the next due or at-risk instant, and when the view advances in its"
+        " process).",
+    )
     nats_url: str = "nats://127.0.0.1:4222"
     nats_stream: str = Field(default="COMPLAINTS", description="JetStream stream name.")
     nats_subject_prefix: str = Field(

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from projections.analytics import AnalyticsProjection
 from projections.complaint_list import ComplaintListProjection
 from projections.projection import Projection
+from projections.sla import Calendars, SlaProjection
 from projections.store import RENAMED_PROJECTIONS
 from projections.workload import WorkloadProjection
 
@@ -14,6 +15,7 @@ REGISTERED: tuple[type[Projection], ...] = (
     ComplaintListProjection,
     WorkloadProjection,
     AnalyticsProjection,
+    SlaProjection,
 )
 
 FORMER_NAMES = "former names accepted: " + ", ".join(
@@ -47,12 +49,21 @@ def check(selected: Sequence[str]) -> list[str]:
     return current
 
 
-def build(selected: Sequence[str] = (), *, report_tz: str = "UTC") -> list[Projection]:
+def build(
+    selected: Sequence[str] = (), *, report_tz: str = "UTC", calendars: Calendars | None = None
+) -> list[Projection]:
     """Builds the named projections (all when none are named; former names accepted), in
-    registration order; ``report_tz`` is the zone analytics cuts days in."""
+    registration order; ``report_tz`` is the zone analytics cuts days in, ``calendars`` where
+    the SLA view finds the calendars it measures business seconds on (default: built-in only)."""
     current = check(selected)
-    return [
-        AnalyticsProjection(report_tz) if cls is AnalyticsProjection else cls()
-        for cls in REGISTERED
-        if not current or cls.name in current
-    ]
+    built: list[Projection] = []
+    for cls in REGISTERED:
+        if current and cls.name not in current:
+            continue
+        if cls is AnalyticsProjection:
+            built.append(AnalyticsProjection(report_tz))
+        elif cls is SlaProjection:
+            built.append(SlaProjection(calendars))
+        else:
+            built.append(cls())
+    return built

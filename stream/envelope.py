@@ -20,12 +20,12 @@ import types
 import typing
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID, uuid5
 
 from pydantic import BaseModel, TypeAdapter, create_model
 from pydantic_core import to_jsonable_python
 
 from aggregates.complaint import Complaint
+from aggregates.event_ids import EVENT_ID_NAMESPACE, event_id  # noqa: F401 - re-exported
 from aggregates.values import JSONValue, StoredAs
 from aggregates.vocabulary import OneOf
 from queries.history import EVENT_TYPES, event_data
@@ -36,9 +36,6 @@ DATA_CONTENT_TYPE = "application/json"
 MEDIA_TYPE = "application/cloudevents+json"
 DEFAULT_SOURCE = "urn:complaint-ledger:complaints"
 
-# Event ids are derived, not stored: the library keeps no id per event, and (aggregate id, version)
-# identifies one event forever, so the same event gets the same id on every transport and replay.
-EVENT_ID_NAMESPACE = UUID("6f1f6a0e-3c1e-5b8e-9a43-2b7c0c5d1e42")
 
 PUBLIC_TYPES: dict[type[Any], str] = {cls: TYPE_PREFIX + name for cls, name in EVENT_TYPES.items()}
 TYPE_CLASSES: dict[str, type[Any]] = {name: cls for cls, name in PUBLIC_TYPES.items()}
@@ -74,10 +71,6 @@ def _public_value(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_public_value(v) for v in value]
     return value
-
-
-def event_id(originator_id: UUID, originator_version: int) -> UUID:
-    return uuid5(EVENT_ID_NAMESPACE, f"{originator_id}/{originator_version}")
 
 
 def to_cloud_event(event: Any, position: int, source: str = DEFAULT_SOURCE) -> dict[str, Any]:

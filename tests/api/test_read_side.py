@@ -136,7 +136,9 @@ def test_status_lists_every_projection_at_or_behind_the_head(
     client.post("/complaints", json=intake())
     catch_up(app, settings)
     status = client.get("/projections").json()
-    assert {p["name"] for p in status["projections"]} == {"complaint_list", "workload", "analytics"}
+    assert {p["name"] for p in status["projections"]} == {
+        "complaint_list", "workload", "analytics", "sla",
+    }
     assert all(p["position"] <= status["head"] for p in status["projections"])
 
 

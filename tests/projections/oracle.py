@@ -131,6 +131,39 @@ class Oracle:
         complaints = (self.complaint(complaint_id) for complaint_id in self.histories)
         return [c for c in complaints if c.status != Status.CLOSED.value]
 
+    # ---- sla --------------------------------------------------------------------------------
+
+    def sla(self) -> dict[tuple[UUID, str, int], dict[str, Any]]:
+        """Per complaint with SLA clocks, its current clock of each metric (metric, cycle) as
+        the aggregate has it, with the state its events recorded (docs/sla.md, "The sla view"):
+        breached once a breach is recorded or the clock stopped (met, or paused) after its due
+        instant; met in time; paused; at risk once warned; else running."""
+        rows = {}
+        for complaint_id in self.histories:
+            c = self.complaint(complaint_id)
+            if c.sla is None:
+                continue
+            for clock in (c.sla.first_response, c.sla.resolution):
+                stopped = clock.metric != "resolution" or clock.met_at is not None
+                paused = None if stopped else c.paused_since
+                if clock.breached_at is not None:
+                    state = "breached"
+                elif clock.met_at is not None:
+                    state = "met" if clock.met_at <= clock.due_at else "breached"
+                elif paused is not None:
+                    state = "breached" if paused >= clock.due_at else "paused"
+                else:
+                    state = "at_risk" if clock.warned_at is not None else "running"
+                rows[(complaint_id, clock.metric, clock.cycle)] = {
+                    "due_at": clock.due_at, "at_risk_at": clock.at_risk_at, "state": state,
+                    "met_at": clock.met_at, "warned_at": clock.warned_at,
+                    "breached_at": clock.breached_at, "paused_at": paused,
+                    "policy_version": c.sla.policy_version, "team": c.team,
+                    "assignee": c.assignee, "escalation_level": c.escalation_level,
+                    "is_open": not c.is_closed,
+                }
+        return rows
+
     # ---- analytics ---------------------------------------------------------------------------
 
     def facts(self) -> Iterator[Fact]:

@@ -32,7 +32,7 @@ def history(app: ComplaintsApp, report_settings: Settings) -> Runner:
     """2,000 complaints; the views follow along in small, unevenly cut batches."""
     live = Runner(app, build(report_tz=report_settings.report_tz), page_size=97)
     started = time.monotonic()
-    generate(app, 2000, seed=11, rounds=10, after_round=lambda _: live.catch_up())
+    generate(app, 2000, seed=11, rounds=10, after_round=lambda _: live.catch_up(), sla=True)
     live.catch_up()
     assert time.monotonic() - started < 45
     return live

@@ -11,7 +11,7 @@ from commands.application import ComplaintsApp
 from infra.settings import Settings
 from projections.complaint_list import COMPLAINT_LIST
 from projections.projection import Positioned
-from projections.registry import build
+from projections.registry import build, names
 from projections.runner import Runner
 from projections.store import PositionMovedError, Tx
 from projections.workload import WORKLOAD_AGENTS, WORKLOAD_CASES, WORKLOAD_TEAMS, WorkloadProjection
@@ -37,14 +37,14 @@ def test_stopped_after_k_events_resumes_exactly(
             stop.set()
 
     first.catch_up(stop=stop, progress=stop_after_three)
-    stopped_at = first.store.positions(["complaint_list", "workload", "analytics"])
+    stopped_at = first.store.positions(names())
     assert 0 < min(stopped_at.values()) < head
     assert stopped_at == seen[-1]  # what was committed is exactly what was reported
 
     # A fresh process, say.
     resumed = Runner(app, build(report_tz=report_settings.report_tz), page_size=1000)
     resumed.catch_up()
-    resumed_at = resumed.store.positions(["complaint_list", "workload", "analytics"])
+    resumed_at = resumed.store.positions(names())
     assert set(resumed_at.values()) == {head}
     incremental = snapshot(resumed.store)
 
@@ -74,13 +74,11 @@ def test_killed_mid_batch_leaves_nothing_behind(
     generate(app, 60, seed=5, rounds=3)
     head = app.recorder.max_notification_id()
     healthy = build(report_tz=report_settings.report_tz)
-    crashing = Runner(app, [healthy[0], CrashingWorkload(), healthy[2]])
+    crashing = Runner(app, [healthy[0], CrashingWorkload(), *healthy[2:]])
     with pytest.raises(Killed):
         crashing.catch_up()
-    # The batch was one transaction over all three: none of them moved or wrote anything.
-    assert crashing.store.positions(["complaint_list", "workload", "analytics"]) == {
-        "complaint_list": 0, "workload": 0, "analytics": 0,
-    }
+    # The batch was one transaction over all of them: none of them moved or wrote anything.
+    assert crashing.store.positions(names()) == dict.fromkeys(names(), 0)
     assert crashing.store.snapshot(WORKLOAD_AGENTS) == []
     assert crashing.store.snapshot(COMPLAINT_LIST) == []
 

@@ -1,0 +1,32 @@
+"""The SLA view: its current clocks equal what the aggregates say (the oracle), and a rebuild by
+replay equals the view kept incrementally (also in ``test_rebuild.py``, with every view)."""
+
+from __future__ import annotations
+
+from commands.application import ComplaintsApp
+from projections.registry import build
+from projections.runner import Runner
+from projections.sla import SLA
+from tests.projections.history import generate
+from tests.projections.oracle import Oracle
+
+
+def test_the_current_clocks_equal_the_aggregates(app: ComplaintsApp) -> None:
+    runner = Runner(app, build(["sla"]), page_size=53)
+    generate(app, 400, seed=31, rounds=8, after_round=lambda _: runner.catch_up(), sla=True)
+    runner.catch_up()
+    expected = Oracle.of(app).sla()
+    rows = {(r["complaint_id"], r["metric"], r["cycle"]): r for r in runner.store.snapshot(SLA)}
+    assert len(expected) == 800
+    columns = next(iter(expected.values())).keys()
+    current = {k: {c: rows[k][c] for c in columns} for k in expected}
+    assert current == expected
+    states = {r["state"] for r in rows.values()}
+    assert states == {"running", "paused", "at_risk", "met", "breached"}
+    assert len(rows) > len(expected)  # past resolution cycles are kept
+    for p in runner.projections:
+        runner.store.reset(p.name, p.tables)
+    runner.page_size = 1000
+    runner.catch_up()
+    assert {(r["complaint_id"], r["metric"], r["cycle"]): r
+            for r in runner.store.snapshot(SLA)} == rows
