@@ -178,7 +178,7 @@ def test_after_downtime_missed_deadlines_get_their_true_instants(
     received = RECEIVED - 5 * HOUR
     cid, late = (file(services.app, ctx, received_at=received.isoformat()) for _ in range(2))
     reply = CommentOnComplaint(body="Sorry for the wait", visibility="customer")
-    services.app.comment(late, reply, ctx)
+    services.app.handle(late, reply, ctx)
     at(clock, RECEIVED + timedelta(minutes=1), view, watcher(services, clock))
     due = received + 4 * HOUR
     for complaint in (cid, late):
@@ -196,7 +196,7 @@ def test_a_customer_visible_reply_in_time_meets_the_target(
 ) -> None:
     cid = file(services.app, ctx)
     reply = CommentOnComplaint(body="We are on it", visibility="customer")
-    replied = services.app.comment(cid, reply, ctx).state
+    replied = services.app.handle(cid, reply, ctx).state
     at(clock, FIRST_DUE + HOUR, view, watcher(services, clock))
     assert recorded(services.app, cid, Complaint.SlaBreached) == []
     assert recorded(services.app, cid, Complaint.Escalated) == []
@@ -211,8 +211,8 @@ def test_a_paused_clock_does_not_breach_while_paused(
 ) -> None:
     cid = file(services.app, ctx)
     clock.now = RECEIVED + HOUR
-    services.app.comment(cid, CommentOnComplaint(body="Hi", visibility="customer"), ctx)
-    services.app.await_customer(cid, AwaitCustomer(reason="Need the order photo"), ctx)
+    services.app.handle(cid, CommentOnComplaint(body="Hi", visibility="customer"), ctx)
+    services.app.handle(cid, AwaitCustomer(reason="Need the order photo"), ctx)
     w = watcher(services, clock)
     at(clock, RESOLUTION_DUE + timedelta(days=1), view, w)
     assert recorded(services.app, cid, Complaint.SlaBreached) == []
@@ -221,7 +221,7 @@ def test_a_paused_clock_does_not_breach_while_paused(
         "paused", RECEIVED + HOUR, 3600)
 
     reply = RecordCustomerReply(body="Photo attached", channel="email")
-    services.app.record_customer_reply(cid, reply, ctx)
+    services.app.handle(cid, reply, ctx)
     moved_due = RESOLUTION_DUE + (clock.now - (RECEIVED + HOUR))  # by the time paused
     at(clock, moved_due - timedelta(seconds=1), view, w)
     assert recorded(services.app, cid, Complaint.SlaBreached) == []
@@ -253,7 +253,7 @@ def test_a_closed_complaint_does_not_escalate(
     services: Services, ctx: CommandContext, clock: Clock, view: Runner
 ) -> None:
     cid = file(services.app, ctx)
-    services.app.close_complaint(cid, CloseComplaint(resolution_code="resolved", summary="ok"), ctx)
+    services.app.handle(cid, CloseComplaint(resolution_code="resolved", summary="ok"), ctx)
     at(clock, RESOLUTION_DUE + timedelta(days=2), view, watcher(services, clock))
     assert recorded(services.app, cid, Complaint.SlaBreached) == []
     assert recorded(services.app, cid, Complaint.Escalated) == []
