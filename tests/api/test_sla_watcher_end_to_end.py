@@ -70,3 +70,55 @@ def test_a_breach_within_two_seconds_of_the_due_and_an_escalation_caused_by_it(
     shown = client.get(f"/complaints/{body['id']}").json()
     assert shown["escalation_level"] == 2
     assert shown["sla"]["first_response"]["state"] == "breached"
+
+
+def policy(first_response: str, resolution: str) -> Policy:
+    rule = Rule("timed", Conditions(), "24x7", Target.parse(first_response),
+                Target.parse(resolution))
+    return Policy(version=1, rules=(rule,))
+
+
+def watching(services: Services, terms: Policy) -> None:
+    services.app.sla_terms = BuiltInSlaTerms(terms)
+    services.start_in_background(projections=True, webhooks=False, sla_watcher=True)
+
+
+def sla_records(client: TestClient, complaint_id: str) -> list[str]:
+    return [e["type"] for e in events_of(client, complaint_id)
+            if e["type"] in {"complaint.sla_breached", "complaint.escalated"}]
+
+
+def test_a_customer_visible_reply_before_the_due_meets_it_and_nothing_breaches(
+    services: Services, client: TestClient
+) -> None:
+    watching(services, policy("PT3S", "P1D"))
+    filed = client.post("/complaints", json=intake()).json()
+    reply = {"body": "We are on it", "visibility": "customer"}
+    assert client.post(f"/complaints/{filed['id']}/comments", json=reply).status_code == 200
+
+    time.sleep(4.5)  # past the due instant, with the watcher's margin
+
+    shown = client.get(f"/complaints/{filed['id']}").json()["sla"]["first_response"]
+    assert shown["state"] == "met" and shown["met_at"] is not None
+    assert sla_records(client, filed["id"]) == []
+
+
+def test_a_paused_complaint_does_not_breach_while_paused_and_its_due_moves(
+    services: Services, client: TestClient
+) -> None:
+    watching(services, policy("P1D", "PT3S"))
+    filed = client.post("/complaints", json=intake()).json()
+    due = datetime.fromisoformat(filed["sla"]["resolution"]["due_at"])
+    waiting = client.post(f"/complaints/{filed['id']}/await-customer", json={"reason": "photo"})
+    assert waiting.status_code == 200, waiting.text
+
+    time.sleep(4.5)
+
+    assert sla_records(client, filed["id"]) == []
+    paused = client.get(f"/complaints/{filed['id']}").json()["sla"]["resolution"]
+    assert paused["state"] == "paused"
+    answer = {"body": "here it is", "channel": "email"}
+    resumed = client.post(f"/complaints/{filed['id']}/customer-replies", json=answer)
+    assert resumed.status_code == 200, resumed.text
+    moved = datetime.fromisoformat(resumed.json()["sla"]["resolution"]["due_at"])
+    assert (moved - due).total_seconds() >= 4  # by the paused time
