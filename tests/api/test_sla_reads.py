@@ -195,3 +195,16 @@ def test_a_read_waits_for_the_sla_view(
     clock.now = FR_AT_RISK + timedelta(seconds=1)
     page = client.get("/sla/at-risk", params={"min_position": filed["position"]}).json()
     assert ids_of(page) == [(filed["id"], "first_response")]
+
+
+def test_workload_counts_at_risk_and_breached_open_complaints(
+    client: TestClient, app: ComplaintsApp, clock: Clock, cases: dict[str, UUID]
+) -> None:
+    app.settle_sla(cases["a"], FR_AT_RISK + timedelta(minutes=5))  # warned
+    app.settle_sla(cases["c"], FR_DUE + HOUR)  # warned and breached: breached only
+    catch_up(app)
+    load = client.get("/workload").json()
+    agents = {a["assignee"]: (a["at_risk"], a["breached"]) for a in load["agents"]}
+    assert agents == {"bob": (1, 0), "carol": (0, 0), "dan": (0, 1)}
+    teams = {t["team"]: (t["at_risk"], t["breached"]) for t in load["teams"]}
+    assert teams == {"t1": (1, 0), "t2": (0, 1)}

@@ -290,13 +290,42 @@ def workload(cases: Iterable[tuple[K, Complaint]], *key: str) -> dict[K, dict[st
         row = rows.setdefault(k, {
             **dict(zip(key, k if isinstance(k, tuple) else (k,), strict=True)),
             "open": 0, **{f"open_{s.value}": 0 for s in Severity}, "escalated": 0,
+            "at_risk": 0, "breached": 0,
             "oldest_open_filed_at": c.filed_at,
         })
         row["open"] += 1
         row[f"open_{c.severity}"] += 1
         row["escalated"] += c.escalation_level > 0
+        row["at_risk"] += sla_at_risk(c)
+        row["breached"] += sla_breached(c)
         row["oldest_open_filed_at"] = min(row["oldest_open_filed_at"], c.filed_at)
     return rows
+
+
+def current_clocks(c: Complaint) -> list[Any]:
+    """The complaint's clocks that count now: the first response, and the resolution clock if
+    it is the current cycle's (after a reopen, until the new cycle starts, none)."""
+    if c.sla is None:
+        return []
+    clocks = [c.sla.first_response]
+    if c.sla.resolution.cycle == c.resolution_cycle:
+        clocks.append(c.sla.resolution)
+    return clocks
+
+
+def sla_at_risk(c: Complaint) -> bool:
+    """Workload's "at risk" (docs/sla.md, "Reading the SLA"): a current clock warned, not met,
+    not breached, not paused (the resolution clock while the complaint waits)."""
+    return any(
+        clock.warned_at is not None and clock.met_at is None and clock.breached_at is None
+        and not (clock.metric == "resolution" and c.paused_since is not None)
+        for clock in current_clocks(c)
+    )
+
+
+def sla_breached(c: Complaint) -> bool:
+    """Workload's "breached": a breach recorded on a current clock."""
+    return any(clock.breached_at is not None for clock in current_clocks(c))
 
 
 def zeros() -> Sums:

@@ -141,7 +141,8 @@ def test_the_oracle_counts_workload_as_by_hand(
     app: ComplaintsApp, oracle: Oracle, scenario: Scenario
 ) -> None:
     filed_at = {cid: app.get_complaint(cid).filed_at for cid in scenario.ids}
-    zero = {"open_low": 0, "open_medium": 0, "open_high": 0, "open_critical": 0}
+    zero = {"open_low": 0, "open_medium": 0, "open_high": 0, "open_critical": 0, "at_risk": 0,
+            "breached": 0}
     assert oracle.workload_agents() == rows_by([
         {"assignee": "bob", "team": "", "open": 1, **zero, "open_critical": 1, "escalated": 0,
          "oldest_open_filed_at": filed_at[scenario.c]},

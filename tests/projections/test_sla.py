@@ -7,8 +7,9 @@ from commands.application import ComplaintsApp
 from projections.registry import build
 from projections.runner import Runner
 from projections.sla import SLA
+from projections.workload import WORKLOAD_AGENTS, WORKLOAD_TEAMS
 from tests.projections.history import generate
-from tests.projections.oracle import Oracle
+from tests.projections.oracle import Oracle, rows_by
 
 
 def test_the_current_clocks_equal_the_aggregates(app: ComplaintsApp) -> None:
@@ -30,3 +31,17 @@ def test_the_current_clocks_equal_the_aggregates(app: ComplaintsApp) -> None:
     runner.catch_up()
     assert {(r["complaint_id"], r["metric"], r["cycle"]): r
             for r in runner.store.snapshot(SLA)} == rows
+
+
+def test_workload_counts_at_risk_and_breached_open_complaints_as_the_oracle(
+    app: ComplaintsApp,
+) -> None:
+    runner = Runner(app, build(["workload"]), page_size=41)
+    generate(app, 400, seed=32, rounds=8, after_round=lambda _: runner.catch_up(), sla=True)
+    runner.catch_up()
+    oracle = Oracle.of(app)
+    agents = rows_by(runner.store.snapshot(WORKLOAD_AGENTS), "assignee", "team")
+    assert agents == oracle.workload_agents()
+    assert rows_by(runner.store.snapshot(WORKLOAD_TEAMS), "team") == oracle.workload_teams()
+    assert sum(r["at_risk"] for r in agents.values()) > 0
+    assert sum(r["breached"] for r in agents.values()) > 0
