@@ -191,6 +191,11 @@ def test_the_oracle_counts_analytics_as_by_hand(
           first_contact_resolutions=1)
     count(c, day(c_close), closed=1, resolution_ms=ms(c_close, received[c]))
     count(c, day(c_reopen), reopened=1)
+    # The SLA clocks (built-in policy: PT4H, P3D on 24x7), all ended late (answered and closed
+    # now, a year after): counted, not met, on the day of their due instants.
+    for cid in (a, c):
+        count(cid, day(received[cid] + timedelta(hours=4)), first_response_sla_counted=1)
+        count(cid, day(received[cid] + timedelta(days=3)), resolution_sla_counted=1)
     counted: dict[Any, dict[str, int]] = {
         key: {m: row[m] for m in MEASURES} for key, row in oracle.analytics_daily().items()
     }
