@@ -10,7 +10,13 @@ Definitions (the issue leaves them open):
 - resolution: every close counts (a reopened and re-closed complaint closes twice), measured from
   ``received_at`` on the close's day;
 - first-contact resolution: a close with no earlier reopen and at most one customer-visible reply;
-  a later reopen takes it back (subtracted from the day it was counted on).
+  a later reopen takes it back (subtracted from the day it was counted on);
+- SLA compliance: each SLA clock (the first response; each resolution cycle) is counted once,
+  when it ends, on the day of its due instant: ``*_sla_counted`` 1, and ``*_sla_met`` 1 if it was
+  met at or before the due instant. A clock ends when it is met (a customer-visible comment or a
+  close for the first response, a close for the resolution) or when its breach is recorded,
+  whichever comes first; a running or paused clock is not counted yet. Its due instant is the
+  one in force when it ends (moved by pauses, or by a re-apply before it ended).
 
 Two tables hold the same amounts: ``analytics_daily`` per day x category x channel x region x
 severity (the full cross product, ~300k rows a year at 200k complaints), and ``analytics_rollup``
@@ -29,7 +35,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aggregates.complaint import Complaint
-from aggregates.vocabulary import Visibility
+from aggregates.vocabulary import SlaMetric, Visibility
 from projections.complaint_rows import fold, rows_to_change, topics_of
 from projections.projection import Positioned, Projection
 from projections.schema import Column, Table, columns
@@ -39,8 +45,10 @@ from projections.store import Tx
 NO_REGION = ""
 MEASURES = (
     "filed", "closed", "reopened", "first_response_count", "first_response_ms",
-    "resolution_ms", "first_contact_resolutions",
+    "resolution_ms", "first_contact_resolutions", "first_response_sla_counted",
+    "first_response_sla_met", "resolution_sla_counted", "resolution_sla_met",
 )
+FIRST_RESPONSE, RESOLUTION = SlaMetric.FIRST_RESPONSE.value, SlaMetric.RESOLUTION.value
 DIMENSIONS = ("category", "channel", "region", "severity")
 ALL = "all"
 """The rollup's pseudo-dimension for a day's total (its value is ``""``)."""
@@ -51,6 +59,13 @@ ANALYTICS_CASES = Table(
         *columns("id uuid"),
         *(Column(d, "text") for d in DIMENSIONS),
         *columns("received_at timestamp, customer_replies int, reopen_count int, fcr_day date?"),
+        # The SLA clocks: the first response's due and end (its meeting, if it came first), the
+        # current resolution cycle's.
+        *columns(
+            "first_response_at timestamp?, first_response_due timestamp?, "
+            "first_response_ended bool, resolution_cycle int, resolution_due timestamp?, "
+            "resolution_ended bool"
+        ),
     ),
     key=("id",),
 )
@@ -87,7 +102,11 @@ def milliseconds(delta: timedelta) -> int:
 
 class AnalyticsProjection(Projection):
     name = "analytics"
-    topics = topics_of(Complaint.Filed, Complaint.Commented, Complaint.Closed, Complaint.Reopened)
+    topics = topics_of(
+        Complaint.Filed, Complaint.Commented, Complaint.Closed, Complaint.Reopened,
+        Complaint.SlaApplied, Complaint.SlaCycleStarted, Complaint.CustomerReplied,
+        Complaint.SlaBreached,
+    )
     tables = (ANALYTICS_CASES, ANALYTICS_DAILY, ANALYTICS_ROLLUP)
 
     def __init__(self, report_tz: str = "UTC") -> None:
@@ -105,6 +124,16 @@ class AnalyticsProjection(Projection):
             key = (day, *(case[d] for d in DIMENSIONS))
             buckets.setdefault(key, Counter()).update(amounts)  # type: ignore[arg-type]
 
+        def end(case: dict[str, Any], metric: str, met: bool) -> None:
+            """The clock of ``metric`` ends (met in time or not): counted on its due's day."""
+            case[f"{metric}_ended"] = True
+            count(case, self.day(case[f"{metric}_due"]),
+                  **{f"{metric}_sla_counted": 1, f"{metric}_sla_met": int(met)})
+
+        def meet(case: dict[str, Any], metric: str, at: datetime) -> None:
+            if case[f"{metric}_due"] is not None and not case[f"{metric}_ended"]:
+                end(case, metric, at <= case[f"{metric}_due"])
+
         def transcribe(case: dict[str, Any] | None, p: Positioned) -> dict[str, Any]:
             """The case after the event, counting what the event adds to its day's bucket."""
             e = p.event
@@ -115,7 +144,9 @@ class AnalyticsProjection(Projection):
                     # As stored (clamped), so durations do not depend on how batches are cut.
                     "received_at": storable_instant(e.received_at), "customer_replies": 0,
                     "reopen_count": 0,
-                    "fcr_day": None,
+                    "fcr_day": None, "first_response_at": None, "first_response_due": None,
+                    "first_response_ended": False, "resolution_cycle": 1,
+                    "resolution_due": None, "resolution_ended": False,
                 }
                 count(case, self.day(e.received_at), filed=1)
                 return case
@@ -125,6 +156,8 @@ class AnalyticsProjection(Projection):
                 if e.visibility == Visibility.CUSTOMER.value:
                     case["customer_replies"] += 1
                     if case["customer_replies"] == 1:
+                        case["first_response_at"] = e.timestamp
+                        meet(case, FIRST_RESPONSE, e.timestamp)
                         count(
                             case, day, first_response_count=1,
                             first_response_ms=milliseconds(e.timestamp - case["received_at"]),
@@ -138,12 +171,38 @@ class AnalyticsProjection(Projection):
                 )
                 if fcr:
                     case["fcr_day"] = day
+                meet(case, FIRST_RESPONSE, e.timestamp)
+                meet(case, RESOLUTION, e.timestamp)
             elif isinstance(e, Complaint.Reopened):
                 count(case, day, reopened=1)
                 if case["fcr_day"] is not None:
                     count(case, case["fcr_day"], first_contact_resolutions=-1)
                     case["fcr_day"] = None
                 case["reopen_count"] += 1
+                case["resolution_cycle"] += 1
+                case["resolution_due"], case["resolution_ended"] = None, False
+            elif isinstance(e, Complaint.SlaApplied):
+                if not case["first_response_ended"]:
+                    case["first_response_due"] = storable_instant(e.first_response_due_at)
+                    if case["first_response_at"] is not None:  # answered before the clocks
+                        meet(case, FIRST_RESPONSE, case["first_response_at"])
+                if e.resolution_cycle != case["resolution_cycle"]:
+                    case["resolution_cycle"], case["resolution_ended"] = e.resolution_cycle, False
+                if not case["resolution_ended"]:
+                    case["resolution_due"] = storable_instant(e.resolution_due_at)
+            elif isinstance(e, Complaint.SlaCycleStarted):
+                if e.metric == RESOLUTION:
+                    case["resolution_cycle"], case["resolution_ended"] = e.cycle, False
+                    case["resolution_due"] = storable_instant(e.due_at)
+            elif isinstance(e, Complaint.CustomerReplied):
+                if e.resolution_due_at is not None and not case["resolution_ended"]:
+                    case["resolution_due"] = storable_instant(e.resolution_due_at)
+            elif isinstance(e, Complaint.SlaBreached):
+                current = e.metric == FIRST_RESPONSE or e.cycle == case["resolution_cycle"]
+                if current and case[f"{e.metric}_due"] is not None and not case[
+                    f"{e.metric}_ended"
+                ]:
+                    end(case, e.metric, False)
             return case
 
         cases = rows_to_change(tx, ANALYTICS_CASES, events)

@@ -86,6 +86,8 @@ SLA = Table(
         # "still open a business day after the breach".
         Index("sla_open_resolution_breaches", ("escalation_level", "due_at"),
               where="metric = 'resolution' AND state = 'breached' AND is_open = TRUE"),
+        # GET /sla/breaches: the recorded breaches of a range, newest first.
+        Index("sla_breached_at", ("breached_at",), where="breached_at IS NOT NULL"),
     ),
 )
 

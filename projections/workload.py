@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aggregates.complaint import Complaint
-from aggregates.vocabulary import Severity
+from aggregates.vocabulary import Severity, SlaMetric, Visibility
 from projections.complaint_rows import fold, rows_to_change, topics_of
 from projections.projection import Positioned, Projection
 from projections.schema import Column, Index, Table, columns
@@ -22,13 +22,16 @@ from projections.store import Tx
 
 NO_TEAM = ""
 SEVERITIES = tuple(s.value for s in Severity)
-COUNTERS = ("open", *(f"open_{s}" for s in SEVERITIES), "escalated")
+COUNTERS = ("open", *(f"open_{s}" for s in SEVERITIES), "escalated", "at_risk", "breached")
+FIRST_RESPONSE, RESOLUTION = SlaMetric.FIRST_RESPONSE.value, SlaMetric.RESOLUTION.value
 
 WORKLOAD_CASES = Table(
     name="workload_cases",
     columns=columns(
         "id uuid, assignee text?, team text, severity text, is_open bool, "
-        "is_escalated bool, filed_at timestamp"
+        "is_escalated bool, filed_at timestamp, fr_warned bool, fr_met bool, fr_breached bool, "
+        "resolution_cycle int, resolution_warned bool, resolution_met bool, "
+        "resolution_breached bool, paused bool"
     ),
     key=("id",),
     # Read by every batch (the oldest open filing per touched agent and team), so a rebuild
@@ -62,7 +65,8 @@ class WorkloadProjection(Projection):
     name = "workload"
     topics = topics_of(
         Complaint.Filed, Complaint.Assigned, Complaint.Escalated, Complaint.Closed,
-        Complaint.Reopened,
+        Complaint.Reopened, Complaint.Commented, Complaint.CustomerAwaited,
+        Complaint.CustomerReplied, Complaint.SlaWarned, Complaint.SlaBreached,
     )
     tables = (WORKLOAD_CASES, WORKLOAD_AGENTS, WORKLOAD_TEAMS)
 
@@ -80,6 +84,8 @@ class WorkloadProjection(Projection):
                     continue
                 severity = f"open_{state['severity']}"
                 escalated = sign if state["is_escalated"] else 0
+                at_risk = sign if is_at_risk(state) else 0
+                breached = sign if is_breached(state) else 0
                 targets = []
                 if state["assignee"] is not None:
                     targets.append(_counters(agents, (state["assignee"], state["team"])))
@@ -89,6 +95,8 @@ class WorkloadProjection(Projection):
                     counters["open"] += sign
                     counters[severity] += sign
                     counters["escalated"] += escalated
+                    counters["at_risk"] += at_risk
+                    counters["breached"] += breached
 
         tx.upsert(WORKLOAD_CASES, list(after.values()))
         tx.add(
@@ -141,6 +149,9 @@ def transcribe(case: dict[str, Any] | None, p: Positioned) -> dict[str, Any]:
         return {
             "id": e.originator_id, "assignee": None, "team": NO_TEAM, "severity": e.severity,
             "is_open": True, "is_escalated": False, "filed_at": e.timestamp,
+            "fr_warned": False, "fr_met": False, "fr_breached": False, "resolution_cycle": 1,
+            "resolution_warned": False, "resolution_met": False, "resolution_breached": False,
+            "paused": False,
         }
     assert case is not None
     if kind is Complaint.Assigned:
@@ -148,7 +159,39 @@ def transcribe(case: dict[str, Any] | None, p: Positioned) -> dict[str, Any]:
     elif kind is Complaint.Escalated:
         case["is_escalated"] = e.level > 0
     elif kind is Complaint.Closed:
-        case["is_open"] = False
+        case["is_open"] = case["paused"] = False
+        case["fr_met"] = case["resolution_met"] = True
     elif kind is Complaint.Reopened:
         case["is_open"] = True
+        case["resolution_cycle"] += 1
+        case["resolution_warned"] = case["resolution_met"] = False
+        case["resolution_breached"] = False
+    elif kind is Complaint.Commented:
+        if e.visibility == Visibility.CUSTOMER.value:
+            case["fr_met"] = True
+    elif kind is Complaint.CustomerAwaited:
+        case["paused"] = True
+    elif kind is Complaint.CustomerReplied:
+        case["paused"] = False
+    elif kind in (Complaint.SlaWarned, Complaint.SlaBreached):
+        what = "warned" if kind is Complaint.SlaWarned else "breached"
+        if e.metric == FIRST_RESPONSE:
+            case[f"fr_{what}"] = True
+        elif e.cycle == case["resolution_cycle"]:
+            case[f"resolution_{what}"] = True
     return case
+
+
+def is_at_risk(case: dict[str, Any]) -> bool:
+    """A clock of the case is at risk: warned, and neither met, breached nor paused (the
+    first response, or the current resolution cycle)."""
+    first = case["fr_warned"] and not (case["fr_met"] or case["fr_breached"])
+    resolution = case["resolution_warned"] and not (
+        case["resolution_met"] or case["resolution_breached"] or case["paused"]
+    )
+    return bool(first or resolution)
+
+
+def is_breached(case: dict[str, Any]) -> bool:
+    """A breach is recorded on the first response or the current resolution cycle."""
+    return bool(case["fr_breached"] or case["resolution_breached"])

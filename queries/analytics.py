@@ -2,7 +2,9 @@
 
 ``from`` and ``to`` are calendar days in the reporting time zone, both inclusive. Rates are over
 closures: first-contact resolution rate = first-contact resolutions / closed, reopen rate =
-reopened / closed; means and rates are null when nothing was counted.
+reopened / closed; SLA compliance (``first_response_met_rate``, ``resolution_met_rate``) = clocks
+met by their due / clocks ended, counted on the day of their due instant
+(``projections/analytics.py``); means and rates are null when nothing was counted.
 
 Reads ``analytics_rollup`` only (one dimension's rows, or the per-day totals for day/week/month),
 never the full cross product in ``analytics_daily``: a year is at most 366 x (distinct values)
@@ -34,6 +36,14 @@ class Figures(BaseModel):
     mean_resolution_seconds: float | None
     first_contact_resolution_rate: float | None
     reopen_rate: float | None
+    first_response_met_rate: float | None = Field(
+        description="Of the first-response clocks due in the period that have ended (met, or "
+        "a breach recorded), the share met by their due instant"
+    )
+    resolution_met_rate: float | None = Field(
+        description="Of the resolution clocks (one per cycle) due in the period that have "
+        "ended, the share met (closed) by their due instant"
+    )
 
 
 class Group(Figures):
@@ -70,6 +80,10 @@ def figures(sums: Mapping[str, int]) -> dict[str, Any]:
         "mean_resolution_seconds": ratio(sums["resolution_ms"], closed, 1000.0),
         "first_contact_resolution_rate": ratio(sums["first_contact_resolutions"], closed),
         "reopen_rate": ratio(sums["reopened"], closed),
+        "first_response_met_rate": ratio(
+            sums["first_response_sla_met"], sums["first_response_sla_counted"]
+        ),
+        "resolution_met_rate": ratio(sums["resolution_sla_met"], sums["resolution_sla_counted"]),
     }
 
 

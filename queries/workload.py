@@ -15,7 +15,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from projections.store import ReadModelStore
 from projections.workload import SEVERITIES, WORKLOAD_AGENTS, WORKLOAD_TEAMS
@@ -32,6 +32,14 @@ class TeamLoad(BaseModel):
     open: int
     open_by_severity: dict[str, int]
     escalated: int
+    at_risk: int = Field(
+        description="Open complaints with an SLA clock at risk: warned by the deadline watcher, "
+        "not met, breached or paused"
+    )
+    breached: int = Field(
+        description="Open complaints with a recorded breach of their first response or of "
+        "their current resolution cycle"
+    )
     oldest_open_filed_at: datetime | None
 
 
@@ -56,6 +64,8 @@ def _load(row: dict[str, Any]) -> dict[str, Any]:
         "open": row["open"],
         "open_by_severity": {s: row[f"open_{s}"] for s in SEVERITIES},
         "escalated": row["escalated"],
+        "at_risk": row["at_risk"],
+        "breached": row["breached"],
         "oldest_open_filed_at": row["oldest_open_filed_at"],
     }
 

@@ -10,18 +10,22 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from aggregates.sla_calendar import NAME_PATTERN
-from aggregates.vocabulary import Role
+from aggregates.vocabulary import Role, SlaMetric
 from api.deps import AppDep, ContextDep, Principal, PrincipalDep, require_role
 from api.problems import ProblemError, problem_responses
+from api.read_models import StoreDep, invalid, waits_for
+from commands.input_types import SINGLE_LINE, PlausibleInstant
 from commands.sla_config import CalendarVersion, PolicyVersion, Saved, SlaConfigNotFoundError
 from commands.sla_models import SetCalendar, SetPolicy
+from queries import sla as sla_reads
+from queries.errors import InvalidQueryError
 
 router = APIRouter(prefix="/sla", tags=["sla"])
 
@@ -222,3 +226,66 @@ def put_policy(command: SetPolicy, app: AppDep, ctx: ContextDep, _: WriterDep) -
     """Records the next version of the policy; it applies to complaints filed from now on (rules
     and escalation already in force record nothing)."""
     return _saved(app.sla.set_policy_command(command, ctx))
+
+
+# ---- reading the clocks (the ``sla`` view) ---------------------------------------------------
+
+Text = Annotated[Annotated[str, SINGLE_LINE] | None, Query(min_length=1, max_length=200)]
+Limit = Annotated[int, Query(ge=1, le=sla_reads.MAX_LIMIT, description="At most this many items")]
+Cursor = Annotated[
+    str | None, Query(max_length=500, description="`next_cursor` of the previous page")
+]
+DEFAULT_BREACH_DAYS = 30
+
+
+@router.get("/at-risk", response_model=sla_reads.AtRiskPage)
+def at_risk(
+    app: AppDep,
+    store: StoreDep,
+    _: PrincipalDep,
+    _view: Annotated[None, waits_for("sla")],
+    team: Text = None,
+    assignee: Text = None,
+    limit: Limit = sla_reads.DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> sla_reads.AtRiskPage:
+    """The clocks of open complaints at risk now (warned, or running past their at-risk
+    instant) and not yet due, due soonest first."""
+    try:
+        return sla_reads.at_risk(
+            store, app.clock(), team=team, assignee=assignee, limit=limit, cursor=cursor
+        )
+    except InvalidQueryError as e:
+        raise invalid(e) from None
+
+
+@router.get("/breaches", response_model=sla_reads.BreachPage)
+def breaches(
+    app: AppDep,
+    store: StoreDep,
+    _: PrincipalDep,
+    _view: Annotated[None, waits_for("sla")],
+    from_: Annotated[
+        PlausibleInstant | None,
+        Query(alias="from", description="Breached at or after this instant (default: `to` "
+              f"less {DEFAULT_BREACH_DAYS} days)"),
+    ] = None,
+    to: Annotated[
+        PlausibleInstant | None,
+        Query(description="Breached before this instant (default: now); after `from`"),
+    ] = None,
+    metric: SlaMetric | None = None,
+    team: Text = None,
+    limit: Limit = sla_reads.DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> sla_reads.BreachPage:
+    """The breaches recorded in [from, to) by their instant (the due instant), newest first."""
+    end = to or app.clock()
+    start = from_ or end - timedelta(days=DEFAULT_BREACH_DAYS)
+    try:
+        return sla_reads.breaches(
+            store, start, end, metric=metric.value if metric else None, team=team, limit=limit,
+            cursor=cursor,
+        )
+    except InvalidQueryError as e:
+        raise invalid(e) from None

@@ -31,7 +31,8 @@ from commands.application import ComplaintsApp
 
 MEASURES = (
     "filed", "closed", "reopened", "first_response_count", "first_response_ms",
-    "resolution_ms", "first_contact_resolutions",
+    "resolution_ms", "first_contact_resolutions", "first_response_sla_counted",
+    "first_response_sla_met", "resolution_sla_counted", "resolution_sla_met",
 )
 DIMENSIONS = ("category", "channel", "region", "severity")
 ALL = "all"
@@ -175,7 +176,8 @@ class Oracle:
         - every close, on its day, timed from ``received_at``; it is a first-contact resolution
           when no reopen came before it and at most one customer-visible reply, and a later
           reopen withdraws that: so only a complaint never reopened keeps one;
-        - every reopen, on its day.
+        - every reopen, on its day;
+        - every SLA clock that ended (``sla_endings``), on the day of its due instant.
         """
         for events in self.histories.values():
             filing, *later = events
@@ -200,6 +202,8 @@ class Oracle:
                                first_contact_resolutions=int(first_contact))
                 elif isinstance(e, Complaint.Reopened):
                     yield fact(e.timestamp, reopened=1)
+            for metric, due, met in sla_endings(events):
+                yield fact(due, **{f"{metric}_sla_counted": 1, f"{metric}_sla_met": int(met)})
 
     def analytics_daily(self) -> dict[DailyKey, dict[str, Any]]:
         """The daily table: the facts summed per day and dimension values."""
@@ -237,6 +241,55 @@ class Oracle:
         }
 
 
+def sla_endings(events: Sequence[Aggregate.Event]) -> Iterator[tuple[str, datetime, bool]]:
+    """Each SLA clock of a complaint that ended, once: (metric, its due instant then, met by it).
+
+    A clock is the first response or one resolution cycle; its due comes from ``SlaApplied`` (a
+    re-apply moves a clock not yet ended), ``SlaCycleStarted`` or a customer's reply (a pause);
+    it ends at the first of: met (the first customer-visible comment or a close for the first
+    response, a close for the resolution; met if at or before the due), a breach recorded."""
+    dues: dict[tuple[str, int], datetime] = {}
+    ended: set[tuple[str, int]] = set()
+    answered: datetime | None = None
+    cycle = 1
+    first = ("first_response", 1)
+
+    def finish(key: tuple[str, int], met: bool) -> Iterator[tuple[str, datetime, bool]]:
+        if key in dues and key not in ended:
+            ended.add(key)
+            yield key[0], dues[key], met
+
+    for e in events:
+        current = ("resolution", cycle)
+        if isinstance(e, Complaint.SlaApplied):
+            if first not in ended:
+                dues[first] = e.first_response_due_at
+                if answered is not None:
+                    yield from finish(first, answered <= dues[first])
+            cycle = e.resolution_cycle
+            if ("resolution", cycle) not in ended:
+                dues["resolution", cycle] = e.resolution_due_at
+        elif isinstance(e, Complaint.SlaCycleStarted):
+            cycle = e.cycle
+            dues["resolution", cycle] = e.due_at
+        elif isinstance(e, Complaint.CustomerReplied):
+            if e.resolution_due_at is not None and current not in ended:
+                dues[current] = e.resolution_due_at
+        elif isinstance(e, Complaint.Commented) and e.visibility == Visibility.CUSTOMER:
+            if answered is None:
+                answered = e.timestamp
+                yield from finish(first, first in dues and e.timestamp <= dues[first])
+        elif isinstance(e, Complaint.Closed):
+            for key in (first, current):
+                yield from finish(key, key in dues and e.timestamp <= dues[key])
+        elif isinstance(e, Complaint.Reopened):
+            cycle += 1
+        elif isinstance(e, Complaint.SlaBreached):
+            key = (e.metric, e.cycle)
+            if key == first or key == current:
+                yield from finish(key, False)
+
+
 def group_key(f: Fact, group_by: str) -> str | None:
     """A dimension's value (none for a complaint without a region), or the fact's period."""
     if group_by in DIMENSIONS:
@@ -266,6 +319,8 @@ def figures(sums: Mapping[str, int]) -> dict[str, Any]:
         "mean_resolution_seconds": ratio("resolution_ms", "closed", 1000),
         "first_contact_resolution_rate": ratio("first_contact_resolutions", "closed"),
         "reopen_rate": ratio("reopened", "closed"),
+        "first_response_met_rate": ratio("first_response_sla_met", "first_response_sla_counted"),
+        "resolution_met_rate": ratio("resolution_sla_met", "resolution_sla_counted"),
     }
 
 
@@ -290,13 +345,42 @@ def workload(cases: Iterable[tuple[K, Complaint]], *key: str) -> dict[K, dict[st
         row = rows.setdefault(k, {
             **dict(zip(key, k if isinstance(k, tuple) else (k,), strict=True)),
             "open": 0, **{f"open_{s.value}": 0 for s in Severity}, "escalated": 0,
+            "at_risk": 0, "breached": 0,
             "oldest_open_filed_at": c.filed_at,
         })
         row["open"] += 1
         row[f"open_{c.severity}"] += 1
         row["escalated"] += c.escalation_level > 0
+        row["at_risk"] += sla_at_risk(c)
+        row["breached"] += sla_breached(c)
         row["oldest_open_filed_at"] = min(row["oldest_open_filed_at"], c.filed_at)
     return rows
+
+
+def current_clocks(c: Complaint) -> list[Any]:
+    """The complaint's clocks that count now: the first response, and the resolution clock if
+    it is the current cycle's (after a reopen, until the new cycle starts, none)."""
+    if c.sla is None:
+        return []
+    clocks = [c.sla.first_response]
+    if c.sla.resolution.cycle == c.resolution_cycle:
+        clocks.append(c.sla.resolution)
+    return clocks
+
+
+def sla_at_risk(c: Complaint) -> bool:
+    """Workload's "at risk" (docs/sla.md, "Reading the SLA"): a current clock warned, not met,
+    not breached, not paused (the resolution clock while the complaint waits)."""
+    return any(
+        clock.warned_at is not None and clock.met_at is None and clock.breached_at is None
+        and not (clock.metric == "resolution" and c.paused_since is not None)
+        for clock in current_clocks(c)
+    )
+
+
+def sla_breached(c: Complaint) -> bool:
+    """Workload's "breached": a breach recorded on a current clock."""
+    return any(clock.breached_at is not None for clock in current_clocks(c))
 
 
 def zeros() -> Sums:

@@ -141,7 +141,8 @@ def test_the_oracle_counts_workload_as_by_hand(
     app: ComplaintsApp, oracle: Oracle, scenario: Scenario
 ) -> None:
     filed_at = {cid: app.get_complaint(cid).filed_at for cid in scenario.ids}
-    zero = {"open_low": 0, "open_medium": 0, "open_high": 0, "open_critical": 0}
+    zero = {"open_low": 0, "open_medium": 0, "open_high": 0, "open_critical": 0, "at_risk": 0,
+            "breached": 0}
     assert oracle.workload_agents() == rows_by([
         {"assignee": "bob", "team": "", "open": 1, **zero, "open_critical": 1, "escalated": 0,
          "oldest_open_filed_at": filed_at[scenario.c]},
@@ -190,6 +191,11 @@ def test_the_oracle_counts_analytics_as_by_hand(
           first_contact_resolutions=1)
     count(c, day(c_close), closed=1, resolution_ms=ms(c_close, received[c]))
     count(c, day(c_reopen), reopened=1)
+    # The SLA clocks (built-in policy: PT4H, P3D on 24x7), all ended late (answered and closed
+    # now, a year after): counted, not met, on the day of their due instants.
+    for cid in (a, c):
+        count(cid, day(received[cid] + timedelta(hours=4)), first_response_sla_counted=1)
+        count(cid, day(received[cid] + timedelta(days=3)), resolution_sla_counted=1)
     counted: dict[Any, dict[str, int]] = {
         key: {m: row[m] for m in MEASURES} for key, row in oracle.analytics_daily().items()
     }
