@@ -318,34 +318,34 @@ class Complaint(Aggregate):
                 )
             )
 
-    class SlaWarned(Event):
-        """The deadline watcher saw ``metric``'s clock (cycle ``cycle``) become at risk."""
+    class SlaRecorded(Event):
+        """What the deadline watcher records of one clock: ``metric``'s clock, cycle ``cycle``,
+        due at ``due_at``. Only its subclasses are recorded."""
 
         metric: Annotated[str, OneOf(SlaMetric)]
         cycle: int
         due_at: datetime
+
+        def _record(self, complaint: Complaint, **instant: Any) -> None:
+            assert complaint.sla is not None
+            complaint._set_clock(replace(complaint.sla.clock(self.metric), **instant))
+
+    class SlaWarned(SlaRecorded):
+        """The deadline watcher saw the clock become at risk."""
+
         warned_at: datetime
 
         def apply(self, complaint: Complaint) -> None:
-            assert complaint.sla is not None
-            complaint._set_clock(
-                replace(complaint.sla.clock(self.metric), warned_at=self.warned_at)
-            )
+            self._record(complaint, warned_at=self.warned_at)
 
-    class SlaBreached(Event):
-        """``metric``'s clock (cycle ``cycle``) passed its due instant unmet; ``breached_at`` is
-        that instant, not the moment the watcher noticed."""
+    class SlaBreached(SlaRecorded):
+        """The clock passed its due instant unmet; ``breached_at`` is that instant, not the
+        moment the watcher noticed."""
 
-        metric: Annotated[str, OneOf(SlaMetric)]
-        cycle: int
-        due_at: datetime
         breached_at: datetime
 
         def apply(self, complaint: Complaint) -> None:
-            assert complaint.sla is not None
-            complaint._set_clock(
-                replace(complaint.sla.clock(self.metric), breached_at=self.breached_at)
-            )
+            self._record(complaint, breached_at=self.breached_at)
 
     # State assigned by events, declared for type checkers only: class-level annotations would
     # make the library turn them into constructor parameters.

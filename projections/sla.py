@@ -36,7 +36,7 @@ from aggregates.vocabulary import SlaMetric, SlaState, Visibility
 from commands.sla_clocks import BuiltInSlaTerms
 from projections.complaint_rows import topics_of
 from projections.projection import Positioned, Projection
-from projections.schema import Column, Index, Table
+from projections.schema import Index, Table, columns
 from projections.store import Tx
 
 FIRST_RESPONSE, RESOLUTION = SlaMetric.FIRST_RESPONSE.value, SlaMetric.RESOLUTION.value
@@ -49,29 +49,13 @@ Calendars = Callable[[str, int], Calendar]
 
 SLA = Table(
     name="sla",
-    columns=(
-        Column("complaint_id", "uuid"),
-        Column("metric", "text"),
-        Column("cycle", "int"),
-        Column("policy_version", "int"),
-        Column("rule", "text"),
-        Column("calendar", "text"),
-        Column("calendar_version", "int"),
-        Column("target", "text"),
-        Column("started_at", "timestamp"),
-        Column("due_at", "timestamp"),
-        Column("at_risk_at", "timestamp"),
-        Column("state", "text"),
-        Column("warned_at", "timestamp", nullable=True),
-        Column("met_at", "timestamp", nullable=True),
-        Column("breached_at", "timestamp", nullable=True),
-        Column("paused_at", "timestamp", nullable=True),
-        Column("paused_seconds", "int"),
-        Column("business_seconds", "int", nullable=True),
-        Column("team", "text", nullable=True),
-        Column("assignee", "text", nullable=True),
-        Column("escalation_level", "int"),
-        Column("is_open", "bool"),
+    columns=columns(
+        "complaint_id uuid, metric text, cycle int, policy_version int, rule text, "
+        "calendar text, calendar_version int, target text, started_at timestamp, "
+        "due_at timestamp, at_risk_at timestamp, state text, warned_at timestamp?, "
+        "met_at timestamp?, breached_at timestamp?, paused_at timestamp?, "
+        "paused_seconds int, business_seconds int?, team text?, assignee text?, "
+        "escalation_level int, is_open bool"
     ),
     key=("complaint_id", "metric", "cycle"),
     indexes=(
@@ -93,23 +77,12 @@ SLA = Table(
 
 SLA_CASES = Table(
     name="sla_cases",
-    columns=(
-        Column("id", "uuid"),
-        Column("severity", "text"),
-        Column("assignee", "text", nullable=True),
-        Column("team", "text", nullable=True),
-        Column("is_open", "bool"),
-        Column("escalation_level", "int"),
-        Column("received_at", "timestamp"),
-        Column("first_response_at", "timestamp", nullable=True),
-        Column("resolution_cycle", "int"),
-        Column("resolution_started_at", "timestamp"),
-        Column("paused_at", "timestamp", nullable=True),
-        Column("policy_version", "int", nullable=True),
-        Column("rule", "text", nullable=True),
-        Column("calendar", "text", nullable=True),
-        Column("calendar_version", "int", nullable=True),
-        Column("resolution_target", "text", nullable=True),
+    columns=columns(
+        "id uuid, severity text, assignee text?, team text?, is_open bool, "
+        "escalation_level int, received_at timestamp, first_response_at timestamp?, "
+        "resolution_cycle int, resolution_started_at timestamp, paused_at timestamp?, "
+        "policy_version int?, rule text?, calendar text?, calendar_version int?, "
+        "resolution_target text?"
     ),
     key=("id",),
     indexes=(
