@@ -16,6 +16,7 @@ calls ``bootstrap`` closes what it returns.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -38,6 +39,8 @@ from stream.webhook_store import WebhookStore
 from stream.webhooks import WebhookWorker
 
 Section = TypeVar("Section", DeliveryPolicy, RelayOptions)
+
+log = logging.getLogger(__name__)
 
 ALL_VIEW_TABLES = tuple(t for cls in REGISTERED for t in cls.tables)
 
@@ -170,6 +173,12 @@ def create_tables(app: ComplaintsApp, read_models: ReadModelStore, webhooks: Web
     brings older rows up to date: the read models' (with the dead-letter and tracking tables,
     old projection names upgraded, instants clamped into the storable range), the relay's
     positions, and the webhook tables (plaintext secrets sealed, legacy error texts reduced)."""
+    views = {cls.name: cls.tables for cls in REGISTERED}
+    for name in read_models.outdated(views):
+        # Tables are created when missing, never altered: a view whose columns changed is
+        # dropped and refilled from the events by the runner, so an upgrade needs no manual step.
+        log.warning("view %s has other columns in this version: rebuilding it from event 0", name)
+        read_models.reset(name, views[name])
     read_models.create_tables(ALL_VIEW_TABLES)
     read_models.clamp_stored_instants(ALL_VIEW_TABLES)
     RelayPositions(app).create_table()

@@ -111,6 +111,10 @@ class Database(ApplicationRecorder):
         """The names of the table's indexes, primary key included (tests, operations)."""
 
     @abstractmethod
+    def column_names(self, table: Table) -> list[str]:
+        """The columns the table has in the database, in order (empty if it does not exist)."""
+
+    @abstractmethod
     def clamp_stored_instants(self, tables: Sequence[Table]) -> None:
         """Brings timestamps the database holds but Python cannot read (before year 1 or after
         9999 in UTC, written before encoders clamped them) into the storable range

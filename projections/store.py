@@ -157,6 +157,18 @@ class ReadModelStore:
                     tx.execute(statement)
             self.rename_projections(tx, RENAMED_PROJECTIONS)
 
+    def outdated(self, views: Mapping[str, Sequence[Table]]) -> list[str]:
+        """The views (name: tables) whose tables exist with other columns than this version
+        declares, e.g. after an upgrade that added a measure. A view is made from the events,
+        so the cure is ``reset``: a runner then refills it from event zero."""
+        return [
+            name for name, tables in views.items()
+            if any(
+                (stored := self.database.column_names(t)) and stored != list(t.column_names)
+                for t in tables
+            )
+        ]
+
     def rename_projections(self, tx: Tx, renamed: Mapping[str, str]) -> None:
         """Moves the tracking and dead-letter rows of each former name to the name now; does
         nothing once done (or for a store that never had the former name).

@@ -348,6 +348,15 @@ class PostgresDatabase(Database, PostgresApplicationRecorder):
             )
             return {row["name"] for row in cursor.fetchall()}
 
+    def column_names(self, table: Table) -> list[str]:
+        with self.transaction(commit=False) as cursor:
+            cursor.execute(
+                "SELECT column_name AS name FROM information_schema.columns"
+                " WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+                (self.datastore.schema, table.name),
+            )
+            return [row["name"] for row in cursor.fetchall()]
+
     def clamp_stored_instants(self, tables: Sequence[Table]) -> None:
         """Such rows make every query that reads them fail; one statement per table, so that
         upgrading needs no rebuild."""

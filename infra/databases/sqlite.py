@@ -282,6 +282,11 @@ class SQLiteDatabase(Database, SQLiteApplicationRecorder):
             )
             return {row["name"] for row in cursor.fetchall()}
 
+    def column_names(self, table: Table) -> list[str]:
+        with self.transaction(commit=False) as cursor:
+            cursor.execute("SELECT name FROM pragma_table_info(?) ORDER BY cid", (table.name,))
+            return [row["name"] for row in cursor.fetchall()]
+
     def clamp_stored_instants(self, tables: Sequence[Table]) -> None:
         """Nothing to do: SQLite never stored such instants (the encoder failed instead)."""
 
