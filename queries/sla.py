@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -136,11 +137,19 @@ def _page(
     return rows, next_cursor
 
 
-def _filters(team: str | None, assignee: str | None = None,
-             metric: str | None = None) -> tuple[list[str], list[Any]]:
+@dataclass(frozen=True)
+class SlaFilter:
+    """Narrows an SLA list to one team, assignee or metric; ``None`` leaves a filter out."""
+
+    team: str | None = None
+    assignee: str | None = None
+    metric: str | None = None
+
+
+def _filters(only: SlaFilter) -> tuple[list[str], list[Any]]:
     where: list[str] = []
     params: list[Any] = []
-    for column, value in (("team", team), ("assignee", assignee), ("metric", metric)):
+    for column, value in asdict(only).items():
         if value is not None:
             where.append(f"s.{column} = %s")
             params.append(value)
@@ -148,17 +157,11 @@ def _filters(team: str | None, assignee: str | None = None,
 
 
 def at_risk(
-    store: ReadModelStore,
-    now: datetime,
-    *,
-    team: str | None = None,
-    assignee: str | None = None,
-    limit: int = DEFAULT_LIMIT,
-    cursor: str | None = None,
+    store: ReadModelStore, now: datetime, only: SlaFilter, limit: int, cursor: str | None
 ) -> AtRiskPage:
     """The clocks at risk at ``now``, due soonest first (see the module's docstring)."""
     encoded_now = store.dialect.encode("timestamp", now)
-    where, params = _filters(team, assignee)
+    where, params = _filters(only)
     where += [
         "s.is_open = TRUE", "s.state IN (%s, %s)", "s.at_risk_at <= %s", "s.due_at > %s",
     ]
@@ -171,22 +174,16 @@ def at_risk(
 
 
 def breaches(
-    store: ReadModelStore,
-    start: datetime,
-    end: datetime,
-    *,
-    metric: str | None = None,
-    team: str | None = None,
-    limit: int = DEFAULT_LIMIT,
-    cursor: str | None = None,
+    store: ReadModelStore, start: datetime, end: datetime, only: SlaFilter, limit: int,
+    cursor: str | None,
 ) -> BreachPage:
     """The breaches recorded with ``start <= breached_at < end``, newest first."""
     if end <= start:
         raise InvalidQueryError("to", "must be after from")
-    if metric is not None and metric not in METRICS:
+    if only.metric is not None and only.metric not in METRICS:
         raise InvalidQueryError("metric", f"must be one of {', '.join(METRICS)}")
     dialect = store.dialect
-    where, params = _filters(team, metric=metric)
+    where, params = _filters(only)
     where += ["s.breached_at IS NOT NULL", "s.breached_at >= %s", "s.breached_at < %s"]
     params += [dialect.encode("timestamp", start), dialect.encode("timestamp", end)]
     rows, next_cursor = _page(store, "breaches", where, params, "breached_at", True, limit,

@@ -252,9 +252,8 @@ def at_risk(
     """The clocks of open complaints at risk now (warned, or running past their at-risk
     instant) and not yet due, due soonest first."""
     try:
-        return sla_reads.at_risk(
-            store, app.clock(), team=team, assignee=assignee, limit=limit, cursor=cursor
-        )
+        only = sla_reads.SlaFilter(team=team, assignee=assignee)
+        return sla_reads.at_risk(store, app.clock(), only, limit, cursor)
     except InvalidQueryError as e:
         raise invalid(e) from None
 
@@ -283,9 +282,7 @@ def breaches(
     end = to or app.clock()
     start = from_ or end - timedelta(days=DEFAULT_BREACH_DAYS)
     try:
-        return sla_reads.breaches(
-            store, start, end, metric=metric.value if metric else None, team=team, limit=limit,
-            cursor=cursor,
-        )
+        only = sla_reads.SlaFilter(team=team, metric=metric.value if metric else None)
+        return sla_reads.breaches(store, start, end, only, limit, cursor)
     except InvalidQueryError as e:
         raise invalid(e) from None
