@@ -592,7 +592,7 @@ def main() -> None:
 
     print("\nsummary (ratios within this run; open loop: achieved / offered)")
     print(f"  {'phase':<12} {'cmd/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'client CPU':>10}"
-          f" {'server CPU':>10} {'/ bare':>7} {'/ pgbench':>9}")
+          f" {'server CPU':>10} {'machine':>8} {'/ bare':>7} {'/ pgbench':>9}")
     rows = [(name, phase, "file" if name.startswith("bare") else None)
             for name, phase in [*phases.items(), *((f"bare {n}", p) for n, p in bare.items())]]
     for name, phase, _ in rows:
@@ -602,6 +602,7 @@ def main() -> None:
         ratio = (f"{phase.rate / ref.rate:>7.3f}" if ref
                  else f"{phase.rate / float(n):>7.3f}" if kind == "open" else f"{'-':>7}")
         server = f"{phase.server_cpu / phase.elapsed:>8.2f}/s" if phase.server_cpu else f"{'-':>10}"
+        server += f" {phase.machine_cpu / phase.elapsed:>6.2f}/s"
         print(
             f"  {name:<12} {phase.rate:>8,.0f} {pct(every, 50) * 1e3:>7.1f} "
             f"{pct(every, 99) * 1e3:>7.1f} {phase.client_cpu / phase.elapsed:>8.2f}/s {server} "
