@@ -18,23 +18,15 @@ from commands.sla_clocks import BuiltInSlaTerms
 from projections.registry import build
 from projections.runner import BackgroundRunner, Runner
 from tests.intake import intake
+from tests.manual_clock import Clock
 
 RECEIVED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock(app: ComplaintsApp) -> Clock:
-    app.clock = clocked = Clock(RECEIVED)
-    return clocked
+    return Clock.installed(app, RECEIVED)
 
 
 def file(client: TestClient, **overrides: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from commands.models import AssignComplaint, CommentOnComplaint
 from projections.registry import build
 from projections.runner import BackgroundRunner, Runner
 from tests.intake import intake
+from tests.manual_clock import Clock
 
 # Recent, so that d's answer (its event's time is the real time) meets its target.
 RECEIVED = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
@@ -26,18 +27,9 @@ FR_DUE = RECEIVED + 4 * HOUR  # the built-in policy: PT4H to a first response, P
 FR_AT_RISK = FR_DUE - timedelta(minutes=48)  # 20 % of the target left
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock(app: ComplaintsApp) -> Clock:
-    app.clock = clocked = Clock(RECEIVED)
-    return clocked
+    return Clock.installed(app, RECEIVED)
 
 
 def file(client: TestClient, minutes: int = 0) -> UUID:

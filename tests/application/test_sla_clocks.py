@@ -31,6 +31,7 @@ from commands.models import (
 from commands.sla_clocks import BuiltInSlaTerms
 from queries.complaint_state import get_complaint, get_complaint_as_of
 from tests.intake import intake
+from tests.manual_clock import Clock
 
 RECEIVED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -46,23 +47,9 @@ def policy(version: int, first_response: str, resolution: str, *, vip: bool = Fa
     return Policy(version=version, rules=tuple(rules))
 
 
-class Clock:
-    """An injectable clock the test moves by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
-
-
 @pytest.fixture
 def clock(app: ComplaintsApp) -> Clock:
-    app.clock = clocked = Clock(RECEIVED)
-    return clocked
+    return Clock.installed(app, RECEIVED)
 
 
 def file(app: ComplaintsApp, ctx: CommandContext, **overrides: object) -> UUID:

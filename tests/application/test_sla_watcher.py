@@ -30,6 +30,7 @@ from projections.registry import build
 from projections.runner import Runner
 from projections.sla import SLA
 from tests.intake import intake
+from tests.manual_clock import Clock
 from tests.waiting import eventually
 
 # Replies and closings are stamped with the system's time (their events' timestamps), so the
@@ -41,18 +42,9 @@ FIRST_AT_RISK = RECEIVED + timedelta(seconds=11520)  # 20 % of PT4H left
 RESOLUTION_DUE = RECEIVED + timedelta(days=3)
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock(app: ComplaintsApp) -> Clock:
-    app.clock = clocked = Clock(RECEIVED)
-    return clocked
+    return Clock.installed(app, RECEIVED)
 
 
 @pytest.fixture
