@@ -347,6 +347,18 @@ class Complaint(Aggregate):
         def apply(self, complaint: Complaint) -> None:
             self._record(complaint, breached_at=self.breached_at)
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Complaint:
+        """A copy sharing the immutable state. The repository hands out a deep copy of the cached
+        complaint on every read, and a generic deep copy walks every comment: it cost more CPU
+        than the rest of a command. Every attribute is immutable (str, datetime, frozen
+        dataclasses, tuples of them) except the two lists, which are copied;
+        ``tests/unit/test_complaint_copy.py`` keeps that true."""
+        copy = object.__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        copy.comments = list(self.comments)
+        copy._pending_events = list(self._pending_events)
+        return copy
+
     # State assigned by events, declared for type checkers only: class-level annotations would
     # make the library turn them into constructor parameters.
     if TYPE_CHECKING:

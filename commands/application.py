@@ -35,6 +35,7 @@ from commands.errors import (
     IdempotencyKeyReusedError,
     PreconditionFailedError,
 )
+from commands.group_commit import GroupCommit, GroupCommitOptions
 from commands.idempotency import IdempotencyRecord, fingerprint, legacy_record_id, record_id
 from commands.models import (
     AssignComplaint,
@@ -86,8 +87,11 @@ class ComplaintsApp(Application[UUID]):
         token_cache_seconds: float = TokenService.CACHE_SECONDS,
         sla_terms: SlaTerms | None = None,
         clock: Callable[[], datetime] | None = None,
+        group_commit: GroupCommitOptions | None = None,
     ) -> None:
         super().__init__(env)
+        self.writer = GroupCommit(self, group_commit or GroupCommitOptions())
+        """Where commands save: concurrent saves share a transaction (commands/group_commit.py)."""
         # Here, not in a composition root: tokens are saved through this application, and the
         # token cache must be one per process (a revocation made here takes effect at once).
         self.tokens = TokenService(self, token_cache_seconds)
@@ -228,6 +232,10 @@ class ComplaintsApp(Application[UUID]):
             by=by,
         )
 
+    def close(self) -> None:
+        self.writer.close()  # what is queued is written before the connections close
+        super().close()
+
     def get_complaint(self, complaint_id: UUID, version: int | None = None) -> Complaint:
         try:
             # The latest version comes from the repository's cache (fast-forwarded by one cheap
@@ -290,7 +298,7 @@ class ComplaintsApp(Application[UUID]):
             else None
         )
         try:
-            recordings: list[Recording[UUID]] = self.save(complaint, *extra, record)
+            recordings: list[Recording[UUID]] = self.writer.save(complaint, *extra, record)
         except IntegrityError:
             # Three things can collide: the complaint's next version (another writer won the
             # race), the idempotency record (the same key sent twice at once), or, for a filing,

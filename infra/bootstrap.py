@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
 from commands.application import ComplaintsApp
+from commands.group_commit import GroupCommitOptions
 from infra.persistence import database_from_url
 from infra.secrets import secret_box
 from infra.settings import Settings
@@ -38,7 +39,7 @@ from stream.relay import NatsRelay, RelayOptions, RelayPositions
 from stream.webhook_store import WebhookStore
 from stream.webhooks import WebhookWorker
 
-Section = TypeVar("Section", DeliveryPolicy, RelayOptions)
+Section = TypeVar("Section", DeliveryPolicy, RelayOptions, GroupCommitOptions)
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +148,11 @@ def bootstrap(settings: Settings) -> Services:
     (unless ``settings.create_tables`` is false)."""
     database = database_from_url(settings.database_url, settings)
     # The library creates its own tables here when CREATE_TABLE says so.
-    app = ComplaintsApp(env=database.env, token_cache_seconds=settings.token_cache_seconds)
+    app = ComplaintsApp(
+        env=database.env,
+        token_cache_seconds=settings.token_cache_seconds,
+        group_commit=section(GroupCommitOptions, settings, "group_commit_"),
+    )
     try:
         read_models = ReadModelStore(app)
         webhook_store = WebhookStore(app, secret_box(settings))

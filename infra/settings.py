@@ -61,6 +61,19 @@ class Settings(BaseSettings):
         description="Pause after a wake-up before reading, so that under load one batch carries"
         " many events: less CPU per event for at most this much more lag.",
     )
+    group_commit_enabled: bool = Field(
+        default=True,
+        description="Write the saves of concurrent commands of one process in one transaction"
+        " (each is answered after its transaction commits); false: one transaction per command.",
+    )
+    group_commit_window_seconds: float = Field(
+        default=0.0, ge=0, le=0.05,
+        description="How long the writer waits for more commands once none are queued (0: a"
+        " batch is what queued while the previous one was being written).",
+    )
+    group_commit_max_commands: int = Field(
+        default=64, ge=1, le=1000, description="Most commands written in one transaction."
+    )
     read_wait_seconds: float = Field(
         default=5.0, ge=0, description="How long a query with ?min_position=N waits for it."
     )
