@@ -1,13 +1,14 @@
 """Group commit: the saves of concurrent commands in one process written in one transaction.
 
 PostgreSQL's recorder takes the event table's lock for every transaction (the library serialises
-inserts so that notification ids commit in order), and holds it across several round trips; SQLite
-has one writer and a sync per transaction. So one transaction per command makes every process's
-writes queue behind one lock, one command at a time. Here a single writer thread takes what
-request threads hand it (``save``): whatever queued while it wrote the previous batch (and,
-if ``window_seconds`` is set, what comes within that time), up to ``max_commands``, and
-writes it with one ``Application.save``: the lock is taken once per batch. Each caller is answered only after its batch commits (durability
-unchanged), with its own recordings, or with the error it would have met alone:
+inserts so that notification ids commit in order); SQLite has one writer and a sync per
+transaction. So one transaction per command makes every process's writes queue behind one lock,
+one command at a time. Here a single writer thread takes what request threads hand it
+(``save``): whatever queued while it wrote the previous batch (and, if ``window_seconds`` is
+set, what comes within that time), up to ``max_commands``, and writes it with one
+``Application.save``: the lock is taken once per batch. Each caller is answered only after its
+batch commits (durability unchanged), with its own recordings, or with the error it would have
+met alone:
 
 - ``IntegrityError`` (a version, an idempotency record or a reference already taken): the losers
   are found by asking the store which of their first versions now exist; they get the
