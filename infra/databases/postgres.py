@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import select
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -34,6 +35,7 @@ from eventsourcing.postgres import (
 )
 from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
+from psycopg_pool import ConnectionPool
 
 from projections.coordination import Coordinator
 from projections.database import Database, StoredRow
@@ -499,6 +501,25 @@ class PostgresDatabase(Database, PostgresApplicationRecorder):
 
 
 class PostgresFactory(library.PostgresFactory):
-    """The library's PostgreSQL factory, with ``PostgresDatabase`` as the application recorder."""
+    """The library's PostgreSQL factory, with ``PostgresDatabase`` as the application recorder
+    and a pre-ping that costs no round trip."""
 
     application_recorder_class = PostgresDatabase
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        if self.datastore.pre_ping:
+            # The library's pre-ping (psycopg_pool's check) sends a query on every checkout: a
+            # round trip per read and per write, a third of a command's database time. A pooled
+            # connection the server closed (restart, terminated backend) has the server's last
+            # words or EOF waiting on its socket, so only such a connection is pinged (and then
+            # discarded by the pool). psycopg_pool takes ``check`` only at construction.
+            self.datastore.pool._check = ping_if_readable  # type: ignore[attr-defined]
+
+
+def ping_if_readable(conn: psycopg.Connection[Any]) -> None:
+    """Pings ``conn`` (raising if it is dead) only if its socket has something to read: an idle
+    connection in good health has nothing, a closed one has EOF or the server's farewell."""
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        ConnectionPool.check_connection(conn)
