@@ -8,7 +8,7 @@ idempotency keys.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -57,6 +57,9 @@ from commands.sla_watch import WATCHER, Settled, escalation_for, settle
 from commands.tokens import TokenService
 
 REFERENCE_ATTEMPTS = 5
+
+Steps = Generator[tuple[Any, ...], "list[Recording[UUID]]", "CommandResult"]
+"""A command's steps: yields what to save, is sent the recordings, returns the result."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,62 @@ class ComplaintsApp(Application[UUID]):
     # ---- complaints ------------------------------------------------------------------------
 
     def file_complaint(self, command: FileComplaint, ctx: CommandContext) -> CommandResult:
+        return self._run(self._file(command, ctx))
+
+    async def file_complaint_async(
+        self, command: FileComplaint, ctx: CommandContext
+    ) -> CommandResult:
+        """``file_complaint`` for an event loop: decided on the loop, the save awaited."""
+        return await self._run_async(self._file(command, ctx))
+
+    def handle(self, complaint_id: UUID, command: Command, ctx: CommandContext) -> CommandResult:
+        """Applies an update command (one of ``DECISIONS``) to the complaint: replays an
+        idempotent retry, checks ``If-Match``, decides, saves."""
+        return self._run(self._handle(complaint_id, command, ctx))
+
+    async def handle_async(
+        self, complaint_id: UUID, command: Command, ctx: CommandContext
+    ) -> CommandResult:
+        """``handle`` for an event loop: decided on the loop, the save awaited."""
+        return await self._run_async(self._handle(complaint_id, command, ctx))
+
+    # ---- running a command's steps ---------------------------------------------------------
+    #
+    # A command is written once, as a generator of its steps (``Steps``): it decides, then
+    # yields what to save and receives the recordings (or has the ``IntegrityError`` thrown
+    # in), possibly more than once (a reference drawn again), and returns its result. Two
+    # drivers run it: ``_run`` blocks on each save (CLI, watcher, tests), ``_run_async`` awaits
+    # it, so an HTTP worker's event loop keeps serving while the group-commit writer writes.
+
+    def _run(self, steps: Steps) -> CommandResult:
+        try:
+            save = next(steps)
+            while True:
+                try:
+                    recordings = self.writer.save(*save)
+                except IntegrityError as conflict:
+                    save = steps.throw(conflict)
+                else:
+                    save = steps.send(recordings)
+        except StopIteration as done:
+            result: CommandResult = done.value
+            return result
+
+    async def _run_async(self, steps: Steps) -> CommandResult:
+        try:
+            save = next(steps)
+            while True:
+                try:
+                    recordings = await self.writer.save_async(*save)
+                except IntegrityError as conflict:
+                    save = steps.throw(conflict)
+                else:
+                    save = steps.send(recordings)
+        except StopIteration as done:
+            result: CommandResult = done.value
+            return result
+
+    def _file(self, command: FileComplaint, ctx: CommandContext) -> Steps:
         print_ = fingerprint("file", None, command) if ctx.idempotency_key else ""
         if replay := self._replay(ctx, print_):
             return replay
@@ -128,18 +187,25 @@ class ComplaintsApp(Application[UUID]):
             self._apply_sla(complaint, None, ctx.provenance)
             index = ComplaintReference.register(reference, complaint.id)
             try:
-                return self._save(complaint, ctx, print_, extra=(index,))
+                return (yield from self._save(complaint, ctx, print_, extra=(index,)))
             except _ReferenceTakenError:
                 continue
         raise ConcurrencyConflictError("could not allocate a unique complaint reference")
 
-    def handle(self, complaint_id: UUID, command: Command, ctx: CommandContext) -> CommandResult:
-        """Applies an update command (one of ``DECISIONS``) to the complaint: replays an
-        idempotent retry, checks ``If-Match``, decides, saves."""
+    def _handle(self, complaint_id: UUID, command: Command, ctx: CommandContext) -> Steps:
         decide = DECISIONS[type(command)]
-        return self._update(
-            complaint_id, command, ctx, lambda c: decide(self, c, command, ctx.provenance)
+        print_ = (
+            fingerprint(type(command).__name__, str(complaint_id), command)
+            if ctx.idempotency_key
+            else ""
         )
+        if replay := self._replay(ctx, print_):
+            return replay
+        complaint = self.get_complaint(complaint_id)
+        if ctx.expected_version is not None and ctx.expected_version != complaint.version:
+            raise PreconditionFailedError(ctx.expected_version, complaint.version)
+        decide(self, complaint, command, ctx.provenance)
+        return (yield from self._save(complaint, ctx, print_))
 
     # ---- decisions that need the application (its clock, its SLA terms) ----------------------
 
@@ -196,7 +262,7 @@ class ComplaintsApp(Application[UUID]):
             if not settled.recorded:
                 return settled
             try:
-                self._save(complaint, CommandContext(WATCHER, "system", WATCHER), "")
+                self._run(self._save(complaint, CommandContext(WATCHER, "system", WATCHER), ""))
             except ConcurrencyConflictError:
                 if attempt == 3:
                     raise
@@ -263,33 +329,13 @@ class ComplaintsApp(Application[UUID]):
 
     # ---- the handler skeleton --------------------------------------------------------------
 
-    def _update(
-        self,
-        complaint_id: UUID,
-        command: Command,
-        ctx: CommandContext,
-        decide: Callable[[Complaint], None],
-    ) -> CommandResult:
-        print_ = (
-            fingerprint(type(command).__name__, str(complaint_id), command)
-            if ctx.idempotency_key
-            else ""
-        )
-        if replay := self._replay(ctx, print_):
-            return replay
-        complaint = self.get_complaint(complaint_id)
-        if ctx.expected_version is not None and ctx.expected_version != complaint.version:
-            raise PreconditionFailedError(ctx.expected_version, complaint.version)
-        decide(complaint)
-        return self._save(complaint, ctx, print_)
-
     def _save(
         self,
         complaint: Complaint,
         ctx: CommandContext,
         print_: str,
         extra: tuple[Any, ...] = (),
-    ) -> CommandResult:
+    ) -> Steps:
         record = (
             IdempotencyRecord.record(
                 ctx.principal, ctx.idempotency_key, print_, complaint.id, complaint.version
@@ -298,7 +344,7 @@ class ComplaintsApp(Application[UUID]):
             else None
         )
         try:
-            recordings: list[Recording[UUID]] = self.writer.save(complaint, *extra, record)
+            recordings: list[Recording[UUID]] = yield (complaint, *extra, record)
         except IntegrityError:
             # Three things can collide: the complaint's next version (another writer won the
             # race), the idempotency record (the same key sent twice at once), or, for a filing,
@@ -355,6 +401,7 @@ class _ReferenceTakenError(Exception):
 
 
 Decision = Callable[[ComplaintsApp, Complaint, Any, Provenance], None]
+
 
 # What each update command asks of the complaint: adding a command is a model, a line here and a
 # route (api/routers/complaints.py). Due instants are computed here, in the application (its

@@ -25,10 +25,11 @@ The library has no such thing (its ``save`` is synchronous and per call), hence 
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -58,21 +59,27 @@ class GroupCommitOptions:
 
 @dataclass(eq=False)
 class _Save:
-    """One caller's save: its events, and the outcome the writer hands back."""
+    """One caller's save: its events, and how the writer hands back the outcome (``done``: a
+    threading event's ``set``, or an asyncio future's, called on its loop)."""
 
     events: list[DomainEventProtocol[UUID]]
     originators: frozenset[UUID]
-    done: threading.Event = field(default_factory=threading.Event)
+    done: Callable[[], None]
     recordings: list[Recording[UUID]] = field(default_factory=list)
     error: BaseException | None = None
 
     def succeed(self, recordings: list[Recording[UUID]]) -> None:
         self.recordings = recordings
-        self.done.set()
+        self.done()
 
     def fail(self, error: BaseException) -> None:
         self.error = error
-        self.done.set()
+        self.done()
+
+    def outcome(self) -> list[Recording[UUID]]:
+        if self.error is not None:
+            raise self.error
+        return self.recordings
 
 
 class GroupCommit:
@@ -93,20 +100,40 @@ class GroupCommit:
 
     def save(self, *objs: Any) -> list[Recording[UUID]]:
         events = _collect(objs)
-        if not self.options.enabled:
+        written = threading.Event()
+        pending = _Save(events, frozenset(e.originator_id for e in events), written.set)
+        if not self._enqueue(pending):
             return self._app.save(*events)
-        pending = _Save(events, frozenset(e.originator_id for e in events))
+        written.wait()
+        return pending.outcome()
+
+    async def save_async(self, *objs: Any) -> list[Recording[UUID]]:
+        """``save`` for an event loop: the loop goes on serving while the batch is written."""
+        events = _collect(objs)
+        loop = asyncio.get_running_loop()
+        written: asyncio.Future[None] = loop.create_future()
+
+        def done() -> None:  # called on the writer thread
+            loop.call_soon_threadsafe(_resolve, written)
+
+        pending = _Save(events, frozenset(e.originator_id for e in events), done)
+        if not self._enqueue(pending):
+            return self._app.save(*events)
+        await written
+        return pending.outcome()
+
+    def _enqueue(self, pending: _Save) -> bool:
+        """Hands ``pending`` to the writer; False when it is to be written directly."""
+        if not self.options.enabled:
+            return False
         with self._lock:  # so that nothing is queued behind the writer's last batch
             if self._closed:
-                return self._app.save(*events)
+                return False
             if self._writer is None:
                 self._writer = threading.Thread(target=self._run, name="group-commit", daemon=True)
                 self._writer.start()
             self._queue.put(pending)
-        pending.done.wait()
-        if pending.error is not None:
-            raise pending.error
-        return pending.recordings
+        return True
 
     def close(self) -> None:
         """Writes what is queued, then stops the writer; later saves are written directly."""
@@ -210,6 +237,11 @@ class GroupCommit:
             recorder.select_events(originator, gt=version - 1, lte=version, limit=1)
             for originator, version in first.items()
         )
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():  # a cancelled request no longer waits; its save still happens
+        future.set_result(None)
 
 
 def _collect(objs: Sequence[Any]) -> list[DomainEventProtocol[UUID]]:

@@ -13,6 +13,7 @@ A PUT of what is already in force records nothing and answers the current versio
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -134,8 +135,15 @@ class Saved(Generic[T]):
 class SlaConfigService:
     """Business calendars and the SLA policy of one store (``app.sla``)."""
 
+    TERMS_CACHE_SECONDS = 1.0
+    """How long ``terms_for`` reuses the policy and calendars it read. Every filing asks for
+    them, and reading them cost a round trip or two (more than the rest of a filing's reads);
+    a change made in this process is seen at once, one made in another within this time."""
+
     def __init__(self, app: Application[UUID]) -> None:
         self._app = app
+        self._in_force: dict[str, tuple[float, Any]] = {}
+        """``terms_for``'s cache: "policy" or a calendar's name -> (when read, what)."""
 
     # ---- calendars ---------------------------------------------------------------------------
 
@@ -262,9 +270,19 @@ class SlaConfigService:
     ) -> tuple[Policy, Rule, Calendar]:
         """What a complaint filed now is measured by: the policy in force, its first rule that
         matches, and the current version of that rule's calendar."""
-        policy = self.policy()
+        policy: Policy = self._cached("", self.policy)
         rule = policy.rule_for(severity=severity, tier=tier, category=category, channel=channel)
-        return policy, rule, self.calendar(rule.calendar)
+        calendar: Calendar = self._cached(rule.calendar, lambda: self.calendar(rule.calendar))
+        return policy, rule, calendar
+
+    def _cached(self, key: str, read: Callable[[], Any]) -> Any:
+        now = time.monotonic()
+        hit = self._in_force.get(key)
+        if hit is not None and now - hit[0] < self.TERMS_CACHE_SECONDS:
+            return hit[1]
+        value = read()
+        self._in_force[key] = (now, value)
+        return value
 
     # ---- helpers -----------------------------------------------------------------------------
 
@@ -316,6 +334,7 @@ class SlaConfigService:
         the idempotency record. ``what`` names it in refusals; ``request`` is fingerprinted;
         ``version`` reads a stored version, ``current`` the version an aggregate is at."""
         print_ = fingerprint(*request) if ctx.idempotency_key else ""
+        self._in_force.clear()  # filings in this process see the change at once
         replay = self._replay(ctx, print_)
         if replay is None:
             existing = load()

@@ -77,9 +77,13 @@ def respond(
     return as_json(complaint, status, **headers)
 
 
+# Command routes are ``async``: the command is decided on the event loop (a cached complaint and
+# one short query) and its save awaited while the group-commit writer writes, so a worker needs
+# no thread per command in flight and no thread hop (both cost more CPU than the command itself;
+# docs/performance.md).
 @router.post("", status_code=201, response_model=ComplaintPublic, responses=COMMAND_ERRORS)
-def file_complaint(command: FileComplaint, app: AppDep, ctx: ContextDep) -> Response:
-    result = app.file_complaint(command, ctx)
+async def file_complaint(command: FileComplaint, app: AppDep, ctx: ContextDep) -> Response:
+    result = await app.file_complaint_async(command, ctx)
     return respond(app, result, 201, Location=f"/complaints/{result.complaint_id}")
 
 
@@ -139,10 +143,10 @@ def command_route(
 ) -> None:
     """Adds ``POST /complaints/{id}/<action>``; ``roles``: only these may send it (else 403)."""
 
-    def route(
+    async def route(
         complaint_id: ComplaintId, command: Command, app: AppDep, ctx: ContextDep
     ) -> Response:
-        return respond(app, app.handle(parse_id(complaint_id), command, ctx))
+        return respond(app, await app.handle_async(parse_id(complaint_id), command, ctx))
 
     # FastAPI reads the body's model from the annotation (a string here, as in every module).
     route.__annotations__["command"] = model

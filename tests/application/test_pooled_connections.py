@@ -32,7 +32,7 @@ def test_a_connection_the_server_dropped_is_replaced_without_an_error(
         with datastore.get_connection() as conn:
             pid = conn.info.backend_pid
         with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))  # waits for it
         # Our own read (no retry around it) and a command both work at once.
         with services.read_models.read() as tx:
             assert tx.rows("SELECT 1 AS one") == [{"one": 1}]
