@@ -51,7 +51,9 @@ CATEGORIES = [c.value for c in Category]
 CHANNELS = [c.value for c in Channel]
 SEVERITIES = [s.value for s in Severity]
 RESOLUTIONS = [r.value for r in ResolutionCode]
-DESCRIPTIONS = ["screen cracked", "parcel late", "charged twice", "agent was rude", "refund missing"]
+DESCRIPTIONS = [
+    "screen cracked", "parcel late", "charged twice", "agent was rude", "refund missing"
+]
 FIRST_RESPONSE, RESOLUTION = SlaMetric.FIRST_RESPONSE.value, SlaMetric.RESOLUTION.value
 METRICS = (FIRST_RESPONSE, RESOLUTION)
 BREACH_ESCALATION = {FIRST_RESPONSE: 1, RESOLUTION: 2}

@@ -35,6 +35,7 @@ from projections.database import database_of  # noqa: E402
 from projections.projection import Positioned, Projection  # noqa: E402
 from projections.store import Tx  # noqa: E402
 
+
 def generate(settings: Settings, complaints: int, seed: int) -> None:
     app = bootstrap(settings).app
     if app.recorder.max_notification_id():

@@ -333,7 +333,8 @@ class PostgresDatabase(Database, PostgresApplicationRecorder):
         # As insert_events does: the table locked against other writers (notification ids are
         # given in commit order), listeners told; the ids come from the column's sequence.
         copy_events = SQL(
-            "COPY {}.{} (originator_id, originator_version, topic, state) FROM STDIN (FORMAT BINARY)"
+            "COPY {}.{} (originator_id, originator_version, topic, state)"
+            " FROM STDIN (FORMAT BINARY)"
         ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
         written = 0
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
