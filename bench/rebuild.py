@@ -3,142 +3,66 @@
     uv run python bench/rebuild.py generate --db URL [--complaints 200000]
     uv run python bench/rebuild.py rebuild --db URL
 
-``generate`` writes about five events per complaint (a year of filings with realistic lifecycles:
-assignment, replies, escalation, closing, some reopening), in time order, bulk-inserted through
-``app.mapper.to_stored_event`` + ``app.recorder.insert_events``. ``rebuild`` rebuilds the three
-views as ``complaints projections rebuild --all`` does (``Runner.rebuild``: reset, replay in bulk
-batches, build the indexes, catch up) and prints events/s (overall, and per projection over the time
-spent in its handler), the index-building time and the process's peak RSS. Run the phases as
-separate processes so that the rebuild's RSS is its own. Use a database or schema of its own
-(e.g. ...bench?schema=bench).
+``generate`` writes about nine events per complaint (a year of filings with their SLA clocks,
+realistic lifecycles and the deadline watcher's records: ``bench/generated_store.py``), made by the
+application's mapper and appended in bulk by ``Database.append_in_bulk`` (COPY on PostgreSQL, one
+``executemany`` on SQLite), streamed in one transaction: memory stays flat at any size. It prints
+its progress every million events (``--complaints 112000``: about 1M events).
+
+``rebuild`` rebuilds every view as ``complaints projections rebuild --all`` does
+(``Runner.rebuild``: reset, replay in bulk batches, build the indexes, catch up) and prints events/s
+(overall, and per projection over the time spent in its handler), the index-building time, the
+process's CPU time and peak RSS. Run the phases as separate processes so that the rebuild's RSS is
+its own. Use a database or schema of its own (PostgreSQL: ``...bench?schema=bench``, the schema
+created first).
 """
 
 from __future__ import annotations
 
 import argparse
-import heapq
 import os
-import random
 import resource
 import sys
 import time
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
+
+from eventsourcing.persistence import StoredEvent
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aggregates.complaint import Complaint  # noqa: E402
-from aggregates.vocabulary import Category, Channel, ResolutionCode, Severity  # noqa: E402
+from bench.generated_store import stored_events  # noqa: E402
 from infra.bootstrap import bootstrap  # noqa: E402
 from infra.settings import Settings  # noqa: E402
+from projections.database import database_of  # noqa: E402
 from projections.projection import Positioned, Projection  # noqa: E402
 from projections.store import Tx  # noqa: E402
-
-WHO = {"actor": "bench", "correlation_id": "bench", "causation_id": None}
-AGENTS = [f"agent-{i}" for i in range(60)]
-TEAMS = [f"team-{i}" for i in range(8)]
-REGIONS = ["east", "west", "north", "south", "central", "overseas", None]
-CATEGORIES = [c.value for c in Category]
-CHANNELS = [c.value for c in Channel]
-SEVERITIES = [s.value for s in Severity]
-
-
-def lifecycle(rng: random.Random) -> list[tuple[float, str]]:
-    """Hours after filing, and action: on average about four events after the filing."""
-    hours, steps = 0.0, []
-    for action in ("assign", "reply", "note"):
-        hours += rng.expovariate(1 / 6)
-        steps.append((hours, action))
-    if rng.random() < 0.15:
-        hours += rng.expovariate(1 / 12)
-        steps.append((hours, "escalate"))
-    if rng.random() < 0.9:
-        hours += rng.expovariate(1 / 24)
-        steps.append((hours, "close"))
-        if rng.random() < 0.08:
-            hours += rng.expovariate(1 / 48)
-            steps.append((hours, "reopen"))
-            hours += rng.expovariate(1 / 24)
-            steps.append((hours, "close"))
-    return steps
-
-
-def act(c: Complaint, action: str, when: datetime, rng: random.Random) -> None:
-    if action == "assign":
-        c.trigger_event(Complaint.Assigned, timestamp=when, assignee=rng.choice(AGENTS),
-                        team=rng.choice(TEAMS), reason=None, **WHO)
-    elif action in ("reply", "note"):
-        c.trigger_event(Complaint.Commented, timestamp=when, comment_id=uuid4().hex,
-                        body="We are looking into it.",
-                        visibility="customer" if action == "reply" else "internal", **WHO)
-    elif action == "escalate":
-        c.trigger_event(Complaint.Escalated, timestamp=when, level=c.escalation_level + 1,
-                        reason="slow", **WHO)
-    elif action == "close":
-        c.trigger_event(Complaint.Closed, timestamp=when,
-                        resolution_code=rng.choice([r.value for r in ResolutionCode]),
-                        summary="Resolved with the customer.", **WHO)
-    elif action == "reopen":
-        c.trigger_event(Complaint.Reopened, timestamp=when, reason="came back", **WHO)
 
 
 def generate(settings: Settings, complaints: int, seed: int) -> None:
     app = bootstrap(settings).app
     if app.recorder.max_notification_id():
         sys.exit("the store is not empty: use a fresh database or schema")
-    rng = random.Random(seed)
-    start = datetime(2025, 1, 1, tzinfo=UTC)
-    year = timedelta(days=365).total_seconds()
-    filings = sorted(rng.uniform(0, year) for _ in range(complaints))
-    due: list[tuple[float, int, Complaint, list[tuple[float, str]]]] = []
-    buffer: list[Any] = []
-    written, seq, began = 0, 0, time.monotonic()
+    began, counted = time.monotonic(), [0]
 
-    def flush() -> None:
-        nonlocal written
-        app.recorder.insert_events(buffer)
-        written += len(buffer)
-        buffer.clear()
+    def counting(events: Iterator[StoredEvent]) -> Iterator[StoredEvent]:
+        for counted[0], event in enumerate(events, 1):  # noqa: B007 - counted is read below
+            if counted[0] % 1_000_000 == 0:
+                elapsed = time.monotonic() - began
+                print(f"  {counted[0]:>11,} events in {elapsed:6.1f}s "
+                      f"({counted[0] / elapsed:,.0f}/s), peak RSS {peak_rss_mib():,.0f} MiB",
+                      flush=True)
+            yield event
 
-    for n, offset in enumerate(filings):
-        when = start + timedelta(seconds=offset)
-        while due and due[0][0] <= offset:
-            t, _, c, plan = heapq.heappop(due)
-            act(c, plan.pop(0)[1], start + timedelta(seconds=t), rng)
-            buffer += [app.mapper.to_stored_event(e) for e in c.collect_events()]
-            if plan:
-                heapq.heappush(due, (plan[0][0], seq := seq + 1, c, plan))
-        c = Complaint._create(  # noqa: SLF001 - a bulk loader bypasses the intake rules on purpose
-            Complaint.Filed, id=uuid4(), timestamp=when, reference=f"C-{n:08X}",
-            customer={"id": f"CUST-{rng.randrange(50_000)}", "name": "Customer", "phone": "1",
-                      "tier": "vip" if rng.random() < 0.1 else "standard"},
-            product={"name": rng.choice(["X9", "K2", "M5"]), "model": None},
-            category=rng.choice(CATEGORIES), subject="Problem with my order",
-            description=rng.choice(["screen cracked", "parcel late", "charged twice",
-                                    "agent was rude", "refund missing"]),
-            occurred_at=None, location=None, attachments=[], expected_remedy=None,
-            channel=rng.choice(CHANNELS), severity=rng.choice(SEVERITIES),
-            region=rng.choice(REGIONS), received_by="bench", received_at=when, **WHO,
-        )
-        buffer += [app.mapper.to_stored_event(e) for e in c.collect_events()]
-        plan = [(offset + h * 3600, a) for h, a in lifecycle(rng)]
-        heapq.heappush(due, (plan[0][0], seq := seq + 1, c, plan))
-        if len(buffer) >= 10_000:
-            flush()
-    while due:
-        t, _, c, plan = heapq.heappop(due)
-        act(c, plan.pop(0)[1], start + timedelta(seconds=t), rng)
-        buffer += [app.mapper.to_stored_event(e) for e in c.collect_events()]
-        if plan:
-            heapq.heappush(due, (plan[0][0], seq := seq + 1, c, plan))
-        if len(buffer) >= 10_000:
-            flush()
-    flush()
-    print(f"generated {written} events for {complaints} complaints "
-          f"in {time.monotonic() - began:.1f}s")
+    written = database_of(app).append_in_bulk(counting(stored_events(app, complaints, seed)))
+    elapsed = time.monotonic() - began
+    print(f"generated {written:,} events for {complaints:,} complaints in {elapsed:.1f}s "
+          f"= {written / elapsed:,.0f} events/s; peak RSS {peak_rss_mib():,.0f} MiB")
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class Timed(Projection):

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import threading
 from abc import abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import ApplicationRecorder, Notification, Tracking
+from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent, Tracking
 
 from projections.coordination import Coordinator
 from projections.dialect import Dialect
@@ -95,6 +95,15 @@ class Database(ApplicationRecorder):
         A window of positions rather than "the next N of these topics": asking for the next N
         with a topic filter let PostgreSQL choose to fetch and sort the whole rest of the log on
         every page when its statistics are off, which made a rebuild quadratic."""
+
+    @abstractmethod
+    def append_in_bulk(self, events: Iterable[StoredEvent]) -> int:
+        """Appends ``events`` (the mapper's stored events) in one transaction, in their order:
+        the rows ``insert_events`` would write, numbered by the store as it numbers them, but
+        written in bulk (COPY, one multi-row statement) and consumed as a stream, so that a
+        store of millions of events loads in minutes and in constant memory. Returns how many.
+        For loading stores (``bench/rebuild.py``): unlike ``insert_events`` it returns no
+        notification ids and writes nothing but the events."""
 
     # ---- our own tables ---------------------------------------------------------------------
 

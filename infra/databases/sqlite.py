@@ -21,7 +21,7 @@ from typing import IO, Any
 from uuid import UUID
 
 from eventsourcing import sqlite as library
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore, SQLiteTrackingRecorder
 
 from projections.coordination import Coordinator
@@ -254,6 +254,22 @@ class SQLiteDatabase(Database, SQLiteApplicationRecorder):
         self, first: int, last: int, topics: Sequence[str]
     ) -> Sequence[Notification | StoredRow]:
         return self.select_notifications(first, limit=last - first + 1, stop=last, topics=topics)
+
+    def append_in_bulk(self, events: Iterable[StoredEvent]) -> int:
+        # The library's own insert statement, executed over the stream in one transaction (it
+        # executes one statement per event to return their rowids, which are the positions).
+        written = 0
+
+        def rows() -> Iterator[tuple[Any, int, str, bytes]]:
+            nonlocal written
+            for e in events:
+                written += 1
+                key = e.originator_id.hex if isinstance(e.originator_id, UUID) else e.originator_id
+                yield key, e.originator_version, e.topic, e.state
+
+        with self.transaction(commit=True) as cursor:
+            cursor.executemany(self.insert_events_statement, rows())
+        return written
 
     # ---- our own tables ---------------------------------------------------------------------
 
