@@ -1,10 +1,11 @@
 """Issue 10's acceptance: a server killed (SIGKILL) in the middle of group-committed batches
 loses no acknowledged command and acknowledges none that was not committed; the requests it
-never answered, retried with their Idempotency-Key against a new server, are applied once.
+never answered, retried with their Idempotency-Key against a new server (the API in the test's
+process: a second server process would only add its start-up time), are applied once.
 
 32 clients file complaints and comment on them through a real `complaints serve` process until
-at least 100 commands are acknowledged; then the process is killed with every client mid-request
-(so the writer thread is mid-batch or has one queued). Every command carries a unique text, so
+at least 100 commands are acknowledged; then the process is killed while each client has a
+request in flight, at whatever stage of the batching it is. Every command carries a unique text, so
 the store's events can be counted against the answers. Both stores; only PostgreSQL can show
 that the commands really shared transactions (rows one transaction wrote share its ``xmin``).
 """
@@ -19,8 +20,10 @@ from uuid import UUID
 
 import httpx
 import psycopg
+from fastapi.testclient import TestClient
 
 from aggregates.complaint import Complaint
+from api.app import create_app
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from infra.bootstrap import bootstrap
@@ -55,9 +58,9 @@ def test_a_kill_mid_batch_loses_no_acknowledged_command_and_retries_apply_once(
     if transactions is not None:  # one per command (and one for the token) without batching
         assert transactions < at_death.total(), "no two commands shared a transaction"
 
-    with server_process(settings, tmp_path) as server:
-        retry(server.url, token, ledger.unanswered)
-    with bootstrap(settings) as services:
+    with bootstrap(settings) as services:  # a new server on the store: the API in this process
+        with TestClient(create_app(services)) as http:
+            retry(http, token, ledger.unanswered)
         assert Counter(stored_texts(services.app)) == acked + unanswered  # each exactly once
 
 
@@ -65,6 +68,10 @@ def agent_token(settings: Settings) -> str:
     ctx = CommandContext(principal="loader", role="admin", correlation_id="kill9")
     with bootstrap(settings) as services:
         return services.app.tokens.issue("loader", "agent", ctx).secret
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def refuses_connections(url: str) -> bool:
@@ -113,11 +120,11 @@ def transactions_holding_events(settings: Settings) -> int | None:
     return int(row[0])
 
 
-def retry(url: str, token: str, unanswered: list[Sent]) -> None:
+def retry(http: TestClient, token: str, unanswered: list[Sent]) -> None:
     """Each request again, same key and body: answered now, as a replay or applied for the
     first time (the store is counted afterwards)."""
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as http:
-        answers = [
-            http.post(s.path, json=s.body, headers={"Idempotency-Key": s.key}) for s in unanswered
-        ]
+    answers = [
+        http.post(s.path, json=s.body, headers={"Idempotency-Key": s.key, **bearer(token)})
+        for s in unanswered
+    ]
     assert [a.status_code for a in answers if not a.is_success] == []
