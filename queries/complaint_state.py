@@ -31,6 +31,7 @@ from commands.shapes import (
     ProductBase,
 )
 from queries.event_positions import event_position
+from queries.latest_complaints import LatestComplaints
 
 EMBEDDED_COMMENTS = 10
 """How many of its latest comments a complaint's representation carries."""
@@ -190,6 +191,12 @@ def get_complaint(
 ) -> ComplaintPublic:
     complaint = app.get_complaint(complaint_id, version=version)
     return represent(complaint, event_position(app, complaint_id, complaint.version), app.clock())
+
+
+def read_complaint(latest: LatestComplaints, complaint_id: UUID) -> ComplaintPublic:
+    """The complaint as last stored (a strongly consistent read), its clocks read now."""
+    complaint, position = latest.get(complaint_id)
+    return represent(complaint, position, latest.app.clock())
 
 
 def get_complaint_as_of(app: ComplaintsApp, complaint_id: UUID, as_of: datetime) -> ComplaintPublic:
