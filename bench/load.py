@@ -603,6 +603,7 @@ def read_phases(args: argparse.Namespace) -> list[PhaseSpec]:
             lambda c, p, t, n=n: read_loop(c, n, args.seconds, p, "get one", one_path(t)),
         )
         for n in args.gets
+        if "one" in args.reads
     ]
     specs += [
         PhaseSpec(
@@ -610,6 +611,7 @@ def read_phases(args: argparse.Namespace) -> list[PhaseSpec]:
             lambda c, p, t, n=n: read_loop(c, n, args.seconds, p, "list", [LIST_PATH]),
         )
         for n in args.gets
+        if "list" in args.reads
     ]
     return specs
 
@@ -642,6 +644,9 @@ async def run_phases(
     phases: dict[tuple[str, str], Phase] = {}
     for spec in specs:
         for target in targets:
+            for proc in target.procs:
+                if proc.poll() is not None:
+                    print(f"\nwarning: {target.label}: {proc.args} exited with {proc.returncode}")
             client = Client(args.client, target.url, target.token, spec.limit)
             phase = Phase(f"{spec.title}, {target.label}, {args.client} client")
             phases[spec.key, target.label] = await measure(
@@ -666,8 +671,25 @@ async def prepare(args: argparse.Namespace, target: Target) -> None:
         while len(target.filed) < args.seed:
             await closed_loop(client, 16, 0.5, phase, file_only=True, filed=target.filed)
         await client.close()
-    if args.gets and args.projections != "none" and target.procs:
-        time.sleep(1)  # let the list view catch up with the warm-up before reading it
+    if args.gets and "list" in args.reads:
+        await list_filled(client_of(args, target, 1))
+
+
+async def list_filled(client: Client, timeout: float = 60) -> None:
+    """Waits until the list view has rows (its projection is running and caught up some)."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        status, body = await client.get("/complaints?limit=1")
+        if status == 200 and json.loads(body)["items"]:
+            await client.close()
+            return
+        await asyncio.sleep(0.2)
+    await client.close()
+    raise SystemExit("the list view stayed empty: is its projection running?")
+
+
+def client_of(args: argparse.Namespace, target: Target, limit: int) -> Client:
+    return Client(args.client, target.url, target.token, limit)
 
 
 async def drive(args: argparse.Namespace, targets: list[Target]) -> dict[tuple[str, str], Phase]:
@@ -750,6 +772,9 @@ def main() -> None:
                         help="open-loop offered commands/s, comma-separated (default: 500,1000)")
     parser.add_argument("--gets", type=numbers, default=[16, 64],
                         help="closed-loop connection counts of the read phases (default: 16,64)")
+    parser.add_argument("--reads", type=lambda text: text.split(","), default=["one", "list"],
+                        help="which read phases: one (GET /complaints/{id}), list (GET"
+                        " /complaints); comma-separated (default: one,list)")
     parser.add_argument("--seed", type=int, default=500,
                         help="complaints filed for the read phases when no command phase runs")
     parser.add_argument("--max-connections", type=int, default=256,

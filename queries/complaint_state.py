@@ -157,11 +157,7 @@ class ComplaintPublic(ComplaintBase, _ComplaintIdentity):
 
 def represent(complaint: Complaint, position: int | None, now: datetime) -> ComplaintPublic:
     """``complaint`` as answered, its SLA clocks read at ``now``."""
-    fields: dict[str, Any] = {
-        name: getattr(complaint, name)
-        for name in ComplaintPublic.model_fields
-        if name not in _NOT_ATTRIBUTES
-    }
+    fields: dict[str, Any] = {name: getattr(complaint, name) for name in _ATTRIBUTES}
     return ComplaintPublic(
         id=complaint.id,
         version=complaint.version,
@@ -181,6 +177,8 @@ _NOT_ATTRIBUTES = {
     "id", "version", "position", "filed_at", "updated_at", "comments", "comment_count",
     "comments_url", "sla",
 }
+# The others, listed once (``model_fields`` is a property of the class, not free to read).
+_ATTRIBUTES = tuple(name for name in ComplaintPublic.model_fields if name not in _NOT_ATTRIBUTES)
 
 
 def get_complaint(
