@@ -433,12 +433,17 @@ def complaints_command(checkout: str | None) -> list[str]:
 
 
 def start_app(
-    label: str, database_url: str, workers: int, projections: str, checkout: str | None = None
+    label: str,
+    database_url: str,
+    workers: int,
+    projections: str,
+    checkout: str | None = None,
+    log_level: str = "warning",
 ) -> Target:
     env = {
         **os.environ,
         "COMPLAINTS_DATABASE_URL": database_url,
-        "COMPLAINTS_LOG_LEVEL": "warning",
+        "COMPLAINTS_LOG_LEVEL": log_level,
         "COMPLAINTS_WEBHOOKS_IN_SERVE": "false",
     }
     complaints = complaints_command(checkout)
@@ -755,6 +760,9 @@ def main() -> None:
         help="read models kept inside `serve` (the embedded default), in a separate"
         " `complaints projections run` process, or nowhere (write path alone)",
     )
+    parser.add_argument("--log-level", default="warning",
+                        help="COMPLAINTS_LOG_LEVEL of the servers started (default: %(default)s;"
+                        " info, the documented default, also writes uvicorn's access log)")
     parser.add_argument("--url", help="target an already running server instead of starting one")
     parser.add_argument("--token", help="bearer token (agent role) for --url")
     parser.add_argument("--baseline", metavar="DIR",
@@ -800,12 +808,13 @@ def main() -> None:
     try:
         if args.baseline:
             targets.append(start_app("baseline", args.baseline_database_url, args.workers,
-                                     args.projections, checkout=args.baseline))
+                                     args.projections, args.baseline, args.log_level))
         if args.url:
             targets.append(Target("this", args.url, args.token or ""))
             where = args.url
         else:
-            targets.append(start_app("this", args.database_url, args.workers, args.projections))
+            targets.append(start_app("this", args.database_url, args.workers, args.projections,
+                                     log_level=args.log_level))
             where = (f"{args.database_url.split(':')[0]}, serve --workers {args.workers},"
                      f" projections {args.projections}")
         print(f"target: {where}"
