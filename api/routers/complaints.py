@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import WithJsonSchema
 
 from aggregates.vocabulary import Role
+from api.blocking import in_thread
 from api.deps import AppDep, ContextDep, LatestComplaintsDep, PrincipalDep, require_role
 from api.problems import problem_responses
 from commands import models
@@ -25,6 +26,7 @@ from queries.complaint_state import (
     represent,
 )
 from queries.history import History, get_history
+from queries.latest_complaints import LatestComplaints
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])
 
@@ -85,7 +87,7 @@ def file_complaint(command: FileComplaint, app: AppDep, ctx: ContextDep) -> Resp
 
 
 @router.get("/by-reference/{reference}", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
-def get_by_reference(
+async def get_by_reference(
     reference: Annotated[
         str,
         Path(description="C-XXXX-XXXX, in any case, O for 0 and I or L for 1 accepted",
@@ -94,14 +96,18 @@ def get_by_reference(
     latest: LatestComplaintsDep,
     _: PrincipalDep,
 ) -> Response:
-    complaint = read_complaint(latest, latest.app.resolve_reference(reference))
+    complaint = await in_thread(read_by_reference, latest, reference)
     response = as_json(complaint)
     response.headers["Content-Location"] = f"/complaints/{complaint.id}"
     return response
 
 
+def read_by_reference(latest: LatestComplaints, reference: str) -> ComplaintPublic:
+    return read_complaint(latest, latest.app.resolve_reference(reference))
+
+
 @router.get("/{complaint_id}", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
-def get_one(
+async def get_one(
     complaint_id: ComplaintId,
     latest: LatestComplaintsDep,
     _: PrincipalDep,
@@ -109,8 +115,8 @@ def get_one(
 ) -> Response:
     cid = parse_id(complaint_id)
     if as_of:
-        return as_json(get_complaint_as_of(latest.app, cid, as_of))
-    return as_json(read_complaint(latest, cid))
+        return as_json(await in_thread(get_complaint_as_of, latest.app, cid, as_of))
+    return as_json(await in_thread(read_complaint, latest, cid))
 
 
 @router.get("/{complaint_id}/comments", response_model=CommentPage, responses=COMMAND_ERRORS)
