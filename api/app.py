@@ -28,6 +28,7 @@ from api.routers import projections as projection_status
 from api.stream_slots import StreamSlots
 from infra.bootstrap import Services, bootstrap
 from infra.settings import Settings
+from queries.latest_complaints import LatestComplaints
 
 GIL_SWITCH_INTERVAL = 0.0005
 
@@ -155,6 +156,7 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
     # What the routes' dependencies hand out (``api/deps.py``, ``api/read_models.py``, ...).
     api.state.settings = settings
     api.state.complaints = services.app
+    api.state.latest_complaints = LatestComplaints(services.app)
     api.state.read_models = services.read_models
     api.state.position_watcher = services.position_watcher
     api.state.event_watcher = services.event_watcher

@@ -15,6 +15,7 @@ from aggregates.vocabulary import Role
 from api.problems import ProblemError
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
+from queries.latest_complaints import LatestComplaints
 
 # ``fullmatch``, not ``^...$``: ``$`` also matches before a trailing newline.
 _HEADER_VALUE = re.compile(r"[\x21-\x7e]{1,200}")
@@ -43,6 +44,13 @@ async def get_app(request: Request) -> ComplaintsApp:
 
 
 AppDep = Annotated[ComplaintsApp, Depends(get_app)]
+
+
+async def get_latest_complaints(request: Request) -> LatestComplaints:
+    return request.app.state.latest_complaints  # type: ignore[no-any-return]
+
+
+LatestComplaintsDep = Annotated[LatestComplaints, Depends(get_latest_complaints)]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Command load generator (issue 10): closed and open loop, with same-run references and ratios.
+"""Load generator (issue 10): commands in closed and open loop, reads in closed loop, with
+same-run references and ratios.
 
 Each complaint goes through the realistic mix file -> assign -> comment (customer-visible) -> close,
 so commands are a quarter of each type. Phases, each ``--seconds`` long:
@@ -11,15 +12,24 @@ so commands are a quarter of each type. Phases, each ``--seconds`` long:
   ``--max-connections``). Latency runs from the scheduled time, so time spent waiting for a
   connection or for a slow previous step counts (no coordinated omission). Commands still unsent
   when the phase ends are reported as ``late``.
+- reads in closed loop at 16 and 64 connections (``--gets``): ``GET /complaints/{id}`` cycling over
+  the ids of the complaints filed earlier in this run (the warm-up and the command phases; with
+  neither, ``--seed`` complaints are filed first), then ``GET /complaints`` (the list view's first
+  page, 50 rows).
 
 References measured in the same run, with ratios printed:
 - ``bare``: the same stack (FastAPI + uvicorn, same worker count) answering 201 to
-  ``POST /complaints`` after validating a ``FileComplaint`` body, no storage, no auth; served by
-  this script in child processes. Closed loop at the same connection counts.
+  ``POST /complaints`` after validating a ``FileComplaint`` body, no storage, no auth; and ``bare
+  get``: an ``async def`` route answering ``GET /complaints/{id}`` with a complaint's JSON built
+  once at start. Served by this script in child processes; closed loop at the same connection
+  counts.
 - ``pgbench``: single-row INSERT + COMMIT at 16 clients, on PostgreSQL only and if ``pgbench`` is on
   PATH (else skipped with a note).
+- ``--baseline DIR``: a second server started from another checkout (e.g. the commit before a
+  change) on its own store (``--baseline-database-url``); every phase runs against it right before
+  the same phase against this checkout, and the summary prints this / baseline.
 
-Every phase prints commands/s, p50/p90/p99/max per command type and overall, errors by status
+Every phase prints requests/s, p50/p90/p99/max per request type and overall, errors by status
 (0 = connection error), the client's own CPU seconds per second (``time.process_time``; servers run
 in child processes, so this is the load generator alone), the server processes' CPU s/s (serve,
 its workers and the projections worker; not PostgreSQL) and the whole machine's busy CPU s/s.
@@ -34,12 +44,15 @@ requests/s, so it would measure itself. Run both to see it.
         --workers 3 --projections worker
     uv run python bench/load.py --url http://127.0.0.1:8000 --token clt_...   # a running server
     uv run python bench/load.py --seconds 3 --closed 16 --rates 500 --client httpx
+    uv run python bench/load.py --closed '' --rates '' --gets 16,64 \\
+        --baseline ../base --baseline-database-url sqlite:////tmp/base.db     # reads, vs. baseline
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import re
@@ -52,7 +65,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +87,7 @@ MIX: list[tuple[str, str, dict[str, Any]]] = [  # (name, path after /complaints/
 KINDS = ["file"] + [name for name, _, _ in MIX]
 FILE_BODY = json.dumps(intake()).encode()
 STEP_BODIES = {name: (path, json.dumps(body).encode()) for name, path, body in MIX}
+LIST_PATH = "/complaints?limit=50"
 
 
 # --- HTTP clients ---------------------------------------------------------------------------------
@@ -85,22 +99,23 @@ class RawConnection:
 
     def __init__(self, host: str, port: int, token: str) -> None:
         self.host, self.port = host, port
-        self.head = (
-            f"Host: {host}\r\nAuthorization: Bearer {token}\r\n"
-            "Content-Type: application/json\r\nContent-Length: "
-        ).encode()
+        self.head = f"Host: {host}\r\nAuthorization: Bearer {token}\r\n".encode()
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def post(self, path: str, payload: bytes) -> tuple[int, bytes]:
+    async def request(self, method: str, path: str, payload: bytes | None) -> tuple[int, bytes]:
+        framed = b"%s %s HTTP/1.1\r\n" % (method.encode(), path.encode()) + self.head
+        if payload is not None:
+            framed += b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(
+                payload
+            ) + payload
+        else:
+            framed += b"\r\n"
         try:
             if self.writer is None:
                 self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
             assert self.reader is not None
-            self.writer.write(
-                b"POST " + path.encode() + b" HTTP/1.1\r\n" + self.head
-                + str(len(payload)).encode() + b"\r\n\r\n" + payload
-            )
+            self.writer.write(framed)
             head = await self.reader.readuntil(b"\r\n\r\n")
             match = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
             body = await self.reader.readexactly(int(match.group(1))) if match else b""
@@ -118,7 +133,8 @@ class RawConnection:
 
 
 class Client:
-    """``await client.post(path, body)`` over a pool of at most ``limit`` connections."""
+    """``await client.post(path, body)`` / ``client.get(path)`` over a pool of at most ``limit``
+    connections."""
 
     def __init__(self, kind: str, url: str, token: str, limit: int) -> None:
         parts = urlsplit(url)
@@ -137,9 +153,15 @@ class Client:
         )
 
     async def post(self, path: str, payload: bytes) -> tuple[int, bytes]:
+        return await self.request("POST", path, payload)
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        return await self.request("GET", path, None)
+
+    async def request(self, method: str, path: str, payload: bytes | None) -> tuple[int, bytes]:
         if self.httpx is not None:
             try:
-                response = await self.httpx.post(path, content=payload)
+                response = await self.httpx.request(method, path, content=payload)
             except httpx.HTTPError:
                 return 0, b""
             return response.status_code, response.content
@@ -149,7 +171,7 @@ class Client:
         else:
             conn = await self.idle.get()
         try:
-            return await conn.post(path, payload)
+            return await conn.request(method, path, payload)
         finally:
             self.idle.put_nowait(conn)
 
@@ -235,10 +257,10 @@ class Phase:
         if self.server_cpu is not None:
             cpu += f", server CPU {self.server_cpu / self.elapsed:.2f} s/s"
         cpu += f", machine busy {self.machine_cpu / self.elapsed:.2f} of {os.cpu_count()} cores"
-        print(f"  {len(every)} commands in {self.elapsed:.2f} s = {self.rate:,.0f}/s; {cpu}")
-        print(f"  {'command':<8} {'n':>7} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}")
-        rows = [(k, sorted(self.latencies[k])) for k in KINDS if k in self.latencies]
-        for name, vs in [*rows, ("all", every)]:
+        print(f"  {len(every)} requests in {self.elapsed:.2f} s = {self.rate:,.0f}/s; {cpu}")
+        print(f"  {'request':<8} {'n':>7} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+        rows = [(k, sorted(vs)) for k, vs in self.latencies.items()]
+        for name, vs in [*rows, ("all", every)] if len(rows) > 1 else rows:
             print(
                 f"  {name:<8} {len(vs):>7} "
                 + " ".join(f"{pct(vs, p) * 1e3:>8.1f}" for p in (50, 90, 99, 100))
@@ -264,19 +286,32 @@ async def measure(
     return phase
 
 
+# --- load shapes ----------------------------------------------------------------------------------
+
+
 async def closed_loop(
-    client: Client, connections: int, seconds: float, phase: Phase, file_only: bool = False
+    client: Client,
+    connections: int,
+    seconds: float,
+    phase: Phase,
+    file_only: bool = False,
+    filed: list[str] | None = None,
 ) -> None:
-    """``connections`` workers, each sending complaint after complaint through the mix."""
+    """``connections`` workers, each sending complaint after complaint through the mix; the ids
+    filed go to ``filed`` (for the read phases)."""
     deadline = time.perf_counter() + seconds
 
     async def worker() -> None:
         while time.perf_counter() < deadline:
             t = time.perf_counter()
             status, data = await client.post("/complaints", FILE_BODY)
-            if not phase.record("file", status, time.perf_counter() - t) or file_only:
+            if not phase.record("file", status, time.perf_counter() - t):
                 continue
             cid = json.loads(data)["id"]
+            if filed is not None:
+                filed.append(cid)
+            if file_only:
+                continue
             for name in KINDS[1:]:
                 if time.perf_counter() >= deadline:
                     return
@@ -289,7 +324,9 @@ async def closed_loop(
     await asyncio.gather(*(worker() for _ in range(connections)))
 
 
-async def open_loop(client: Client, rate: float, seconds: float, phase: Phase) -> None:
+async def open_loop(
+    client: Client, rate: float, seconds: float, phase: Phase, filed: list[str] | None = None
+) -> None:
     """Command i scheduled at start + i/rate; latency from the scheduled time."""
     # Complaints whose previous step was answered, by the step they wait for (None: it failed).
     ready: dict[str, asyncio.Queue[str | None]] = {k: asyncio.Queue() for k in KINDS[1:]}
@@ -303,6 +340,8 @@ async def open_loop(client: Client, rate: float, seconds: float, phase: Phase) -
             status, data = await client.post("/complaints", FILE_BODY)
             ok = phase.record(kind, status, time.perf_counter() - scheduled)
             cid = json.loads(data)["id"] if ok else None
+            if cid is not None and filed is not None:
+                filed.append(cid)
         else:
             cid = await ready[kind].get()
             if cid is None:  # its previous step failed: skip this one too
@@ -331,6 +370,22 @@ async def open_loop(client: Client, rate: float, seconds: float, phase: Phase) -
         task.cancel()
 
 
+async def read_loop(
+    client: Client, connections: int, seconds: float, phase: Phase, kind: str, paths: list[str]
+) -> None:
+    """``connections`` workers, each sending GET after GET, cycling over ``paths`` together."""
+    deadline = time.perf_counter() + seconds
+    cycle = itertools.cycle(paths)
+
+    async def worker() -> None:
+        while time.perf_counter() < deadline:
+            t = time.perf_counter()
+            status, _ = await client.get(next(cycle))
+            phase.record(kind, status, time.perf_counter() - t)
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+
+
 # --- servers --------------------------------------------------------------------------------------
 
 
@@ -352,25 +407,58 @@ def wait_until_up(url: str, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit(f"{url} did not answer")
 
 
+@dataclass
+class Target:
+    """A server under load: where it listens, its token, its processes, the ids filed on it."""
+
+    label: str
+    url: str
+    token: str
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    filed: list[str] = field(default_factory=list)
+
+    @property
+    def cpu(self) -> ProcessCpu | None:
+        return ProcessCpu([p.pid for p in self.procs]) if self.procs else None
+
+
+def complaints_command(checkout: str | None) -> list[str]:
+    """The ``complaints`` CLI of this checkout (on PATH under ``uv run``) or of another one."""
+    if checkout is None:
+        return ["complaints"]
+    executable = Path(checkout).resolve() / ".venv" / "bin" / "complaints"
+    if not executable.exists():
+        subprocess.run(["uv", "sync", "--quiet", "--project", checkout], check=True)
+    return [str(executable)]
+
+
 def start_app(
-    database_url: str, workers: int, projections: str
-) -> tuple[list[subprocess.Popen[bytes]], str, str]:
+    label: str,
+    database_url: str,
+    workers: int,
+    projections: str,
+    checkout: str | None = None,
+    log_level: str = "warning",
+) -> Target:
     env = {
         **os.environ,
         "COMPLAINTS_DATABASE_URL": database_url,
-        "COMPLAINTS_LOG_LEVEL": "warning",
+        "COMPLAINTS_LOG_LEVEL": log_level,
         "COMPLAINTS_WEBHOOKS_IN_SERVE": "false",
     }
+    complaints = complaints_command(checkout)
+    # Another checkout runs from its own directory, so that nothing of this one is imported.
+    cwd = Path(checkout).resolve() if checkout else None
     token = subprocess.run(  # the same way as bench/commands.py: an agent token from the CLI
-        ["complaints", "tokens", "create", "--name", "bench", "--role", "agent"],
-        env=env, check=True, capture_output=True, text=True,
+        [*complaints, "tokens", "create", "--name", "bench", "--role", "agent"],
+        env=env, check=True, capture_output=True, text=True, cwd=cwd,
     ).stdout.strip()
     port = free_port()
-    serve = ["complaints", "serve", "--port", str(port), "--workers", str(workers)]
+    serve = [*complaints, "serve", "--port", str(port), "--workers", str(workers)]
     procs = [
         subprocess.Popen(
             serve + ([] if projections == "in-serve" else ["--no-projections"]),
-            env=env, stdout=subprocess.DEVNULL,
+            env=env, stdout=subprocess.DEVNULL, cwd=cwd,
         )
     ]
     url = f"http://127.0.0.1:{port}"
@@ -378,18 +466,20 @@ def start_app(
     if projections == "worker":
         procs.append(
             subprocess.Popen(
-                ["complaints", "projections", "run"], env=env, stdout=subprocess.DEVNULL
+                [*complaints, "projections", "run"], env=env, stdout=subprocess.DEVNULL, cwd=cwd
             )
         )
     if workers > 1:
         time.sleep(3)  # the first process answered; let the others bind their SO_REUSEPORT sockets
-    return procs, url, token
+    return Target(label, url, token, procs)
 
 
 def bare_app() -> Any:
-    """FastAPI answering 201 to POST /complaints after validating a FileComplaint; no storage.
-    A `def` route, like the real one (it runs in the thread pool too)."""
+    """FastAPI answering 201 to POST /complaints after validating a FileComplaint (a `def` route,
+    like the real one: it runs in the thread pool too), and GET /complaints/{id} with a
+    complaint's JSON made once (an `async def` route: the framework's floor for a read)."""
     app = FastAPI()
+    one = json.dumps({"id": str(uuid.uuid4()), "version": 4, **intake()}).encode()
 
     @app.post("/complaints", status_code=201)
     def file_complaint(command: FileComplaint) -> Response:
@@ -398,6 +488,10 @@ def bare_app() -> Any:
             201,
             media_type="application/json",
         )
+
+    @app.get("/complaints/{complaint_id}")
+    async def get_one(complaint_id: str) -> Response:
+        return Response(one, media_type="application/json", headers={"ETag": '"4"'})
 
     return app
 
@@ -413,7 +507,7 @@ def serve_bare(port: int) -> None:
     uvicorn.Server(uvicorn.Config(bare_app(), log_level="warning")).run(sockets=[sock])
 
 
-def start_bare(workers: int) -> tuple[list[subprocess.Popen[bytes]], str]:
+def start_bare(workers: int) -> Target:
     port = free_port()
     procs = [
         subprocess.Popen([sys.executable, __file__, "--serve-bare", str(port)])
@@ -423,7 +517,7 @@ def start_bare(workers: int) -> tuple[list[subprocess.Popen[bytes]], str]:
     wait_until_up(url, procs[0])
     if workers > 1:
         time.sleep(3)
-    return procs, url
+    return Target("bare", url, "none", procs, filed=[str(uuid.uuid4())])
 
 
 def stop(procs: list[subprocess.Popen[bytes]]) -> None:
@@ -472,51 +566,182 @@ def run_pgbench(database_url: str, clients: int, seconds: float) -> float | None
     return tps
 
 
-# --- main -----------------------------------------------------------------------------------------
+# --- phases ---------------------------------------------------------------------------------------
+
+# A phase: its key in the summary ("closed 16", "get 64"...), what it prints as its title, and how
+# to run it against a target: (client, phase) -> a coroutine. Each makes a fresh client of
+# ``limit`` connections.
+@dataclass(frozen=True)
+class PhaseSpec:
+    key: str
+    title: str
+    limit: int
+    run: Callable[[Client, Phase, Target], Awaitable[None]]
 
 
-async def drive(
-    args: argparse.Namespace, url: str, token: str, cpu: ProcessCpu | None
-) -> dict[str, Phase]:
-    phases: dict[str, Phase] = {}
-    label = f"{args.target}, {args.client} client"
+def command_phases(args: argparse.Namespace) -> list[PhaseSpec]:
+    specs = [
+        PhaseSpec(
+            f"closed {n}", f"closed loop, {n} connections", n,
+            lambda c, p, t, n=n: closed_loop(c, n, args.seconds, p, filed=t.filed),
+        )
+        for n in args.closed
+    ]
+    specs += [
+        PhaseSpec(
+            f"open {rate:g}", f"open loop, offered {rate:,.0f} commands/s", args.max_connections,
+            lambda c, p, t, rate=rate: open_loop(c, rate, args.seconds, p, filed=t.filed),
+        )
+        for rate in args.rates
+    ]
+    return specs
+
+
+def one_path(target: Target) -> list[str]:
+    return [f"/complaints/{cid}" for cid in target.filed]
+
+
+def read_phases(args: argparse.Namespace) -> list[PhaseSpec]:
+    specs = [
+        PhaseSpec(
+            f"get {n}", f"GET /complaints/{{id}}, closed loop, {n} connections", n,
+            lambda c, p, t, n=n: read_loop(c, n, args.seconds, p, "get one", one_path(t)),
+        )
+        for n in args.gets
+        if "one" in args.reads
+    ]
+    specs += [
+        PhaseSpec(
+            f"list {n}", f"GET {LIST_PATH}, closed loop, {n} connections", n,
+            lambda c, p, t, n=n: read_loop(c, n, args.seconds, p, "list", [LIST_PATH]),
+        )
+        for n in args.gets
+        if "list" in args.reads
+    ]
+    return specs
+
+
+def bare_phases(args: argparse.Namespace) -> list[PhaseSpec]:
+    specs = [
+        PhaseSpec(
+            f"bare {n}",
+            f"bare route (validate FileComplaint, 201, no storage), closed loop, {n} connections",
+            n, lambda c, p, t, n=n: closed_loop(c, n, args.seconds, p, file_only=True),
+        )
+        for n in args.closed
+    ]
+    specs += [
+        PhaseSpec(
+            f"bare get {n}",
+            f"bare GET /complaints/{{id}} (async def, fixed body), closed loop, {n} connections",
+            n, lambda c, p, t, n=n: read_loop(c, n, args.seconds, p, "get one", one_path(t)),
+        )
+        for n in args.gets
+    ]
+    return specs
+
+
+async def run_phases(
+    args: argparse.Namespace, specs: list[PhaseSpec], targets: list[Target]
+) -> dict[tuple[str, str], Phase]:
+    """Each phase against every target in turn (the baseline first), so that both see the same
+    machine within seconds of each other."""
+    phases: dict[tuple[str, str], Phase] = {}
+    for spec in specs:
+        for target in targets:
+            for proc in target.procs:
+                if proc.poll() is not None:
+                    print(f"\nwarning: {target.label}: {proc.args} exited with {proc.returncode}")
+            client = Client(args.client, target.url, target.token, spec.limit)
+            phase = Phase(f"{spec.title}, {target.label}, {args.client} client")
+            phases[spec.key, target.label] = await measure(
+                phase, target.cpu, spec.run(client, phase, target)
+            )
+            if args.client == "raw" and spec.key.startswith("open"):
+                print(f"  connections opened: {client.opened}")
+            await client.close()
+    return phases
+
+
+async def prepare(args: argparse.Namespace, target: Target) -> None:
+    """Unrecorded warm-up (which files complaints), and a seed for the read phases if nothing
+    else files any."""
     if args.warmup > 0:
-        client = Client(args.client, url, token, 16)
-        await closed_loop(client, 16, args.warmup, Phase("warm-up"))
+        client = Client(args.client, target.url, target.token, 16)
+        await closed_loop(client, 16, args.warmup, Phase("warm-up"), filed=target.filed)
         await client.close()
-    for n in args.closed:
-        client = Client(args.client, url, token, n)
-        phase = Phase(f"closed loop, {n} connections, {label}")
-        phases[f"closed {n}"] = await measure(
-            phase, cpu, closed_loop(client, n, args.seconds, phase)
-        )
+    if args.gets and not (args.closed or args.rates) and len(target.filed) < args.seed:
+        client = Client(args.client, target.url, target.token, 16)
+        phase = Phase("seed")
+        while len(target.filed) < args.seed:
+            await closed_loop(client, 16, 0.5, phase, file_only=True, filed=target.filed)
         await client.close()
-    for rate in args.rates:
-        client = Client(args.client, url, token, args.max_connections)
-        phase = Phase(f"open loop, offered {rate:,.0f} commands/s, {label}")
-        phases[f"open {rate:g}"] = await measure(
-            phase, cpu, open_loop(client, rate, args.seconds, phase)
-        )
-        print(f"  connections opened: {client.opened}") if args.client == "raw" else None
-        await client.close()
-    return phases
+    if args.gets and "list" in args.reads:
+        await list_filled(client_of(args, target, 1))
 
 
-async def drive_bare(args: argparse.Namespace, url: str, cpu: ProcessCpu) -> dict[int, Phase]:
-    phases = {}
-    for n in args.closed:
-        client = Client(args.client, url, "none", n)
-        phase = Phase(f"bare route (validate FileComplaint, 201, no storage), closed loop, {n}"
-                      f" connections, {args.workers} process(es), {args.client} client")
-        phases[n] = await measure(
-            phase, cpu, closed_loop(client, n, args.seconds, phase, file_only=True)
-        )
-        await client.close()
-    return phases
+async def list_filled(client: Client, timeout: float = 60) -> None:
+    """Waits until the list view has rows (its projection is running and caught up some)."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        status, body = await client.get("/complaints?limit=1")
+        if status == 200 and json.loads(body)["items"]:
+            await client.close()
+            return
+        await asyncio.sleep(0.2)
+    await client.close()
+    raise SystemExit("the list view stayed empty: is its projection running?")
+
+
+def client_of(args: argparse.Namespace, target: Target, limit: int) -> Client:
+    return Client(args.client, target.url, target.token, limit)
+
+
+async def drive(args: argparse.Namespace, targets: list[Target]) -> dict[tuple[str, str], Phase]:
+    for target in targets:
+        await prepare(args, target)
+    return await run_phases(args, command_phases(args) + read_phases(args), targets)
 
 
 def numbers(text: str) -> list[float]:
     return [float(x) for x in text.split(",") if x]
+
+
+def print_summary(
+    phases: dict[tuple[str, str], Phase],
+    bare: dict[tuple[str, str], Phase],
+    tps: float | None,
+    labels: list[str],
+) -> None:
+    print("\nsummary (ratios within this run; open loop: achieved / offered)")
+    print(f"  {'phase':<12} {'target':<9} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}"
+          f" {'client CPU':>10} {'server CPU':>10} {'ms CPU/req':>10} {'machine':>8} {'/ bare':>7}"
+          f" {'/ pgbench':>9}"
+          + (f" {'/ baseline':>10}" if len(labels) > 1 else ""))
+    for (key, label), phase in [*phases.items(), *bare.items()]:
+        every = sorted(v for vs in phase.latencies.values() for v in vs)
+        *kind, n = key.split()
+        kind_ = " ".join(kind)
+        ref = bare.get((f"bare {n}" if kind_ == "closed" else f"bare get {n}", "bare"))
+        ratio = (f"{phase.rate / ref.rate:>7.3f}" if ref and kind_ in ("closed", "get")
+                 else f"{phase.rate / float(n):>7.3f}" if kind_ == "open" else f"{'-':>7}")
+        # Server CPU per request varies less than requests/s on a machine shared with others.
+        cpu = phase.server_cpu
+        server = (
+            f"{cpu / phase.elapsed:>8.2f}/s {cpu / len(every) * 1e3:>10.2f}"
+            if cpu and every else f"{'-':>10} {'-':>10}"
+        )
+        server += f" {phase.machine_cpu / phase.elapsed:>6.2f}/s"
+        pg = (f" {phase.rate / tps:>9.3f}" if tps and kind_ in ("closed", "open")
+              else f" {'-':>9}")
+        base = phases.get((key, labels[0])) if len(labels) > 1 and label != labels[0] else None
+        print(
+            f"  {key:<12} {label:<9} {phase.rate:>8,.0f} {pct(every, 50) * 1e3:>7.1f} "
+            f"{pct(every, 99) * 1e3:>7.1f} {phase.client_cpu / phase.elapsed:>8.2f}/s {server} "
+            + ratio + pg + (f" {phase.rate / base.rate:>10.3f}" if base else "")
+        )
+    if tps:
+        print(f"  {'pgbench':<12} {'':<9} {tps:>8,.0f}")
 
 
 def main() -> None:
@@ -535,8 +760,16 @@ def main() -> None:
         help="read models kept inside `serve` (the embedded default), in a separate"
         " `complaints projections run` process, or nowhere (write path alone)",
     )
+    parser.add_argument("--log-level", default="warning",
+                        help="COMPLAINTS_LOG_LEVEL of the servers started (default: %(default)s;"
+                        " info, the documented default, also writes uvicorn's access log)")
     parser.add_argument("--url", help="target an already running server instead of starting one")
     parser.add_argument("--token", help="bearer token (agent role) for --url")
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="also start a server from the checkout DIR (its .venv; `uv sync` if"
+                        " missing) and run every phase against it first")
+    parser.add_argument("--baseline-database-url",
+                        help="the baseline server's own store (required with --baseline)")
     parser.add_argument("--seconds", type=float, default=10,
                         help="length of each phase (default: %(default)s)")
     parser.add_argument("--warmup", type=float, default=1,
@@ -545,6 +778,13 @@ def main() -> None:
                         help="closed-loop connection counts, comma-separated (default: 16,64)")
     parser.add_argument("--rates", type=numbers, default=[500, 1000],
                         help="open-loop offered commands/s, comma-separated (default: 500,1000)")
+    parser.add_argument("--gets", type=numbers, default=[16, 64],
+                        help="closed-loop connection counts of the read phases (default: 16,64)")
+    parser.add_argument("--reads", type=lambda text: text.split(","), default=["one", "list"],
+                        help="which read phases: one (GET /complaints/{id}), list (GET"
+                        " /complaints); comma-separated (default: one,list)")
+    parser.add_argument("--seed", type=int, default=500,
+                        help="complaints filed for the read phases when no command phase runs")
     parser.add_argument("--max-connections", type=int, default=256,
                         help="connection pool cap in open loop (default: %(default)s)")
     parser.add_argument("--client", choices=["raw", "httpx"], default="raw",
@@ -558,58 +798,50 @@ def main() -> None:
     if args.serve_bare:
         serve_bare(args.serve_bare)
         return
+    if args.baseline and not args.baseline_database_url:
+        parser.error("--baseline needs --baseline-database-url (a store of its own)")
     args.rates = [float(r) for r in args.rates]
     args.closed = [int(n) for n in args.closed]
+    args.gets = [int(n) for n in args.gets]
 
-    if args.url:
-        procs: list[subprocess.Popen[bytes]] = []
-        url, token = args.url, args.token or ""
-        args.target = args.url
-    else:
-        procs, url, token = start_app(args.database_url, args.workers, args.projections)
-        args.target = (f"{args.database_url.split(':')[0]}, serve --workers {args.workers},"
-                       f" projections {args.projections}")
-    print(f"target: {args.target}; mix per complaint: {' -> '.join(KINDS)} (a quarter each);"
-          f" {args.seconds:g} s per phase; client CPU is this process alone")
+    targets: list[Target] = []
     try:
-        phases = asyncio.run(drive(args, url, token, ProcessCpu([p.pid for p in procs]) if procs
-                                   else None))
+        if args.baseline:
+            targets.append(start_app("baseline", args.baseline_database_url, args.workers,
+                                     args.projections, args.baseline, args.log_level))
+        if args.url:
+            targets.append(Target("this", args.url, args.token or ""))
+            where = args.url
+        else:
+            targets.append(start_app("this", args.database_url, args.workers, args.projections,
+                                     log_level=args.log_level))
+            where = (f"{args.database_url.split(':')[0]}, serve --workers {args.workers},"
+                     f" projections {args.projections}")
+        print(f"target: {where}"
+              + (f"; baseline: {args.baseline}" if args.baseline else "")
+              + f"; mix per complaint: {' -> '.join(KINDS)} (a quarter each);"
+              f" {args.seconds:g} s per phase; client CPU is this process alone")
+        phases = asyncio.run(drive(args, targets))
     finally:
-        stop(procs)
+        for target in targets:
+            stop(target.procs)
 
-    bare: dict[int, Phase] = {}
-    if not args.no_bare:
-        bare_procs, bare_url = start_bare(args.workers)
+    bare: dict[tuple[str, str], Phase] = {}
+    if not args.no_bare and (args.closed or args.gets):
+        reference = start_bare(args.workers)
         try:
-            bare = asyncio.run(drive_bare(args, bare_url, ProcessCpu([p.pid for p in bare_procs])))
+            bare = asyncio.run(run_phases(args, bare_phases(args), [reference]))
         finally:
-            stop(bare_procs)
+            stop(reference.procs)
     tps = None
-    if args.database_url.startswith("postgresql") and not args.no_pgbench:
+    if args.database_url.startswith("postgresql") and not args.no_pgbench and (
+        args.closed or args.rates
+    ):
         tps = run_pgbench(args.database_url, args.pgbench_clients, args.seconds)
     elif not args.no_pgbench:
-        print("\npgbench: skipped (--database-url is not PostgreSQL)")
+        print("\npgbench: skipped (--database-url is not PostgreSQL, or no command phase)")
+    print_summary(phases, bare, tps, [t.label for t in targets])
 
-    print("\nsummary (ratios within this run; open loop: achieved / offered)")
-    print(f"  {'phase':<12} {'cmd/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'client CPU':>10}"
-          f" {'server CPU':>10} {'machine':>8} {'/ bare':>7} {'/ pgbench':>9}")
-    rows = [(name, phase, "file" if name.startswith("bare") else None)
-            for name, phase in [*phases.items(), *((f"bare {n}", p) for n, p in bare.items())]]
-    for name, phase, _ in rows:
-        every = sorted(v for vs in phase.latencies.values() for v in vs)
-        kind, n = name.split()
-        ref = bare.get(int(n)) if kind == "closed" else None
-        ratio = (f"{phase.rate / ref.rate:>7.3f}" if ref
-                 else f"{phase.rate / float(n):>7.3f}" if kind == "open" else f"{'-':>7}")
-        server = f"{phase.server_cpu / phase.elapsed:>8.2f}/s" if phase.server_cpu else f"{'-':>10}"
-        server += f" {phase.machine_cpu / phase.elapsed:>6.2f}/s"
-        print(
-            f"  {name:<12} {phase.rate:>8,.0f} {pct(every, 50) * 1e3:>7.1f} "
-            f"{pct(every, 99) * 1e3:>7.1f} {phase.client_cpu / phase.elapsed:>8.2f}/s {server} "
-            + ratio + (f" {phase.rate / tps:>9.3f}" if tps and kind != "bare" else f" {'-':>9}")
-        )
-    if tps:
-        print(f"  {'pgbench ' + str(args.pgbench_clients):<12} {tps:>8,.0f}")
 
 if __name__ == "__main__":
     main()

@@ -79,6 +79,11 @@ class Database(ApplicationRecorder):
         the library's ``select_events`` returns stored events without their notification ids."""
 
     @abstractmethod
+    def events_after(self, originator_id: UUID, version: int) -> Sequence[Notification]:
+        """The aggregate's events after ``version``, in order, each with its notification id:
+        a cached aggregate's fast-forward and its position in one query (``version`` 0: all)."""
+
+    @abstractmethod
     def notifications_of(
         self, originator_id: UUID, *, after: int, stop: int, limit: int, topics: Sequence[str]
     ) -> Sequence[Notification]:

@@ -191,11 +191,15 @@ def list_complaints(
     return ComplaintPage(items=items, next_cursor=next_cursor)
 
 
+# Looked up once: ``model_fields`` is a property of the class, costly when read per row and column.
+_ITEM_COLUMNS = frozenset(ComplaintListItem.model_fields)
+
+
 def to_item(row: dict[str, Any]) -> ComplaintListItem:
     return ComplaintListItem(
         customer=CustomerSummary(
             id=row["customer_id"], name=row["customer_name"], tier=row["customer_tier"]
         ),
         product=ProductSummary(name=row["product_name"], model=row["product_model"]),
-        **{k: v for k, v in row.items() if k in ComplaintListItem.model_fields},
+        **{k: v for k, v in row.items() if k in _ITEM_COLUMNS},
     )

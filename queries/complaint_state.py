@@ -31,6 +31,7 @@ from commands.shapes import (
     ProductBase,
 )
 from queries.event_positions import event_position
+from queries.latest_complaints import LatestComplaints
 
 EMBEDDED_COMMENTS = 10
 """How many of its latest comments a complaint's representation carries."""
@@ -156,11 +157,7 @@ class ComplaintPublic(ComplaintBase, _ComplaintIdentity):
 
 def represent(complaint: Complaint, position: int | None, now: datetime) -> ComplaintPublic:
     """``complaint`` as answered, its SLA clocks read at ``now``."""
-    fields: dict[str, Any] = {
-        name: getattr(complaint, name)
-        for name in ComplaintPublic.model_fields
-        if name not in _NOT_ATTRIBUTES
-    }
+    fields: dict[str, Any] = {name: getattr(complaint, name) for name in _ATTRIBUTES}
     return ComplaintPublic(
         id=complaint.id,
         version=complaint.version,
@@ -180,6 +177,8 @@ _NOT_ATTRIBUTES = {
     "id", "version", "position", "filed_at", "updated_at", "comments", "comment_count",
     "comments_url", "sla",
 }
+# The others, listed once (``model_fields`` is a property of the class, not free to read).
+_ATTRIBUTES = tuple(name for name in ComplaintPublic.model_fields if name not in _NOT_ATTRIBUTES)
 
 
 def get_complaint(
@@ -190,6 +189,12 @@ def get_complaint(
 ) -> ComplaintPublic:
     complaint = app.get_complaint(complaint_id, version=version)
     return represent(complaint, event_position(app, complaint_id, complaint.version), app.clock())
+
+
+def read_complaint(latest: LatestComplaints, complaint_id: UUID) -> ComplaintPublic:
+    """The complaint as last stored (a strongly consistent read), its clocks read now."""
+    complaint, position = latest.get(complaint_id)
+    return represent(complaint, position, latest.app.clock())
 
 
 def get_complaint_as_of(app: ComplaintsApp, complaint_id: UUID, as_of: datetime) -> ComplaintPublic:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from aggregates.vocabulary import Category, Channel, CustomerTier, Severity, Status
 from api.deps import PrincipalDep
+from api.json_body import json_body
 from api.read_models import StoreDep, invalid, waits_for
 from commands.input_types import SINGLE_LINE, PlausibleInstant
 from queries.complaint_list import ComplaintPage, ListFilters, Sort, list_complaints
@@ -46,7 +47,7 @@ def list_all(
     sort: Sort = "-filed_at",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
-) -> ComplaintPage:
+) -> Response:
     filters = ListFilters(
         status=status.value if status else None,
         category=category.value if category else None,
@@ -63,6 +64,6 @@ def list_all(
         q=q,
     )
     try:
-        return list_complaints(store, filters, sort=sort, limit=limit, cursor=cursor)
+        return json_body(list_complaints(store, filters, sort=sort, limit=limit, cursor=cursor))
     except InvalidQueryError as e:
         raise invalid(e) from None

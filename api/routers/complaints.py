@@ -9,7 +9,8 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import WithJsonSchema
 
 from aggregates.vocabulary import Role
-from api.deps import AppDep, ContextDep, PrincipalDep, require_role
+from api.blocking import in_thread
+from api.deps import AppDep, ContextDep, LatestComplaintsDep, PrincipalDep, require_role
 from api.problems import problem_responses
 from commands import models
 from commands.application import CommandResult, ComplaintsApp
@@ -21,9 +22,11 @@ from queries.complaint_state import (
     ComplaintPublic,
     get_complaint,
     get_complaint_as_of,
+    read_complaint,
     represent,
 )
 from queries.history import History, get_history
+from queries.latest_complaints import LatestComplaints
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])
 
@@ -88,30 +91,36 @@ async def file_complaint(command: FileComplaint, app: AppDep, ctx: ContextDep) -
 
 
 @router.get("/by-reference/{reference}", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
-def get_by_reference(
+async def get_by_reference(
     reference: Annotated[
         str,
         Path(description="C-XXXX-XXXX, in any case, O for 0 and I or L for 1 accepted",
              json_schema_extra={"pattern": SINGLE_LINE_PATTERN}),
     ],
-    app: AppDep,
+    latest: LatestComplaintsDep,
     _: PrincipalDep,
 ) -> Response:
-    complaint = get_complaint(app, app.resolve_reference(reference))
+    complaint = await in_thread(read_by_reference, latest, reference)
     response = as_json(complaint)
     response.headers["Content-Location"] = f"/complaints/{complaint.id}"
     return response
 
 
+def read_by_reference(latest: LatestComplaints, reference: str) -> ComplaintPublic:
+    return read_complaint(latest, latest.app.resolve_reference(reference))
+
+
 @router.get("/{complaint_id}", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
-def get_one(
+async def get_one(
     complaint_id: ComplaintId,
-    app: AppDep,
+    latest: LatestComplaintsDep,
     _: PrincipalDep,
     as_of: AsOf = None,
 ) -> Response:
     cid = parse_id(complaint_id)
-    return as_json(get_complaint_as_of(app, cid, as_of) if as_of else get_complaint(app, cid))
+    if as_of:
+        return as_json(await in_thread(get_complaint_as_of, latest.app, cid, as_of))
+    return as_json(await in_thread(read_complaint, latest, cid))
 
 
 @router.get("/{complaint_id}/comments", response_model=CommentPage, responses=COMMAND_ERRORS)

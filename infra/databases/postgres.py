@@ -280,6 +280,10 @@ class PostgresDatabase(Database, PostgresApplicationRecorder):
         self._select_positions = SQL(
             "SELECT originator_version, notification_id FROM {} WHERE originator_id = %s"
         ).format(events)
+        self._select_after_version = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM {} "
+            "WHERE originator_id = %s AND originator_version > %s ORDER BY originator_version"
+        ).format(events)
         self._select_of_originator = SQL(
             "SELECT * FROM {} WHERE originator_id = %s AND notification_id > %s "
             "AND notification_id <= %s AND topic = ANY(%s) ORDER BY notification_id LIMIT %s"
@@ -354,10 +358,28 @@ class PostgresDatabase(Database, PostgresApplicationRecorder):
 
     # ---- the notification log ---------------------------------------------------------------
 
+    # Single reads on the autocommit connection, not in ``datastore.transaction``: its BEGIN and
+    # ROLLBACK are two more round trips that a single statement does not need.
+
     def event_positions(self, originator_id: UUID) -> dict[int, int]:
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(self._select_positions, (originator_id,))
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(self._select_positions, (originator_id,), prepare=True)
             return {row["originator_version"]: row["notification_id"] for row in cursor.fetchall()}
+
+    def events_after(self, originator_id: UUID, version: int) -> Sequence[Notification]:
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(self._select_after_version, (originator_id, version), prepare=True)
+            rows = cursor.fetchall()
+        return [
+            Notification(
+                id=row["notification_id"],
+                originator_id=row["originator_id"],
+                originator_version=row["originator_version"],
+                topic=row["topic"],
+                state=bytes(row["state"]),
+            )
+            for row in rows
+        ]
 
     def notifications_of(
         self, originator_id: UUID, *, after: int, stop: int, limit: int, topics: Sequence[str]

@@ -216,6 +216,10 @@ class SQLiteDatabase(Database, SQLiteApplicationRecorder):
         self._select_positions = (
             f"SELECT originator_version, rowid FROM {events_table_name} WHERE originator_id = ?"
         )
+        self._select_after_version = (
+            f"SELECT rowid, * FROM {events_table_name} WHERE originator_id = ?"
+            " AND originator_version > ? ORDER BY originator_version"
+        )
         # A write that changes nothing: SQLite takes its write lock (waiting up to the lock
         # timeout for it) at the first write statement of a transaction.
         self._take_write_lock = f"UPDATE {events_table_name} SET rowid = rowid WHERE 0"
@@ -226,6 +230,21 @@ class SQLiteDatabase(Database, SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(self._select_positions, (originator_id.hex,))
             return {row[0]: row[1] for row in cursor.fetchall()}
+
+    def events_after(self, originator_id: UUID, version: int) -> Sequence[Notification]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(self._select_after_version, (originator_id.hex, version))
+            rows = cursor.fetchall()
+        return [
+            Notification(
+                id=row["rowid"],
+                originator_id=originator_id,
+                originator_version=row["originator_version"],
+                topic=row["topic"],
+                state=row["state"],
+            )
+            for row in rows
+        ]
 
     def notifications_of(
         self, originator_id: UUID, *, after: int, stop: int, limit: int, topics: Sequence[str]

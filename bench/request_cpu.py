@@ -1,0 +1,118 @@
+"""CPU time per request of the read routes, in one process, without a network.
+
+Calls the ASGI application directly (as uvicorn would, minus the socket), ``--concurrency``
+requests in flight on one event loop, and divides the process's CPU time (all its threads:
+the event loop, the thread pool, psycopg's client side; not the database server) by the number
+of requests. CPU time, not wall time, so the figure barely moves when other processes share the
+machine, which makes it the one to compare changes of the request cycle with; requests/s come
+from ``bench/load.py``.
+
+    uv run python bench/request_cpu.py --database-url postgresql://postgres@127.0.0.1/bench
+    uv run python bench/request_cpu.py --route list --requests 5000
+    BENCH_CHECKOUT=../base uv run python bench/request_cpu.py   # another checkout's code
+
+``BENCH_CHECKOUT``: import the application from that directory instead of this checkout (same
+dependencies), to compare a change with the commit before it in one sitting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+CHECKOUT = Path(os.environ.get("BENCH_CHECKOUT") or Path(__file__).resolve().parents[1]).resolve()
+sys.path.insert(0, str(CHECKOUT))
+
+from api.app import create_app  # noqa: E402
+from commands.context import CommandContext  # noqa: E402
+from commands.models import FileComplaint  # noqa: E402
+from infra.bootstrap import bootstrap  # noqa: E402
+from infra.settings import Settings  # noqa: E402
+from tests.intake import intake  # noqa: E402
+
+
+async def call(api: Any, path: str, token: str) -> int:
+    """One GET through the whole ASGI stack; its status."""
+    route, _, query = path.partition("?")
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": route, "raw_path": route.encode(), "root_path": "",
+        "query_string": query.encode(), "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 50000),
+        "headers": [(b"host", b"127.0.0.1"), (b"authorization", f"Bearer {token}".encode())],
+    }
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await api(scope, receive, send)
+    return status
+
+
+async def run(api: Any, paths: list[str], token: str, requests: int, concurrency: int) -> float:
+    """CPU seconds per request over ``requests`` requests after a warm-up."""
+    async def worker(n: int) -> None:
+        for i in range(n):
+            status = await call(api, paths[i % len(paths)], token)
+            if status != 200:
+                raise SystemExit(f"GET {paths[i % len(paths)]} answered {status}")
+
+    await asyncio.gather(*(worker(50) for _ in range(concurrency)))  # warm-up
+    cpu = time.process_time()
+    await asyncio.gather(*(worker(requests // concurrency) for _ in range(concurrency)))
+    return (time.process_time() - cpu) / (requests // concurrency * concurrency)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database-url", default="sqlite:///var/bench-request-cpu.db")
+    parser.add_argument("--route", choices=["one", "list"], default="one",
+                        help="GET /complaints/{id} (over --complaints ids) or GET /complaints")
+    parser.add_argument("--complaints", type=int, default=100)
+    parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as files:
+        settings = Settings(
+            database_url=args.database_url,
+            secret_key_file=f"{files}/secret.key",
+            admin_token_file=f"{files}/admin-token",
+        )
+        with bootstrap(settings) as services:
+            ctx = CommandContext(principal="bench", role="agent", correlation_id="bench")
+            token = services.app.tokens.issue("bench", "agent", ctx).secret
+            ids = [
+                services.app.file_complaint(FileComplaint(**intake()), ctx).complaint_id
+                for _ in range(args.complaints)
+            ]
+            if args.route == "list":
+                services.runner().catch_up()
+            paths = (
+                [f"/complaints/{cid}" for cid in ids] if args.route == "one"
+                else ["/complaints?limit=50"]
+            )
+            per_request = asyncio.run(
+                run(create_app(services), paths, token, args.requests, args.concurrency)
+            )
+    print(f"{CHECKOUT.name}: GET {paths[0] if args.route == 'list' else '/complaints/{id}'}: "
+          f"{per_request * 1e6:,.0f} us CPU per request ({args.requests:,} requests,"
+          f" {args.concurrency} in flight, {args.database_url.split(':')[0]})")
+
+
+if __name__ == "__main__":
+    main()
