@@ -76,6 +76,8 @@ from fastapi import FastAPI, Response
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from projection_lag import LagProbe  # noqa: E402  (bench/projection_lag.py)
+
 from commands.models import FileComplaint  # noqa: E402
 from tests.intake import intake  # noqa: E402  (a realistic intake body, shared with the tests)
 
@@ -238,10 +240,15 @@ class Phase:
     client_cpu: float = 0.0
     server_cpu: float | None = None
     machine_cpu: float = 0.0
+    lag: LagProbe | None = None
+    """With --lag: acknowledged commands' positions go here (projection lag)."""
+    unseen: int = 0
 
-    def record(self, kind: str, status: int, seconds: float) -> bool:
+    def record(self, kind: str, status: int, seconds: float, body: bytes = b"") -> bool:
         self.latencies[kind].append(seconds)
         if 200 <= status < 300:
+            if self.lag is not None and body:
+                self.lag.acknowledged(json.loads(body)["position"])
             return True
         self.errors[status] += 1
         return False
@@ -269,6 +276,13 @@ class Phase:
             print(f"  errors by status: {dict(sorted(self.errors.items()))}")
         if self.late:
             print(f"  late: {self.late} scheduled commands not sent when the phase ended")
+        if self.lag is not None and self.lag.lags:
+            lags = sorted(self.lag.lags)
+            print(
+                f"  projection lag (acknowledged -> visible in every view), n={len(lags)}:"
+                f" p50 {pct(lags, 50) * 1e3:.0f} ms, p99 {pct(lags, 99) * 1e3:.0f} ms,"
+                f" max {lags[-1] * 1e3:.0f} ms; never visible within 30 s: {self.unseen}"
+            )
 
 
 async def measure(
@@ -282,6 +296,8 @@ async def measure(
     phase.elapsed = time.perf_counter() - t0
     phase.client_cpu = time.process_time() - c0
     phase.server_cpu = cpu.seconds() - s0 if cpu else None
+    if phase.lag is not None:
+        phase.unseen = await asyncio.to_thread(phase.lag.stop)
     phase.print()
     return phase
 
@@ -305,7 +321,7 @@ async def closed_loop(
         while time.perf_counter() < deadline:
             t = time.perf_counter()
             status, data = await client.post("/complaints", FILE_BODY)
-            if not phase.record("file", status, time.perf_counter() - t):
+            if not phase.record("file", status, time.perf_counter() - t, data):
                 continue
             cid = json.loads(data)["id"]
             if filed is not None:
@@ -317,8 +333,8 @@ async def closed_loop(
                     return
                 path, body = STEP_BODIES[name]
                 t = time.perf_counter()
-                status, _ = await client.post(f"/complaints/{cid}{path}", body)
-                if not phase.record(name, status, time.perf_counter() - t):
+                status, data = await client.post(f"/complaints/{cid}{path}", body)
+                if not phase.record(name, status, time.perf_counter() - t, data):
                     break
 
     await asyncio.gather(*(worker() for _ in range(connections)))
@@ -338,7 +354,7 @@ async def open_loop(
         following = KINDS[i % 4 + 1] if i % 4 < 3 else None
         if kind == "file":
             status, data = await client.post("/complaints", FILE_BODY)
-            ok = phase.record(kind, status, time.perf_counter() - scheduled)
+            ok = phase.record(kind, status, time.perf_counter() - scheduled, data)
             cid = json.loads(data)["id"] if ok else None
             if cid is not None and filed is not None:
                 filed.append(cid)
@@ -349,8 +365,8 @@ async def open_loop(
                     ready[following].put_nowait(None)
                 return
             path, body = STEP_BODIES[kind]
-            status, _ = await client.post(f"/complaints/{cid}{path}", body)
-            ok = phase.record(kind, status, time.perf_counter() - scheduled)
+            status, data = await client.post(f"/complaints/{cid}{path}", body)
+            ok = phase.record(kind, status, time.perf_counter() - scheduled, data)
         if following:
             ready[following].put_nowait(cid if ok else None)
 
@@ -416,6 +432,8 @@ class Target:
     token: str
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     filed: list[str] = field(default_factory=list)
+    database_url: str | None = None
+    """Its store, for the projection-lag probe (None: not measured)."""
 
     @property
     def cpu(self) -> ProcessCpu | None:
@@ -471,7 +489,7 @@ def start_app(
         )
     if workers > 1:
         time.sleep(3)  # the first process answered; let the others bind their SO_REUSEPORT sockets
-    return Target(label, url, token, procs)
+    return Target(label, url, token, procs, database_url=database_url)
 
 
 def bare_app() -> Any:
@@ -654,6 +672,8 @@ async def run_phases(
                     print(f"\nwarning: {target.label}: {proc.args} exited with {proc.returncode}")
             client = Client(args.client, target.url, target.token, spec.limit)
             phase = Phase(f"{spec.title}, {target.label}, {args.client} client")
+            if args.lag and target.database_url and spec.key.split()[0] in ("closed", "open"):
+                phase.lag = LagProbe(target.database_url).start()
             phases[spec.key, target.label] = await measure(
                 phase, target.cpu, spec.run(client, phase, target)
             )
@@ -789,6 +809,11 @@ def main() -> None:
                         help="connection pool cap in open loop (default: %(default)s)")
     parser.add_argument("--client", choices=["raw", "httpx"], default="raw",
                         help="raw asyncio streams (cheap) or httpx.AsyncClient")
+    parser.add_argument(
+        "--lag", action="store_true",
+        help="measure projection lag in the command phases: from each acknowledgement until"
+        " every view has processed its position (read from the store every 10 ms)",
+    )
     parser.add_argument("--no-bare", action="store_true", help="skip the bare-route reference")
     parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench reference")
     parser.add_argument("--pgbench-clients", type=int, default=16,

@@ -55,7 +55,9 @@ class LagProbe:
 
     def _run(self) -> None:
         names = [cls.name for cls in REGISTERED]
-        settings = Settings(database_url=self.database_url, create_tables=False, pool_size=1)
+        settings = Settings(
+            database_url=self.database_url, create_tables=False, pool_size=1, pool_max_overflow=0
+        )
         with bootstrap(settings) as services:
             store = services.read_models
             while not self._stop.is_set():
