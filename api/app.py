@@ -27,6 +27,7 @@ from api.routers import (
 from api.routers import projections as projection_status
 from api.stream_slots import StreamSlots
 from infra.bootstrap import Services, bootstrap
+from infra.garbage_collection import collect_less_often
 from infra.settings import Settings
 from queries.latest_complaints import LatestComplaints
 
@@ -178,6 +179,7 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
 def create_worker_app() -> FastAPI:
     """The API of one worker process of ``serve --workers N`` (a uvicorn factory): built from
     the environment, closed with the process's server."""
+    collect_less_often()
     return create_app(bootstrap(Settings()), owns_services=True)
 
 

@@ -22,6 +22,7 @@ from api.terminal_text import cell
 from commands.context import CommandContext
 from commands.errors import ComplaintNotFoundError, TokenNotFoundError
 from infra.bootstrap import Services, bootstrap
+from infra.garbage_collection import collect_less_often
 from infra.settings import Settings
 from queries.history import get_history
 
@@ -67,6 +68,7 @@ def serve(
     from api.app import create_app
 
     settings = Settings()
+    collect_less_often()
     with bootstrap(settings) as services:  # every table created here, once
         if not services.app.tokens.has_any():
             issued = services.app.tokens.issue("admin", Role.ADMIN.value, cli_context())

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from infra.bootstrap import bootstrap
+from infra.garbage_collection import collect_less_often
 from infra.settings import Settings
 from projections.registry import FORMER_NAMES, UnknownProjectionError, check, names
 from projections.retry import retry_quarantined
@@ -56,6 +57,7 @@ def run(
     others wait and take over when it stops)."""
     selected = _checked(name or [])
     console.print(f"running projections: {', '.join(selected or names())} (Ctrl-C to stop)")
+    collect_less_often()
     with bootstrap(Settings()) as services:
         run_until_stopped(services.runner(selected))
 
