@@ -467,7 +467,7 @@ def start_app(
     complaints = complaints_command(checkout)
     # Another checkout runs from its own directory, so that nothing of this one is imported.
     cwd = Path(checkout).resolve() if checkout else None
-    token = subprocess.run(  # the same way as bench/commands.py: an agent token from the CLI
+    token = subprocess.run(  # an agent token from the CLI
         [*complaints, "tokens", "create", "--name", "bench", "--role", "agent"],
         env=env, check=True, capture_output=True, text=True, cwd=cwd,
     ).stdout.strip()
