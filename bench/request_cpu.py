@@ -1,4 +1,4 @@
-"""CPU time per request of the read routes, in one process, without a network.
+"""CPU time per request of the read routes and of a command, in one process, without a network.
 
 Calls the ASGI application directly (as uvicorn would, minus the socket), ``--concurrency``
 requests in flight on one event loop, and divides the process's CPU time (all its threads:
@@ -9,6 +9,7 @@ from ``bench/load.py``.
 
     uv run python bench/request_cpu.py --database-url postgresql://postgres@127.0.0.1/bench
     uv run python bench/request_cpu.py --route list --requests 5000
+    uv run python bench/request_cpu.py --route comment     # POST /complaints/{id}/comments
     BENCH_CHECKOUT=../base uv run python bench/request_cpu.py   # another checkout's code
 
 ``BENCH_CHECKOUT``: import the application from that directory instead of this checkout (same
@@ -36,21 +37,27 @@ from infra.bootstrap import bootstrap  # noqa: E402
 from infra.settings import Settings  # noqa: E402
 from tests.intake import intake  # noqa: E402
 
+COMMENT = b'{"body": "We are looking into it.", "visibility": "customer"}'
 
-async def call(api: Any, path: str, token: str) -> int:
-    """One GET through the whole ASGI stack; its status."""
+
+async def call(api: Any, path: str, token: str, body: bytes = b"") -> int:
+    """One GET (or, with a body, POST) through the whole ASGI stack; its status."""
     route, _, query = path.partition("?")
+    headers = [(b"host", b"127.0.0.1"), (b"authorization", f"Bearer {token}".encode())]
+    if body:
+        headers += [(b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode())]
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+        "method": "POST" if body else "GET",
         "scheme": "http", "path": route, "raw_path": route.encode(), "root_path": "",
         "query_string": query.encode(), "server": ("127.0.0.1", 8000),
-        "client": ("127.0.0.1", 50000),
-        "headers": [(b"host", b"127.0.0.1"), (b"authorization", f"Bearer {token}".encode())],
+        "client": ("127.0.0.1", 50000), "headers": headers,
     }
     status = 0
 
     async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": body, "more_body": False}
 
     async def send(message: dict[str, Any]) -> None:
         nonlocal status
@@ -61,17 +68,23 @@ async def call(api: Any, path: str, token: str) -> int:
     return status
 
 
-async def run(api: Any, paths: list[str], token: str, requests: int, concurrency: int) -> float:
+async def run(
+    api: Any, paths: list[str], token: str, requests: int, concurrency: int, body: bytes = b""
+) -> float:
     """CPU seconds per request over ``requests`` requests after a warm-up."""
-    async def worker(n: int) -> None:
-        for i in range(n):
-            status = await call(api, paths[i % len(paths)], token)
+    async def worker(n: int, first: int) -> None:
+        # Each worker starts elsewhere in ``paths``: commands on one complaint at once conflict.
+        for i in range(first, first + n):
+            status = await call(api, paths[i % len(paths)], token, body)
             if status != 200:
-                raise SystemExit(f"GET {paths[i % len(paths)]} answered {status}")
+                raise SystemExit(f"{paths[i % len(paths)]} answered {status}")
 
-    await asyncio.gather(*(worker(50) for _ in range(concurrency)))  # warm-up
+    spread = max(1, len(paths) // concurrency)
+    await asyncio.gather(*(worker(50, w * spread) for w in range(concurrency)))  # warm-up
     cpu = time.process_time()
-    await asyncio.gather(*(worker(requests // concurrency) for _ in range(concurrency)))
+    await asyncio.gather(
+        *(worker(requests // concurrency, w * spread) for w in range(concurrency))
+    )
     return (time.process_time() - cpu) / (requests // concurrency * concurrency)
 
 
@@ -80,8 +93,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--database-url", default="sqlite:///var/bench-request-cpu.db")
-    parser.add_argument("--route", choices=["one", "list"], default="one",
-                        help="GET /complaints/{id} (over --complaints ids) or GET /complaints")
+    parser.add_argument("--route", choices=["one", "list", "comment"], default="one",
+                        help="GET /complaints/{id} (over --complaints ids), GET /complaints, or"
+                        " POST /complaints/{id}/comments (a command; the writer included)")
     parser.add_argument("--complaints", type=int, default=100)
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=16)
@@ -102,14 +116,18 @@ def main() -> None:
             ]
             if args.route == "list":
                 services.runner().catch_up()
-            paths = (
-                [f"/complaints/{cid}" for cid in ids] if args.route == "one"
-                else ["/complaints?limit=50"]
-            )
+            paths = {
+                "one": [f"/complaints/{cid}" for cid in ids],
+                "list": ["/complaints?limit=50"],
+                "comment": [f"/complaints/{cid}/comments" for cid in ids],
+            }[args.route]
+            body = COMMENT if args.route == "comment" else b""
             per_request = asyncio.run(
-                run(create_app(services), paths, token, args.requests, args.concurrency)
+                run(create_app(services), paths, token, args.requests, args.concurrency, body)
             )
-    print(f"{CHECKOUT.name}: GET {paths[0] if args.route == 'list' else '/complaints/{id}'}: "
+    shown = {"one": "GET /complaints/{id}", "list": f"GET {paths[0]}",
+             "comment": "POST /complaints/{id}/comments"}[args.route]
+    print(f"{CHECKOUT.name}: {shown}: "
           f"{per_request * 1e6:,.0f} us CPU per request ({args.requests:,} requests,"
           f" {args.concurrency} in flight, {args.database_url.split(':')[0]})")
 

@@ -26,6 +26,7 @@ The library has no such thing (its ``save`` is synchronous and per call), hence 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 import time
@@ -114,7 +115,10 @@ class GroupCommit:
         written: asyncio.Future[None] = loop.create_future()
 
         def done() -> None:  # called on the writer thread
-            loop.call_soon_threadsafe(_resolve, written)
+            # The loop may have closed meanwhile (its process shutting down): nobody waits then,
+            # and the writer must not die of it.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_resolve, written)
 
         pending = _Save(events, frozenset(e.originator_id for e in events), done)
         if not self._enqueue(pending):
