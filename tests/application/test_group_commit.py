@@ -4,6 +4,8 @@ nobody else. Both stores."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import UUID
@@ -136,3 +138,24 @@ def test_disabled_or_closed_writes_directly(settings: Settings, ctx: CommandCont
         built.app.writer.close()
         cid = file(built.app, ctx)
         assert built.app.writer.batches == 1 and built.app.get_complaint(cid).version == 2
+
+
+def test_a_request_whose_event_loop_closed_is_still_written_and_the_writer_lives_on(
+    app: ComplaintsApp, ctx: CommandContext
+) -> None:
+    first, second = file(app, ctx), file(app, ctx)
+    app.writer.options = GroupCommitOptions(window_seconds=0.3, max_commands=64)
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(app.handle_async(first, HELLO, ctx))
+    loop.run_until_complete(asyncio.sleep(0.05))  # decided and queued; the writer waits for more
+    task.cancel()
+    loop.run_until_complete(asyncio.gather(task, return_exceptions=True))
+    loop.close()  # the writer then answers a loop that is gone
+    app.writer.options = GroupCommitOptions()
+    answered: list[CommandResult] = []
+    later = threading.Thread(target=lambda: answered.append(app.handle(second, HELLO, ctx)))
+    later.daemon = True  # a dead writer would leave it waiting forever
+    later.start()
+    later.join(timeout=10)
+    assert [r.version for r in answered] == [3]
+    assert [c.body for c in app.get_complaint(first).comments] == ["hello"]
