@@ -268,6 +268,17 @@ def _stored_rows(cursor: Any) -> Any:
 _by_id = itemgetter(0)
 
 
+def _notification(row: Mapping[str, Any]) -> Notification:
+    """A notification from an event table row read with the datastore's dict rows."""
+    return Notification(
+        id=row["notification_id"],
+        originator_id=row["originator_id"],
+        originator_version=row["originator_version"],
+        topic=row["topic"],
+        state=bytes(row["state"]),
+    )
+
+
 class PostgresDatabase(Database, PostgresApplicationRecorder):
     """The library's PostgreSQL application recorder, plus ``Database``."""
 
@@ -370,16 +381,7 @@ class PostgresDatabase(Database, PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as cursor:
             cursor.execute(self._select_after_version, (originator_id, version), prepare=True)
             rows = cursor.fetchall()
-        return [
-            Notification(
-                id=row["notification_id"],
-                originator_id=row["originator_id"],
-                originator_version=row["originator_version"],
-                topic=row["topic"],
-                state=bytes(row["state"]),
-            )
-            for row in rows
-        ]
+        return [_notification(row) for row in rows]
 
     def notifications_of(
         self, originator_id: UUID, *, after: int, stop: int, limit: int, topics: Sequence[str]
@@ -388,16 +390,7 @@ class PostgresDatabase(Database, PostgresApplicationRecorder):
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(self._select_of_originator, (originator_id, after, stop, topics, limit))
             rows = cursor.fetchall()
-        return [
-            Notification(
-                id=row["notification_id"],
-                originator_id=row["originator_id"],
-                originator_version=row["originator_version"],
-                topic=row["topic"],
-                state=bytes(row["state"]),
-            )
-            for row in rows
-        ]
+        return [_notification(row) for row in rows]
 
     def notifications_between(
         self, first: int, last: int, topics: Sequence[str]
