@@ -1,6 +1,6 @@
 """Group commit (commands/group_commit.py): concurrent commands share a transaction, and each is
-answered as it would have been alone: a conflict, a replay or a reused key in the batch fails
-nobody else. Both stores."""
+answered as it would have been alone: a conflict, a replay, a reused key or a stale If-Match
+among them fails nobody else. Both stores."""
 
 from __future__ import annotations
 
@@ -14,7 +14,11 @@ import pytest
 
 from commands.application import CommandResult, ComplaintsApp
 from commands.context import CommandContext
-from commands.errors import ConcurrencyConflictError, IdempotencyKeyReusedError
+from commands.errors import (
+    ConcurrencyConflictError,
+    IdempotencyKeyReusedError,
+    PreconditionFailedError,
+)
 from commands.group_commit import GroupCommitOptions
 from commands.models import AssignComplaint, CommentOnComplaint, FileComplaint
 from infra.bootstrap import Services, bootstrap
@@ -66,14 +70,16 @@ def test_losers_are_answered_as_alone_and_the_rest_commit_once(
 
     batching(app, 5, rivals)
     before = app.writer.batches
-    conflict, replay, reused, filed, commented = race(
+    conflict, replay, reused, filed, commented, stale = race(
         lambda: app.handle(x, HELLO, ctx),
         lambda: app.handle(y, HELLO, ctx.keyed("k-same")),
         lambda: app.handle(w, AssignComplaint(assignee="bob"), ctx.keyed("k-reused")),
         lambda: app.file_complaint(FileComplaint.model_validate(intake()), ctx),
         lambda: app.handle(v, HELLO, ctx),
+        lambda: app.handle(v, OTHER, ctx.expecting(1)),  # stale If-Match: refused before saving
     )
     assert isinstance(conflict, ConcurrencyConflictError)
+    assert isinstance(stale, PreconditionFailedError) and stale.expected == 1
     assert replay.replayed and replay.version == theirs["replay"].version
     assert isinstance(reused, IdempotencyKeyReusedError)
     assert app.writer.batches == before + 1  # the two winners, in one transaction
