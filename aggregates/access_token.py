@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -16,7 +17,7 @@ from eventsourcing.domain import Aggregate
 
 from aggregates.errors import IllegalTransitionError, InvalidIntakeError
 from aggregates.provenance import Provenance
-from aggregates.vocabulary import Role
+from aggregates.vocabulary import Grant, Role
 
 TOKEN_PREFIX = "clt_"
 
@@ -49,6 +50,10 @@ class AccessToken(Aggregate):
         # A default, because tokens issued before expiry existed were stored without the field;
         # the mapper then finds this class attribute.
         expires_at: datetime | None = None
+        # Teams the principal acts for, and grants beyond the role (issue 11); defaults for
+        # tokens issued before they existed. Stored as JSON lists.
+        teams: list[str] | None = None
+        grants: list[str] | None = None
 
         def apply(self, token: AccessToken) -> None:
             token.name = self.name
@@ -56,6 +61,8 @@ class AccessToken(Aggregate):
             token.secret_hash = self.secret_hash
             token.expires_at = self.expires_at
             token.revoked_at = None
+            token.teams = tuple(self.teams or ())
+            token.grants = frozenset(self.grants or ())
 
     class Revoked(Event):
         def apply(self, token: AccessToken) -> None:
@@ -66,6 +73,8 @@ class AccessToken(Aggregate):
     secret_hash: str
     expires_at: datetime | None
     revoked_at: datetime | None
+    teams: tuple[str, ...]
+    grants: frozenset[str]
 
     def __init__(self) -> None:
         pass
@@ -79,11 +88,25 @@ class AccessToken(Aggregate):
         secret_hash: str,
         by: Provenance,
         expires_at: datetime | None = None,
+        teams: Sequence[str] = (),
+        grants: Sequence[str] = (),
     ) -> AccessToken:
         if not name.strip():
             raise InvalidIntakeError("name", "is required")
         if role not in {r.value for r in Role}:
             raise InvalidIntakeError("role", "must be one of: " + ", ".join(r.value for r in Role))
+        for team in teams:
+            if (
+                not team.strip()
+                or team != team.strip()
+                or any(ch.isspace() and ch != " " for ch in team)
+            ):
+                raise InvalidIntakeError("teams", f"{team!r} is not a team name")
+        unknown = sorted(set(grants) - {g.value for g in Grant})
+        if unknown:
+            raise InvalidIntakeError(
+                "grants", f"unknown {unknown[0]!r}; known: " + ", ".join(g.value for g in Grant)
+            )
         if expires_at is not None:
             if expires_at.tzinfo is None:
                 raise InvalidIntakeError("expires_at", "needs a UTC offset")
@@ -96,6 +119,8 @@ class AccessToken(Aggregate):
             role=role,
             secret_hash=secret_hash,
             expires_at=expires_at,
+            teams=list(dict.fromkeys(teams)),
+            grants=sorted(set(grants)),
             **by.as_event_fields(),
         )
 

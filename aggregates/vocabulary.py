@@ -103,6 +103,25 @@ class SlaState(StrEnum):
 
 
 class Role(StrEnum):
+    """What a token's principal is for (issue 11; the permission table says what each may do)."""
+
     AGENT = "agent"
+    """Files complaints; works the complaints assigned to them or to their teams."""
     SUPERVISOR = "supervisor"
+    """Every complaint of their teams: assigns, escalates, closes, reopens; the SLA policy."""
+    COMPLIANCE = "compliance"
+    """Reads everything (history, audit and access logs), exports dossiers, verifies the
+    store, erases personal data; changes no complaint."""
+    ANALYST = "analyst"
+    """Analytics and event export; personal data only masked unless granted."""
+    SERVICE = "service"
+    """Another service: the event stream and cursor API; personal data only where granted."""
     ADMIN = "admin"
+    """Tokens, webhook subscriptions, configuration."""
+
+
+class Grant(StrEnum):
+    """Rights a token carries beyond its role."""
+
+    PERSONAL_DATA = "personal_data"
+    """Sees personal data unmasked where the role alone would see it masked (analyst, service)."""

@@ -59,6 +59,10 @@ class Principal:
     role: str
     token_id: uuid.UUID
     """The token the request came with: long-lived requests re-check it (event streams)."""
+    teams: tuple[str, ...] = ()
+    """The teams the principal acts for."""
+    grants: frozenset[str] = frozenset()
+    """Rights beyond the role (``aggregates.vocabulary.Grant``)."""
 
 
 async def authenticate(
@@ -85,7 +89,7 @@ async def authenticate(
             "the token is unknown or revoked",
             unauthorised,
         )
-    return Principal(token.name, token.role, token.id)
+    return Principal(token.name, token.role, token.id, token.teams, token.grants)
 
 
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
@@ -137,7 +141,7 @@ async def expected_version(
         _ETAG_FORMAT,
         Header(
             alias="If-Match",
-            description='The version the command expects, as the ETag it was served with '
+            description="The version the command expects, as the ETag it was served with "
             '(e.g. "3"), or *; 412 if the complaint has moved on',
         ),
     ] = None,

@@ -8,6 +8,7 @@ process for a revocation made here to take effect at once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
@@ -28,6 +29,8 @@ class IssuedToken:
     name: str
     role: str
     secret: str
+    teams: tuple[str, ...] = ()
+    grants: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,8 @@ class TokenInfo:
     issued_by: str
     revoked_at: datetime | None
     expires_at: datetime | None = None
+    teams: tuple[str, ...] = ()
+    grants: frozenset[str] = frozenset()
 
 
 class TokenService:
@@ -56,14 +61,27 @@ class TokenService:
         self.cache = TokenCache(cache_seconds)
 
     def issue(
-        self, name: str, role: str, ctx: CommandContext, expires_at: datetime | None = None
+        self,
+        name: str,
+        role: str,
+        ctx: CommandContext,
+        expires_at: datetime | None = None,
+        *,
+        teams: Sequence[str] = (),
+        grants: Sequence[str] = (),
     ) -> IssuedToken:
         secret = new_secret()
         token = AccessToken.issue(
-            name, role, secret_hash=hash_secret(secret), by=ctx.provenance, expires_at=expires_at
+            name,
+            role,
+            secret_hash=hash_secret(secret),
+            by=ctx.provenance,
+            expires_at=expires_at,
+            teams=teams,
+            grants=grants,
         )
         self._app.save(token)
-        return IssuedToken(token.id, token.name, token.role, secret)
+        return IssuedToken(token.id, token.name, token.role, secret, token.teams, token.grants)
 
     def authenticate(self, secret: str) -> AccessToken | None:
         """Returns the active token for ``secret``, or None.
@@ -109,6 +127,8 @@ class TokenService:
                 self._issuer(token.id),
                 token.revoked_at,
                 token.expires_at,
+                token.teams,
+                token.grants,
             )
             for token in created(self._app, AccessToken.Issued, AccessToken)
         ]
