@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.problems import MEDIA_TYPE, PROBLEM_SCHEMA, install_problem_handlers, problem_response
 from api.query_guard import RefuseControlCharacters
 from api.routers import (
+    access_log,
     analytics,
     complaint_list,
     complaints,
@@ -26,6 +27,7 @@ from api.routers import (
 )
 from api.routers import projections as projection_status
 from api.stream_slots import StreamSlots
+from infra.access_log import AccessLog
 from infra.bootstrap import Services, bootstrap
 from infra.garbage_collection import collect_less_often
 from infra.settings import Settings
@@ -38,6 +40,8 @@ ROUTERS = [health.router, complaints.router, events.router, subscriptions.router
 ROUTERS += [complaint_list.router, workload.router, analytics.router, projection_status.router]
 # SLA configuration (issue 9): calendars and the policy.
 ROUTERS += [sla.router]
+# Personal data (issue 11): who was shown which.
+ROUTERS += [access_log.router]
 
 
 class BodyTooLargeError(Exception):
@@ -162,6 +166,7 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
     api.state.position_watcher = services.position_watcher
     api.state.event_watcher = services.event_watcher
     api.state.webhook_store = services.webhook_store
+    api.state.access_log = AccessLog(services.read_models)
     api.state.stream_slots = StreamSlots(
         settings.stream_max_connections, settings.stream_max_connections_per_token
     )

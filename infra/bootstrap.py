@@ -24,6 +24,7 @@ from typing import Any, Protocol, TypeVar
 
 from commands.application import ComplaintsApp
 from commands.group_commit import GroupCommitOptions
+from infra.access_log import AccessLog
 from infra.persistence import database_from_url
 from infra.secrets import secret_box
 from infra.settings import Settings
@@ -187,6 +188,7 @@ def create_tables(app: ComplaintsApp, read_models: ReadModelStore, webhooks: Web
     read_models.create_tables(ALL_VIEW_TABLES)
     read_models.clamp_stored_instants(ALL_VIEW_TABLES)
     RelayPositions(app).create_table()
+    AccessLog(read_models).create_table()
     webhooks.migrate()
 
 

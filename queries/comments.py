@@ -46,6 +46,13 @@ def list_comments(
         if as_of is not None
         else app.get_complaint(complaint_id)
     )
+    return comment_page(complaint, limit=limit, cursor=cursor)
+
+
+def comment_page(
+    complaint: Complaint, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+) -> CommentPage:
+    """A page of the comments of a complaint already loaded."""
     comments = complaint.comments
     start = 0
     if cursor is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, get_args
@@ -203,3 +204,19 @@ def to_item(row: dict[str, Any]) -> ComplaintListItem:
         product=ProductSummary(name=row["product_name"], model=row["product_model"]),
         **{k: v for k, v in row.items() if k in _ITEM_COLUMNS},
     )
+
+
+def customer_ids(store: ReadModelStore, complaint_ids: Sequence[UUID]) -> dict[UUID, str]:
+    """The customer of each listed complaint the view holds (the access log's lookup for event
+    pages without the complaints' ``filed`` events)."""
+    if not complaint_ids:
+        return {}
+    dialect = store.dialect
+    placeholders = ", ".join(["%s"] * len(complaint_ids))
+    with store.read() as tx:
+        rows = tx.rows(
+            f"SELECT id, customer_id FROM {dialect.table(COMPLAINT_LIST.name)}"
+            f" WHERE id IN ({placeholders})",
+            [dialect.encode("uuid", c) for c in complaint_ids],
+        )
+    return {dialect.decode("uuid", r["id"]): r["customer_id"] for r in rows}

@@ -61,10 +61,18 @@ def event_data(event: Any) -> dict[str, Any]:
 
 
 def get_history(app: ComplaintsApp, complaint_id: UUID) -> History:
+    return read_history(app, complaint_id)[0]
+
+
+def read_history(app: ComplaintsApp, complaint_id: UUID) -> tuple[History, Complaint]:
+    """The history, and the complaint its events make (who holds it now: no second read)."""
     events = list(app.events.get(complaint_id))
     if not events or type(events[0]) is not Complaint.Filed:
         raise ComplaintNotFoundError(f"no complaint with id {complaint_id}")
     positions = event_positions(app, complaint_id)
+    complaint: Any = None
+    for e in events:
+        complaint = e.mutate(complaint)  # type: ignore[attr-defined]
     return History(
         complaint_id=complaint_id,
         reference=events[0].reference,  # type: ignore[attr-defined]
@@ -81,4 +89,4 @@ def get_history(app: ComplaintsApp, complaint_id: UUID) -> History:
             )
             for e in events
         ],
-    )
+    ), complaint

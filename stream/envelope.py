@@ -28,6 +28,7 @@ from aggregates.complaint import Complaint
 from aggregates.event_ids import EVENT_ID_NAMESPACE, event_id  # noqa: F401 - re-exported
 from aggregates.values import JSONValue, StoredAs
 from aggregates.vocabulary import OneOf
+from queries.disclosure import ALL_FIELDS, disclose, event_paths
 from queries.history import EVENT_TYPES, event_data
 
 SPEC_VERSION = "1.0"
@@ -73,8 +74,11 @@ def _public_value(value: Any) -> Any:
     return value
 
 
-def to_cloud_event(event: Any, position: int, source: str = DEFAULT_SOURCE) -> dict[str, Any]:
-    """The JSON-ready CloudEvent for one recorded complaint event at ``position``."""
+def to_cloud_event(
+    event: Any, position: int, source: str = DEFAULT_SOURCE, *, personal_data: bool = False
+) -> dict[str, Any]:
+    """The JSON-ready CloudEvent for one recorded complaint event at ``position``; its personal
+    fields masked unless ``personal_data`` (``aggregates/personal_data.py``, docs/events.md)."""
     type_ = PUBLIC_TYPES[type(event)]
     timestamp: datetime = event.timestamp
     envelope: dict[str, Any] = {
@@ -93,7 +97,10 @@ def to_cloud_event(event: Any, position: int, source: str = DEFAULT_SOURCE) -> d
     # CloudEvents has no null attribute values: an absent cause is an absent attribute.
     if event.causation_id is not None:
         envelope["causationid"] = _public_value(event.causation_id)
-    envelope["data"] = to_jsonable_python(_public_value(event_data(event)))
+    data = to_jsonable_python(_public_value(event_data(event)))
+    if not personal_data:
+        data, _ = disclose(data, event_paths(type(event).__qualname__), ALL_FIELDS)
+    envelope["data"] = data
     return envelope
 
 

@@ -71,8 +71,10 @@ def read_page(
     types: Sequence[str] | None = None,
     aggregate_id: UUID | None = None,
     source: str = DEFAULT_SOURCE,
+    personal_data: bool = False,
 ) -> FeedPage:
-    """Up to ``limit`` public events with position > ``after``, in position order."""
+    """Up to ``limit`` public events with position > ``after``, in position order; their
+    personal fields masked unless ``personal_data`` (whoever reads them may see them)."""
     topics = topics_for(types)
     stop = head(app)  # read first: everything up to it is committed, see the module docstring
     if stop <= after:
@@ -88,7 +90,8 @@ def read_page(
     events = [
         envelope
         for n in notifications
-        if n.topic in _PUBLIC_TOPIC_SET and (envelope := _envelope(app, n, source)) is not None
+        if n.topic in _PUBLIC_TOPIC_SET
+        and (envelope := _envelope(app, n, source, personal_data)) is not None
     ]
     full = len(notifications) >= limit
     return FeedPage(events, notifications[-1].id if full else stop, more=full)
@@ -98,12 +101,15 @@ _PUBLIC_TOPIC_SET = frozenset(get_topic(cls) for cls in PUBLIC_TYPES)
 
 
 def _envelope(
-    app: Application[UUID], notification: Notification, source: str
+    app: Application[UUID], notification: Notification, source: str, personal_data: bool
 ) -> dict[str, Any] | None:
     """The CloudEvent of one notification, or None (logged) when its stored state cannot be
     decoded: every follower (webhooks, relays, SSE) would otherwise stop at it for ever."""
     try:
-        return to_cloud_event(app.mapper.to_domain_event(notification), notification.id, source)
+        return to_cloud_event(
+            app.mapper.to_domain_event(notification), notification.id, source,
+            personal_data=personal_data,
+        )
     except Exception:
         log.exception(
             "event feed: skipped the undecodable event at position %d (%s)",

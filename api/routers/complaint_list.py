@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from aggregates.vocabulary import Category, Channel, CustomerTier, Severity, Status
 from api.deps import PrincipalDep
+from api.disclosure import ReaderDep
 from api.json_body import json_body
 from api.read_models import StoreDep, invalid, waits_for
 from commands.input_types import SINGLE_LINE, PlausibleInstant
@@ -30,6 +31,7 @@ def list_all(
     request: Request,
     store: StoreDep,
     _: PrincipalDep,
+    reader: ReaderDep,
     _view: Annotated[None, waits_for("complaint_list")],
     status: Status | None = None,
     category: Category | None = None,
@@ -64,6 +66,7 @@ def list_all(
         q=q,
     )
     try:
-        return json_body(list_complaints(store, filters, sort=sort, limit=limit, cursor=cursor))
+        page = list_complaints(store, filters, sort=sort, limit=limit, cursor=cursor)
+        return json_body(reader.complaint_page(page))
     except InvalidQueryError as e:
         raise invalid(e) from None

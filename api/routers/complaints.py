@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -11,21 +12,23 @@ from pydantic import WithJsonSchema
 from aggregates.vocabulary import Role
 from api.blocking import in_thread
 from api.deps import AppDep, ContextDep, LatestComplaintsDep, PrincipalDep, require_role
+from api.disclosure import Reader, ReaderDep, holding_of
 from api.problems import problem_responses
 from commands import models
 from commands.application import CommandResult, ComplaintsApp
 from commands.errors import ComplaintNotFoundError
 from commands.input_types import SINGLE_LINE_PATTERN, PlausibleInstant
 from commands.models import Command, FileComplaint
-from queries.comments import DEFAULT_LIMIT, MAX_LIMIT, CommentPage, list_comments
+from queries.comments import DEFAULT_LIMIT, MAX_LIMIT, CommentPage, comment_page
 from queries.complaint_state import (
     ComplaintPublic,
+    complaint_as_of,
     get_complaint,
     get_complaint_as_of,
     read_complaint,
     represent,
 )
-from queries.history import History, get_history
+from queries.history import History, read_history
 from queries.latest_complaints import LatestComplaints
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])
@@ -66,10 +69,11 @@ def as_json(complaint: ComplaintPublic, status: int = 200, **headers: str) -> Re
     )
 
 
-def respond(
-    app: ComplaintsApp, result: CommandResult, status: int = 200, **headers: str
+async def respond(
+    app: ComplaintsApp, result: CommandResult, reader: Reader, status: int = 200, **headers: str
 ) -> Response:
-    """Renders the complaint as the command left it (a replay renders the original version)."""
+    """Renders the complaint as the command left it (a replay renders the original version),
+    as the sender may see it."""
     complaint = (
         represent(result.state, result.position, app.clock())
         if result.state is not None
@@ -77,7 +81,7 @@ def respond(
     )
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return as_json(complaint, status, **headers)
+    return as_json(await reader.complaint_async(complaint), status, **headers)
 
 
 # Command routes are ``async``: the command is decided on the event loop (a cached complaint and
@@ -85,9 +89,11 @@ def respond(
 # no thread per command in flight and no thread hop (both cost more CPU than the command itself;
 # docs/performance.md).
 @router.post("", status_code=201, response_model=ComplaintPublic, responses=COMMAND_ERRORS)
-async def file_complaint(command: FileComplaint, app: AppDep, ctx: ContextDep) -> Response:
+async def file_complaint(
+    command: FileComplaint, app: AppDep, ctx: ContextDep, reader: ReaderDep
+) -> Response:
     result = await app.file_complaint_async(command, ctx)
-    return respond(app, result, 201, Location=f"/complaints/{result.complaint_id}")
+    return await respond(app, result, reader, 201, Location=f"/complaints/{result.complaint_id}")
 
 
 @router.get("/by-reference/{reference}", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
@@ -99,15 +105,29 @@ async def get_by_reference(
     ],
     latest: LatestComplaintsDep,
     _: PrincipalDep,
+    reader: ReaderDep,
 ) -> Response:
-    complaint = await in_thread(read_by_reference, latest, reference)
+    complaint = await in_thread(read_by_reference, latest, reference, reader)
     response = as_json(complaint)
     response.headers["Content-Location"] = f"/complaints/{complaint.id}"
     return response
 
 
-def read_by_reference(latest: LatestComplaints, reference: str) -> ComplaintPublic:
-    return read_complaint(latest, latest.app.resolve_reference(reference))
+def read_by_reference(latest: LatestComplaints, reference: str, reader: Reader) -> ComplaintPublic:
+    return read_shown(latest, latest.app.resolve_reference(reference), reader)
+
+
+def read_shown(latest: LatestComplaints, complaint_id: UUID, reader: Reader) -> ComplaintPublic:
+    return reader.complaint(read_complaint(latest, complaint_id))
+
+
+def read_as_of_shown(
+    latest: LatestComplaints, complaint_id: UUID, as_of: datetime, reader: Reader
+) -> ComplaintPublic:
+    """Masked by who holds the complaint now, not who held it then: a former assignee no
+    longer sees the customer's contact details, in the past either."""
+    complaint = get_complaint_as_of(latest.app, complaint_id, as_of)
+    return reader.complaint(complaint, holding_of(latest.get(complaint_id)[0]))
 
 
 @router.get("/{complaint_id}", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
@@ -115,12 +135,13 @@ async def get_one(
     complaint_id: ComplaintId,
     latest: LatestComplaintsDep,
     _: PrincipalDep,
+    reader: ReaderDep,
     as_of: AsOf = None,
 ) -> Response:
     cid = parse_id(complaint_id)
     if as_of:
-        return as_json(await in_thread(get_complaint_as_of, latest.app, cid, as_of))
-    return as_json(await in_thread(read_complaint, latest, cid))
+        return as_json(await in_thread(read_as_of_shown, latest, cid, as_of, reader))
+    return as_json(await in_thread(read_shown, latest, cid, reader))
 
 
 @router.get("/{complaint_id}/comments", response_model=CommentPage, responses=COMMAND_ERRORS)
@@ -128,6 +149,7 @@ def comments(
     complaint_id: ComplaintId,
     app: AppDep,
     _: PrincipalDep,
+    reader: ReaderDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[
         str | None,
@@ -137,12 +159,17 @@ def comments(
     as_of: AsOf = None,
 ) -> CommentPage:
     """All comments, oldest first, in pages (a complaint's representation embeds the latest)."""
-    return list_comments(app, parse_id(complaint_id), limit=limit, cursor=cursor, as_of=as_of)
+    cid = parse_id(complaint_id)
+    current = app.get_complaint(cid)
+    complaint = complaint_as_of(app, cid, as_of) if as_of is not None else current
+    page = comment_page(complaint, limit=limit, cursor=cursor)
+    return reader.comment_page(page, holding_of(current))
 
 
 @router.get("/{complaint_id}/history", response_model=History, responses=COMMAND_ERRORS)
-def history(complaint_id: ComplaintId, app: AppDep, _: PrincipalDep) -> History:
-    return get_history(app, parse_id(complaint_id))
+def history(complaint_id: ComplaintId, app: AppDep, _: PrincipalDep, reader: ReaderDep) -> History:
+    events, complaint = read_history(app, parse_id(complaint_id))
+    return reader.history(events, holding_of(complaint))
 
 
 # Commands on one complaint, one route each: POST /complaints/{id}/<action>, the command's model
@@ -153,9 +180,11 @@ def command_route(
     """Adds ``POST /complaints/{id}/<action>``; ``roles``: only these may send it (else 403)."""
 
     async def route(
-        complaint_id: ComplaintId, command: Command, app: AppDep, ctx: ContextDep
+        complaint_id: ComplaintId, command: Command, app: AppDep, ctx: ContextDep,
+        reader: ReaderDep,
     ) -> Response:
-        return respond(app, await app.handle_async(parse_id(complaint_id), command, ctx))
+        result = await app.handle_async(parse_id(complaint_id), command, ctx)
+        return await respond(app, result, reader)
 
     # FastAPI reads the body's model from the annotation (a string here, as in every module).
     route.__annotations__["command"] = model

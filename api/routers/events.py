@@ -7,6 +7,8 @@ import math
 import re
 import time
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -17,11 +19,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from api.deps import AppDep, PrincipalDep, header_format
+from api.disclosure import CustomerLookup, Reader, ReaderDep
 from api.problems import ProblemError
 from api.stream_slots import StreamSlot, StreamSlots, TooManyStreamsError
 from commands.application import ComplaintsApp
 from commands.input_types import MAX_POSITION, POSITION_PATTERN
 from infra.settings import Settings
+from queries.complaint_list import customer_ids
 from stream.envelope import TYPE_CLASSES, json_schema
 from stream.event_watcher import EventWatcher
 from stream.feed import FeedPage, UnknownEventTypeError, read_page, topics_for
@@ -36,6 +40,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # a consumer see why the connection closed.
 TOKEN_ENDED = ": closing: the token was revoked or has expired\n\n"
 LIFETIME_OVER = ": closing: maximum stream lifetime reached; reconnect with Last-Event-ID\n\n"
+ACCESS_LOG_FAILED = ": closing: the access log could not be written; reconnect later\n\n"
 
 
 router = APIRouter(prefix="/events", tags=["events"])
@@ -140,6 +145,7 @@ def list_events(
     request: Request,
     app: AppDep,
     _: PrincipalDep,
+    reader: ReaderDep,
     types: TypesDep,
     aggregate_id: AggregateDep,
     after: AfterQuery = 0,
@@ -147,15 +153,22 @@ def list_events(
         int, Query(ge=1, le=MAX_POSITION, description="Page size (at most events_max_page)")
     ] = 100,
 ) -> EventPage:
-    """Public events after a position, in position order. Continue with `after=next_cursor`."""
+    """Public events after a position, in position order. Continue with `after=next_cursor`.
+    Personal fields are masked unless the token may see them (docs/events.md)."""
     settings = settings_of(request)
     if limit > settings.events_max_page:
         raise invalid("limit", f"must be at most {settings.events_max_page}")
     page = read_page(
         app, after=after, limit=limit, types=types, aggregate_id=aggregate_id,
-        source=settings.events_source,
+        source=settings.events_source, personal_data=reader.viewer.sees_everything,
     )
+    reader.events(page.events, customers_of(request))
     return EventPage(events=page.events, next_cursor=page.next_cursor)
+
+
+def customers_of(request: Request) -> CustomerLookup:
+    """Finds complaints' customers in the complaint list view, for the access log."""
+    return partial(customer_ids, request.app.state.read_models)
 
 
 def document_page_limit(openapi: dict[str, Any], max_page: int) -> None:
@@ -199,6 +212,7 @@ def stream_events(
     request: Request,
     app: AppDep,
     principal: PrincipalDep,
+    reader: ReaderDep,
     types: TypesDep,
     aggregate_id: AggregateDep,
     after: AfterQuery = 0,
@@ -232,32 +246,48 @@ def stream_events(
     try:
         watcher: EventWatcher = request.app.state.event_watcher
         watcher.start()  # idempotent; most processes (and tests) never stream
-        body = _sse(app, watcher, settings, principal.token_id, after, types, aggregate_id)
+        body = _sse(
+            app, watcher, settings, Disclosing(reader, customers_of(request)), after, types,
+            aggregate_id,
+        )
         return EventStreamResponse(body, slot)
     except BaseException:
         slot.release()
         raise
 
 
-def _read_checked(
-    app: ComplaintsApp, token_id: UUID, **page_of: Any
-) -> tuple[FeedPage, bool]:
+@dataclass(frozen=True)
+class Disclosing:
+    """The stream's reader, and how to find its complaints' customers for the access log."""
+
+    reader: Reader
+    customers: CustomerLookup
+
+
+def _read_checked(app: ComplaintsApp, to: Disclosing, **page_of: Any) -> tuple[FeedPage, bool]:
     """A page of the feed, and whether the token may still receive it.
 
     The token is read from the store after the page and before it is sent: a revocation recorded
     (by any process) before these events were is seen, so none of them goes out. One primary-key
     read per batch, in the same worker thread as the page (a second thread hop would cost more
-    than the read), and none for an empty page.
+    than the read), and none for an empty page. A page shown in clear is access-logged here,
+    before it is sent (``ProblemError`` when that fails).
     """
-    page = read_page(app, **page_of)
-    return page, not page.events or app.tokens.recheck(token_id) is not None
+    in_clear = to.reader.viewer.sees_everything
+    page = read_page(app, personal_data=in_clear, **page_of)
+    if not page.events:
+        return page, True
+    if app.tokens.recheck(to.reader.principal.token_id) is None:
+        return page, False
+    to.reader.events(page.events, to.customers)
+    return page, True
 
 
 async def _sse(
     app: ComplaintsApp,
     watcher: EventWatcher,
     settings: Settings,
-    token_id: UUID,
+    to: Disclosing,
     after: int,
     types: list[str] | None,
     aggregate_id: UUID | None,
@@ -274,10 +304,14 @@ async def _sse(
             yield LIFETIME_OVER
             return
         generation = watcher.generation
-        page, allowed = await run_in_threadpool(
-            _read_checked, app, token_id, after=cursor, limit=settings.stream_page_size,
-            types=types, aggregate_id=aggregate_id, source=settings.events_source,
-        )
+        try:
+            page, allowed = await run_in_threadpool(
+                _read_checked, app, to, after=cursor, limit=settings.stream_page_size,
+                types=types, aggregate_id=aggregate_id, source=settings.events_source,
+            )
+        except ProblemError:  # the access log could not be written: nothing more goes out
+            yield ACCESS_LOG_FAILED
+            return
         if not allowed:
             yield TOKEN_ENDED
             return
@@ -294,7 +328,7 @@ async def _sse(
         if time.monotonic() - last_sent >= heartbeat:
             # Idle streams re-check at every heartbeat, so an expiry or a revocation also ends
             # a stream that has nothing to send.
-            if await run_in_threadpool(app.tokens.recheck, token_id) is None:
+            if await run_in_threadpool(app.tokens.recheck, to.reader.principal.token_id) is None:
                 yield TOKEN_ENDED
                 return
             # Comments keep proxies from closing idle connections and reveal dead clients.

@@ -1,0 +1,216 @@
+"""The access log: who was shown which personal fields of which complaint, when, and why.
+
+Append-only: entries are inserted, never updated or deleted (no statement here does either, and no
+route offers it). One table beside the event store (same database and schema, so a backup carries
+it along), declared portably and rendered by the database's dialect (``projections/schema.py``).
+Not in the event store: an entry is a record of a read, not a fact about a complaint, and reads
+outnumber commands.
+
+Each answer that showed personal data appends its entries in one statement (a page of the list or
+of the event feed: one row per complaint, one multi-row INSERT), before the answer leaves; so a
+read whose entries cannot be written is refused (503) rather than served unlogged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from aggregates.plausible_time import is_plausible_instant
+from projections.schema import Index, Table, columns
+from projections.store import ReadModelStore
+from queries.errors import InvalidQueryError
+
+ACCESS_LOG = Table(
+    "access_log",
+    columns(
+        "id uuid, at timestamp, principal text, role text, token_id uuid, complaint_id uuid,",
+        "customer_id text?, fields text, route text, request_id text, purpose text?",
+    ),
+    key=("id",),
+    indexes=(
+        Index("access_log_by_time", ("at", "id")),
+        Index("access_log_by_customer", ("customer_id", "at", "id")),
+        Index("access_log_by_complaint", ("complaint_id", "at", "id")),
+        Index("access_log_by_principal", ("principal", "at", "id")),
+    ),
+)
+# Rows per INSERT statement: SQLite allows 32,766 parameters in one statement.
+_ROWS_PER_STATEMENT = 2000
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """One complaint's personal fields shown to one principal by one answer."""
+
+    complaint_id: UUID
+    customer_id: str | None
+    fields: frozenset[str]
+
+
+@dataclass(frozen=True)
+class ReadRequest:
+    """Who asked, through which route, and why (``X-Purpose``)."""
+
+    principal: str
+    role: str
+    token_id: UUID
+    route: str
+    request_id: str
+    purpose: str | None
+
+
+class AccessLogEntry(BaseModel):
+    id: UUID
+    at: datetime
+    principal: str
+    role: str
+    token_id: UUID
+    complaint_id: UUID
+    customer_id: str | None
+    fields: list[str] = Field(
+        description="The personal fields shown in clear (names as in the event schema: "
+        "customer.name, customer.phone, customer.email, location, description, body)"
+    )
+    route: str = Field(description='Method and route template, e.g. "GET /complaints/{id}"')
+    request_id: str = Field(description="X-Request-ID as sent, or one made for the request")
+    purpose: str | None = Field(description="The X-Purpose header as sent")
+
+
+class AccessLogPage(BaseModel):
+    items: list[AccessLogEntry] = Field(description="Newest first")
+    next_cursor: str | None = Field(description="Pass as `cursor` for older entries")
+
+
+@dataclass(frozen=True)
+class AccessLogFilters:
+    customer_id: str | None = None
+    complaint_id: UUID | None = None
+    principal: str | None = None
+    from_: datetime | None = None
+    """Entries at or after this instant."""
+    to: datetime | None = None
+    """Entries before this instant."""
+
+
+class AccessLog:
+    def __init__(self, store: ReadModelStore) -> None:
+        self._store = store
+
+    def create_table(self) -> None:
+        """Done once by the composition root (``infra/bootstrap.py``) when a process starts."""
+        with self._store.write() as tx:
+            for statement in tx.dialect.create_statements(ACCESS_LOG):
+                tx.execute(statement)
+
+    def append(self, request: ReadRequest, disclosures: Sequence[Disclosure]) -> None:
+        """One entry per disclosure, all at one instant, in one transaction."""
+        if not disclosures:
+            return
+        at = datetime.now(UTC)
+        names = ACCESS_LOG.column_names
+        with self._store.write() as tx:
+            table = tx.table(ACCESS_LOG.name)
+            for start in range(0, len(disclosures), _ROWS_PER_STATEMENT):
+                chunk = disclosures[start : start + _ROWS_PER_STATEMENT]
+                rows = [
+                    (
+                        uuid.uuid4(),
+                        at,
+                        request.principal,
+                        request.role,
+                        request.token_id,
+                        d.complaint_id,
+                        d.customer_id,
+                        json.dumps(sorted(d.fields)),
+                        request.route,
+                        request.request_id,
+                        request.purpose,
+                    )
+                    for d in chunk
+                ]
+                params = [
+                    tx.encode(ACCESS_LOG, name, value)
+                    for row in rows
+                    for name, value in zip(names, row, strict=True)
+                ]
+                one_row = "(" + ", ".join(["%s"] * len(names)) + ")"
+                tx.execute(
+                    f"INSERT INTO {table} ({', '.join(names)}) VALUES "
+                    + ", ".join([one_row] * len(chunk)),
+                    params,
+                )
+
+    def entries(
+        self, filters: AccessLogFilters, *, limit: int = 50, cursor: str | None = None
+    ) -> AccessLogPage:
+        """Newest first, ``limit`` at a time; ``cursor`` is the previous page's ``next_cursor``."""
+        where: list[str] = []
+        params: list[Any] = []
+        with self._store.read() as tx:
+            for column, value in (
+                ("customer_id", filters.customer_id),
+                ("complaint_id", filters.complaint_id),
+                ("principal", filters.principal),
+            ):
+                if value is not None:
+                    where.append(f"{column} = %s")
+                    params.append(tx.encode(ACCESS_LOG, column, value))
+            if filters.from_ is not None:
+                where.append("at >= %s")
+                params.append(tx.encode(ACCESS_LOG, "at", filters.from_))
+            if filters.to is not None:
+                where.append("at < %s")
+                params.append(tx.encode(ACCESS_LOG, "at", filters.to))
+            if cursor is not None:
+                at, entry_id = decode_cursor(cursor)
+                where.append("(at, id) < (%s, %s)")
+                params += [tx.encode(ACCESS_LOG, "at", at), tx.encode(ACCESS_LOG, "id", entry_id)]
+            rows = tx.rows(
+                f"SELECT * FROM {tx.table(ACCESS_LOG.name)}"
+                + (f" WHERE {' AND '.join(where)}" if where else "")
+                + " ORDER BY at DESC, id DESC LIMIT %s",
+                [*params, limit + 1],
+            )
+            decoded = [tx.dialect.decode_row(ACCESS_LOG, row) for row in rows]
+        page = decoded[:limit]
+        items = [AccessLogEntry(**{**row, "fields": json.loads(row["fields"])}) for row in page]
+        more = len(decoded) > limit
+        return AccessLogPage(
+            items=items,
+            next_cursor=encode_cursor(page[-1]["at"], page[-1]["id"]) if more else None,
+        )
+
+
+def encode_cursor(at: datetime, entry_id: UUID) -> str:
+    raw = json.dumps([at.isoformat(), str(entry_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    """The time and id of the last entry served; anything else is refused as foreign."""
+    foreign = InvalidQueryError("cursor", "is not a cursor this endpoint issued")
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error):
+        raise foreign from None
+    if not (
+        isinstance(payload, list) and len(payload) == 2 and all(isinstance(p, str) for p in payload)
+    ):
+        raise foreign
+    try:
+        at, entry_id = datetime.fromisoformat(payload[0]), UUID(payload[1])
+    except ValueError:
+        raise foreign from None
+    if at.tzinfo is None or not is_plausible_instant(at):
+        raise foreign
+    return at, entry_id
