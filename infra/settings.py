@@ -140,6 +140,11 @@ class Settings(BaseSettings):
     nats_subject_prefix: str = Field(
         default="complaints.events", description="Subjects are <prefix>.<event type>."
     )
+    nats_personal_data: bool = Field(
+        default=False,
+        description="The NATS relay publishes events with their personal fields in clear;"
+        " masked by default (docs/events.md).",
+    )
 
     # ---- outbound webhooks and secrets at rest (issue 7, hardening) ----
     webhook_allowed_networks: Annotated[list[str], NoDecode] = Field(

@@ -86,6 +86,9 @@ class RelayOptions:
     """The CloudEvents ``source`` of every published event."""
     poll_seconds: float
     """How often to look for new events where the database announces none."""
+    personal_data: bool = False
+    """Publish events with their personal fields in clear (``COMPLAINTS_NATS_PERSONAL_DATA``);
+    masked by default: whoever can subscribe to the stream reads them."""
 
 
 @dataclass
@@ -141,7 +144,7 @@ class NatsRelay:
                 generation = watcher.generation
                 page = await asyncio.to_thread(
                     read_page, self._app, after=position, limit=PAGE_SIZE,
-                    source=self._options.source,
+                    source=self._options.source, personal_data=self._options.personal_data,
                 )
                 for event in page.events:
                     await self._publish(js, event)

@@ -56,6 +56,9 @@ class Subscription:
     last_error: str | None
     created_at: float
     created_by: str
+    personal_data: bool = False
+    """Events go out with their personal fields in clear (set by the admin who created it);
+    otherwise masked (docs/events.md)."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,7 @@ class WebhookStore:
         root (``infra/bootstrap.py``) when a process starts, never on a request: it scans the
         delivery log."""
         self.create_tables()
+        self._add_personal_data_column()
         self._seal_plaintext_secrets()
         self._scrub_legacy_errors()
 
@@ -155,7 +159,8 @@ class WebhookStore:
             " position BIGINT NOT NULL, state TEXT NOT NULL,"
             " consecutive_failures INTEGER NOT NULL DEFAULT 0,"
             " next_attempt_at DOUBLE PRECISION NOT NULL DEFAULT 0, last_error TEXT,"
-            " created_at DOUBLE PRECISION NOT NULL, created_by TEXT NOT NULL)",
+            " created_at DOUBLE PRECISION NOT NULL, created_by TEXT NOT NULL,"
+            " personal_data INTEGER NOT NULL DEFAULT 0)",
             "CREATE TABLE IF NOT EXISTS {webhook_deliveries} ("
             " id TEXT PRIMARY KEY, subscription_id TEXT NOT NULL, event_id TEXT NOT NULL,"
             " position BIGINT NOT NULL, event_type TEXT NOT NULL, attempt INTEGER NOT NULL,"
@@ -176,6 +181,20 @@ class WebhookStore:
         with self._cursor(commit=True) as cursor:
             for statement in statements:
                 cursor.execute(self._sql(statement))
+
+    def _add_personal_data_column(self) -> None:
+        # Tables made before issue 11 lack it; their subscriptions stay masked (the default).
+        with self._cursor(commit=False) as cursor:
+            cursor.execute(self._sql("SELECT * FROM {webhook_subscriptions} LIMIT 0"))
+            names = [column[0] for column in cursor.description]
+        if "personal_data" not in names:
+            with self._cursor(commit=True) as cursor:
+                cursor.execute(
+                    self._sql(
+                        "ALTER TABLE {webhook_subscriptions}"
+                        " ADD COLUMN personal_data INTEGER NOT NULL DEFAULT 0"
+                    )
+                )
 
     def _seal_plaintext_secrets(self) -> None:
         with self._cursor(commit=False) as cursor:
@@ -234,7 +253,14 @@ class WebhookStore:
     # ---- subscriptions ----------------------------------------------------------------------
 
     def add(
-        self, *, url: str, types: list[str], secret: str, position: int, created_by: str
+        self,
+        *,
+        url: str,
+        types: list[str],
+        secret: str,
+        position: int,
+        created_by: str,
+        personal_data: bool = False,
     ) -> Subscription:
         subscription = Subscription(
             id=str(uuid.uuid4()),
@@ -248,13 +274,14 @@ class WebhookStore:
             last_error=None,
             created_at=time.time(),
             created_by=created_by,
+            personal_data=personal_data,
         )
         with self._cursor(commit=True) as cursor:
             cursor.execute(
                 self._sql(
                     "INSERT INTO {webhook_subscriptions} (id, url, types, secret, position, state,"
-                    " consecutive_failures, next_attempt_at, last_error, created_at, created_by)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                    " consecutive_failures, next_attempt_at, last_error, created_at, created_by,"
+                    " personal_data) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 ),
                 (
                     subscription.id,
@@ -268,6 +295,7 @@ class WebhookStore:
                     None,
                     subscription.created_at,
                     created_by,
+                    int(personal_data),
                 ),
             )
         return subscription
@@ -468,6 +496,7 @@ def _subscription(row: Any) -> Subscription:
         last_error=row["last_error"],
         created_at=float(row["created_at"]),
         created_by=row["created_by"],
+        personal_data=bool(row["personal_data"]),
     )
 
 

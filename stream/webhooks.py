@@ -190,6 +190,7 @@ class WebhookWorker:
             page = await asyncio.to_thread(
                 read_page, self._app, after=subscription.position, limit=PAGE_SIZE,
                 types=subscription.types or None, source=self._policy.source,
+                personal_data=subscription.personal_data,
             )
             failures = subscription.consecutive_failures
             for event in page.events:
@@ -263,7 +264,7 @@ class WebhookWorker:
             return  # deleted meanwhile, and its redeliveries with it
         page = await asyncio.to_thread(
             read_page, self._app, after=redelivery.position - 1, limit=1,
-            source=self._policy.source,
+            source=self._policy.source, personal_data=subscription.personal_data,
         )
         if not page.events or page.events[0]["id"] != redelivery.event_id:
             await asyncio.to_thread(

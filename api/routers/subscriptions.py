@@ -77,6 +77,11 @@ class SubscriptionCreate(BaseModel):
         default=None,
         description="Start after this position (0: replay all history); default: only new events",
     )
+    personal_data: bool = Field(
+        default=False,
+        description="Send events with their personal fields in clear; by default they are masked "
+        "(docs/events.md). Grant it only to receivers entitled to personal data.",
+    )
 
 
 # Ids that are not UUIDs are answered 404 (they can name nothing), control characters 422.
@@ -96,6 +101,7 @@ class SubscriptionPublic(BaseModel):
     last_error: str | None
     created_at: datetime
     created_by: str
+    personal_data: bool
 
 
 class DeliveryPublic(BaseModel):
@@ -135,6 +141,7 @@ def public(s: Subscription) -> SubscriptionPublic:
         consecutive_failures=s.consecutive_failures,
         next_attempt_at=_time(s.next_attempt_at) if s.next_attempt_at else None,
         last_error=s.last_error, created_at=_time(s.created_at), created_by=s.created_by,
+        personal_data=s.personal_data,
     )
 
 
@@ -200,6 +207,7 @@ def create(
     subscription = store.add(
         url=str(body.url), types=types, secret=body.secret,
         position=body.after if body.after is not None else head(app), created_by=admin.name,
+        personal_data=body.personal_data,
     )
     response.headers["Location"] = f"/subscriptions/{subscription.id}"
     return public(subscription)
