@@ -23,6 +23,8 @@ from tests.intake import intake
 from tests.stream import webhook_setup
 from tests.stream.jetstream import stored_messages
 from tests.stream.receiver import Receiver
+from tests.stream.sse_client import messages
+from tests.stream.test_sse import next_events, open_stream, serve
 from tests.stream.webhook_setup import file_and_assign, running_worker, subscribe
 
 CLEAR = {"name": "张伟", "phone": "13800138000", "email": "zhang.wei@example.com"}
@@ -138,3 +140,20 @@ def test_the_nats_relay_masks_personal_fields_unless_the_setting_allows_them(
 
 def test_the_nats_relay_masks_by_default() -> None:
     assert Settings().nats_personal_data is False
+
+
+@pytest.mark.parametrize("role", ["compliance", "analyst"])
+def test_the_sse_stream_is_in_clear_and_logged_only_for_those_allowed(
+    settings: Settings, api: TestClient, app: ComplaintsApp, ctx: CommandContext, role: str
+) -> None:
+    file_and_assign(app, ctx)
+    token = app.tokens.issue("reader", role, ctx).secret
+    with serve(settings) as base_url, open_stream(base_url, token, params={"after": 0}) as answer:
+        assert answer.status_code == 200
+        filed = next_events(messages(answer), 1)[0]
+    allowed = role == "compliance"
+    assert customer(filed) == (CLEAR if allowed else MASKED)
+    entries = api.get("/audit/access-log", headers=bearer(app, ctx, "compliance")).json()["items"]
+    assert [(e["principal"], e["route"]) for e in entries] == (
+        [("reader", "GET /events/stream")] if allowed else []
+    )
