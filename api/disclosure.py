@@ -142,7 +142,10 @@ class Reader:
                 customers[complaint_id] = customer["id"]
         unknown = [c for c in fields if c not in customers]
         if unknown:
-            customers |= customer_ids(unknown)
+            try:
+                customers |= customer_ids(unknown)
+            except Exception:  # a convenience: the entries are written without it
+                log.exception("access log: could not look up the customers of %s", unknown)
         self.record([Disclosure(c, customers.get(c), frozenset(f)) for c, f in fields.items()])
 
     def _disclosures(self, holding: Holding, fields: frozenset[str]) -> list[Disclosure]:

@@ -11,6 +11,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
+from pydantic import WithJsonSchema
 
 from aggregates.vocabulary import Role
 from api.deps import require_role
@@ -36,7 +37,7 @@ def access_log(
     request: Request,
     customer_id: Text = None,
     complaint_id: Annotated[
-        str | None, Query(max_length=100, json_schema_extra={"format": "uuid"})
+        str | None, WithJsonSchema({"type": "string", "format": "uuid"}), Query(max_length=100)
     ] = None,
     principal: Text = None,
     from_: Annotated[
