@@ -18,6 +18,7 @@ from commands.models import CommentOnComplaint, FileComplaint
 from infra.bootstrap import Services, relay_options
 from infra.settings import Settings
 from stream.relay import NatsRelay
+from stream.store_tables import StoreTables
 from tests.api.test_read_side import catch_up
 from tests.intake import intake
 from tests.stream import webhook_setup
@@ -157,3 +158,16 @@ def test_the_sse_stream_is_in_clear_and_logged_only_for_those_allowed(
     assert [(e["principal"], e["route"]) for e in entries] == (
         [("reader", "GET /events/stream")] if allowed else []
     )
+
+
+def test_subscriptions_made_before_the_flag_existed_stay_masked(services: Services) -> None:
+    store = services.webhook_store
+    made = store.add(
+        url="https://example.com/hook", types=[], secret="s" * 16, position=0, created_by="root"
+    )
+    tables = StoreTables(services.app, "webhook_subscriptions")
+    with tables.cursor(commit=True) as cursor:  # as a table of an earlier version was
+        cursor.execute(tables.sql("ALTER TABLE {webhook_subscriptions} DROP COLUMN personal_data"))
+    store.migrate()
+    again = store.get(made.id)
+    assert again is not None and again.personal_data is False
