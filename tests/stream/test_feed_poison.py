@@ -56,7 +56,12 @@ def test_the_cursor_api_carries_poison_events_sanitised_and_those_after_them(
     client: TestClient, app: ComplaintsApp, ctx: CommandContext
 ) -> None:
     good = store_every_poison_then_a_good_one(app, ctx)
-    response = client.get("/events", params={"after": 0, "limit": 100})
+    # A compliance token reads the personal fields (the comment's body) in clear.
+    compliance = app.tokens.issue("carol", "compliance", ctx).secret
+    response = client.get(
+        "/events", params={"after": 0, "limit": 100},
+        headers={"Authorization": f"Bearer {compliance}"},
+    )
     assert response.status_code == 200, response.text
     assert_sanitised(response.json()["events"], good)
 
@@ -80,7 +85,7 @@ def test_webhooks_deliver_poison_events_and_those_after_them(
 ) -> None:
     fast = webhook_settings(settings)
     with receiver() as hook, admin_client(fast, admin_token) as admin:
-        sub = subscribe(admin, hook.url, after=0)["id"]
+        sub = subscribe(admin, hook.url, after=0, personal_data=True)["id"]
         good = store_every_poison_then_a_good_one(app, ctx)
         with running_worker(app, fast):
             hook.wait_for(lambda: len(hook.accepted()) == len(POISONS) + 3)
@@ -93,7 +98,8 @@ def test_the_nats_relay_publishes_poison_events_and_those_after_them(
 ) -> None:
     good = store_every_poison_then_a_good_one(app, ctx)
     logging.getLogger("nats").setLevel(logging.WARNING)
-    relay = NatsRelay(app, relay_options(relay_settings), url=nats_url)
+    in_clear = relay_settings.model_copy(update={"nats_personal_data": True})
+    relay = NatsRelay(app, relay_options(in_clear), url=nats_url)
     asyncio.run(relay.run(until_caught_up=True))
     messages = asyncio.run(stored_messages(nats_url, relay_settings.nats_stream))
     assert_sanitised([body for _, body in messages], good)
