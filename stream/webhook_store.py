@@ -203,6 +203,27 @@ class WebhookStore:
                 len(other_keys), self._box.key_id,
             )
 
+    def reseal_secrets(self) -> int:
+        """Seals again with the current key every secret another (previous) key sealed, for a
+        rotation of the service key; how many. Compare-and-set per row: a crash midway leaves
+        each secret sealed by one of the configured keys."""
+        with self._cursor(commit=False) as cursor:
+            cursor.execute(self._sql("SELECT id, secret FROM {webhook_subscriptions}"))
+            rows = [(row["id"], row["secret"]) for row in cursor.fetchall()]
+        resealed = 0
+        for id_, secret in rows:
+            if self._box.sealing_key(secret) in (None, self._box.key_id):
+                continue
+            with self._cursor(commit=True) as cursor:
+                cursor.execute(
+                    self._sql(
+                        "UPDATE {webhook_subscriptions} SET secret = %s WHERE id = %s AND secret = %s"
+                    ),
+                    (self._box.seal(self._box.open(secret)), id_, secret),
+                )
+                resealed += cursor.rowcount
+        return resealed
+
     def _scrub_legacy_errors(self) -> None:
         # Older versions logged the raw exception text (hosts, ports, resolver messages):
         # reduce it to the classes logged now.
