@@ -33,7 +33,6 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -41,6 +40,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.application import Application
 
+from commands.erasure import Erasure
 from commands.personal_data_mapper import DataKey, DataKeyUnavailableError
 from infra.secrets import key_id, load_key, previous_keys
 from infra.settings import Settings
@@ -92,14 +92,6 @@ class MasterKeys:
 def master_keys(settings: Settings) -> MasterKeys:
     """The configured service key and the previous ones (``infra/secrets.py``)."""
     return MasterKeys(load_key(settings), previous_keys(settings))
-
-
-@dataclass(frozen=True)
-class Erasure:
-    """What one erasure destroyed."""
-
-    data_key_ids: list[str]
-    complaint_ids: list[UUID]
 
 
 def _key_associated(data_key_id: str, customer_id: str) -> bytes:
