@@ -15,8 +15,8 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
-from aggregates.personal_data import ERASED
 from aggregates.errors import IllegalTransitionError, InvalidIntakeError, SlaRecordRefusedError
+from aggregates.personal_data import ERASED
 from aggregates.provenance import Provenance
 from aggregates.sla_clock import AppliedSla, Deadline, SlaClock
 from aggregates.values import (

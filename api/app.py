@@ -18,6 +18,7 @@ from api.routers import (
     analytics,
     complaint_list,
     complaints,
+    customers,
     events,
     health,
     sla,
@@ -38,6 +39,8 @@ ROUTERS = [health.router, complaints.router, events.router, subscriptions.router
 ROUTERS += [complaint_list.router, workload.router, analytics.router, projection_status.router]
 # SLA configuration (issue 9): calendars and the policy.
 ROUTERS += [sla.router]
+# Erasure of a customer's personal data (issue 11).
+ROUTERS += [customers.router]
 
 
 class BodyTooLargeError(Exception):
@@ -162,6 +165,7 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
     api.state.position_watcher = services.position_watcher
     api.state.event_watcher = services.event_watcher
     api.state.webhook_store = services.webhook_store
+    api.state.data_keys = services.data_keys
     api.state.stream_slots = StreamSlots(
         settings.stream_max_connections, settings.stream_max_connections_per_token
     )

@@ -217,7 +217,8 @@ class WebhookStore:
             with self._cursor(commit=True) as cursor:
                 cursor.execute(
                     self._sql(
-                        "UPDATE {webhook_subscriptions} SET secret = %s WHERE id = %s AND secret = %s"
+                        "UPDATE {webhook_subscriptions} SET secret = %s"
+                        " WHERE id = %s AND secret = %s"
                     ),
                     (self._box.seal(self._box.open(secret)), id_, secret),
                 )
