@@ -725,9 +725,7 @@ class Complaint(Aggregate):
     def holds_personal_data(self) -> bool:
         """Whether the complaint shows personal data an erasure would replace: never erased, or
         commented on since."""
-        return self.personal_data_erased_at is None or any(
-            c.body != ERASED for c in self.comments
-        )
+        return self.personal_data_erased_at is None or any(c.body != ERASED for c in self.comments)
 
     def erase_personal_data(self, reason: str, *, by: Provenance) -> None:
         """Records that the customer's personal data were erased (closed complaints too: the

@@ -81,9 +81,7 @@ def erase_customer(
     erasure = keys.erase(customer_id, known, command.reason)
     for attempt in range(1, SAVE_ATTEMPTS + 1):
         complaints = [c for c in (_complaint(app, i) for i in sorted(known, key=str)) if c]
-        pending = [
-            c for c in complaints if c.customer.id == customer_id and c.holds_personal_data
-        ]
+        pending = [c for c in complaints if c.customer.id == customer_id and c.holds_personal_data]
         if record is not None and not pending and not erasure.data_key_ids:
             return ErasureResult(customer_id, True, [], [], None)
         record = record or ErasureRecord.open(customer_id)

@@ -51,13 +51,15 @@ class ErasurePublic(BaseModel):
 @router.post(
     "/{customer_id}/erase",
     response_model=ErasurePublic,
-    responses=problem_responses({
-        401: "Missing or invalid token",
-        403: "Not a compliance officer",
-        404: "No complaint or data of this customer",
-        409: "The customer's complaints kept changing; send it again",
-        422: "Invalid reason",
-    }),
+    responses=problem_responses(
+        {
+            401: "Missing or invalid token",
+            403: "Not a compliance officer",
+            404: "No complaint or data of this customer",
+            409: "The customer's complaints kept changing; send it again",
+            422: "Invalid reason",
+        }
+    ),
 )
 async def erase_customer_data(
     customer_id: CustomerId,
