@@ -102,9 +102,15 @@ class DataKeyStore:
     """``DataKeys`` (commands/personal_data_mapper.py) on tables of the event store's database."""
 
     def __init__(
-        self, app: Application[UUID], master: MasterKeys, *, cache_seconds: float = 5.0
+        self,
+        app: Application[UUID],
+        master: MasterKeys,
+        *,
+        cache_seconds: float = 5.0,
+        remember: int = MAX_REMEMBERED,
     ) -> None:
         self._app = app
+        self._remember = remember
         self._tables = StoreTables(app, KEYS, ERASED_COMPLAINTS)
         self.master = master
         self.cache_seconds = cache_seconds
@@ -153,7 +159,7 @@ class DataKeyStore:
         return self._current_key(customer_id)
 
     def _remember_customer(self, complaint_id: UUID, customer_id: str) -> None:
-        if len(self._customer_of) >= MAX_REMEMBERED:
+        if len(self._customer_of) >= self._remember:
             self._customer_of.clear()  # crude bound; a miss costs one read of a Filed event
         self._customer_of[complaint_id] = customer_id
 
@@ -170,7 +176,7 @@ class DataKeyStore:
         if not rows:
             raise DataKeyUnavailableError(f"no data key {data_key_id} in {KEYS}")
         key = self._unwrapped(data_key_id, rows[0])
-        if len(self._opened) >= MAX_REMEMBERED:
+        if len(self._opened) >= self._remember:
             self._opened.clear()
         self._opened[data_key_id] = (key, now)
         return key
@@ -248,6 +254,39 @@ class DataKeyStore:
                 (customer_id,),
             )
         )
+
+    def make_keys(self, customer_ids: Iterable[str]) -> None:
+        """Makes a data key for each customer without a live one, in one transaction, and
+        remembers them all: for bulk loads (``bench/generated_store.py``), whose own transaction
+        holds SQLite's writer, so a first filing cannot write its customer's key then."""
+        wanted = set(customer_ids)
+        rows = []
+        for customer_id in wanted:
+            data_key_id = uuid4().hex
+            raw = AESGCM.generate_key(bit_length=DATA_KEY_BYTES * 8)
+            master_id, wrapped = self.master.wrap(raw, _key_associated(data_key_id, customer_id))
+            rows.append((data_key_id, customer_id, wrapped, master_id, time.time()))
+        with self._tables.cursor(commit=True) as cursor:
+            cursor.executemany(
+                self._tables.sql(
+                    "INSERT INTO {personal_data_keys}"
+                    " (key_id, customer_id, wrapped_key, master_key_id, created_at)"
+                    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+                ),
+                rows,
+            )
+        alive = self._rows(
+            "SELECT key_id, customer_id, wrapped_key, master_key_id FROM {personal_data_keys}"
+            " WHERE erased_at IS NULL"
+        )
+        now = time.monotonic()
+        with self._lock:
+            for row in alive:
+                if row["customer_id"] in wanted:
+                    key = self._unwrapped(row["key_id"], row)
+                    assert key is not None  # alive
+                    self._current[row["customer_id"]] = (key, now)
+                    self._opened[key.key_id] = (key, now)
 
     def rewrap(self) -> int:
         """Re-wraps every live data key not wrapped by the current master key; how many. Each
