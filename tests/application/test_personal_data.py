@@ -216,3 +216,15 @@ def test_concurrent_filings_share_one_key_per_customer(
         assert filed.customer == customer | {"company": None}  # type: ignore[attr-defined]
     alive = services.data_keys.wrapping_keys()
     assert sum(alive.values()) == 4
+
+
+def test_a_missing_master_key_stops_projections_instead_of_quarantining_events(
+    services: Services, ctx: CommandContext
+) -> None:
+    file(services.app, ctx)
+    other_key = "w" * 43 + "="
+    services.app.mapper.protect_with(DataKeyStore(services.app, MasterKeys(other_key)))
+    with pytest.raises(DataKeyUnavailableError):
+        services.runner().catch_up()
+    with services.read_models.read() as tx:
+        assert tx.rows(f"SELECT * FROM {tx.table('projection_quarantine')}") == []
