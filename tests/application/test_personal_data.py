@@ -27,6 +27,7 @@ from infra.data_keys import DataKeyStore, MasterKeys
 from infra.secrets import load_key
 from infra.settings import Settings
 from queries.customer_complaints import complaints_of_customer
+from stream.feed import read_page
 from tests.application.test_stored_events_load import CAPTURED, insert_captured_rows
 from tests.intake import intake
 
@@ -228,3 +229,13 @@ def test_a_missing_master_key_stops_projections_instead_of_quarantining_events(
         services.runner().catch_up()
     with services.read_models.read() as tx:
         assert tx.rows(f"SELECT * FROM {tx.table('projection_quarantine')}") == []
+
+
+def test_a_missing_master_key_fails_the_event_feed_instead_of_skipping_events(
+    services: Services, ctx: CommandContext
+) -> None:
+    file(services.app, ctx)
+    other_key = "w" * 43 + "="
+    services.app.mapper.protect_with(DataKeyStore(services.app, MasterKeys(other_key)))
+    with pytest.raises(DataKeyUnavailableError):
+        read_page(services.app, after=0, limit=100)  # webhooks and the relay retry it later
