@@ -122,6 +122,7 @@ class SecretBox:
             for k in (*previous, key)
         }
         self.key_id = key_id(key)
+        self.key_ids = frozenset(self._ciphers)
         self._cipher = self._ciphers[self.key_id]
 
     def seal(self, plaintext: str) -> str:

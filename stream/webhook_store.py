@@ -96,6 +96,8 @@ class Sealer(Protocol):
 
     key_id: str
     """A non-secret name of the key, for log messages."""
+    key_ids: frozenset[str]
+    """The keys it opens: the key, and previous ones while a rotation runs."""
 
     def seal(self, plaintext: str) -> str: ...
 
@@ -183,7 +185,7 @@ class WebhookStore:
             rows = [(row["id"], row["secret"]) for row in cursor.fetchall()]
         keys = [(id_, secret, self._box.sealing_key(secret)) for id_, secret in rows]
         plaintext = [(id_, secret) for id_, secret, key in keys if key is None]
-        other_keys = [id_ for id_, _, key in keys if key not in (None, self._box.key_id)]
+        other_keys = [id_ for id_, _, key in keys if key not in {None, *self._box.key_ids}]
         if plaintext:
             with self._cursor(commit=True) as cursor:
                 for id_, secret in plaintext:
