@@ -16,6 +16,7 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate
 
 from aggregates.errors import IllegalTransitionError, InvalidIntakeError, SlaRecordRefusedError
+from aggregates.personal_data import ERASED
 from aggregates.provenance import Provenance
 from aggregates.sla_clock import AppliedSla, Deadline, SlaClock
 from aggregates.values import (
@@ -127,6 +128,7 @@ class Complaint(Aggregate):
             complaint.paused_since = None
             complaint.resolution_started_at = self.received_at
             complaint.resolution_pauses = ()
+            complaint.personal_data_erased_at = None
 
     class Assigned(Event):
         assignee: str
@@ -347,6 +349,28 @@ class Complaint(Aggregate):
         def apply(self, complaint: Complaint) -> None:
             self._record(complaint, breached_at=self.breached_at)
 
+    class PersonalDataErased(Event):
+        """The customer's personal data were erased (crypto-shredding, issue 11): from here on the
+        complaint holds ``ERASED`` for them. Earlier events still hold the sealed values, which
+        read ``ERASED`` once the data key is gone; this event brings every cached complaint and
+        every projection up to date through the ordinary event flow."""
+
+        reason: str
+
+        def apply(self, complaint: Complaint) -> None:
+            customer = complaint.customer
+            complaint.customer = replace(
+                customer,
+                name=ERASED,
+                phone=ERASED if customer.phone is not None else None,
+                email=ERASED if customer.email is not None else None,
+            )
+            complaint.description = ERASED
+            if complaint.location is not None:
+                complaint.location = ERASED
+            complaint.comments = [c._replace(body=ERASED) for c in complaint.comments]
+            complaint.personal_data_erased_at = self.timestamp
+
     def __deepcopy__(self, memo: dict[int, Any]) -> Complaint:
         """A copy sharing the immutable state. The repository hands out a deep copy of the cached
         complaint on every read, and a generic deep copy walks every comment: it cost more CPU
@@ -396,6 +420,8 @@ class Complaint(Aggregate):
         """When the current resolution cycle began: ``received_at``, or the last reopen."""
         resolution_pauses: tuple[tuple[datetime, datetime], ...]
         """The finished waits for the customer in the current resolution cycle."""
+        personal_data_erased_at: datetime | None
+        """When the customer's personal data were last erased; ``None`` if never."""
 
     @classmethod
     def file(
@@ -694,6 +720,18 @@ class Complaint(Aggregate):
             breached_at=breached_at,
             **by.as_event_fields(),
         )
+
+    @property
+    def holds_personal_data(self) -> bool:
+        """Whether the complaint shows personal data an erasure would replace: never erased, or
+        commented on since."""
+        return self.personal_data_erased_at is None or any(c.body != ERASED for c in self.comments)
+
+    def erase_personal_data(self, reason: str, *, by: Provenance) -> None:
+        """Records that the customer's personal data were erased (closed complaints too: the
+        right to erasure does not wait for a complaint to be open)."""
+        _require(reason, "reason")
+        self.trigger_event(self.PersonalDataErased, reason=reason, **by.as_event_fields())
 
     def _watched_clock(self, metric: str, cycle: int, due_at: datetime) -> SlaClock:
         """The clock a warning or breach names, refused unless it is still the current cycle,

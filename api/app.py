@@ -19,6 +19,7 @@ from api.routers import (
     analytics,
     complaint_list,
     complaints,
+    customers,
     events,
     health,
     sla,
@@ -42,6 +43,8 @@ ROUTERS += [complaint_list.router, workload.router, analytics.router, projection
 ROUTERS += [sla.router]
 # Personal data (issue 11): who was shown which.
 ROUTERS += [access_log.router]
+# Erasure of a customer's personal data (issue 11).
+ROUTERS += [customers.router]
 
 
 class BodyTooLargeError(Exception):
@@ -167,6 +170,7 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
     api.state.event_watcher = services.event_watcher
     api.state.webhook_store = services.webhook_store
     api.state.access_log = AccessLog(services.read_models)
+    api.state.data_keys = services.data_keys
     api.state.stream_slots = StreamSlots(
         settings.stream_max_connections, settings.stream_max_connections_per_token
     )

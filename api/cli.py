@@ -14,6 +14,7 @@ from rich.table import Table
 
 from aggregates.vocabulary import Role
 from api.first_start import admin_token_path, hand_over_admin_token
+from api.personal_data_cli import customers_cli, keys_cli
 from api.projections_cli import projections_cli
 from api.serving import serve_processes
 from api.sla_cli import sla_cli
@@ -35,6 +36,8 @@ cli.add_typer(projections_cli, name="projections")
 cli.add_typer(webhooks_cli, name="webhooks")
 cli.add_typer(relay_cli, name="relay")
 cli.add_typer(sla_cli, name="sla")
+cli.add_typer(customers_cli, name="customers")
+cli.add_typer(keys_cli, name="keys")
 console = Console()
 
 

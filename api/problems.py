@@ -19,6 +19,7 @@ from aggregates.errors import FieldError, IllegalTransitionError
 from commands.errors import (
     ComplaintNotFoundError,
     ConcurrencyConflictError,
+    CustomerNotFoundError,
     IdempotencyKeyReusedError,
     PreconditionFailedError,
     TokenNotFoundError,
@@ -120,6 +121,7 @@ PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     FieldError: (422, "validation", "Invalid request"),
     ComplaintNotFoundError: (404, "not-found", "Complaint not found"),
     TokenNotFoundError: (404, "not-found", "Token not found"),
+    CustomerNotFoundError: (404, "not-found", "Customer not found"),
     IllegalTransitionError: (409, "illegal-transition", "Not allowed now"),
     ConcurrencyConflictError: (409, "conflict", "Concurrent update"),
     PreconditionFailedError: (412, "precondition-failed", "Stale version"),

@@ -21,6 +21,7 @@ only open complaints are held: memory stays flat however many events are made.
 from __future__ import annotations
 
 import heapq
+import math
 import random
 from collections import deque
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Mapper, StoredEvent
 
 from aggregates.business_time import Calendar, Target
 from aggregates.complaint import MAX_ESCALATION_LEVEL, Complaint
@@ -37,10 +38,13 @@ from aggregates.reference import ALPHABET, ComplaintReference, index_id
 from aggregates.sla_policy import Policy, Rule
 from aggregates.vocabulary import Category, Channel, ResolutionCode, Severity, SlaMetric, SlaState
 from commands.application import ComplaintsApp
+from commands.personal_data_mapper import PersonalDataMapper
 from commands.sla_clocks import deadline, resumed
 from commands.sla_watch import WATCHER
+from infra.data_keys import DataKeyStore
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
+CUSTOMERS = 50_000
 YEAR_SECONDS = 365 * 86_400.0
 AGENT = {"actor": "bench", "correlation_id": "bench", "causation_id": None}
 WATCHING = {"actor": WATCHER, "correlation_id": f"{WATCHER}:bench", "causation_id": None}
@@ -151,7 +155,7 @@ class Generator:
             Complaint.Filed, id=UUID(int=rng.getrandbits(128), version=4), timestamp=when,
             reference=reference,
             # The JSON objects ``Customer.to_json`` and ``Product.to_json`` write.
-            customer={"id": f"CUST-{rng.randrange(50_000)}", "name": "Customer", "company": None,
+            customer={"id": f"CUST-{rng.randrange(CUSTOMERS)}", "name": "Customer", "company": None,
                       "phone": "1", "email": None,
                       "tier": "vip" if rng.random() < 0.1 else "standard"},
             product={"name": rng.choice(["X9", "K2", "M5"]), "model": None,
@@ -297,5 +301,27 @@ def reference_for(n: int) -> str:
     return f"C-{chars[:4]}-{chars[4:]}"
 
 
+def bulk_mapper(app: ComplaintsApp, complaints: int) -> Mapper[UUID]:
+    """The application's mapper, sealing personal data as it does, for a bulk load: the
+    customers' data keys made first (a first filing would write its key, which it cannot do
+    inside the load's transaction, SQLite's one writer) and every complaint's customer
+    remembered (its filing is not committed yet when its comments are sealed)."""
+    keys = app.mapper.keys
+    if not isinstance(keys, DataKeyStore) or not app.mapper.encrypt:
+        return app.mapper
+    bulk = DataKeyStore(app, keys.master, cache_seconds=math.inf, remember=complaints + 1)
+    bulk.make_keys(f"CUST-{n}" for n in range(CUSTOMERS))
+    mapper = PersonalDataMapper(
+        transcoder=app.mapper.transcoder,
+        compressor=app.mapper.compressor,
+        cipher=app.mapper.cipher,
+    )
+    mapper.protect_with(bulk)
+    return mapper
+
+
 def stored_events(app: ComplaintsApp, complaints: int, seed: int) -> Iterator[StoredEvent]:
-    return Generator(app, seed).stored_events(complaints)
+    generator = Generator(app, seed)
+    # Now, not when the events are first asked for: that is inside the bulk load's transaction.
+    generator.to_stored = bulk_mapper(app, complaints).to_stored_event
+    return generator.stored_events(complaints)

@@ -46,6 +46,8 @@ requests/s, so it would measure itself. Run both to see it.
     uv run python bench/load.py --seconds 3 --closed 16 --rates 500 --client httpx
     uv run python bench/load.py --closed '' --rates '' --gets 16,64 \\
         --baseline ../base --baseline-database-url sqlite:////tmp/base.db     # reads, vs. baseline
+    uv run python bench/load.py --baseline . --baseline-database-url sqlite:////tmp/plain.db \\
+        --baseline-env COMPLAINTS_ENCRYPT_PERSONAL_DATA=false     # a setting's cost, same run
 """
 
 from __future__ import annotations
@@ -457,12 +459,14 @@ def start_app(
     projections: str,
     checkout: str | None = None,
     log_level: str = "warning",
+    extra_env: dict[str, str] | None = None,
 ) -> Target:
     env = {
         **os.environ,
         "COMPLAINTS_DATABASE_URL": database_url,
         "COMPLAINTS_LOG_LEVEL": log_level,
         "COMPLAINTS_WEBHOOKS_IN_SERVE": "false",
+        **(extra_env or {}),
     }
     complaints = complaints_command(checkout)
     # Another checkout runs from its own directory, so that nothing of this one is imported.
@@ -790,6 +794,10 @@ def main() -> None:
                         " missing) and run every phase against it first")
     parser.add_argument("--baseline-database-url",
                         help="the baseline server's own store (required with --baseline)")
+    parser.add_argument("--baseline-env", metavar="KEY=VALUE", action="append", default=[],
+                        help="an environment variable of the baseline server alone (repeatable);"
+                        " with --baseline . compares one setting within this checkout, e.g."
+                        " COMPLAINTS_ENCRYPT_PERSONAL_DATA=false")
     parser.add_argument("--seconds", type=float, default=10,
                         help="length of each phase (default: %(default)s)")
     parser.add_argument("--warmup", type=float, default=1,
@@ -832,8 +840,10 @@ def main() -> None:
     targets: list[Target] = []
     try:
         if args.baseline:
+            baseline_env = dict(item.split("=", 1) for item in args.baseline_env)
             targets.append(start_app("baseline", args.baseline_database_url, args.workers,
-                                     args.projections, args.baseline, args.log_level))
+                                     args.projections, args.baseline, args.log_level,
+                                     baseline_env))
         if args.url:
             targets.append(Target("this", args.url, args.token or ""))
             where = args.url
@@ -843,7 +853,8 @@ def main() -> None:
             where = (f"{args.database_url.split(':')[0]}, serve --workers {args.workers},"
                      f" projections {args.projections}")
         print(f"target: {where}"
-              + (f"; baseline: {args.baseline}" if args.baseline else "")
+              + (f"; baseline: {args.baseline} {' '.join(args.baseline_env)}".rstrip()
+                 if args.baseline else "")
               + f"; mix per complaint: {' -> '.join(KINDS)} (a quarter each);"
               f" {args.seconds:g} s per phase; client CPU is this process alone")
         phases = asyncio.run(drive(args, targets))

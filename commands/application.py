@@ -51,6 +51,7 @@ from commands.models import (
     RecordSlaWarning,
     ReopenComplaint,
 )
+from commands.personal_data_mapper import PersonalDataMapper
 from commands.sla_clocks import SlaTerms, after_pauses, deadline, resumed
 from commands.sla_config import SlaConfigService
 from commands.sla_watch import WATCHER, Settled, escalation_for, settle
@@ -106,6 +107,17 @@ class ComplaintsApp(Application[UUID]):
         self.clock: Callable[[], datetime] = clock or _now
         """The current instant, for SLA clocks: when a pause starts or ends, when a new
         resolution cycle starts, and what "now" is when a clock is read (tests inject one)."""
+
+    mapper: PersonalDataMapper
+
+    def construct_mapper(self) -> PersonalDataMapper:
+        """The library's mapper, sealing personal fields once a data key store is attached
+        (``commands/personal_data_mapper.py``; the composition root attaches it)."""
+        return PersonalDataMapper(
+            transcoder=self.construct_transcoder(),
+            compressor=self.factory.compressor(),
+            cipher=self.factory.cipher(),
+        )
 
     # ---- complaints ------------------------------------------------------------------------
 

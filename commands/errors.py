@@ -25,3 +25,7 @@ class IdempotencyKeyReusedError(Exception):
 
 class TokenNotFoundError(LookupError):
     """Raised when no access token matches the given id or name."""
+
+
+class CustomerNotFoundError(LookupError):
+    """Raised when no complaint, data key or erasure record names the given customer id."""

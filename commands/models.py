@@ -272,3 +272,10 @@ class RecordSlaBreach(Command):
     cycle: Annotated[int, Field(ge=1)]
     due_at: AwareDatetime
     breached_at: AwareDatetime
+
+
+class EraseCustomerData(Command):
+    """Erase a customer's personal data (crypto-shredding). The reason is kept in the clear as
+    evidence: name the request (e.g. a ticket number), never personal data."""
+
+    reason: Reason

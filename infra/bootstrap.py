@@ -25,6 +25,7 @@ from typing import Any, Protocol, TypeVar
 from commands.application import ComplaintsApp
 from commands.group_commit import GroupCommitOptions
 from infra.access_log import AccessLog
+from infra.data_keys import DataKeyStore, master_keys
 from infra.persistence import database_from_url
 from infra.secrets import secret_box
 from infra.settings import Settings
@@ -64,6 +65,8 @@ class Services:
     event_watcher: EventWatcher
     """One per process for every SSE stream and the webhook worker; started by its first user."""
     webhook_store: WebhookStore
+    data_keys: DataKeyStore
+    """Customers' data keys (personal data sealed in events; erasure destroys them)."""
     _background: list[Stoppable] = field(default_factory=list, init=False, repr=False)
 
     def projections(self, names: Sequence[str] = ()) -> list[Projection]:
@@ -157,8 +160,13 @@ def bootstrap(settings: Settings) -> Services:
     try:
         read_models = ReadModelStore(app)
         webhook_store = WebhookStore(app, secret_box(settings))
+        data_keys = DataKeyStore(
+            app, master_keys(settings), cache_seconds=settings.data_key_cache_seconds
+        )
+        app.mapper.protect_with(data_keys, encrypt=settings.encrypt_personal_data)
         if settings.create_tables:
             create_tables(app, read_models, webhook_store)
+            data_keys.create_tables()
         return Services(
             settings=settings,
             app=app,
@@ -168,6 +176,7 @@ def bootstrap(settings: Settings) -> Services:
             ),
             event_watcher=EventWatcher(app, settings.stream_poll_seconds),
             webhook_store=webhook_store,
+            data_keys=data_keys,
         )
     except BaseException:
         app.close()

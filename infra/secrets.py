@@ -23,6 +23,7 @@ import hashlib
 import logging
 import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
 from eventsourcing.cryptography import AESCipher
@@ -112,11 +113,17 @@ def key_id(key: str) -> str:
 
 
 class SecretBox:
-    """Seals and opens short strings with the service key (the webhook store's ``Sealer``)."""
+    """Seals and opens short strings with the service key (the webhook store's ``Sealer``);
+    opens what a previous key sealed too, while a rotation runs."""
 
-    def __init__(self, key: str) -> None:
-        self._cipher = AESCipher(Environment(env={AESCipher.CIPHER_KEY: key}))
+    def __init__(self, key: str, previous: Sequence[str] = ()) -> None:
+        self._ciphers = {
+            key_id(k): AESCipher(Environment(env={AESCipher.CIPHER_KEY: k}))
+            for k in (*previous, key)
+        }
         self.key_id = key_id(key)
+        self.key_ids = frozenset(self._ciphers)
+        self._cipher = self._ciphers[self.key_id]
 
     def seal(self, plaintext: str) -> str:
         sealed = base64.b64encode(self._cipher.encrypt(plaintext.encode())).decode()
@@ -126,12 +133,13 @@ class SecretBox:
         if not is_sealed(sealed):
             raise SealedValueError("not a sealed value")
         sealed_by, _, payload = sealed[len(SEALED_PREFIX):].partition(":")
-        if sealed_by != self.key_id:
+        cipher = self._ciphers.get(sealed_by)
+        if cipher is None:
             raise SealedValueError(
                 f"sealed with key {sealed_by}, but the configured key is {self.key_id}"
             )
         try:
-            return self._cipher.decrypt(base64.b64decode(payload, validate=True)).decode()
+            return cipher.decrypt(base64.b64decode(payload, validate=True)).decode()
         except (binascii.Error, ValueError):
             raise SealedValueError("damaged sealed value") from None
 
@@ -146,5 +154,15 @@ def is_sealed(value: str) -> bool:
     return value.startswith(SEALED_PREFIX)
 
 
+def previous_keys(settings: Settings) -> list[str]:
+    """The keys of ``COMPLAINTS_PREVIOUS_SECRET_KEYS``, checked."""
+    if settings.previous_secret_keys is None:
+        return []
+    text = settings.previous_secret_keys.get_secret_value()
+    return [
+        _checked(k.strip(), "COMPLAINTS_PREVIOUS_SECRET_KEYS") for k in text.split(",") if k.strip()
+    ]
+
+
 def secret_box(settings: Settings) -> SecretBox:
-    return SecretBox(load_key(settings))
+    return SecretBox(load_key(settings), previous_keys(settings))

@@ -163,6 +163,24 @@ class Settings(BaseSettings):
         description="Key file, created (0600) on first use when missing; default secret.key"
         " beside the SQLite database, or var/secret.key.",
     )
+    previous_secret_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated base64 keys that were the secret key before a rotation:"
+        " still accepted to open what they wrapped or sealed until `complaints keys rotate`"
+        " re-wrapped it (docs/personal-data.md).",
+    )
+    encrypt_personal_data: bool = Field(
+        default=True,
+        description="Seal personal event fields with per-customer data keys. Off: new events"
+        " are stored plain, and erasure reaches them only through the erasure events.",
+    )
+    data_key_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="How long an unwrapped data key is remembered; so also how long an erasure"
+        " made by another process can go unseen here.",
+    )
 
     @field_validator("webhook_allowed_networks", mode="before")
     @classmethod

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aggregates.complaint import Complaint
+from aggregates.personal_data import ERASED
 from aggregates.vocabulary import Status, Visibility
 from projections.complaint_rows import fold, rows_to_change, topics_of
 from projections.projection import Positioned, Projection
@@ -83,7 +84,7 @@ class ComplaintListProjection(Projection):
         Complaint.Filed, Complaint.Assigned, Complaint.Commented, Complaint.Escalated,
         Complaint.Closed, Complaint.Reopened, Complaint.SlaApplied, Complaint.CustomerAwaited,
         Complaint.CustomerReplied, Complaint.SlaCycleStarted, Complaint.SlaWarned,
-        Complaint.SlaBreached,
+        Complaint.SlaBreached, Complaint.PersonalDataErased,
     )
     tables = (COMPLAINT_LIST,)
 
@@ -148,6 +149,10 @@ def transcribe(row: dict[str, Any] | None, p: Positioned) -> dict[str, Any]:
             row["status"] = PENDING_CUSTOMER
         elif kind is Complaint.CustomerReplied:
             row["status"] = ASSIGNED if row["assignee"] else NEW
+        elif kind is Complaint.PersonalDataErased:
+            # The personal columns (the customer's name, the description that search runs over).
+            row["customer_name"] = ERASED
+            row["description"] = ERASED
     row["updated_at"] = e.timestamp
     row["version"] = e.originator_version
     row["position"] = p.position

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Mapper
+from eventsourcing.persistence import Mapper, PersistenceError
 
+from commands.personal_data_mapper import DataKeyUnavailableError
 from projections.failures import ProjectionFaultError, blames_the_event
 from projections.projection import Positioned, Projection, Undecodable
 from projections.store import Tx
@@ -112,6 +113,11 @@ def decode_each(mapper: Mapper[UUID], notifications: Sequence[Any]) -> list[Posi
     for n in notifications:
         try:
             event: Any = mapper.to_domain_event(n)
+        except (DataKeyUnavailableError, PersistenceError):
+            # Not the event's fault: a master key missing from the configuration, or the data
+            # key store unreachable (commands/personal_data_mapper.py). Stop and retry later
+            # rather than quarantine every event with personal data.
+            raise
         except Exception as error:
             event = Undecodable(n.originator_id, n.originator_version, error)
         decoded.append(Positioned(n.id, n.topic, event))

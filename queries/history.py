@@ -27,6 +27,7 @@ EVENT_TYPES: dict[type[Any], str] = {
     Complaint.SlaCycleStarted: "sla_cycle_started",
     Complaint.SlaWarned: "sla_warned",
     Complaint.SlaBreached: "sla_breached",
+    Complaint.PersonalDataErased: "personal_data_erased",
 }
 _ENVELOPE = {
     "originator_id",

@@ -20,9 +20,10 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import Notification, PersistenceError
 from eventsourcing.utils import get_topic
 
+from commands.personal_data_mapper import DataKeyUnavailableError
 from projections.database import database_of
 from stream.envelope import DEFAULT_SOURCE, PUBLIC_TYPES, TYPE_CLASSES, to_cloud_event
 
@@ -110,6 +111,10 @@ def _envelope(
             app.mapper.to_domain_event(notification), notification.id, source,
             personal_data=personal_data,
         )
+    except (DataKeyUnavailableError, PersistenceError):
+        # Not the event's fault (a master key not configured, the data key store unreachable):
+        # skipping would make followers pass it for good. The request fails; followers retry.
+        raise
     except Exception:
         log.exception(
             "event feed: skipped the undecodable event at position %d (%s)",

@@ -99,6 +99,8 @@ class Sealer(Protocol):
 
     key_id: str
     """A non-secret name of the key, for log messages."""
+    key_ids: frozenset[str]
+    """The keys it opens: the key, and previous ones while a rotation runs."""
 
     def seal(self, plaintext: str) -> str: ...
 
@@ -202,7 +204,7 @@ class WebhookStore:
             rows = [(row["id"], row["secret"]) for row in cursor.fetchall()]
         keys = [(id_, secret, self._box.sealing_key(secret)) for id_, secret in rows]
         plaintext = [(id_, secret) for id_, secret, key in keys if key is None]
-        other_keys = [id_ for id_, _, key in keys if key not in (None, self._box.key_id)]
+        other_keys = [id_ for id_, _, key in keys if key not in {None, *self._box.key_ids}]
         if plaintext:
             with self._cursor(commit=True) as cursor:
                 for id_, secret in plaintext:
@@ -221,6 +223,28 @@ class WebhookStore:
                 " until COMPLAINTS_SECRET_KEY / COMPLAINTS_SECRET_KEY_FILE names that key",
                 len(other_keys), self._box.key_id,
             )
+
+    def reseal_secrets(self) -> int:
+        """Seals again with the current key every secret another (previous) key sealed, for a
+        rotation of the service key; how many. Compare-and-set per row: a crash midway leaves
+        each secret sealed by one of the configured keys."""
+        with self._cursor(commit=False) as cursor:
+            cursor.execute(self._sql("SELECT id, secret FROM {webhook_subscriptions}"))
+            rows = [(row["id"], row["secret"]) for row in cursor.fetchall()]
+        resealed = 0
+        for id_, secret in rows:
+            if self._box.sealing_key(secret) in (None, self._box.key_id):
+                continue
+            with self._cursor(commit=True) as cursor:
+                cursor.execute(
+                    self._sql(
+                        "UPDATE {webhook_subscriptions} SET secret = %s"
+                        " WHERE id = %s AND secret = %s"
+                    ),
+                    (self._box.seal(self._box.open(secret)), id_, secret),
+                )
+                resealed += cursor.rowcount
+        return resealed
 
     def _scrub_legacy_errors(self) -> None:
         # Older versions logged the raw exception text (hosts, ports, resolver messages):

@@ -106,6 +106,9 @@ def test_stored_events_have_exactly_the_fields_the_schema_declares(
     app.handle(
         cid, RecordSlaBreach(metric=metric, cycle=cycle, due_at=due, breached_at=due), ctx
     )
+    erased = app.get_complaint(cid)
+    erased.erase_personal_data("erasure request 42", by=ctx.provenance)
+    app.save(erased)
     defs = json_schema()["$defs"]
     stored = stored_complaint_events(app, cid)
     assert {type_ for type_, _ in stored} == set(TYPE_CLASSES)

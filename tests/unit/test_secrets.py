@@ -90,3 +90,13 @@ def test_sealing_round_trips_and_refuses_another_key_or_damage() -> None:
     damaged = sealed[:-4] + ("AAAA" if not sealed.endswith("AAAA") else "BBBB")
     with pytest.raises(SealedValueError, match="damaged"):
         box.open(damaged)
+
+
+def test_a_previous_key_still_opens_what_it_sealed_while_new_values_use_the_current_key() -> None:
+    old, new = AESCipher.create_key(32), AESCipher.create_key(32)
+    sealed_before = SecretBox(old).seal("s3cret")
+    rotating = SecretBox(new, previous=[old])
+    assert rotating.open(sealed_before) == "s3cret"
+    assert rotating.sealing_key(rotating.seal("x")) == rotating.key_id != SecretBox(old).key_id
+    with pytest.raises(SealedValueError):
+        SecretBox(new).open(sealed_before)
