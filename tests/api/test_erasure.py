@@ -206,9 +206,13 @@ def test_analytics_do_not_change(
 
 
 def test_another_customer_is_untouched(
-    client: TestClient, erased: dict[str, Any], complaints: dict[str, UUID]
+    client: TestClient,
+    erased: dict[str, Any],
+    complaints: dict[str, UUID],
+    compliance: dict[str, str],
 ) -> None:
-    complaint = client.get(f"/complaints/{complaints['other']}").json()
+    # Read as compliance: an agent who does not own the complaint sees the phone masked.
+    complaint = client.get(f"/complaints/{complaints['other']}", headers=compliance).json()
     assert complaint["customer"]["name"] == "李娜"
     assert complaint["customer"]["phone"] == "13900139000"
     assert complaint["description"] == "Battery swells when charging."
