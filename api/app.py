@@ -22,6 +22,7 @@ from api.routers import (
     health,
     sla,
     subscriptions,
+    tokens,
     workload,
 )
 from api.routers import projections as projection_status
@@ -38,6 +39,8 @@ ROUTERS = [health.router, complaints.router, events.router, subscriptions.router
 ROUTERS += [complaint_list.router, workload.router, analytics.router, projection_status.router]
 # SLA configuration (issue 9): calendars and the policy.
 ROUTERS += [sla.router]
+# Tokens over HTTP, for admins (issue 11).
+ROUTERS += [tokens.router]
 
 
 class BodyTooLargeError(Exception):

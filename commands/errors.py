@@ -25,3 +25,11 @@ class IdempotencyKeyReusedError(Exception):
 
 class TokenNotFoundError(LookupError):
     """Raised when no access token matches the given id or name."""
+
+
+class ForbiddenError(PermissionError):
+    """Raised when the principal's role or scope does not allow the action (issue 11)."""
+
+    def __init__(self, action: str, reason: str) -> None:
+        super().__init__(f"{action}: {reason}")
+        self.action, self.reason = action, reason

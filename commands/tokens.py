@@ -156,6 +156,20 @@ class TokenService:
             revoked.append(token.id)
         return revoked
 
+    def revoke_one(self, token_id: UUID, ctx: CommandContext) -> None:
+        """Revokes the token with this id (``DELETE /tokens/{id}``); one already revoked is
+        an ``IllegalTransitionError``."""
+        token: object
+        try:
+            token = self._app.repository.get(token_id)
+        except AggregateNotFoundError:
+            token = None
+        if not isinstance(token, AccessToken):
+            raise TokenNotFoundError(f"no token with id {token_id}")
+        token.revoke(by=ctx.provenance)
+        self._app.save(token)
+        self.cache.forget(token.id)
+
     def _issuer(self, token_id: UUID) -> str:
         first = next(iter(self._app.events.get(token_id, limit=1)))
         return str(getattr(first, "actor", ""))

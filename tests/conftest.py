@@ -12,14 +12,21 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import psycopg
 import pytest
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from starlette.routing import Match
 
+from aggregates.vocabulary import Role
 from api.app import create_app
+from api.route_permissions import route_action
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
+from commands.permissions import permission
 from infra.bootstrap import Services, bootstrap
 from infra.settings import Settings
 
@@ -100,9 +107,17 @@ def app(services: Services) -> ComplaintsApp:
     return services.app
 
 
+TEST_TEAMS = ("east", "t", "t1", "t2")
+"""The teams tests assign complaints to: the default principal supervises them all."""
+
+
 @pytest.fixture
 def ctx() -> CommandContext:
-    return CommandContext(principal="alice", role="agent", correlation_id="corr-test")
+    """A supervisor of every team the tests use: tests of the application work any complaint
+    they file; the scope rules have their own tests (tests/api/test_permissions.py)."""
+    return CommandContext(
+        principal="alice", role="supervisor", correlation_id="corr-test", teams=TEST_TEAMS
+    )
 
 
 @pytest.fixture
@@ -115,8 +130,61 @@ def agent_token(app: ComplaintsApp, ctx: CommandContext) -> str:
     return app.tokens.issue("alice", "agent", ctx).secret
 
 
+PREFERRED_ROLES = (
+    Role.SUPERVISOR,
+    Role.ADMIN,
+    Role.COMPLIANCE,
+    Role.SERVICE,
+    Role.ANALYST,
+    Role.AGENT,
+)
+
+
+class RoleClient(TestClient):
+    """Sends each request with the token of the first role of ``PREFERRED_ROLES`` that the
+    permission table lets call the route, unless the request or the client names a token.
+
+    Tests of what a route does then need not know who may call it; what each role may do is
+    tested route by route in tests/api/test_permissions.py.
+    """
+
+    tokens: dict[Role, str]
+
+    def build_request(self, method: str, url: Any, **kwargs: Any) -> httpx.Request:
+        request = super().build_request(method, url, **kwargs)
+        if "authorization" not in request.headers:
+            token = self._token_for(request.method, request.url.path)
+            if token is not None:
+                request.headers["Authorization"] = f"Bearer {token}"
+        return request
+
+    def _token_for(self, method: str, path: str) -> str | None:
+        scope = {"type": "http", "method": method, "path": path, "root_path": ""}
+        for route in self.app.router.routes:  # type: ignore[attr-defined]
+            if isinstance(route, APIRoute) and route.matches(scope)[0] == Match.FULL:
+                action = route_action(route)
+                if action is None or permission(action).public:
+                    return None
+                allowed = permission(action)
+                return next((self.tokens[r] for r in PREFERRED_ROLES if allowed.allows(r)), None)
+        return None
+
+
 @pytest.fixture
-def client(services: Services, agent_token: str) -> Iterator[TestClient]:
-    with TestClient(create_app(services)) as c:
-        c.headers["Authorization"] = f"Bearer {agent_token}"
+def role_tokens(app: ComplaintsApp, ctx: CommandContext, admin_token: str) -> dict[Role, str]:
+    """A token per role; the supervisor "alice" acts for every team the tests use."""
+    tokens = {
+        role: app.tokens.issue(f"test-{role.value}", role.value, ctx).secret
+        for role in Role
+        if role not in (Role.ADMIN, Role.SUPERVISOR)
+    }
+    tokens[Role.SUPERVISOR] = app.tokens.issue("alice", "supervisor", ctx, teams=TEST_TEAMS).secret
+    tokens[Role.ADMIN] = admin_token
+    return tokens
+
+
+@pytest.fixture
+def client(services: Services, role_tokens: dict[Role, str]) -> Iterator[TestClient]:
+    with RoleClient(create_app(services)) as c:
+        c.tokens = role_tokens
         yield c

@@ -8,15 +8,15 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import WithJsonSchema
 
-from aggregates.vocabulary import Role
 from api.blocking import in_thread
-from api.deps import AppDep, ContextDep, LatestComplaintsDep, PrincipalDep, require_role
+from api.deps import AppDep, ContextDep, LatestComplaintsDep, Principal, permit
 from api.problems import problem_responses
 from commands import models
 from commands.application import CommandResult, ComplaintsApp
 from commands.errors import ComplaintNotFoundError
 from commands.input_types import SINGLE_LINE_PATTERN, PlausibleInstant
 from commands.models import Command, FileComplaint
+from commands.permissions import authorize
 from queries.comments import DEFAULT_LIMIT, MAX_LIMIT, CommentPage, list_comments
 from queries.complaint_state import (
     ComplaintPublic,
@@ -33,6 +33,7 @@ router = APIRouter(prefix="/complaints", tags=["complaints"])
 COMMAND_ERRORS = problem_responses({
     400: "Malformed JSON or header",
     401: "Missing or invalid token",
+    403: "Not allowed to your role, or the complaint is outside your teams",
     404: "Unknown complaint",
     409: "Illegal transition or concurrent update",
     412: "If-Match names a stale version",
@@ -46,6 +47,9 @@ AsOf = Annotated[
 ComplaintId = Annotated[
     str, Path(description="The complaint's id (a UUID)", json_schema_extra={"format": "uuid"})
 ]
+
+
+ReaderDep = Annotated[Principal, permit("complaint.read")]
 
 
 def parse_id(complaint_id: str) -> UUID:
@@ -84,7 +88,10 @@ def respond(
 # one short query) and its save awaited while the group-commit writer writes, so a worker needs
 # no thread per command in flight and no thread hop (both cost more CPU than the command itself;
 # docs/performance.md).
-@router.post("", status_code=201, response_model=ComplaintPublic, responses=COMMAND_ERRORS)
+@router.post(
+    "", status_code=201, response_model=ComplaintPublic, responses=COMMAND_ERRORS,
+    dependencies=[permit("complaint.file")],
+)
 async def file_complaint(command: FileComplaint, app: AppDep, ctx: ContextDep) -> Response:
     result = await app.file_complaint_async(command, ctx)
     return respond(app, result, 201, Location=f"/complaints/{result.complaint_id}")
@@ -98,9 +105,10 @@ async def get_by_reference(
              json_schema_extra={"pattern": SINGLE_LINE_PATTERN}),
     ],
     latest: LatestComplaintsDep,
-    _: PrincipalDep,
+    reader: ReaderDep,
 ) -> Response:
     complaint = await in_thread(read_by_reference, latest, reference)
+    authorize("complaint.read", reader.actor, complaint)
     response = as_json(complaint)
     response.headers["Content-Location"] = f"/complaints/{complaint.id}"
     return response
@@ -114,20 +122,35 @@ def read_by_reference(latest: LatestComplaints, reference: str) -> ComplaintPubl
 async def get_one(
     complaint_id: ComplaintId,
     latest: LatestComplaintsDep,
-    _: PrincipalDep,
+    reader: ReaderDep,
     as_of: AsOf = None,
 ) -> Response:
     cid = parse_id(complaint_id)
     if as_of:
-        return as_json(await in_thread(get_complaint_as_of, latest.app, cid, as_of))
-    return as_json(await in_thread(read_complaint, latest, cid))
+        return as_json(await in_thread(read_as_of, latest.app, reader, cid, as_of))
+    complaint = await in_thread(read_complaint, latest, cid)
+    authorize("complaint.read", reader.actor, complaint)
+    return as_json(complaint)
+
+
+def in_reach(app: ComplaintsApp, reader: Principal, complaint_id: UUID) -> None:
+    """Checks the reader's scope on the complaint as it is now (its past team does not decide
+    who may read it today); the repository's cached copy, fast-forwarded."""
+    authorize("complaint.read", reader.actor, app.get_complaint(complaint_id))
+
+
+def read_as_of(
+    app: ComplaintsApp, reader: Principal, complaint_id: UUID, as_of: PlausibleInstant
+) -> ComplaintPublic:
+    in_reach(app, reader, complaint_id)
+    return get_complaint_as_of(app, complaint_id, as_of)
 
 
 @router.get("/{complaint_id}/comments", response_model=CommentPage, responses=COMMAND_ERRORS)
 def comments(
     complaint_id: ComplaintId,
     app: AppDep,
-    _: PrincipalDep,
+    reader: ReaderDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[
         str | None,
@@ -137,20 +160,23 @@ def comments(
     as_of: AsOf = None,
 ) -> CommentPage:
     """All comments, oldest first, in pages (a complaint's representation embeds the latest)."""
-    return list_comments(app, parse_id(complaint_id), limit=limit, cursor=cursor, as_of=as_of)
+    cid = parse_id(complaint_id)
+    in_reach(app, reader, cid)
+    return list_comments(app, cid, limit=limit, cursor=cursor, as_of=as_of)
 
 
 @router.get("/{complaint_id}/history", response_model=History, responses=COMMAND_ERRORS)
-def history(complaint_id: ComplaintId, app: AppDep, _: PrincipalDep) -> History:
-    return get_history(app, parse_id(complaint_id))
+def history(complaint_id: ComplaintId, app: AppDep, reader: ReaderDep) -> History:
+    cid = parse_id(complaint_id)
+    in_reach(app, reader, cid)
+    return get_history(app, cid)
 
 
 # Commands on one complaint, one route each: POST /complaints/{id}/<action>, the command's model
 # as the body. Each honours If-Match and Idempotency-Key (read into the context).
-def command_route(
-    action: str, name: str, model: type[Command], *, roles: tuple[Role, ...] = ()
-) -> None:
-    """Adds ``POST /complaints/{id}/<action>``; ``roles``: only these may send it (else 403)."""
+def command_route(action: str, name: str, model: type[Command], permission: str) -> None:
+    """Adds ``POST /complaints/{id}/<action>``, guarded by ``permission`` (the role here; the
+    scope by the application, on the complaint it loads)."""
 
     async def route(
         complaint_id: ComplaintId, command: Command, app: AppDep, ctx: ContextDep
@@ -162,19 +188,21 @@ def command_route(
     router.add_api_route(
         f"/{{complaint_id}}/{action}", route, methods=["POST"], name=name,
         response_model=ComplaintPublic,
-        responses=COMMAND_ERRORS | problem_responses({403: "Not allowed to your role"})
-        if roles else COMMAND_ERRORS,
-        dependencies=[require_role(*roles)] if roles else None,  # type: ignore[list-item]
+        responses=COMMAND_ERRORS,
+        dependencies=[permit(permission)],
     )
 
 
-command_route("assign", "assign", models.AssignComplaint)
-command_route("comments", "comment", models.CommentOnComplaint)
-command_route("escalate", "escalate", models.EscalateComplaint)
-command_route("close", "close", models.CloseComplaint)
-command_route("reopen", "reopen", models.ReopenComplaint)
-command_route("await-customer", "await_customer", models.AwaitCustomer)
-command_route("customer-replies", "record_customer_reply", models.RecordCustomerReply)
+command_route("assign", "assign", models.AssignComplaint, "complaint.assign")
+command_route("comments", "comment", models.CommentOnComplaint, "complaint.comment")
+command_route("escalate", "escalate", models.EscalateComplaint, "complaint.escalate")
+command_route("close", "close", models.CloseComplaint, "complaint.close")
+command_route("reopen", "reopen", models.ReopenComplaint, "complaint.reopen")
 command_route(
-    "sla/reapply", "reapply_sla", models.ReapplySla, roles=(Role.SUPERVISOR, Role.ADMIN)
+    "await-customer", "await_customer", models.AwaitCustomer, "complaint.await_customer"
 )
+command_route(
+    "customer-replies", "record_customer_reply", models.RecordCustomerReply,
+    "complaint.record_reply",
+)
+command_route("sla/reapply", "reapply_sla", models.ReapplySla, "sla.reapply")

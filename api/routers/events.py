@@ -16,7 +16,7 @@ from pydantic import BaseModel, WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
-from api.deps import AppDep, PrincipalDep, header_format
+from api.deps import AppDep, Principal, header_format, permit
 from api.problems import ProblemError
 from api.stream_slots import StreamSlot, StreamSlots, TooManyStreamsError
 from commands.application import ComplaintsApp
@@ -129,7 +129,7 @@ def settings_of(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-@router.get("/schema")
+@router.get("/schema", dependencies=[permit("events.schema")])
 def schema() -> dict[str, Any]:
     """JSON Schema of the CloudEvents envelope and each type's `data` (no token needed)."""
     return json_schema()
@@ -139,7 +139,7 @@ def schema() -> dict[str, Any]:
 def list_events(
     request: Request,
     app: AppDep,
-    _: PrincipalDep,
+    _: Annotated[Principal, permit("events.read")],
     types: TypesDep,
     aggregate_id: AggregateDep,
     after: AfterQuery = 0,
@@ -198,7 +198,7 @@ class EventStreamResponse(StreamingResponse):
 def stream_events(
     request: Request,
     app: AppDep,
-    principal: PrincipalDep,
+    principal: Annotated[Principal, permit("events.stream")],
     types: TypesDep,
     aggregate_id: AggregateDep,
     after: AfterQuery = 0,

@@ -14,8 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, JsonValue, StringConstraints
 
-from aggregates.vocabulary import Role
-from api.deps import AppDep, Principal, require_role
+from api.deps import AppDep, Principal, permit
 from api.problems import ProblemError
 from commands.input_types import Position
 from infra.settings import Settings
@@ -33,7 +32,7 @@ from stream.webhook_targets import AddressPolicy, UnsafeUrlError, check_url, red
 
 router = APIRouter(prefix="/subscriptions", tags=["webhooks"])
 
-AdminDep = Annotated[Principal, require_role(Role.ADMIN)]
+AdminDep = Annotated[Principal, permit("subscriptions.manage")]
 PROBLEM: dict[str, object] = {"content": {"application/problem+json": {}}}
 ERRORS: dict[int | str, dict[str, object]] = {
     401: {"description": "Missing or invalid token", **PROBLEM},
