@@ -117,9 +117,7 @@ def permit(action: str) -> Any:
 
     async def check(principal: PrincipalDep) -> Principal:
         if not allowed.allows(principal.role):
-            raise ForbiddenError(
-                action, f"the role {principal.role} may not {allowed.summary.lower()}"
-            )
+            raise ForbiddenError(action, allowed.refusal(principal.role))
         return principal
 
     check.permission_action = action  # type: ignore[attr-defined]

@@ -3,38 +3,56 @@ actions (docs/security.md, the route x role test) is what the application really
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
 from commands.permissions import PLANNED_ROUTES
 
 
-def route_action(route: APIRoute) -> str | None:
+def api_routes(app: FastAPI) -> Iterator[RouteContext]:
+    """Every API route of ``app`` as served: full path, and the dependencies of the routers it
+    was included through."""
+    for route in iter_route_contexts(app.routes):
+        if isinstance(route.original_route, APIRoute):
+            yield route
+
+
+def route_action(route: RouteContext) -> str | None:
     """The action the route's ``permit`` names; for a route still guarded by ``require_role``,
     its action in ``PLANNED_ROUTES``; None when the route declares no permission."""
-    found = _find(route.dependant, "permission_action")
+    dependant: Dependant = route.dependant
+    found = _find(dependant, "permission_action")
     if found is not None:
         return str(found)
-    if _find(route.dependant, "required_roles") is not None:
+    if _find(dependant, "required_roles") is not None:
         for method in route.methods or ():
             if (method, route.path) in PLANNED_ROUTES:
-                return PLANNED_ROUTES[(method, route.path)]
+                return PLANNED_ROUTES[(method, str(route.path))]
     return None
 
 
-def required_roles(route: APIRoute) -> frozenset[str] | None:
+def required_roles(route: RouteContext) -> frozenset[str] | None:
     """The roles of a ``require_role`` guard, if the route has one."""
     found = _find(route.dependant, "required_roles")
     return frozenset(str(role) for role in found) if isinstance(found, frozenset) else None
 
 
+def route_for(app: FastAPI, method: str, path: str) -> RouteContext | None:
+    """The API route that serves ``method path``, if any."""
+    for route in api_routes(app):
+        if method in (route.methods or ()) and route.path_regex.match(path):
+            return route
+    return None
+
+
 def route_actions(app: FastAPI) -> dict[tuple[str, str], str | None]:
     """(method, path) -> action for every API route of ``app``."""
     return {
-        (method, route.path): route_action(route)
-        for route in app.routes
-        if isinstance(route, APIRoute)
+        (method, str(route.path)): route_action(route)
+        for route in api_routes(app)
         for method in sorted(route.methods or ())
     }
 

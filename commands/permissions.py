@@ -45,6 +45,11 @@ class Permission:
     def allows(self, role: str) -> bool:
         return self.public or role in self.roles
 
+    def refusal(self, role: str) -> str:
+        """Why ``role`` is refused, and who would not be."""
+        who = " or ".join(r for r in self.roles if r in set(Role)) or "no role"
+        return f"the role {role} may not {self.summary[0].lower()}{self.summary[1:]}; {who} may"
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -175,7 +180,7 @@ def authorize(action: str, actor: Actor, complaint: Assignment) -> None:
     if scope is None:
         if allowed.public:
             return
-        raise ForbiddenError(action, f"the role {actor.role} may not {allowed.summary.lower()}")
+        raise ForbiddenError(action, allowed.refusal(actor.role))
     if not in_scope(scope, actor, complaint):
         raise ForbiddenError(action, _outside(scope, actor, complaint))
 
@@ -212,7 +217,7 @@ def reach(action: str, actor: Actor) -> Reach | None:
     allowed = permission(action)
     scope = allowed.roles.get(actor.role)
     if scope is None:
-        raise ForbiddenError(action, f"the role {actor.role} may not {allowed.summary.lower()}")
+        raise ForbiddenError(action, allowed.refusal(actor.role))
     if scope is Scope.ANY:
         return None
     if scope is Scope.OWN_OR_TEAM:

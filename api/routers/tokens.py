@@ -77,7 +77,7 @@ def list_all(app: AppDep, _: AdminDep) -> list[TokenPublic]:
 
 @router.delete("/{token_id}", status_code=204, responses=ERRORS)
 def revoke(
-    token_id: Annotated[str, Path(description="The token's id (a UUID)")],
+    token_id: Annotated[str, Path(description="The token's id (a UUID)", json_schema_extra={"format": "uuid"})],
     app: AppDep,
     ctx: ContextDep,
     _: AdminDep,
