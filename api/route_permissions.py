@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
-from commands.permissions import PLANNED_ROUTES
+from commands.permissions import PERMISSIONS, PLANNED_ROUTES, SYSTEM
 
 
 def api_routes(app: FastAPI) -> Iterator[RouteContext]:
@@ -66,3 +66,42 @@ def _find(dependant: Dependant, attribute: str) -> object | None:
         if value is not None:
             return value
     return None
+
+
+def permission_table(app: FastAPI) -> str:
+    """The permission table as Markdown, each action with the routes that name it (kept in
+    docs/security.md; a test compares the two)."""
+    routes: dict[str, list[str]] = {}
+    for (method, path), action in sorted(route_actions(app).items(), key=lambda r: r[0][::-1]):
+        routes.setdefault(action or "", []).append(f"`{method} {path}`")
+    # Routes of other branches show before they are merged, so the table stays as it is then.
+    planned = {action: f"`{m} {p}`" for (m, p), action in PLANNED_ROUTES.items()}
+    docs = [url for url in (app.openapi_url, app.docs_url, app.redoc_url) if url]
+    routes["api.docs"] = [f"`GET {url}`" for url in docs]
+    lines = ["| action | who (scope) | routes |", "|---|---|---|"]
+    for action, allowed in PERMISSIONS.items():
+        who = (
+            "anyone, no token"
+            if allowed.public
+            else ", ".join(
+                role if scope == "any" else f"{role} ({scope})"
+                for role, scope in allowed.roles.items()
+                if role != SYSTEM
+            )
+            or "the deadline watcher only"
+        )
+        served = routes.get(action) or ([planned[action]] if action in planned else [])
+        lines.append(f"| `{action}` | {who} | {', '.join(served) or 'no route'} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    # Prints the table for docs/security.md: ``uv run python -m api.route_permissions``.
+    from fastapi import FastAPI as _App
+
+    from api.app import ROUTERS
+
+    _api = _App()
+    for _router in ROUTERS:
+        _api.include_router(_router)
+    print(permission_table(_api), end="")

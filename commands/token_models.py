@@ -44,5 +44,8 @@ class IssueToken(Command):
     @classmethod
     def _lifetime(cls, value: str | None) -> str | None:
         if value is not None:
-            parse_lifetime(value)
+            try:
+                parse_lifetime(value)
+            except InvalidIntakeError as e:
+                raise ValueError(e.reason) from None
         return value

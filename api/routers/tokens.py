@@ -17,12 +17,18 @@ from commands.token_models import IssueToken, parse_lifetime
 from commands.tokens import TokenInfo
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
-ERRORS = problem_responses({
-    403: "Not an admin",
-    404: "No token with that id",
-    409: "The token is already revoked",
-})
+ERRORS = problem_responses(
+    {
+        403: "Not an admin",
+        404: "No token with that id",
+        409: "The token is already revoked",
+    }
+)
 AdminDep = Annotated[Principal, permit("tokens.manage")]
+# Ids that are not UUIDs are answered 404 (they can name no token).
+TokenId = Annotated[
+    str, Path(description="The token's id (a UUID)", json_schema_extra={"format": "uuid"})
+]
 
 
 class TokenPublic(BaseModel):
@@ -44,9 +50,15 @@ class IssuedTokenPublic(TokenPublic):
 
 def public(info: TokenInfo) -> TokenPublic:
     return TokenPublic(
-        id=info.token_id, name=info.name, role=info.role, teams=list(info.teams),
-        grants=sorted(info.grants), issued_at=info.issued_at, issued_by=info.issued_by,
-        expires_at=info.expires_at, revoked_at=info.revoked_at,
+        id=info.token_id,
+        name=info.name,
+        role=info.role,
+        teams=list(info.teams),
+        grants=sorted(info.grants),
+        issued_at=info.issued_at,
+        issued_by=info.issued_by,
+        expires_at=info.expires_at,
+        revoked_at=info.revoked_at,
     )
 
 
@@ -54,18 +66,23 @@ def public(info: TokenInfo) -> TokenPublic:
 def issue(
     body: IssueToken, app: AppDep, ctx: ContextDep, _: AdminDep, response: Response
 ) -> IssuedTokenPublic:
-    expires_at = (
-        datetime.now(UTC) + parse_lifetime(body.expires_in) if body.expires_in else None
-    )
+    expires_at = datetime.now(UTC) + parse_lifetime(body.expires_in) if body.expires_in else None
     issued = app.tokens.issue(
         body.name, body.role, ctx, expires_at, teams=body.teams, grants=body.grants
     )
     response.headers["Location"] = f"/tokens/{issued.token_id}"
     response.headers["Cache-Control"] = "no-store"
     return IssuedTokenPublic(
-        id=issued.token_id, name=issued.name, role=issued.role, teams=list(issued.teams),
-        grants=sorted(issued.grants), issued_at=datetime.now(UTC), issued_by=ctx.principal,
-        expires_at=expires_at, revoked_at=None, secret=issued.secret,
+        id=issued.token_id,
+        name=issued.name,
+        role=issued.role,
+        teams=list(issued.teams),
+        grants=sorted(issued.grants),
+        issued_at=datetime.now(UTC),
+        issued_by=ctx.principal,
+        expires_at=expires_at,
+        revoked_at=None,
+        secret=issued.secret,
     )
 
 
@@ -77,7 +94,7 @@ def list_all(app: AppDep, _: AdminDep) -> list[TokenPublic]:
 
 @router.delete("/{token_id}", status_code=204, responses=ERRORS)
 def revoke(
-    token_id: Annotated[str, Path(description="The token's id (a UUID)", json_schema_extra={"format": "uuid"})],
+    token_id: TokenId,
     app: AppDep,
     ctx: ContextDep,
     _: AdminDep,
