@@ -12,21 +12,18 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
 from aggregates.vocabulary import Role
 from api.app import create_app
-from api.route_permissions import route_action, route_for
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
-from commands.permissions import permission
 from infra.bootstrap import Services, bootstrap
 from infra.settings import Settings
+from tests.role_client import RoleClient
 
 POSTGRES_URL = os.environ.get(
     "COMPLAINTS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -126,43 +123,6 @@ def admin_token(app: ComplaintsApp, ctx: CommandContext) -> str:
 @pytest.fixture
 def agent_token(app: ComplaintsApp, ctx: CommandContext) -> str:
     return app.tokens.issue("alice", "agent", ctx).secret
-
-
-PREFERRED_ROLES = (
-    Role.SUPERVISOR,
-    Role.ADMIN,
-    Role.COMPLIANCE,
-    Role.SERVICE,
-    Role.ANALYST,
-    Role.AGENT,
-)
-
-
-class RoleClient(TestClient):
-    """Sends each request with the token of the first role of ``PREFERRED_ROLES`` that the
-    permission table lets call the route, unless the request or the client names a token.
-
-    Tests of what a route does then need not know who may call it; what each role may do is
-    tested route by route in tests/api/test_permissions.py.
-    """
-
-    tokens: dict[Role, str]
-
-    def build_request(self, method: str, url: Any, **kwargs: Any) -> httpx.Request:
-        request = super().build_request(method, url, **kwargs)
-        if "authorization" not in request.headers:
-            token = self.token_for(request.method, request.url.path)
-            if token is not None:
-                request.headers["Authorization"] = f"Bearer {token}"
-        return request
-
-    def token_for(self, method: str, path: str) -> str | None:
-        route = route_for(self.app, method, path)  # type: ignore[arg-type]
-        action = route_action(route) if route is not None else None
-        if action is None or permission(action).public:
-            return None
-        allowed = permission(action)
-        return next((self.tokens[r] for r in PREFERRED_ROLES if allowed.allows(r)), None)
 
 
 @pytest.fixture
