@@ -125,6 +125,7 @@ COMMON_PROBLEMS: dict[int | str, dict[str, Any]] = {
     for status, description in (
         (400, "Malformed JSON or header"),
         (401, "Missing, unknown, revoked or expired token"),
+        (403, "The token's role or scope does not allow the action (the problem names it)"),
         (413, "Body larger than COMPLAINTS_MAX_BODY_BYTES"),
         (422, "Invalid field, query parameter, header or path (the problem names it)"),
     )
