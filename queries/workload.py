@@ -135,7 +135,11 @@ def get_workload(
             if after_team == _DONE
             else tx.rows(
                 *_page(
-                    tx.table(WORKLOAD_TEAMS.name), ("team",), team, after_team, limit,
+                    tx.table(WORKLOAD_TEAMS.name),
+                    ("team",),
+                    team,
+                    after_team,
+                    limit,
                     _teams_only(reach) if reach else None,
                 )
             )

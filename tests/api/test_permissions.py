@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -129,7 +130,7 @@ def test_every_route_answers_every_role_as_the_table_says(
         for role in Role:
             answer = quick_streams.request(method, url, json=body, headers=bearer(tokens[role]))
             if permission(action).allows(role):
-                if answer.status_code in (401, 403):
+                if answer.status_code in (401, 403) or answer.status_code >= 500:
                     refused_wrongly.append((method, path, role.value, answer.text))
             elif answer.status_code != 403 or answer.json()["action"] != action:
                 allowed_wrongly.append((method, path, role.value, answer.status_code))
@@ -323,6 +324,31 @@ def test_lists_show_what_the_caller_may_open(
     assert {t["team"] for t in workload["teams"]} == {"east"}
     everyone = http.get("/workload", headers=bearer(tokens[Role.ANALYST])).json()
     assert {a["assignee"] for a in everyone["agents"]} == {"ann", "bob", "dan", "walt"}
+
+
+def test_sla_breaches_show_what_the_caller_may_open(
+    http: TestClient, app: ComplaintsApp, tokens: dict[Role, str]
+) -> None:
+    east = file(app, assignee="bob", team="east")
+    west = file(app, assignee="walt", team="west")
+    triage = file(app)
+    later = datetime.now(UTC) + timedelta(days=60)
+    for cid in (east, west, triage):
+        assert app.settle_sla(cid, later).recorded
+    Runner(app, build()).catch_up()
+    window = {"from": (later - timedelta(days=90)).isoformat(), "to": later.isoformat()}
+
+    def breached(role: Role) -> set[UUID]:
+        answer = http.get(
+            "/sla/breaches", params={**window, "limit": 200}, headers=bearer(tokens[role])
+        )
+        assert answer.status_code == 200, answer.text
+        return {UUID(item["complaint_id"]) for item in answer.json()["items"]}
+
+    assert breached(Role.AGENT) == breached(Role.SUPERVISOR) == {east, triage}
+    assert breached(Role.COMPLIANCE) == breached(Role.ANALYST) == {east, west, triage}
+    at_risk = http.get("/sla/at-risk", headers=bearer(tokens[Role.AGENT]))
+    assert at_risk.status_code == 200
 
 
 # ---- tokens over HTTP -----------------------------------------------------------------------
