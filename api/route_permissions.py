@@ -78,7 +78,7 @@ def permission_table(app: FastAPI) -> str:
     planned = {action: f"`{m} {p}`" for (m, p), action in PLANNED_ROUTES.items()}
     docs = [url for url in (app.openapi_url, app.docs_url, app.redoc_url) if url]
     routes["api.docs"] = [f"`GET {url}`" for url in docs]
-    lines = ["| action | who (scope) | routes |", "|---|---|---|"]
+    lines = ["| action | what | who (scope) | routes |", "|---|---|---|---|"]
     for action, allowed in PERMISSIONS.items():
         who = (
             "anyone, no token"
@@ -91,7 +91,8 @@ def permission_table(app: FastAPI) -> str:
             or "the deadline watcher only"
         )
         served = routes.get(action) or ([planned[action]] if action in planned else [])
-        lines.append(f"| `{action}` | {who} | {', '.join(served) or 'no route'} |")
+        served_by = ", ".join(served) or "no route"
+        lines.append(f"| `{action}` | {allowed.summary} | {who} | {served_by} |")
     return "\n".join(lines) + "\n"
 
 

@@ -70,6 +70,7 @@ class Assignment(Protocol):
     def team(self) -> str | None: ...
 
 
+# Short names, so that the table below reads as a matrix.
 A, S, C, N, V, D = (
     Role.AGENT,
     Role.SUPERVISOR,
@@ -88,15 +89,15 @@ _TABLE = [
     Permission("health.live", "Liveness (no figures)", {}, public=True),
     Permission("events.schema", "JSON Schema of the public events", {}, public=True),
     Permission("api.docs", "/docs, /redoc and /openapi.json", {}, public=True),
-    Permission("health.ready", "Readiness and the head of the log", EVERY_ROLE),
+    Permission("health.ready", "Read readiness and the head of the log", EVERY_ROLE),
     Permission("complaint.file", "File a complaint", {A: ANY, S: ANY}),
     Permission(
         "complaint.read",
-        "One complaint: by id or reference, as of an instant, its comments and history",
+        "Read one complaint: by id or reference, as of an instant, its comments, its history",
         {A: OWN, S: TEAM, C: ANY},
     ),
     Permission(
-        "complaint.list", "GET /complaints, filtered to the scope", {A: OWN, S: TEAM, C: ANY}
+        "complaint.list", "List complaints (filtered to the scope)", {A: OWN, S: TEAM, C: ANY}
     ),
     Permission("complaint.comment", "Comment on a complaint", {A: OWN, S: TEAM}),
     Permission(
@@ -113,31 +114,37 @@ _TABLE = [
     Permission("complaint.record_reply", "Record the customer's reply", {A: OWN, S: TEAM}),
     Permission("sla.reapply", "Apply the SLA policy in force to a complaint again", {S: TEAM}),
     Permission("sla.record", "Record an SLA warning or breach (no route)", {SYSTEM: ANY}),
-    Permission("sla.read", "SLA calendars and policy", {A: ANY, S: ANY, C: ANY, N: ANY, D: ANY}),
+    Permission(
+        "sla.read", "Read SLA calendars and policy", {A: ANY, S: ANY, C: ANY, N: ANY, D: ANY}
+    ),
     Permission("sla.configure", "Change SLA calendars and policy", {S: ANY, D: ANY}),
     Permission(
         "sla.clocks",
-        "At-risk and breached SLA clocks, filtered to the scope",
+        "List at-risk and breached SLA clocks (filtered to the scope)",
         {A: OWN, S: TEAM, C: ANY, N: ANY},
     ),
     Permission(
         "workload.read",
-        "Open cases per agent and team, filtered to the scope",
+        "Read open cases per agent and team (filtered to the scope)",
         {S: TEAM, C: ANY, N: ANY},
     ),
-    Permission("analytics.read", "Analytics summary", {S: ANY, C: ANY, N: ANY}),
-    Permission("events.read", "The event feed (GET /events)", {C: ANY, N: ANY, V: ANY}),
-    Permission("events.stream", "Server-Sent Events (GET /events/stream)", {C: ANY, V: ANY}),
+    Permission("analytics.read", "Read the analytics summary", {S: ANY, C: ANY, N: ANY}),
+    Permission("events.read", "Read the event feed", {C: ANY, N: ANY, V: ANY}),
+    Permission("events.stream", "Stream the events (Server-Sent Events)", {C: ANY, V: ANY}),
     Permission(
-        "projections.read", "Read models' positions, lag and quarantined events", {C: ANY, D: ANY}
+        "projections.read",
+        "Read the read models' positions, lag and quarantined events",
+        {C: ANY, D: ANY},
     ),
     Permission("projections.retry", "Apply quarantined events again", {D: ANY}),
-    Permission("subscriptions.manage", "Webhook subscriptions and their deliveries", {D: ANY}),
+    Permission(
+        "subscriptions.manage", "Manage webhook subscriptions and their deliveries", {D: ANY}
+    ),
     Permission("tokens.manage", "Issue, list and revoke API tokens", {D: ANY}),
     Permission("audit.verify", "Verify the event store's integrity", {C: ANY, D: ANY}),
-    Permission("audit.checkpoints", "The audit checkpoints", {C: ANY}),
-    Permission("audit.access_log", "Who read what", {C: ANY}),
-    Permission("dossier.read", "A complaint's dossier export", {C: ANY}),
+    Permission("audit.checkpoints", "Read the audit checkpoints", {C: ANY}),
+    Permission("audit.access_log", "Read the access log (who read what)", {C: ANY}),
+    Permission("dossier.read", "Export a complaint's dossier", {C: ANY}),
     Permission("personal_data.erase", "Erase a customer's personal data", {C: ANY}),
 ]
 
