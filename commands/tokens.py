@@ -31,6 +31,7 @@ class IssuedToken:
     secret: str
     teams: tuple[str, ...] = ()
     grants: frozenset[str] = frozenset()
+    issued_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,9 @@ class TokenService:
             grants=grants,
         )
         self._app.save(token)
-        return IssuedToken(token.id, token.name, token.role, secret, token.teams, token.grants)
+        return IssuedToken(
+            token.id, token.name, token.role, secret, token.teams, token.grants, token.created_on
+        )
 
     def authenticate(self, secret: str) -> AccessToken | None:
         """Returns the active token for ``secret``, or None.

@@ -78,7 +78,7 @@ def issue(
         role=issued.role,
         teams=list(issued.teams),
         grants=sorted(issued.grants),
-        issued_at=datetime.now(UTC),
+        issued_at=issued.issued_at or datetime.now(UTC),
         issued_by=ctx.principal,
         expires_at=expires_at,
         revoked_at=None,

@@ -17,7 +17,13 @@ from fastapi.testclient import TestClient
 
 from aggregates.vocabulary import Role
 from api.app import create_app
-from api.route_permissions import api_routes, permission_table, route_action, route_actions
+from api.route_permissions import (
+    api_routes,
+    permission_table,
+    required_roles,
+    route_action,
+    route_actions,
+)
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.models import AssignComplaint, FileComplaint
@@ -117,6 +123,13 @@ def test_every_route_answers_every_role_as_the_table_says(
         "version": "1",
         "token_id": str(app.tokens.issue("throwaway", "agent", ctx).token_id),
     }
+    # Routes of other branches still guarded by ``require_role`` answer 403 without ``action``.
+    legacy = {
+        (method, route.path)
+        for route in api_routes(api)  # type: ignore[arg-type]
+        if required_roles(route) is not None
+        for method in route.methods
+    }
     refused_wrongly, allowed_wrongly = [], []
     for (method, path), action in sorted(walked.items()):
         assert action is not None
@@ -132,7 +145,9 @@ def test_every_route_answers_every_role_as_the_table_says(
             if permission(action).allows(role):
                 if answer.status_code in (401, 403) or answer.status_code >= 500:
                     refused_wrongly.append((method, path, role.value, answer.text))
-            elif answer.status_code != 403 or answer.json()["action"] != action:
+            elif answer.status_code != 403 or (
+                (method, path) not in legacy and answer.json()["action"] != action
+            ):
                 allowed_wrongly.append((method, path, role.value, answer.status_code))
     assert refused_wrongly == []
     assert allowed_wrongly == []
@@ -373,6 +388,7 @@ def test_admins_issue_list_and_revoke_tokens(
     assert token["secret"] not in listed.text and "secret" not in listed.text
     (shown,) = [t for t in listed.json() if t["id"] == token["id"]]
     assert (shown["name"], shown["role"], shown["teams"]) == ("nia", "agent", ["east"])
+    assert (shown["issued_at"], shown["issued_by"]) == (token["issued_at"], "perm-admin")
 
     assert http.delete(f"/tokens/{token['id']}", headers=admin).status_code == 204
     assert http.get("/health/ready", headers=bearer(token["secret"])).status_code == 401
