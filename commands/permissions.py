@@ -138,9 +138,13 @@ _TABLE = [
     ),
     Permission("projections.retry", "Apply quarantined events again", {D: ANY}),
     Permission(
-        "subscriptions.manage", "Manage webhook subscriptions and their deliveries", {D: ANY}
+        "subscriptions.read", "Read webhook subscriptions and their deliveries", {C: ANY, D: ANY}
     ),
-    Permission("tokens.manage", "Issue, list and revoke API tokens", {D: ANY}),
+    Permission(
+        "subscriptions.manage", "Subscribe, unsubscribe, resume and redeliver webhooks", {D: ANY}
+    ),
+    Permission("tokens.read", "List API tokens (never a secret)", {C: ANY, D: ANY}),
+    Permission("tokens.manage", "Issue and revoke API tokens", {D: ANY}),
     Permission("audit.verify", "Verify the event store's integrity", {C: ANY, D: ANY}),
     Permission("audit.checkpoints", "Read the audit checkpoints", {C: ANY}),
     Permission("audit.access_log", "Read the access log (who read what)", {C: ANY}),

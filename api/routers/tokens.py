@@ -87,7 +87,7 @@ def issue(
 
 
 @router.get("", response_model=list[TokenPublic], responses=ERRORS)
-def list_all(app: AppDep, _: AdminDep) -> list[TokenPublic]:
+def list_all(app: AppDep, _: Annotated[Principal, permit("tokens.read")]) -> list[TokenPublic]:
     """Every token ever issued, revoked and expired ones included (never a secret)."""
     return [public(t) for t in app.tokens.all()]
 
