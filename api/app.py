@@ -24,6 +24,7 @@ from api.routers import (
     health,
     sla,
     subscriptions,
+    tokens,
     workload,
 )
 from api.routers import projections as projection_status
@@ -45,6 +46,8 @@ ROUTERS += [sla.router]
 ROUTERS += [access_log.router]
 # Erasure of a customer's personal data (issue 11).
 ROUTERS += [customers.router]
+# Tokens over HTTP, for admins (issue 11).
+ROUTERS += [tokens.router]
 
 
 class BodyTooLargeError(Exception):
@@ -129,6 +132,7 @@ COMMON_PROBLEMS: dict[int | str, dict[str, Any]] = {
     for status, description in (
         (400, "Malformed JSON or header"),
         (401, "Missing, unknown, revoked or expired token"),
+        (403, "The token's role or scope does not allow the action (the problem names it)"),
         (413, "Body larger than COMPLAINTS_MAX_BODY_BYTES"),
         (422, "Invalid field, query parameter, header or path (the problem names it)"),
     )

@@ -12,7 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aggregates.vocabulary import Role
+from aggregates.errors import FieldError
+from aggregates.vocabulary import Grant, Role
 from api.first_start import admin_token_path, hand_over_admin_token
 from api.personal_data_cli import customers_cli, keys_cli
 from api.projections_cli import projections_cli
@@ -22,6 +23,7 @@ from api.stream_commands import relay_cli, webhooks_cli
 from api.terminal_text import cell
 from commands.context import CommandContext
 from commands.errors import ComplaintNotFoundError, TokenNotFoundError
+from commands.token_models import parse_lifetime
 from infra.bootstrap import Services, bootstrap
 from infra.garbage_collection import collect_less_often
 from infra.settings import Settings
@@ -103,27 +105,50 @@ def serve(
 def tokens_create(
     name: Annotated[str, typer.Option(help="Principal name recorded on every event it causes")],
     role: Annotated[Role, typer.Option(help="Role of the principal")] = Role.AGENT,
+    team: Annotated[
+        list[str] | None,
+        typer.Option(help="A team the principal acts for (repeat for several)"),
+    ] = None,
+    grant: Annotated[
+        list[Grant] | None, typer.Option(help="A right beyond the role (repeatable)")
+    ] = None,
+    expires_in: Annotated[
+        str | None,
+        typer.Option(help="Refuse the token after this long: 30d, 12h, 90m (default: never)"),
+    ] = None,
     expires_in_days: Annotated[
         int | None,
-        typer.Option(
-            min=1, max=3650, help="Refuse the token this many days from now (default: never)"
-        ),
+        typer.Option(min=1, max=3650, help="Same as --expires-in Nd (kept for old scripts)"),
     ] = None,
 ) -> None:
     """Create a token and print it (only its hash is stored)."""
-    expires_at = (
-        datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
-    )
-    with open_services() as services:
-        issued = services.app.tokens.issue(name, role.value, cli_context(), expires_at=expires_at)
+    try:
+        lifetime = (
+            parse_lifetime(expires_in, "--expires-in")
+            if expires_in
+            else timedelta(days=expires_in_days) if expires_in_days else None
+        )
+        with open_services() as services:
+            issued = services.app.tokens.issue(
+                name, role.value, cli_context(),
+                expires_at=datetime.now(UTC) + lifetime if lifetime else None,
+                teams=team or (), grants=[g.value for g in grant or ()],
+            )
+    except FieldError as e:
+        typer.echo(f"{e.field}: {e.reason}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(issued.secret)
-    typer.echo(f"# token {issued.token_id} for {issued.name} ({issued.role})", err=True)
+    teams = f", teams {', '.join(issued.teams)}" if issued.teams else ""
+    typer.echo(f"# token {issued.token_id} for {issued.name} ({issued.role}{teams})", err=True)
 
 
 @tokens_cli.command("list")
 def tokens_list() -> None:
     """List tokens (never their secrets)."""
-    table = Table("id", "name", "role", "issued at", "issued by", "revoked at", "expires at")
+    table = Table(
+        "id", "name", "role", "teams", "grants", "issued at", "issued by", "revoked at",
+        "expires at",
+    )
     with open_services() as services:
         tokens = services.app.tokens.all()
     for t in tokens:
@@ -131,6 +156,8 @@ def tokens_list() -> None:
             str(t.token_id),
             t.name,
             t.role,
+            cell(", ".join(t.teams)),
+            ", ".join(sorted(t.grants)),
             t.issued_at.isoformat(),
             t.issued_by,
             t.revoked_at.isoformat() if t.revoked_at else "",

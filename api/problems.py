@@ -20,6 +20,7 @@ from commands.errors import (
     ComplaintNotFoundError,
     ConcurrencyConflictError,
     CustomerNotFoundError,
+    ForbiddenError,
     IdempotencyKeyReusedError,
     PreconditionFailedError,
     TokenNotFoundError,
@@ -122,6 +123,7 @@ PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     ComplaintNotFoundError: (404, "not-found", "Complaint not found"),
     TokenNotFoundError: (404, "not-found", "Token not found"),
     CustomerNotFoundError: (404, "not-found", "Customer not found"),
+    ForbiddenError: (403, "forbidden", "Forbidden"),
     IllegalTransitionError: (409, "illegal-transition", "Not allowed now"),
     ConcurrencyConflictError: (409, "conflict", "Concurrent update"),
     PreconditionFailedError: (412, "precondition-failed", "Stale version"),
@@ -133,6 +135,8 @@ def _members(error: Exception) -> tuple[dict[str, str] | None, dict[str, Any]]:
     """The headers and extension members an error of ``PROBLEMS`` adds to its document."""
     if isinstance(error, FieldError):
         return None, {"errors": [{"field": error.field, "reason": error.reason}]}
+    if isinstance(error, ForbiddenError):
+        return None, {"action": error.action}
     if isinstance(error, PreconditionFailedError):
         return {"ETag": f'"{error.actual}"'}, {"current_version": error.actual}
     return None, {}

@@ -65,7 +65,7 @@ def fresh_store(url: str) -> None:
 def seed(url: str, complaints: int) -> str:
     services = bootstrap(Settings(database_url=url))
     app = services.app
-    ctx = CommandContext(principal="bench", role="admin", correlation_id="bench")
+    ctx = CommandContext(principal="bench", role="supervisor", correlation_id="bench")
     token = app.tokens.issue("bench", "admin", ctx).secret
     command = FileComplaint.model_validate(intake())
     with ThreadPoolExecutor(4) as pool:

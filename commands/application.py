@@ -51,6 +51,7 @@ from commands.models import (
     RecordSlaWarning,
     ReopenComplaint,
 )
+from commands.permissions import authorize, authorize_assignment
 from commands.personal_data_mapper import PersonalDataMapper
 from commands.sla_clocks import SlaTerms, after_pauses, deadline, resumed
 from commands.sla_config import SlaConfigService
@@ -178,6 +179,7 @@ class ComplaintsApp(Application[UUID]):
             return result
 
     def _file(self, command: FileComplaint, ctx: CommandContext) -> Steps:
+        authorize("complaint.file", ctx.actor, _NO_COMPLAINT)
         print_ = fingerprint("file", None, command) if ctx.idempotency_key else ""
         if replay := self._replay(ctx, print_):
             return replay
@@ -214,6 +216,11 @@ class ComplaintsApp(Application[UUID]):
         if replay := self._replay(ctx, print_):
             return replay
         complaint = self.get_complaint(complaint_id)
+        # The scope is judged on the complaint as stored, before If-Match (a refused caller
+        # learns nothing of its version) and before the decision.
+        authorize(ACTIONS[type(command)], ctx.actor, complaint)
+        if isinstance(command, AssignComplaint):
+            authorize_assignment(ctx.actor, command.assignee, command.team)
         if ctx.expected_version is not None and ctx.expected_version != complaint.version:
             raise PreconditionFailedError(ctx.expected_version, complaint.version)
         decide(self, complaint, command, ctx.provenance)
@@ -412,6 +419,17 @@ class _ReferenceTakenError(Exception):
     """Raised when a freshly drawn reference collides with an existing one."""
 
 
+@dataclass(frozen=True)
+class _Unassigned:
+    """What actions on no complaint (filing) are judged on."""
+
+    assignee: str | None = None
+    team: str | None = None
+
+
+_NO_COMPLAINT = _Unassigned()
+
+
 Decision = Callable[[ComplaintsApp, Complaint, Any, Provenance], None]
 
 
@@ -436,4 +454,19 @@ DECISIONS: dict[type[Command], Decision] = {
     RecordSlaBreach: lambda _, c, m, by: c.breach_sla(
         m.metric, cycle=m.cycle, due_at=m.due_at, breached_at=m.breached_at, by=by
     ),
+}
+
+# The permission table's action for each command (commands/permissions.py). The deadline
+# watcher's records are the watcher's alone: no principal's role reaches them.
+ACTIONS: dict[type[Command], str] = {
+    AssignComplaint: "complaint.assign",
+    CommentOnComplaint: "complaint.comment",
+    EscalateComplaint: "complaint.escalate",
+    CloseComplaint: "complaint.close",
+    ReopenComplaint: "complaint.reopen",
+    AwaitCustomer: "complaint.await_customer",
+    RecordCustomerReply: "complaint.record_reply",
+    ReapplySla: "sla.reapply",
+    RecordSlaWarning: "sla.record",
+    RecordSlaBreach: "sla.record",
 }

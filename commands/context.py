@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from aggregates.provenance import Provenance
+from commands.permissions import Actor
 
 
 @dataclass(frozen=True)
@@ -17,10 +18,16 @@ class CommandContext:
     """Apply the command only if the complaint is still at this version (``If-Match``)."""
     idempotency_key: str | None = None
     """Apply the command at most once for this key (``Idempotency-Key``), per principal."""
+    teams: tuple[str, ...] = ()
+    """The teams the principal acts for: with ``role``, what it may reach (commands/permissions)."""
 
     @property
     def provenance(self) -> Provenance:
         return Provenance(self.principal, self.correlation_id, self.causation_id)
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.principal, self.role, self.teams)
 
     def expecting(self, version: int) -> CommandContext:
         return replace(self, expected_version=version)

@@ -29,3 +29,11 @@ class TokenNotFoundError(LookupError):
 
 class CustomerNotFoundError(LookupError):
     """Raised when no complaint, data key or erasure record names the given customer id."""
+
+
+class ForbiddenError(PermissionError):
+    """Raised when the principal's role or scope does not allow the action (issue 11)."""
+
+    def __init__(self, action: str, reason: str) -> None:
+        super().__init__(f"{action}: {reason}")
+        self.action, self.reason = action, reason

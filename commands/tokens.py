@@ -31,6 +31,7 @@ class IssuedToken:
     secret: str
     teams: tuple[str, ...] = ()
     grants: frozenset[str] = frozenset()
+    issued_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,9 @@ class TokenService:
             grants=grants,
         )
         self._app.save(token)
-        return IssuedToken(token.id, token.name, token.role, secret, token.teams, token.grants)
+        return IssuedToken(
+            token.id, token.name, token.role, secret, token.teams, token.grants, token.created_on
+        )
 
     def authenticate(self, secret: str) -> AccessToken | None:
         """Returns the active token for ``secret``, or None.
@@ -155,6 +158,20 @@ class TokenService:
             self.cache.forget(token.id)
             revoked.append(token.id)
         return revoked
+
+    def revoke_one(self, token_id: UUID, ctx: CommandContext) -> None:
+        """Revokes the token with this id (``DELETE /tokens/{id}``); one already revoked is
+        an ``IllegalTransitionError``."""
+        token: object
+        try:
+            token = self._app.repository.get(token_id)
+        except AggregateNotFoundError:
+            token = None
+        if not isinstance(token, AccessToken):
+            raise TokenNotFoundError(f"no token with id {token_id}")
+        token.revoke(by=ctx.provenance)
+        self._app.save(token)
+        self.cache.forget(token.id)
 
     def _issuer(self, token_id: UUID) -> str:
         first = next(iter(self._app.events.get(token_id, limit=1)))

@@ -24,9 +24,11 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from aggregates.plausible_time import is_plausible_instant
+from commands.permissions import Reach
 from projections.complaint_list import COMPLAINT_LIST
 from projections.store import ReadModelStore
 from queries.errors import InvalidQueryError
+from queries.reach import reach_condition
 
 Sort = Literal["filed_at", "-filed_at", "updated_at", "-updated_at"]
 
@@ -95,6 +97,8 @@ class ListFilters:
     """Filed in [filed_from, filed_to): the start included, the end not."""
     q: str | None = None
     """Words, each of which must occur in the subject or description (case ignored)."""
+    reach: Reach | None = None
+    """Only what the caller may open (agents, supervisors); None: everything."""
 
 
 EQUALITY = {
@@ -156,6 +160,10 @@ def list_complaints(
         if value is not None:
             where.append(f"{column} = %s")
             params.append(value)
+    if filters.reach is not None:
+        condition, reach_params = reach_condition(filters.reach)
+        where.append(condition)
+        params += reach_params
     if filters.escalated is not None:
         where.append("escalation_level > 0" if filters.escalated else "escalation_level = 0")
     if filters.filed_from is not None:

@@ -28,10 +28,12 @@ from pydantic import BaseModel, Field
 
 from aggregates.plausible_time import is_plausible_instant
 from aggregates.vocabulary import SlaMetric, SlaState
+from commands.permissions import Reach
 from projections.complaint_list import COMPLAINT_LIST
 from projections.sla import SLA
 from projections.store import ReadModelStore
 from queries.errors import InvalidQueryError
+from queries.reach import reach_condition
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -144,13 +146,18 @@ class SlaFilter:
     team: str | None = None
     assignee: str | None = None
     metric: str | None = None
+    reach: Reach | None = None
+    """Only the clocks of complaints the caller may open (agents, supervisors)."""
 
 
 def _filters(only: SlaFilter) -> tuple[list[str], list[Any]]:
     where: list[str] = []
     params: list[Any] = []
+    if only.reach is not None:
+        condition, params = reach_condition(only.reach, prefix="s.")
+        where.append(condition)
     for column, value in asdict(only).items():
-        if value is not None:
+        if column != "reach" and value is not None:
             where.append(f"s.{column} = %s")
             params.append(value)
     return where, params

@@ -17,9 +17,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from commands.permissions import Reach
 from projections.store import ReadModelStore
-from projections.workload import SEVERITIES, WORKLOAD_AGENTS, WORKLOAD_TEAMS
+from projections.workload import NO_TEAM, SEVERITIES, WORKLOAD_AGENTS, WORKLOAD_TEAMS
 from queries.errors import InvalidQueryError
+from queries.reach import reach_condition
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
@@ -107,7 +109,10 @@ def get_workload(
     *,
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
+    reach: Reach | None = None,
 ) -> Workload:
+    """``reach``: only the rows of the caller's teams (supervisors; None: every row). A team's
+    own row shows only for its team; agents without a team show to every supervisor."""
     after_agent, after_team = decode_cursor(cursor) if cursor else (None, None)
     dialect = store.dialect
     with store.read() as tx:
@@ -121,13 +126,23 @@ def get_workload(
                     team,
                     after_agent,
                     limit,
+                    reach_condition(reach, no_team=NO_TEAM) if reach else None,
                 )
             )
         )
         team_rows = (
             []
             if after_team == _DONE
-            else tx.rows(*_page(tx.table(WORKLOAD_TEAMS.name), ("team",), team, after_team, limit))
+            else tx.rows(
+                *_page(
+                    tx.table(WORKLOAD_TEAMS.name),
+                    ("team",),
+                    team,
+                    after_team,
+                    limit,
+                    _teams_only(reach) if reach else None,
+                )
+            )
         )
     agents_more, teams_more = len(agent_rows) > limit, len(team_rows) > limit
     agent_rows, team_rows = agent_rows[:limit], team_rows[:limit]
@@ -149,12 +164,26 @@ def get_workload(
     )
 
 
+def _teams_only(reach: Reach) -> tuple[str, list[Any]]:
+    if not reach.teams:
+        return "1 = 0", []
+    return f"team IN ({', '.join(['%s'] * len(reach.teams))})", list(reach.teams)
+
+
 def _page(
-    table: str, names: tuple[str, ...], team: str | None, after: Resume, limit: int
+    table: str,
+    names: tuple[str, ...],
+    team: str | None,
+    after: Resume,
+    limit: int,
+    within: tuple[str, list[Any]] | None = None,
 ) -> tuple[str, list[Any]]:
     """One page of ``table`` ordered by (open DESC, *names ASC), after the key ``after``."""
     where: list[str] = []
     params: list[Any] = []
+    if within is not None:
+        where.append(within[0])
+        params += within[1]
     if team is not None:
         where.append("team = %s")
         params.append(team)

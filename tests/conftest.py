@@ -17,11 +17,13 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from aggregates.vocabulary import Role
 from api.app import create_app
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from infra.bootstrap import Services, bootstrap
 from infra.settings import Settings
+from tests.role_client import RoleClient
 
 POSTGRES_URL = os.environ.get(
     "COMPLAINTS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -100,9 +102,17 @@ def app(services: Services) -> ComplaintsApp:
     return services.app
 
 
+TEST_TEAMS = ("east", "west", "north", "south", "t", *(f"t{n}" for n in range(10)))
+"""The teams tests assign complaints to: the default principal supervises them all."""
+
+
 @pytest.fixture
 def ctx() -> CommandContext:
-    return CommandContext(principal="alice", role="agent", correlation_id="corr-test")
+    """A supervisor of every team the tests use: tests of the application work any complaint
+    they file; the scope rules have their own tests (tests/api/test_permissions.py)."""
+    return CommandContext(
+        principal="alice", role="supervisor", correlation_id="corr-test", teams=TEST_TEAMS
+    )
 
 
 @pytest.fixture
@@ -116,7 +126,20 @@ def agent_token(app: ComplaintsApp, ctx: CommandContext) -> str:
 
 
 @pytest.fixture
-def client(services: Services, agent_token: str) -> Iterator[TestClient]:
-    with TestClient(create_app(services)) as c:
-        c.headers["Authorization"] = f"Bearer {agent_token}"
+def role_tokens(app: ComplaintsApp, ctx: CommandContext, admin_token: str) -> dict[Role, str]:
+    """A token per role; the supervisor "alice" acts for every team the tests use."""
+    tokens = {
+        role: app.tokens.issue(f"test-{role.value}", role.value, ctx).secret
+        for role in Role
+        if role not in (Role.ADMIN, Role.SUPERVISOR)
+    }
+    tokens[Role.SUPERVISOR] = app.tokens.issue("alice", "supervisor", ctx, teams=TEST_TEAMS).secret
+    tokens[Role.ADMIN] = admin_token
+    return tokens
+
+
+@pytest.fixture
+def client(services: Services, role_tokens: dict[Role, str]) -> Iterator[TestClient]:
+    with RoleClient(create_app(services)) as c:
+        c.tokens = role_tokens
         yield c

@@ -13,8 +13,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import WithJsonSchema
 
-from aggregates.vocabulary import Role
-from api.deps import require_role
+from api.deps import permit
 from api.json_body import json_body
 from api.problems import problem_responses
 from api.read_models import invalid
@@ -30,7 +29,7 @@ Text = Annotated[Annotated[str, SINGLE_LINE] | None, Query(min_length=1, max_len
 @router.get(
     "/access-log",
     response_model=AccessLogPage,
-    dependencies=[require_role(Role.COMPLIANCE)],  # type: ignore[list-item]
+    dependencies=[permit("audit.access_log")],
     responses=problem_responses({403: "Not allowed to your role"}),
 )
 def access_log(

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Request
 
 from aggregates.plausible_time import EARLIEST_DAY
-from api.deps import PrincipalDep
+from api.deps import Principal, permit
 from api.read_models import StoreDep, invalid, settings_of, waits_for
 from commands.input_types import PlausibleDay
 from queries.analytics import GroupBy, Summary, analytics_summary
@@ -24,7 +24,7 @@ DEFAULT_DAYS = 30
 def summary(
     request: Request,
     store: StoreDep,
-    _: PrincipalDep,
+    _: Annotated[Principal, permit("analytics.read")],
     _view: Annotated[None, waits_for("analytics")],
     from_: Annotated[
         PlausibleDay | None,

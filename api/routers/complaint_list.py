@@ -11,11 +11,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from aggregates.vocabulary import Category, Channel, CustomerTier, Severity, Status
-from api.deps import PrincipalDep
+from api.deps import Principal, permit
 from api.disclosure import ReaderDep
 from api.json_body import json_body
 from api.read_models import StoreDep, invalid, waits_for
 from commands.input_types import SINGLE_LINE, PlausibleInstant
+from commands.permissions import reach
 from queries.complaint_list import ComplaintPage, ListFilters, Sort, list_complaints
 from queries.errors import InvalidQueryError
 
@@ -30,7 +31,7 @@ Text = Annotated[Annotated[str, SINGLE_LINE] | None, Query(min_length=1, max_len
 def list_all(
     request: Request,
     store: StoreDep,
-    _: PrincipalDep,
+    principal: Annotated[Principal, permit("complaint.list")],
     reader: ReaderDep,
     _view: Annotated[None, waits_for("complaint_list")],
     status: Status | None = None,
@@ -64,6 +65,7 @@ def list_all(
         filed_from=filed_from,
         filed_to=filed_to,
         q=q,
+        reach=reach("complaint.list", principal.actor),
     )
     try:
         page = list_complaints(store, filters, sort=sort, limit=limit, cursor=cursor)

@@ -9,9 +9,8 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import WithJsonSchema
 
-from aggregates.vocabulary import Role
 from api.blocking import in_thread
-from api.deps import AppDep, ContextDep, LatestComplaintsDep, PrincipalDep, require_role
+from api.deps import AppDep, ContextDep, LatestComplaintsDep, permit
 from api.disclosure import Reader, ReaderDep, holding_of
 from api.problems import problem_responses
 from commands import models
@@ -19,6 +18,7 @@ from commands.application import CommandResult, ComplaintsApp
 from commands.errors import ComplaintNotFoundError
 from commands.input_types import SINGLE_LINE_PATTERN, PlausibleInstant
 from commands.models import Command, FileComplaint
+from commands.permissions import authorize
 from queries.comments import DEFAULT_LIMIT, MAX_LIMIT, CommentPage, comment_page
 from queries.complaint_state import (
     ComplaintPublic,
@@ -36,6 +36,7 @@ router = APIRouter(prefix="/complaints", tags=["complaints"])
 COMMAND_ERRORS = problem_responses({
     400: "Malformed JSON or header",
     401: "Missing or invalid token",
+    403: "Not allowed to your role, or the complaint is outside your teams",
     404: "Unknown complaint",
     409: "Illegal transition or concurrent update",
     412: "If-Match names a stale version",
@@ -49,6 +50,7 @@ AsOf = Annotated[
 ComplaintId = Annotated[
     str, Path(description="The complaint's id (a UUID)", json_schema_extra={"format": "uuid"})
 ]
+
 
 
 def parse_id(complaint_id: str) -> UUID:
@@ -88,7 +90,10 @@ async def respond(
 # one short query) and its save awaited while the group-commit writer writes, so a worker needs
 # no thread per command in flight and no thread hop (both cost more CPU than the command itself;
 # docs/performance.md).
-@router.post("", status_code=201, response_model=ComplaintPublic, responses=COMMAND_ERRORS)
+@router.post(
+    "", status_code=201, response_model=ComplaintPublic, responses=COMMAND_ERRORS,
+    dependencies=[permit("complaint.file")],
+)
 async def file_complaint(
     command: FileComplaint, app: AppDep, ctx: ContextDep, reader: ReaderDep
 ) -> Response:
@@ -96,7 +101,10 @@ async def file_complaint(
     return await respond(app, result, reader, 201, Location=f"/complaints/{result.complaint_id}")
 
 
-@router.get("/by-reference/{reference}", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
+@router.get(
+    "/by-reference/{reference}", response_model=ComplaintPublic, responses=COMMAND_ERRORS,
+    dependencies=[permit("complaint.read")],
+)
 async def get_by_reference(
     reference: Annotated[
         str,
@@ -104,7 +112,6 @@ async def get_by_reference(
              json_schema_extra={"pattern": SINGLE_LINE_PATTERN}),
     ],
     latest: LatestComplaintsDep,
-    _: PrincipalDep,
     reader: ReaderDep,
 ) -> Response:
     complaint = await in_thread(read_by_reference, latest, reference, reader)
@@ -118,7 +125,9 @@ def read_by_reference(latest: LatestComplaints, reference: str, reader: Reader) 
 
 
 def read_shown(latest: LatestComplaints, complaint_id: UUID, reader: Reader) -> ComplaintPublic:
-    return reader.complaint(read_complaint(latest, complaint_id))
+    complaint = read_complaint(latest, complaint_id)
+    authorize("complaint.read", reader.principal.actor, complaint)
+    return reader.complaint(complaint)
 
 
 def read_as_of_shown(
@@ -126,15 +135,20 @@ def read_as_of_shown(
 ) -> ComplaintPublic:
     """Masked by who holds the complaint now, not who held it then: a former assignee no
     longer sees the customer's contact details, in the past either."""
+    current = latest.get(complaint_id)[0]
+    # The scope is the complaint's as it is now: its past team does not decide who reads it today.
+    authorize("complaint.read", reader.principal.actor, current)
     complaint = get_complaint_as_of(latest.app, complaint_id, as_of)
-    return reader.complaint(complaint, holding_of(latest.get(complaint_id)[0]))
+    return reader.complaint(complaint, holding_of(current))
 
 
-@router.get("/{complaint_id}", response_model=ComplaintPublic, responses=COMMAND_ERRORS)
+@router.get(
+    "/{complaint_id}", response_model=ComplaintPublic, responses=COMMAND_ERRORS,
+    dependencies=[permit("complaint.read")],
+)
 async def get_one(
     complaint_id: ComplaintId,
     latest: LatestComplaintsDep,
-    _: PrincipalDep,
     reader: ReaderDep,
     as_of: AsOf = None,
 ) -> Response:
@@ -144,11 +158,13 @@ async def get_one(
     return as_json(await in_thread(read_shown, latest, cid, reader))
 
 
-@router.get("/{complaint_id}/comments", response_model=CommentPage, responses=COMMAND_ERRORS)
+@router.get(
+    "/{complaint_id}/comments", response_model=CommentPage, responses=COMMAND_ERRORS,
+    dependencies=[permit("complaint.read")],
+)
 def comments(
     complaint_id: ComplaintId,
     app: AppDep,
-    _: PrincipalDep,
     reader: ReaderDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[
@@ -161,23 +177,27 @@ def comments(
     """All comments, oldest first, in pages (a complaint's representation embeds the latest)."""
     cid = parse_id(complaint_id)
     current = app.get_complaint(cid)
+    authorize("complaint.read", reader.principal.actor, current)
     complaint = complaint_as_of(app, cid, as_of) if as_of is not None else current
     page = comment_page(complaint, limit=limit, cursor=cursor)
     return reader.comment_page(page, holding_of(current))
 
 
-@router.get("/{complaint_id}/history", response_model=History, responses=COMMAND_ERRORS)
-def history(complaint_id: ComplaintId, app: AppDep, _: PrincipalDep, reader: ReaderDep) -> History:
+@router.get(
+    "/{complaint_id}/history", response_model=History, responses=COMMAND_ERRORS,
+    dependencies=[permit("complaint.read")],
+)
+def history(complaint_id: ComplaintId, app: AppDep, reader: ReaderDep) -> History:
     events, complaint = read_history(app, parse_id(complaint_id))
+    authorize("complaint.read", reader.principal.actor, complaint)
     return reader.history(events, holding_of(complaint))
 
 
 # Commands on one complaint, one route each: POST /complaints/{id}/<action>, the command's model
 # as the body. Each honours If-Match and Idempotency-Key (read into the context).
-def command_route(
-    action: str, name: str, model: type[Command], *, roles: tuple[Role, ...] = ()
-) -> None:
-    """Adds ``POST /complaints/{id}/<action>``; ``roles``: only these may send it (else 403)."""
+def command_route(action: str, name: str, model: type[Command], permission: str) -> None:
+    """Adds ``POST /complaints/{id}/<action>``, guarded by ``permission`` (the role here; the
+    scope by the application, on the complaint it loads)."""
 
     async def route(
         complaint_id: ComplaintId, command: Command, app: AppDep, ctx: ContextDep,
@@ -191,19 +211,21 @@ def command_route(
     router.add_api_route(
         f"/{{complaint_id}}/{action}", route, methods=["POST"], name=name,
         response_model=ComplaintPublic,
-        responses=COMMAND_ERRORS | problem_responses({403: "Not allowed to your role"})
-        if roles else COMMAND_ERRORS,
-        dependencies=[require_role(*roles)] if roles else None,  # type: ignore[list-item]
+        responses=COMMAND_ERRORS,
+        dependencies=[permit(permission)],
     )
 
 
-command_route("assign", "assign", models.AssignComplaint)
-command_route("comments", "comment", models.CommentOnComplaint)
-command_route("escalate", "escalate", models.EscalateComplaint)
-command_route("close", "close", models.CloseComplaint)
-command_route("reopen", "reopen", models.ReopenComplaint)
-command_route("await-customer", "await_customer", models.AwaitCustomer)
-command_route("customer-replies", "record_customer_reply", models.RecordCustomerReply)
+command_route("assign", "assign", models.AssignComplaint, "complaint.assign")
+command_route("comments", "comment", models.CommentOnComplaint, "complaint.comment")
+command_route("escalate", "escalate", models.EscalateComplaint, "complaint.escalate")
+command_route("close", "close", models.CloseComplaint, "complaint.close")
+command_route("reopen", "reopen", models.ReopenComplaint, "complaint.reopen")
 command_route(
-    "sla/reapply", "reapply_sla", models.ReapplySla, roles=(Role.SUPERVISOR, Role.ADMIN)
+    "await-customer", "await_customer", models.AwaitCustomer, "complaint.await_customer"
 )
+command_route(
+    "customer-replies", "record_customer_reply", models.RecordCustomerReply,
+    "complaint.record_reply",
+)
+command_route("sla/reapply", "reapply_sla", models.ReapplySla, "sla.reapply")

@@ -8,9 +8,8 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 
-from aggregates.vocabulary import Role
 from api.blocking import in_thread
-from api.deps import AppDep, ContextDep, Principal, require_role
+from api.deps import AppDep, ContextDep, Principal, permit
 from api.problems import problem_responses
 from commands.erasure import ErasureResult, erase_customer
 from commands.input_types import SINGLE_LINE_PATTERN
@@ -20,7 +19,7 @@ from projections.store import ReadModelStore
 from queries.customer_complaints import complaints_of_customer
 
 router = APIRouter(prefix="/customers", tags=["customers"])
-ComplianceDep = Annotated[Principal, require_role(Role.COMPLIANCE)]
+ComplianceDep = Annotated[Principal, permit("personal_data.erase")]
 
 CustomerId = Annotated[
     str,

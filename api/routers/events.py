@@ -18,7 +18,7 @@ from pydantic import BaseModel, WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
-from api.deps import AppDep, PrincipalDep, header_format
+from api.deps import AppDep, Principal, header_format, permit
 from api.disclosure import CustomerLookup, Reader, ReaderDep
 from api.problems import ProblemError
 from api.stream_slots import StreamSlot, StreamSlots, TooManyStreamsError
@@ -134,7 +134,7 @@ def settings_of(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-@router.get("/schema")
+@router.get("/schema", dependencies=[permit("events.schema")])
 def schema() -> dict[str, Any]:
     """JSON Schema of the CloudEvents envelope and each type's `data` (no token needed)."""
     return json_schema()
@@ -144,7 +144,7 @@ def schema() -> dict[str, Any]:
 def list_events(
     request: Request,
     app: AppDep,
-    _: PrincipalDep,
+    _: Annotated[Principal, permit("events.read")],
     reader: ReaderDep,
     types: TypesDep,
     aggregate_id: AggregateDep,
@@ -211,7 +211,7 @@ class EventStreamResponse(StreamingResponse):
 def stream_events(
     request: Request,
     app: AppDep,
-    principal: PrincipalDep,
+    principal: Annotated[Principal, permit("events.stream")],
     reader: ReaderDep,
     types: TypesDep,
     aggregate_id: AggregateDep,

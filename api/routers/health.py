@@ -14,7 +14,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AppDep, PrincipalDep
+from api.deps import AppDep, permit
 from api.problems import ProblemError
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class Readiness(BaseModel):
     """Position of the last record in the event store's log."""
 
 
-@router.get("/health", response_model=Liveness)
+@router.get("/health", response_model=Liveness, dependencies=[permit("health.live")])
 async def health() -> Liveness:
     """The process is up and serving (no token; no database query, no business figures)."""
     return Liveness(status="ok")
@@ -43,6 +43,7 @@ async def health() -> Liveness:
 @router.get(
     "/health/ready",
     response_model=Readiness,
+    dependencies=[permit("health.ready")],
     responses={
         503: {
             "description": "The database did not answer; see Retry-After",
@@ -50,7 +51,7 @@ async def health() -> Liveness:
         },
     },
 )
-async def ready(app: AppDep, _: PrincipalDep) -> Readiness:
+async def ready(app: AppDep) -> Readiness:
     """The database answers; `head` is the log's last position (any token)."""
     try:
         head = await run_in_threadpool(app.recorder.max_notification_id)

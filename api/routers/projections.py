@@ -8,8 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel
 
-from aggregates.vocabulary import Role
-from api.deps import AppDep, Principal, PrincipalDep, require_role
+from api.deps import AppDep, Principal, permit
 from api.problems import ProblemError
 from api.read_models import StoreDep, settings_of
 from commands.input_types import SINGLE_LINE_PATTERN
@@ -25,7 +24,7 @@ from queries.projection_status import (
 router = APIRouter(tags=["operations"])
 PROBLEM: dict[str, object] = {"content": {"application/problem+json": {}}}
 
-AdminDep = Annotated[Principal, require_role(Role.ADMIN)]
+RetryDep = Annotated[Principal, permit("projections.retry")]
 
 
 class RetryResult(BaseModel):
@@ -38,7 +37,9 @@ class RetryResult(BaseModel):
 
 
 @router.get("/projections", response_model=ProjectionsStatus)
-def projections(app: AppDep, store: StoreDep, _: PrincipalDep) -> ProjectionsStatus:
+def projections(
+    app: AppDep, store: StoreDep, _: Annotated[Principal, permit("projections.read")]
+) -> ProjectionsStatus:
     return projection_status(app, store, names())
 
 
@@ -53,7 +54,7 @@ def projections(app: AppDep, store: StoreDep, _: PrincipalDep) -> ProjectionsSta
 def retry(
     request: Request,
     store: StoreDep,
-    _: AdminDep,
+    _: RetryDep,
     name: Annotated[
         str,
         Path(max_length=100, description=f"A projection's name ({FORMER_NAMES})",

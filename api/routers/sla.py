@@ -17,11 +17,12 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from aggregates.sla_calendar import NAME_PATTERN
-from aggregates.vocabulary import Role, SlaMetric
-from api.deps import AppDep, ContextDep, Principal, PrincipalDep, require_role
+from aggregates.vocabulary import SlaMetric
+from api.deps import AppDep, ContextDep, Principal, permit
 from api.problems import ProblemError, problem_responses
 from api.read_models import StoreDep, invalid, waits_for
 from commands.input_types import SINGLE_LINE, PlausibleInstant
+from commands.permissions import reach
 from commands.sla_config import CalendarVersion, PolicyVersion, Saved, SlaConfigNotFoundError
 from commands.sla_models import SetCalendar, SetPolicy
 from queries import sla as sla_reads
@@ -29,7 +30,9 @@ from queries.errors import InvalidQueryError
 
 router = APIRouter(prefix="/sla", tags=["sla"])
 
-WriterDep = Annotated[Principal, require_role(Role.SUPERVISOR, Role.ADMIN)]
+WriterDep = Annotated[Principal, permit("sla.configure")]
+ReaderDep = Annotated[Principal, permit("sla.read")]
+ClocksDep = Annotated[Principal, permit("sla.clocks")]
 READ_ERRORS = problem_responses({
     401: "Missing or invalid token",
     404: "No calendar of that name, or no such version",
@@ -154,13 +157,13 @@ def _saved(
 
 
 @router.get("/calendars", response_model=CalendarList, responses=READ_ERRORS)
-def list_calendars(app: AppDep, _: PrincipalDep) -> Response:
+def list_calendars(app: AppDep, _: ReaderDep) -> Response:
     """Every calendar as it is now: the built-in 24x7 first, then by name."""
     return _versions("calendars", app.sla.calendars())
 
 
 @router.get("/calendars/{name}", response_model=CalendarPublic, responses=READ_ERRORS)
-def get_calendar(name: CalendarName, app: AppDep, _: PrincipalDep) -> Response:
+def get_calendar(name: CalendarName, app: AppDep, _: ReaderDep) -> Response:
     with found():
         return _version(app.sla.calendar_version(name))
 
@@ -168,7 +171,7 @@ def get_calendar(name: CalendarName, app: AppDep, _: PrincipalDep) -> Response:
 @router.get(
     "/calendars/{name}/versions", response_model=CalendarVersions, responses=READ_ERRORS
 )
-def calendar_versions(name: CalendarName, app: AppDep, _: PrincipalDep) -> Response:
+def calendar_versions(name: CalendarName, app: AppDep, _: ReaderDep) -> Response:
     """Every version of the calendar, oldest first, with who changed it, when and why."""
     with found():
         return _versions("versions", app.sla.calendar_versions(name))
@@ -178,7 +181,7 @@ def calendar_versions(name: CalendarName, app: AppDep, _: PrincipalDep) -> Respo
     "/calendars/{name}/versions/{version}", response_model=CalendarPublic, responses=READ_ERRORS
 )
 def calendar_version(
-    name: CalendarName, version: VersionNumber, app: AppDep, _: PrincipalDep
+    name: CalendarName, version: VersionNumber, app: AppDep, _: ReaderDep
 ) -> Response:
     with found():
         return _version(app.sla.calendar_version(name, version))
@@ -204,19 +207,19 @@ def put_calendar(
 
 
 @router.get("/policy", response_model=PolicyPublic, responses=READ_ERRORS)
-def get_policy(app: AppDep, _: PrincipalDep) -> Response:
+def get_policy(app: AppDep, _: ReaderDep) -> Response:
     """The policy in force (version 0, built in, until one is set)."""
     return _version(app.sla.policy_version())
 
 
 @router.get("/policy/versions", response_model=PolicyList, responses=READ_ERRORS)
-def policy_versions(app: AppDep, _: PrincipalDep) -> Response:
+def policy_versions(app: AppDep, _: ReaderDep) -> Response:
     """Every version, oldest first, with who changed it, when and why."""
     return _versions("versions", app.sla.policy_versions())
 
 
 @router.get("/policy/versions/{version}", response_model=PolicyPublic, responses=READ_ERRORS)
-def policy_version(version: VersionNumber, app: AppDep, _: PrincipalDep) -> Response:
+def policy_version(version: VersionNumber, app: AppDep, _: ReaderDep) -> Response:
     with found():
         return _version(app.sla.policy_version(version))
 
@@ -242,7 +245,7 @@ DEFAULT_BREACH_DAYS = 30
 def at_risk(
     app: AppDep,
     store: StoreDep,
-    _: PrincipalDep,
+    reader: ClocksDep,
     _view: Annotated[None, waits_for("sla")],
     team: Text = None,
     assignee: Text = None,
@@ -252,7 +255,9 @@ def at_risk(
     """The clocks of open complaints at risk now (warned, or running past their at-risk
     instant) and not yet due, due soonest first."""
     try:
-        only = sla_reads.SlaFilter(team=team, assignee=assignee)
+        only = sla_reads.SlaFilter(
+            team=team, assignee=assignee, reach=reach("sla.clocks", reader.actor)
+        )
         return sla_reads.at_risk(store, app.clock(), only, limit, cursor)
     except InvalidQueryError as e:
         raise invalid(e) from None
@@ -262,7 +267,7 @@ def at_risk(
 def breaches(
     app: AppDep,
     store: StoreDep,
-    _: PrincipalDep,
+    reader: ClocksDep,
     _view: Annotated[None, waits_for("sla")],
     from_: Annotated[
         PlausibleInstant | None,
@@ -282,7 +287,10 @@ def breaches(
     end = to or app.clock()
     start = from_ or end - timedelta(days=DEFAULT_BREACH_DAYS)
     try:
-        only = sla_reads.SlaFilter(team=team, metric=metric.value if metric else None)
+        only = sla_reads.SlaFilter(
+            team=team, metric=metric.value if metric else None,
+            reach=reach("sla.clocks", reader.actor),
+        )
         return sla_reads.breaches(store, start, end, only, limit, cursor)
     except InvalidQueryError as e:
         raise invalid(e) from None

@@ -14,8 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, JsonValue, StringConstraints
 
-from aggregates.vocabulary import Role
-from api.deps import AppDep, Principal, require_role
+from api.deps import AppDep, Principal, permit
 from api.problems import ProblemError
 from commands.input_types import Position
 from infra.settings import Settings
@@ -33,7 +32,8 @@ from stream.webhook_targets import AddressPolicy, UnsafeUrlError, check_url, red
 
 router = APIRouter(prefix="/subscriptions", tags=["webhooks"])
 
-AdminDep = Annotated[Principal, require_role(Role.ADMIN)]
+AdminDep = Annotated[Principal, permit("subscriptions.manage")]
+ReaderDep = Annotated[Principal, permit("subscriptions.read")]
 PROBLEM: dict[str, object] = {"content": {"application/problem+json": {}}}
 ERRORS: dict[int | str, dict[str, object]] = {
     401: {"description": "Missing or invalid token", **PROBLEM},
@@ -214,12 +214,12 @@ def create(
 
 
 @router.get("", response_model=list[SubscriptionPublic], responses=ERRORS)
-def list_all(store: StoreDep, _: AdminDep) -> list[SubscriptionPublic]:
+def list_all(store: StoreDep, _: ReaderDep) -> list[SubscriptionPublic]:
     return [public(s) for s in store.all()]
 
 
 @router.get("/{subscription_id}", response_model=SubscriptionPublic, responses=ERRORS)
-def get_one(subscription_id: SubscriptionId, store: StoreDep, _: AdminDep) -> SubscriptionPublic:
+def get_one(subscription_id: SubscriptionId, store: StoreDep, _: ReaderDep) -> SubscriptionPublic:
     return public(found(store, subscription_id))
 
 
@@ -244,7 +244,7 @@ def resume(subscription_id: SubscriptionId, store: StoreDep, _: AdminDep) -> Sub
 def deliveries(
     subscription_id: SubscriptionId,
     store: StoreDep,
-    _: AdminDep,
+    _: ReaderDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before: Annotated[
         datetime | None, Query(description="Only attempts before this time (paging back)")
@@ -303,7 +303,7 @@ def redeliver_one(
     responses=ERRORS,
 )
 def redelivery_status(
-    subscription_id: SubscriptionId, redelivery_id: RedeliveryId, store: StoreDep, _: AdminDep
+    subscription_id: SubscriptionId, redelivery_id: RedeliveryId, store: StoreDep, _: ReaderDep
 ) -> RedeliveryPublic:
     """A requested redelivery: pending, or attempted (with its delivery), or abandoned."""
     found(store, subscription_id)

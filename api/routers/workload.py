@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import PrincipalDep
+from api.deps import Principal, permit
 from api.read_models import StoreDep, invalid, waits_for
 from commands.input_types import SINGLE_LINE
+from commands.permissions import reach
 from queries.errors import InvalidQueryError
 from queries.workload import DEFAULT_LIMIT, MAX_LIMIT, Workload, get_workload
 
@@ -18,7 +19,7 @@ router = APIRouter(tags=["read models"])
 @router.get("/workload", response_model=Workload)
 def workload(
     store: StoreDep,
-    _: PrincipalDep,
+    reader: Annotated[Principal, permit("workload.read")],
     _view: Annotated[None, waits_for("workload")],
     team: Annotated[
         Annotated[str, SINGLE_LINE] | None, Query(min_length=1, max_length=200)
@@ -32,6 +33,8 @@ def workload(
     ] = None,
 ) -> Workload:
     try:
-        return get_workload(store, team, limit=limit, cursor=cursor)
+        return get_workload(
+            store, team, limit=limit, cursor=cursor, reach=reach("workload.read", reader.actor)
+        )
     except InvalidQueryError as e:
         raise invalid(e) from None

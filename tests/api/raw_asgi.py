@@ -25,6 +25,11 @@ def raw_request(
 ) -> tuple[int, dict[str, Any]]:
     """(status, JSON body) of one request made with ``client``'s app and token."""
     content = b"" if body is None else json.dumps(body).encode()
+    # The token the client would send this request with (tests.conftest.RoleClient picks one
+    # the permission table allows).
+    authorization = client.headers.get("authorization") or (
+        f"Bearer {client.token_for(method, path)}"  # type: ignore[attr-defined]
+    )
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -37,7 +42,7 @@ def raw_request(
         "root_path": "",
         "headers": [
             (b"host", b"testserver"),
-            (b"authorization", client.headers["authorization"].encode()),
+            (b"authorization", authorization.encode()),
             (b"content-type", b"application/json"),
             (b"content-length", str(len(content)).encode()),
             *headers,

@@ -103,10 +103,55 @@ def test_tokens_can_expire(app: ComplaintsApp) -> None:
     assert timedelta(days=29, hours=23) < remaining <= timedelta(days=30)
     listed = runner.invoke(cli.cli, ["tokens", "list"], env={"COLUMNS": "250"})
     assert token.expires_at.isoformat()[:16] in listed.output
-    refused = runner.invoke(
-        cli.cli, ["tokens", "create", "--name", "x", "--expires-in-days", "0"]
-    )
+    refused = runner.invoke(cli.cli, ["tokens", "create", "--name", "x", "--expires-in-days", "0"])
     assert refused.exit_code != 0
+
+
+@pytest.mark.parametrize(
+    ("lifetime", "expected"),
+    [("90m", timedelta(minutes=90)), ("12h", timedelta(hours=12)), ("30d", timedelta(days=30))],
+)
+def test_tokens_carry_teams_grants_and_a_lifetime(
+    app: ComplaintsApp, lifetime: str, expected: timedelta
+) -> None:
+    created = runner.invoke(
+        cli.cli,
+        [
+            "tokens",
+            "create",
+            "--name",
+            "ina",
+            "--role",
+            "analyst",
+            "--team",
+            "east",
+            "--team",
+            "west",
+            "--grant",
+            "personal_data",
+            "--expires-in",
+            lifetime,
+        ],
+    )
+    assert created.exit_code == 0, created.output
+    token = app.tokens.authenticate(created.stdout.strip().splitlines()[0])
+    assert token is not None and token.expires_at is not None
+    assert (token.role, token.teams, token.grants) == (
+        "analyst",
+        ("east", "west"),
+        frozenset({"personal_data"}),
+    )
+    remaining = token.expires_at - datetime.now(UTC)
+    assert expected - timedelta(minutes=1) < remaining <= expected
+    listed = runner.invoke(cli.cli, ["tokens", "list"], env={"COLUMNS": "250"})
+    assert "east, west" in listed.output and "personal_data" in listed.output
+
+
+@pytest.mark.parametrize("lifetime", ["3w", "0d", "12", "4000d"])
+def test_a_bad_lifetime_is_refused_naming_the_option(app: ComplaintsApp, lifetime: str) -> None:
+    refused = runner.invoke(cli.cli, ["tokens", "create", "--name", "x", "--expires-in", lifetime])
+    assert refused.exit_code == 2 and "--expires-in" in refused.output
+    assert app.tokens.all() == []
 
 
 def test_every_command_has_help() -> None:

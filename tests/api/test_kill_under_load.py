@@ -65,7 +65,7 @@ def test_a_kill_mid_batch_loses_no_acknowledged_command_and_retries_apply_once(
 
 
 def agent_token(settings: Settings) -> str:
-    ctx = CommandContext(principal="loader", role="admin", correlation_id="kill9")
+    ctx = CommandContext(principal="loader", role="supervisor", correlation_id="kill9")
     with bootstrap(settings) as services:
         return services.app.tokens.issue("loader", "agent", ctx).secret
 

@@ -16,12 +16,14 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from aggregates.vocabulary import Role
 from api.app import create_app
 from commands.application import ComplaintsApp
 from infra.bootstrap import bootstrap
 from infra.settings import Settings
 from tests.api.server_errors import assert_no_server_error
 from tests.intake import intake
+from tests.role_client import RoleClient
 
 any_text = st.text(st.characters(codec="utf-8"), max_size=30) | st.sampled_from(
     ["nul\x00here", "\x1b[31m", "two\nlines", "²", "١٢", "９", "1e3", " 7", "-1", "0x10"]
@@ -30,11 +32,21 @@ numbers = st.integers(min_value=-(10**25), max_value=10**25).map(str) | st.sampl
     [str(2**63 - 1), str(2**63), "9" * 5000, "1_0", "+5"]
 )
 instants = st.sampled_from(
-    ["0001-01-01T00:00:00+01:00", "9999-12-31T23:30:00-01:00", "1969-12-31T23:59:59Z",
-     "2026-11-26T10:00:00", "2026-02-30T00:00:00Z", "1e9", ""]
+    [
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:30:00-01:00",
+        "1969-12-31T23:59:59Z",
+        "2026-11-26T10:00:00",
+        "2026-02-30T00:00:00Z",
+        "1e9",
+        "",
+    ]
 )
 FEED: dict[str, st.SearchStrategy[str]] = {
-    "after": numbers, "limit": numbers, "types": any_text, "aggregate_id": any_text,
+    "after": numbers,
+    "limit": numbers,
+    "types": any_text,
+    "aggregate_id": any_text,
 }
 READ_MODELS = ["/complaints", "/workload", "/analytics/summary"]
 hypothesis_settings = settings(
@@ -45,10 +57,14 @@ hypothesis_settings = settings(
 
 
 @pytest.fixture
-def admin(settings: Settings, app: ComplaintsApp, admin_token: str) -> Iterator[TestClient]:
+def admin(
+    settings: Settings, app: ComplaintsApp, role_tokens: dict[Role, str]
+) -> Iterator[TestClient]:
+    """Sends each request as a role the permission table lets call it (the admin for the admin
+    routes, a service for the feed, a supervisor for complaints)."""
     quick = settings.model_copy(update={"read_wait_seconds": 0.2, "webhooks_in_serve": False})
-    with bootstrap(quick) as services, TestClient(create_app(services)) as c:
-        c.headers["Authorization"] = f"Bearer {admin_token}"
+    with bootstrap(quick) as services, RoleClient(create_app(services)) as c:
+        c.tokens = role_tokens
         yield c
 
 

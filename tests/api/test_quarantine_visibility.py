@@ -105,9 +105,10 @@ def test_retry_names_an_unknown_projection(quarantined: UUID) -> None:
 
 
 def test_post_retry_is_for_admins(
-    client: TestClient, quarantined: UUID, admin_token: str
+    client: TestClient, quarantined: UUID, admin_token: str, agent_token: str
 ) -> None:
-    assert client.post("/projections/complaint_list/retry").status_code == 403
+    agent = {"Authorization": f"Bearer {agent_token}"}
+    assert client.post("/projections/complaint_list/retry", headers=agent).status_code == 403
     admin = {"Authorization": f"Bearer {admin_token}"}
     missing = client.post("/projections/nonesuch/retry", headers=admin)
     assert missing.status_code == 404

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from aggregates.vocabulary import Role
 from api.app import create_app
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
@@ -63,7 +64,7 @@ class Crowd:
 
 @pytest.fixture
 def crowd(
-    settings: Settings, app: ComplaintsApp, ctx: CommandContext, agent_token: str
+    settings: Settings, app: ComplaintsApp, ctx: CommandContext, role_tokens: dict[Role, str]
 ) -> Iterator[Crowd]:
     """As many reads as may wait (60 here) waiting on a position no view has reached yet.
     Whoever still waits at the end is released by catching the views up."""
@@ -74,7 +75,8 @@ def crowd(
         TestClient(create_app(services)) as client,
         ThreadPoolExecutor(60) as pool,
     ):
-        client.headers["Authorization"] = f"Bearer {agent_token}"
+        # A supervisor: may read both the list and the workload.
+        client.headers["Authorization"] = f"Bearer {role_tokens[Role.SUPERVISOR]}"
 
         def waiting_read() -> tuple[int, float]:
             response = client.get("/complaints", params={"min_position": position})

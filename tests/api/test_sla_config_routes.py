@@ -109,8 +109,11 @@ def test_the_policy_is_versioned_with_who_and_why(
     assert client.get("/sla/policy/versions/3").status_code == 404
 
 
-def test_agents_may_read_but_not_write(client: TestClient, app: ComplaintsApp) -> None:
+def test_agents_may_read_but_not_write(
+    client: TestClient, app: ComplaintsApp, agent_token: str
+) -> None:
     before = head(app)
+    client.headers["Authorization"] = f"Bearer {agent_token}"
     for path, body in [
         ("/sla/calendars/cn-office", OFFICE),
         ("/sla/policy", {"rules": RULES[1:], "reason": "mine"}),

@@ -60,7 +60,7 @@ def main() -> None:
         services = bootstrap(settings)
         app = services.app
         ctx = CommandContext(principal="capture", role="admin", correlation_id="capture")
-        token = app.tokens.issue("capture", "admin", ctx).secret
+        token = app.tokens.issue("capture", "supervisor", ctx, teams=("east",)).secret
         with TestClient(create_app(services)) as client:
             client.headers["Authorization"] = f"Bearer {token}"
             full = client.post("/complaints", json=intake()).json()["id"]

@@ -29,6 +29,7 @@ from commands.models import (
     RecordSlaWarning,
     ReopenComplaint,
 )
+from commands.permissions import SYSTEM
 from stream.envelope import SCHEMA_VERSION, TYPE_CLASSES, data_model, json_schema
 from tests.application.test_stored_events_load import CAPTURED
 from tests.intake import intake
@@ -85,6 +86,10 @@ def stored_complaint_events(app: ComplaintsApp, complaint_id: UUID) -> list[tupl
     ]
 
 
+# Warnings and breaches are the deadline watcher's to record (commands/permissions.py).
+WATCHER = CommandContext(principal="sla-watcher", role=SYSTEM, correlation_id="corr-watch")
+
+
 def test_stored_events_have_exactly_the_fields_the_schema_declares(
     app: ComplaintsApp, ctx: CommandContext
 ) -> None:
@@ -101,10 +106,10 @@ def test_stored_events_have_exactly_the_fields_the_schema_declares(
     resolution = app.get_complaint(cid).sla.resolution  # type: ignore[union-attr]
     metric, cycle, due = SlaMetric.RESOLUTION, resolution.cycle, resolution.due_at
     app.handle(
-        cid, RecordSlaWarning(metric=metric, cycle=cycle, due_at=due, warned_at=due), ctx
+        cid, RecordSlaWarning(metric=metric, cycle=cycle, due_at=due, warned_at=due), WATCHER
     )
     app.handle(
-        cid, RecordSlaBreach(metric=metric, cycle=cycle, due_at=due, breached_at=due), ctx
+        cid, RecordSlaBreach(metric=metric, cycle=cycle, due_at=due, breached_at=due), WATCHER
     )
     erased = app.get_complaint(cid)
     erased.erase_personal_data("erasure request 42", by=ctx.provenance)

@@ -48,6 +48,12 @@ def other_process(settings: Settings) -> Iterator[ComplaintsApp]:
         yield other.app
 
 
+@pytest.fixture
+def service_token(app: ComplaintsApp, ctx: CommandContext) -> str:
+    """A consuming service's token: the role the permission table gives the stream."""
+    return app.tokens.issue("feed", "service", ctx).secret
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -108,10 +114,10 @@ def next_events(stream: Iterator[Message], count: int) -> list[dict[str, Any]]:
 
 
 def test_the_stream_sends_every_event_with_its_position_as_id(
-    base_url: str, app: ComplaintsApp, ctx: CommandContext, agent_token: str
+    base_url: str, app: ComplaintsApp, ctx: CommandContext, service_token: str
 ) -> None:
     write_complaints(app, ctx, 5)  # 15 events, more than one page of 4
-    with open_stream(base_url, agent_token, params={"after": 0}) as response:
+    with open_stream(base_url, service_token, params={"after": 0}) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         received = next_events(messages(response), 15)
@@ -119,10 +125,10 @@ def test_the_stream_sends_every_event_with_its_position_as_id(
 
 
 def test_reconnect_with_last_event_id_misses_and_repeats_nothing(
-    base_url: str, app: ComplaintsApp, ctx: CommandContext, agent_token: str
+    base_url: str, app: ComplaintsApp, ctx: CommandContext, service_token: str
 ) -> None:
     write_complaints(app, ctx, 5)  # 15 events, more than one page of 4
-    with httpx.Client(base_url=base_url, headers=bearer(agent_token), timeout=10) as http:
+    with httpx.Client(base_url=base_url, headers=bearer(service_token), timeout=10) as http:
         with http.stream("GET", "/events/stream", params={"after": 0}) as response:
             received = next_events(messages(response), 6)  # then disconnect mid-stream
         write_complaints(app, ctx, 3)  # while nobody listens
@@ -143,10 +149,10 @@ def test_reconnect_with_last_event_id_misses_and_repeats_nothing(
 
 
 def test_a_caught_up_stream_pushes_new_events_live(
-    base_url: str, app: ComplaintsApp, ctx: CommandContext, agent_token: str
+    base_url: str, app: ComplaintsApp, ctx: CommandContext, service_token: str
 ) -> None:
     write_complaints(app, ctx, 1)
-    with open_stream(base_url, agent_token) as response:
+    with open_stream(base_url, service_token) as response:
         stream = messages(response)
         next_events(stream, 3)
         assert next(stream).comment  # a heartbeat: caught up and idle
@@ -157,25 +163,25 @@ def test_a_caught_up_stream_pushes_new_events_live(
     assert [e["position"] for e in pushed] == public_positions(app)[3:]
 
 
-def test_stream_rejects_a_bad_last_event_id(base_url: str, agent_token: str) -> None:
+def test_stream_rejects_a_bad_last_event_id(base_url: str, service_token: str) -> None:
     response = httpx.get(
         f"{base_url}/events/stream",
-        headers={"Authorization": f"Bearer {agent_token}", "Last-Event-ID": "abc"},
+        headers={"Authorization": f"Bearer {service_token}", "Last-Event-ID": "abc"},
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "Last-Event-ID"
 
 
 def test_stream_accepts_the_largest_position_and_refuses_beyond_it(
-    base_url: str, agent_token: str
+    base_url: str, service_token: str
 ) -> None:
     with open_stream(
-        base_url, agent_token, headers={"Last-Event-ID": str(2**63 - 1)}
+        base_url, service_token, headers={"Last-Event-ID": str(2**63 - 1)}
     ) as response:
         assert response.status_code == 200
     response = httpx.get(
         f"{base_url}/events/stream",
-        headers={**bearer(agent_token), "Last-Event-ID": str(2**63)},
+        headers={**bearer(service_token), "Last-Event-ID": str(2**63)},
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "Last-Event-ID"
@@ -189,28 +195,28 @@ def test_revoking_the_token_ends_the_stream_before_the_next_event(
     app: ComplaintsApp,
     other_process: ComplaintsApp,
     ctx: CommandContext,
-    agent_token: str,
+    service_token: str,
 ) -> None:
     write_complaints(app, ctx, 1)
-    with open_stream(base_url, agent_token) as response:
+    with open_stream(base_url, service_token) as response:
         stream = messages(response)
         next_events(stream, 3)
         # Revoked by another process (its cache is not ours), then more personal data arrives.
-        other_process.tokens.revoke("alice", ctx)
+        other_process.tokens.revoke("feed", ctx)
         write_complaints(app, ctx, 1)
         rest = rest_of_stream(stream)
     assert [m for m in rest if m.data] == []
     assert rest[-1].comment and "revoked" in rest[-1].text
-    assert httpx.get(f"{base_url}/events", headers=bearer(agent_token)).status_code == 401
+    assert httpx.get(f"{base_url}/events", headers=bearer(service_token)).status_code == 401
 
 
 def test_an_idle_stream_ends_at_the_next_heartbeat_after_a_revocation(
-    base_url: str, other_process: ComplaintsApp, ctx: CommandContext, agent_token: str
+    base_url: str, other_process: ComplaintsApp, ctx: CommandContext, service_token: str
 ) -> None:
-    with open_stream(base_url, agent_token) as response:
+    with open_stream(base_url, service_token) as response:
         stream = messages(response)
         assert next(stream).comment  # the first heartbeat: the stream is open and idle
-        other_process.tokens.revoke("alice", ctx)
+        other_process.tokens.revoke("feed", ctx)
         revoked_at = time.monotonic()
         rest = rest_of_stream(stream)
         ended_after = time.monotonic() - revoked_at
@@ -222,7 +228,7 @@ def test_the_stream_of_a_token_that_expires_ends(
     base_url: str, app: ComplaintsApp, ctx: CommandContext
 ) -> None:
     expires_at = datetime.now(UTC) + timedelta(seconds=1)
-    issued = app.tokens.issue("temp", "agent", ctx, expires_at=expires_at)
+    issued = app.tokens.issue("temp", "service", ctx, expires_at=expires_at)
     write_complaints(app, ctx, 1)
     with open_stream(base_url, issued.secret) as response:
         assert response.status_code == 200
@@ -238,7 +244,7 @@ def test_the_stream_of_a_token_that_expires_ends(
 
 
 def test_streams_end_at_their_maximum_lifetime_and_resume_without_gaps(
-    settings: Settings, app: ComplaintsApp, ctx: CommandContext, agent_token: str
+    settings: Settings, app: ComplaintsApp, ctx: CommandContext, service_token: str
 ) -> None:
     lifetime = 0.5
     write_complaints(app, ctx, 3)
@@ -259,7 +265,7 @@ def test_streams_end_at_their_maximum_lifetime_and_resume_without_gaps(
         )):
             resume = {"Last-Event-ID": last_id} if last_id else {}
             opened = time.monotonic()
-            with open_stream(url, agent_token, headers=resume) as response:
+            with open_stream(url, service_token, headers=resume) as response:
                 assert response.status_code == 200
                 rest = rest_of_stream(messages(response))
             connections += 1
@@ -279,10 +285,10 @@ def test_streams_end_at_their_maximum_lifetime_and_resume_without_gaps(
 
 
 def test_past_the_per_token_cap_a_stream_gets_429_with_retry_after(
-    settings: Settings, app: ComplaintsApp, agent_token: str
+    settings: Settings, app: ComplaintsApp, service_token: str
 ) -> None:
     with serve(settings, stream_max_connections_per_token=2) as url, httpx.Client(
-        base_url=url, headers=bearer(agent_token), timeout=10
+        base_url=url, headers=bearer(service_token), timeout=10
     ) as http:
         with http.stream("GET", "/events/stream") as first, http.stream(
             "GET", "/events/stream"
@@ -298,22 +304,22 @@ def test_past_the_per_token_cap_a_stream_gets_429_with_retry_after(
 
 
 def test_past_the_total_cap_a_stream_gets_429_whoever_asks(
-    settings: Settings, app: ComplaintsApp, ctx: CommandContext, agent_token: str
+    settings: Settings, app: ComplaintsApp, ctx: CommandContext, service_token: str
 ) -> None:
-    other = app.tokens.issue("bob", "agent", ctx).secret
+    other = app.tokens.issue("bob", "service", ctx).secret
     with serve(settings, stream_max_connections=1) as url:
-        with open_stream(url, agent_token) as first:
+        with open_stream(url, service_token) as first:
             assert first.status_code == 200
             refused = httpx.get(f"{url}/events/stream", headers=bearer(other), timeout=10)
             assert refused.status_code == 429 and "retry-after" in refused.headers
 
 
 def test_a_stream_that_ends_frees_its_slot(
-    settings: Settings, app: ComplaintsApp, agent_token: str
+    settings: Settings, app: ComplaintsApp, service_token: str
 ) -> None:
     with serve(
         settings, stream_max_connections_per_token=1, stream_max_lifetime_seconds=0.3
-    ) as url, httpx.Client(base_url=url, headers=bearer(agent_token), timeout=10) as http:
+    ) as url, httpx.Client(base_url=url, headers=bearer(service_token), timeout=10) as http:
         for _ in range(3):  # each ends at its lifetime; the next may open at once
             with http.stream("GET", "/events/stream") as response:
                 assert response.status_code == 200
@@ -383,14 +389,14 @@ def test_the_largest_position_reads_an_empty_page(client: TestClient) -> None:
 
 
 def test_the_stream_delivers_past_events_that_intake_now_refuses(
-    base_url: str, app: ComplaintsApp, ctx: CommandContext, agent_token: str
+    base_url: str, app: ComplaintsApp, ctx: CommandContext, service_token: str
 ) -> None:
     for poison in POISONS.values():
         store_poison(app, **poison)
     write_complaints(app, ctx, 1)
     expected = public_positions(app)
     received: list[int] = []
-    with open_stream(base_url, agent_token) as response:
+    with open_stream(base_url, service_token) as response:
         for n, message in enumerate(messages(response)):
             if message.data:
                 received.append(json.loads(message.data)["position"])
