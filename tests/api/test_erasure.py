@@ -258,9 +258,23 @@ def test_an_unknown_customer_is_404(client: TestClient, compliance: dict[str, st
     assert answer.headers["content-type"].startswith("application/problem+json")
 
 
-def test_an_agent_may_not_erase(client: TestClient, complaints: dict[str, UUID]) -> None:
-    answer = client.post("/customers/CUST-1001/erase", json={"reason": "x"})
+def test_an_agent_may_not_erase(
+    client: TestClient, app: ComplaintsApp, ctx: CommandContext, complaints: dict[str, UUID]
+) -> None:
+    agent = app.tokens.issue("alice", "agent", ctx, teams=["t1"]).secret
+    answer = client.post(
+        "/customers/CUST-1001/erase",
+        json={"reason": "x"},
+        headers={"Authorization": f"Bearer {agent}"},
+    )
     assert answer.status_code == 403
+    problem = answer.json()
+    assert problem["type"].endswith("/forbidden")
+    assert problem["action"] == "personal_data.erase"
+    assert "compliance may" in problem["detail"]
+    for cid in (complaints["first"], complaints["second"]):
+        assert app.get_complaint(cid).customer.name == "张伟"
+    assert client.get(f"/complaints/{complaints['first']}").json()["customer"]["name"] == "张伟"
 
 
 def test_a_blank_reason_is_refused_and_nothing_is_erased(
