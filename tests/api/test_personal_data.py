@@ -213,9 +213,7 @@ def test_a_supervisor_sees_their_teams_in_clear_and_may_not_read_other_teams(
     def read(cid: UUID) -> Any:
         return client.get(f"/complaints/{cid}", headers=sue)
 
-    assert {read(cid).json()["customer"]["phone"] for cid in (ours, unrouted, teamless)} == {
-        PHONE
-    }
+    assert {read(cid).json()["customer"]["phone"] for cid in (ours, unrouted, teamless)} == {PHONE}
     # Another team's complaint is out of her scope: refused, not shown masked (the rule that
     # she would see it as an agent does is queries/disclosure.py's, tests/unit/test_disclosure.py).
     refused = read(theirs)
