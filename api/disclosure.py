@@ -9,6 +9,7 @@ read with 503: a disclosure nobody can trace is worse than no answer.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -21,7 +22,6 @@ from fastapi import Depends, Header, Request
 from starlette.routing import Route
 
 from aggregates.complaint import Complaint
-from api.blocking import in_thread
 from api.deps import VISIBLE_ASCII, Principal, PrincipalDep
 from api.problems import ProblemError
 from infra.access_log import AccessLog, Disclosure, ReadRequest
@@ -85,8 +85,7 @@ class Reader:
     async def complaint_async(self, complaint: ComplaintPublic) -> ComplaintPublic:
         """As ``complaint``, from the event loop: a thread only when there is an entry to write."""
         shown, disclosures = self._complaint(complaint, None)
-        if disclosures:
-            await in_thread(self.record, disclosures)
+        await self.record_async(disclosures)
         return shown
 
     def _complaint(
@@ -160,15 +159,28 @@ class Reader:
         try:
             self.access_log.append(self.request, disclosures)
         except Exception:
-            log.exception("access log: could not record %d disclosure(s)", len(disclosures))
-            raise ProblemError(
-                503,
-                "access-log-unavailable",
-                "Access log unavailable",
-                "personal data are only shown once their access is logged, and the access log "
-                "could not be written; try again",
-                {"Retry-After": "2"},
-            ) from None
+            raise _unlogged(disclosures) from None
+
+    async def record_async(self, disclosures: Sequence[Disclosure]) -> None:
+        """As ``record``, from the event loop: awaits the log's writer thread, no thread hop."""
+        if not disclosures:
+            return
+        try:
+            await asyncio.wrap_future(self.access_log.submit(self.request, disclosures))
+        except Exception:
+            raise _unlogged(disclosures) from None
+
+
+def _unlogged(disclosures: Sequence[Disclosure]) -> ProblemError:
+    log.exception("access log: could not record %d disclosure(s)", len(disclosures))
+    return ProblemError(
+        503,
+        "access-log-unavailable",
+        "Access log unavailable",
+        "personal data are only shown once their access is logged, and the access log "
+        "could not be written; try again",
+        {"Retry-After": "2"},
+    )
 
 
 _QUALNAMES = {name: cls.__qualname__ for cls, name in EVENT_TYPES.items()}

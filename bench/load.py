@@ -452,6 +452,20 @@ def complaints_command(checkout: str | None) -> list[str]:
     return [str(executable)]
 
 
+def bench_token(complaints: list[str], env: dict[str, str], cwd: Path | None) -> str:
+    """A token that may run the whole mix: a supervisor of the team the mix assigns to (the
+    permission table, issue 11); a checkout from before teams existed takes an agent token."""
+    made = None
+    for role in (["--role", "supervisor", "--team", "east"], ["--role", "agent"]):
+        made = subprocess.run(
+            [*complaints, "tokens", "create", "--name", "bench", *role],
+            env=env, capture_output=True, text=True, cwd=cwd,
+        )
+        if made.returncode == 0:
+            return made.stdout.strip()
+    raise RuntimeError(f"tokens create failed: {made.stderr.strip() if made else ''}")
+
+
 def start_app(
     label: str,
     database_url: str,
@@ -471,10 +485,7 @@ def start_app(
     complaints = complaints_command(checkout)
     # Another checkout runs from its own directory, so that nothing of this one is imported.
     cwd = Path(checkout).resolve() if checkout else None
-    token = subprocess.run(  # an agent token from the CLI
-        [*complaints, "tokens", "create", "--name", "bench", "--role", "agent"],
-        env=env, check=True, capture_output=True, text=True, cwd=cwd,
-    ).stdout.strip()
+    token = bench_token(complaints, env, cwd)
     port = free_port()
     serve = [*complaints, "serve", "--port", str(port), "--workers", str(workers)]
     procs = [

@@ -93,7 +93,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--database-url", default="sqlite:///var/bench-request-cpu.db")
+    parser.add_argument("--database-url", help="default: a new SQLite file in a temporary "
+                        "directory (the data keys there are wrapped by that run's own key)")
     parser.add_argument("--route", choices=["one", "list", "comment", "file"], default="one",
                         help="GET /complaints/{id} (over --complaints ids), GET /complaints,"
                         " POST /complaints/{id}/comments or POST /complaints (commands; the"
@@ -105,7 +106,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as files:
         settings = Settings(
-            database_url=args.database_url,
+            database_url=args.database_url or f"sqlite:///{files}/bench.db",
             secret_key_file=f"{files}/secret.key",
             admin_token_file=f"{files}/admin-token",
         )
@@ -132,8 +133,8 @@ def main() -> None:
              "comment": "POST /complaints/{id}/comments", "file": "POST /complaints"}[args.route]
     print(f"{CHECKOUT.name}: {shown}: "
           f"{per_request * 1e6:,.0f} us CPU per request ({args.requests:,} requests,"
-          f" {args.concurrency} in flight, {args.database_url.split(':')[0]},"
-          f" personal data {'sealed' if settings.encrypt_personal_data else 'plain'})")
+          f" {args.concurrency} in flight, {(args.database_url or 'sqlite').split(':')[0]},"
+          f" personal data {'sealed' if getattr(settings, 'encrypt_personal_data', False) else 'plain'})")
 
 
 if __name__ == "__main__":

@@ -6,9 +6,11 @@ it along), declared portably and rendered by the database's dialect (``projectio
 Not in the event store: an entry is a record of a read, not a fact about a complaint, and reads
 outnumber commands.
 
-Each answer that showed personal data appends its entries in one statement (a page of the list or
-of the event feed: one row per complaint, one multi-row INSERT), before the answer leaves; so a
-read whose entries cannot be written is refused (503) rather than served unlogged.
+Each answer that showed personal data has its entries committed before the answer leaves; so a
+read whose entries cannot be written is refused (503) rather than served unlogged. Entries of
+concurrent answers are written together (``AccessLog.submit``): one transaction per batch, not per
+answer, because a transaction per read cost more CPU than the read itself (about 1 ms on SQLite,
+bench/request_cpu.py).
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import threading
 import uuid
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -102,9 +107,19 @@ class AccessLogFilters:
     """Entries before this instant."""
 
 
+_Pending = tuple["ReadRequest", Sequence["Disclosure"], datetime, Future[None]]
+
+
 class AccessLog:
+    LINGER_SECONDS = 1.0
+    """How long the writer thread waits for more entries before it ends."""
+
     def __init__(self, store: ReadModelStore) -> None:
         self._store = store
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._pending: deque[_Pending] = deque()
+        self._writing = False
 
     def create_table(self) -> None:
         """Done once by the composition root (``infra/bootstrap.py``) when a process starts."""
@@ -113,34 +128,71 @@ class AccessLog:
                 tx.execute(statement)
 
     def append(self, request: ReadRequest, disclosures: Sequence[Disclosure]) -> None:
-        """One entry per disclosure, all at one instant, in one transaction."""
-        if not disclosures:
-            return
-        at = datetime.now(UTC)
+        """Returns once the entries are committed; raises what writing them raised."""
+        if disclosures:
+            self.submit(request, disclosures).result()
+
+    def submit(self, request: ReadRequest, disclosures: Sequence[Disclosure]) -> Future[None]:
+        """Queues the entries (all at this instant) for the writer thread; the future is done
+        when the batch holding them is committed (or failed: then every answer in the batch is
+        refused, as each would have been alone, since nothing in an entry can be refused)."""
+        done: Future[None] = Future()
+        with self._lock:
+            self._pending.append((request, disclosures, datetime.now(UTC), done))
+            if self._writing:
+                self._wake.notify()
+            else:
+                self._writing = True
+                threading.Thread(target=self._write_batches, name="access-log", daemon=True).start()
+        return done
+
+    def _write_batches(self) -> None:
+        """Writes what queued while the previous batch was written; ends after ``LINGER_SECONDS``
+        with nothing queued, so an idle process keeps no thread."""
+        while True:
+            with self._lock:
+                if not self._pending:
+                    self._wake.wait(self.LINGER_SECONDS)
+                if not self._pending:
+                    self._writing = False
+                    return
+                batch = list(self._pending)
+                self._pending.clear()
+            try:
+                self._write(batch)
+            except BaseException as error:  # noqa: BLE001 (each caller gets it, as a 503)
+                for *_, done in batch:
+                    done.set_exception(error)
+            else:
+                for *_, done in batch:
+                    done.set_result(None)
+
+    def _write(self, batch: Sequence[_Pending]) -> None:
+        rows = [
+            (
+                uuid.uuid4(),
+                at,
+                request.principal,
+                request.role,
+                request.token_id,
+                d.complaint_id,
+                d.customer_id,
+                json.dumps(sorted(d.fields)),
+                request.route,
+                request.request_id,
+                request.purpose,
+            )
+            for request, disclosures, at, _ in batch
+            for d in disclosures
+        ]
         names = ACCESS_LOG.column_names
         with self._store.write() as tx:
             table = tx.table(ACCESS_LOG.name)
-            for start in range(0, len(disclosures), _ROWS_PER_STATEMENT):
-                chunk = disclosures[start : start + _ROWS_PER_STATEMENT]
-                rows = [
-                    (
-                        uuid.uuid4(),
-                        at,
-                        request.principal,
-                        request.role,
-                        request.token_id,
-                        d.complaint_id,
-                        d.customer_id,
-                        json.dumps(sorted(d.fields)),
-                        request.route,
-                        request.request_id,
-                        request.purpose,
-                    )
-                    for d in chunk
-                ]
+            for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+                chunk = rows[start : start + _ROWS_PER_STATEMENT]
                 params = [
                     tx.encode(ACCESS_LOG, name, value)
-                    for row in rows
+                    for row in chunk
                     for name, value in zip(names, row, strict=True)
                 ]
                 one_row = "(" + ", ".join(["%s"] * len(names)) + ")"
