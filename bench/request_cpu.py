@@ -131,10 +131,11 @@ def main() -> None:
             )
     shown = {"one": "GET /complaints/{id}", "list": f"GET {paths[0]}",
              "comment": "POST /complaints/{id}/comments", "file": "POST /complaints"}[args.route]
+    sealed = getattr(settings, "encrypt_personal_data", False)  # absent in older checkouts
     print(f"{CHECKOUT.name}: {shown}: "
           f"{per_request * 1e6:,.0f} us CPU per request ({args.requests:,} requests,"
           f" {args.concurrency} in flight, {(args.database_url or 'sqlite').split(':')[0]},"
-          f" personal data {'sealed' if getattr(settings, 'encrypt_personal_data', False) else 'plain'})")
+          f" personal data {'sealed' if sealed else 'plain'})")
 
 
 if __name__ == "__main__":
