@@ -16,6 +16,7 @@ from api.problems import MEDIA_TYPE, PROBLEM_SCHEMA, install_problem_handlers, p
 from api.query_guard import RefuseControlCharacters
 from api.routers import (
     analytics,
+    audit,
     complaint_list,
     complaints,
     events,
@@ -38,6 +39,8 @@ ROUTERS = [health.router, complaints.router, events.router, subscriptions.router
 ROUTERS += [complaint_list.router, workload.router, analytics.router, projection_status.router]
 # SLA configuration (issue 9): calendars and the policy.
 ROUTERS += [sla.router]
+# Tamper evidence (issue 11): verify the hash chain, list checkpoints.
+ROUTERS += [audit.router]
 
 
 class BodyTooLargeError(Exception):
@@ -162,6 +165,7 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
     api.state.position_watcher = services.position_watcher
     api.state.event_watcher = services.event_watcher
     api.state.webhook_store = services.webhook_store
+    api.state.audit = services
     api.state.stream_slots = StreamSlots(
         settings.stream_max_connections, settings.stream_max_connections_per_token
     )

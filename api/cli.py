@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aggregates.vocabulary import Role
+from api.audit_cli import audit_cli
 from api.first_start import admin_token_path, hand_over_admin_token
 from api.projections_cli import projections_cli
 from api.serving import serve_processes
@@ -35,6 +36,7 @@ cli.add_typer(projections_cli, name="projections")
 cli.add_typer(webhooks_cli, name="webhooks")
 cli.add_typer(relay_cli, name="relay")
 cli.add_typer(sla_cli, name="sla")
+cli.add_typer(audit_cli, name="audit")
 console = Console()
 
 
@@ -78,6 +80,7 @@ def serve(
             projections=projections,
             webhooks=settings.webhooks_in_serve,
             sla_watcher=settings.sla_watcher_in_serve,
+            audit_checkpoints=True,
         )
         workers = workers or settings.workers
         if workers > 1:

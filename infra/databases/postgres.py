@@ -417,12 +417,7 @@ class PostgresDatabase(Database, PostgresApplicationRecorder):
             )
             conn = cursor.connection
             last: tuple[UUID | None, int, bytes] = (None, 0, GENESIS)
-            with conn.cursor("chain_backfill_rows", row_factory=tuple_row) as rows, conn.cursor(
-                row_factory=tuple_row
-            ) as writer, writer.copy(
-                "COPY chain_backfill FROM STDIN (FORMAT BINARY)"
-            ) as copy:
-                copy.set_types(["int8", "bytea", "bytea"])
+            with conn.cursor("chain_backfill_rows", row_factory=tuple_row) as rows:
                 rows.execute(
                     SQL(
                         "SELECT notification_id, originator_id, originator_version, topic, state"
@@ -430,12 +425,20 @@ class PostgresDatabase(Database, PostgresApplicationRecorder):
                     ).format(self._events)
                 )
                 while page := rows.fetchmany(BACKFILL_PAGE):
+                    chained = []
                     for position, originator_id, version, topic, state in page:
                         same = originator_id == last[0] and version == last[1] + 1
                         prev = last[2] if same else GENESIS
                         digest = event_hash(prev, originator_id, version, topic, bytes(state))
-                        copy.write_row((position, prev, digest))
+                        chained.append((position, prev, digest))
                         last = (originator_id, version, digest)
+                    # One COPY per page: the connection reads no rows while it copies.
+                    with conn.cursor() as writer, writer.copy(
+                        "COPY chain_backfill FROM STDIN (FORMAT BINARY)"
+                    ) as copy:
+                        copy.set_types(["int8", "bytea", "bytea"])
+                        for values in chained:
+                            copy.write_row(values)
             cursor.execute(
                 SQL(
                     "UPDATE {} t SET prev_hash = b.prev_hash, hash = b.hash FROM chain_backfill b"
