@@ -12,7 +12,7 @@ what was expected and what was found.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from uuid import UUID
 
@@ -246,13 +246,24 @@ def verify_store(
     key: bytes,
     *,
     since_checkpoint: bool = False,
+    anchors: Sequence[Checkpoint] = (),
     progress: Progress | None = None,
     page_size: int = PAGE,
 ) -> VerifyReport:
-    """Walks the store (or, ``since_checkpoint``, what follows the latest checkpoint)."""
+    """Walks the store (or, ``since_checkpoint``, what follows the latest checkpoint).
+
+    ``anchors``: checkpoints kept outside the store (copies of ``GET /audit/checkpoints``),
+    checked like the stored ones: they show a truncation that took the later checkpoints with
+    it, which nothing left in the store can show."""
     started = time.perf_counter()
     walk = _Walk(database, key, checkpoints.key_id)
     pending = _checkpoints(checkpoints, walk)
+    if anchors:
+        stored = {(c.number, c.signature) for c in pending}
+        pending = sorted(
+            pending + [a for a in anchors if (a.number, a.signature) not in stored],
+            key=lambda c: c.position,
+        )
     after = 0
     since: int | None = None
     if since_checkpoint and pending:
