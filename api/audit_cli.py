@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,7 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from aggregates.vocabulary import Role
+from api.routers.audit import CheckpointPublic
 from api.terminal_text import cell
+from commands.audit_checkpoints import Checkpoint
 from commands.context import CommandContext
 from infra.bootstrap import bootstrap
 from infra.settings import Settings
@@ -31,9 +35,17 @@ def verify(
         typer.Option(help="Verify the latest checkpoint and only the events after it"),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+    anchor: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="A JSON file of checkpoints kept outside the store (as GET /audit/checkpoints"
+            " answers, or one of them): shows a truncation that removed later checkpoints"
+        ),
+    ] = None,
 ) -> None:
     """Walk the store: every event's hash and link, every checkpoint's root and signature.
     Exits 1 when anything broke."""
+    anchors = [c for path in anchor or [] for c in read_anchors(path)]
     with bootstrap(Settings()) as services:
         database = database_of(services.app)
         last = database.max_notification_id() or 0
@@ -45,6 +57,7 @@ def verify(
             report = verify_store(
                 database, services.checkpoints, services.audit_key,
                 since_checkpoint=since_checkpoint,
+                anchors=anchors,
                 progress=lambda _, position: bar.update(task, completed=min(position, last)),
             )
     if as_json:
@@ -74,6 +87,15 @@ def verify(
             console.print(f"[red]{report.breaks_total} breaks[/red]")
     if not report.ok:
         raise typer.Exit(1)
+
+
+def read_anchors(path: Path) -> list[Checkpoint]:
+    try:
+        loaded = json.loads(path.read_text())
+        items = loaded if isinstance(loaded, list) else [loaded]
+        return [Checkpoint(**CheckpointPublic.model_validate(i).model_dump()) for i in items]
+    except (OSError, ValueError) as error:
+        raise typer.BadParameter(f"{path}: {error}", param_hint="--anchor") from None
 
 
 @audit_cli.command("checkpoint")
