@@ -260,11 +260,13 @@ class SQLiteDatabase(Database, SQLiteApplicationRecorder):
             cursor.execute(
                 "SELECT name FROM pragma_table_info(?)", (self.events_table_name,)
             )
-            if "hash" in {row[0] for row in cursor.fetchall()}:
+            columns = {row[0] for row in cursor.fetchall()}
+            if "hash" in columns:
                 return
             table = self.events_table_name
-            cursor.execute(f"ALTER TABLE {table} ADD COLUMN prev_hash BLOB")
-            cursor.execute(f"ALTER TABLE {table} ADD COLUMN hash BLOB")
+            for column in ("prev_hash", "hash"):
+                if column not in columns:
+                    cursor.execute(f"ALTER TABLE {table} ADD COLUMN {column} BLOB")
             last: tuple[str, int, bytes] = ("", 0, GENESIS)
             while True:
                 cursor.execute(
