@@ -19,6 +19,7 @@ from api.routers import (
     audit,
     complaint_list,
     complaints,
+    dossier,
     events,
     health,
     sla,
@@ -40,7 +41,7 @@ ROUTERS += [complaint_list.router, workload.router, analytics.router, projection
 # SLA configuration (issue 9): calendars and the policy.
 ROUTERS += [sla.router]
 # Tamper evidence (issue 11): verify the hash chain, list checkpoints.
-ROUTERS += [audit.router]
+ROUTERS += [audit.router, dossier.router]
 
 
 class BodyTooLargeError(Exception):

@@ -13,14 +13,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from aggregates.vocabulary import Role
+from api.dossier_html import render_dossier
 from api.routers.audit import CheckpointPublic
 from api.terminal_text import cell
 from commands.audit_checkpoints import Checkpoint
 from commands.context import CommandContext
+from commands.errors import ComplaintNotFoundError
 from infra.bootstrap import bootstrap
 from infra.settings import Settings
 from projections.database import database_of
 from queries.audit_verify import verify_store
+from queries.dossier import get_dossier
 
 audit_cli = typer.Typer(
     help="Tamper evidence: verify the hash chain; signed checkpoints.", no_args_is_help=True
@@ -121,3 +124,25 @@ def checkpoints() -> None:
                       str(c.event_count), c.root[:16], c.key_id,
                       c.recorded_at.isoformat(timespec="seconds"), cell(c.recorded_by))
     Console().print(table)
+
+
+def dossier(
+    complaint: Annotated[str, typer.Argument(help="Complaint id or reference (C-XXXX-XXXX)")],
+    out: Annotated[Path, typer.Option(help="File to write")],
+    format: Annotated[str, typer.Option(help="html or json")] = "html",
+) -> None:
+    """Write a complaint's case file (intake, every event, SLA clocks, chain verification)."""
+    if format not in {"html", "json"}:
+        raise typer.BadParameter("html or json", param_hint="--format")
+    try:
+        with bootstrap(Settings()) as services:
+            try:
+                complaint_id = uuid.UUID(complaint)
+            except ValueError:
+                complaint_id = services.app.resolve_reference(complaint)
+            made = get_dossier(services.app, complaint_id, "cli")
+    except ComplaintNotFoundError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    out.write_text(render_dossier(made) if format == "html" else made.model_dump_json(indent=2))
+    typer.echo(f"wrote {out} ({'verified' if made.chain_verified else 'CHAIN BROKEN'})")

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aggregates.vocabulary import Role
-from api.audit_cli import audit_cli
+from api.audit_cli import audit_cli, dossier
 from api.first_start import admin_token_path, hand_over_admin_token
 from api.projections_cli import projections_cli
 from api.serving import serve_processes
@@ -37,6 +37,7 @@ cli.add_typer(webhooks_cli, name="webhooks")
 cli.add_typer(relay_cli, name="relay")
 cli.add_typer(sla_cli, name="sla")
 cli.add_typer(audit_cli, name="audit")
+cli.command("dossier")(dossier)
 console = Console()
 
 

@@ -125,3 +125,60 @@ def test_cli_verify_with_a_kept_checkpoint_shows_a_truncation(
     broken = runner.invoke(cli.cli, ["audit", "verify", "--json", "--anchor", str(kept)])
     assert broken.exit_code == 1
     assert "checkpoint_truncated" in [b["kind"] for b in json.loads(broken.stdout)["breaks"]]
+
+
+def test_dossier_json_holds_intake_events_clocks_and_chain(
+    client: TestClient, app: ComplaintsApp, ctx: CommandContext
+) -> None:
+    cid = app.file_complaint(FileComplaint(**intake()), ctx).complaint_id
+    app.handle(cid, CommentOnComplaint(body="Called <b>back</b>", visibility="internal"), ctx)
+    supervisor = app.tokens.issue("sam", "supervisor", ctx).secret
+    got = client.get(f"/complaints/{cid}/dossier",
+                     headers={"Authorization": f"Bearer {supervisor}"})
+    assert got.status_code == 200 and got.headers["content-type"] == "application/json"
+    body = got.json()
+    assert body["generated_by"] == "sam" and body["chain_verified"] is True
+    assert body["intake"]["description"] == intake()["description"]
+    assert [(e["version"], e["type"], e["actor"]) for e in body["events"]] == [
+        (1, "filed", "alice"), (2, "sla_applied", "alice"), (3, "commented", "alice")
+    ]
+    assert all(e["correlation_id"] == "corr-test" for e in body["events"])
+    assert body["complaint"]["sla"]["resolution"]["due_at"]
+
+
+def test_dossier_html_is_one_escaped_page_without_scripts(
+    client: TestClient, app: ComplaintsApp, ctx: CommandContext, compliance: dict[str, str]
+) -> None:
+    cid = app.file_complaint(FileComplaint(**intake()), ctx).complaint_id
+    app.handle(cid, CommentOnComplaint(body="<script>alert(1)</script>", visibility="internal"),
+               ctx)
+    page = client.get(f"/complaints/{cid}/dossier",
+                      headers={**compliance, "Accept": "text/html"})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    html = page.text
+    assert "<script" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "src=" not in html and "<link" not in html  # self-contained
+    assert "verify against their hash chain" in html and "sla applied" not in html
+    assert "sla_applied" in html and "corr-test" in html
+
+
+def test_dossier_is_refused_to_an_agent(
+    client: TestClient, app: ComplaintsApp, ctx: CommandContext
+) -> None:
+    cid = app.file_complaint(FileComplaint(**intake()), ctx).complaint_id
+    assert client.get(f"/complaints/{cid}/dossier").status_code == 403
+
+
+def test_cli_dossier_writes_the_page_by_reference(
+    app: ComplaintsApp, ctx: CommandContext, database_url: str, settings: Settings,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("COMPLAINTS_DATABASE_URL", database_url)
+    monkeypatch.setenv("COMPLAINTS_SECRET_KEY_FILE", str(settings.secret_key_file))
+    filed = app.file_complaint(FileComplaint(**intake()), ctx)
+    reference = app.get_complaint(filed.complaint_id).reference
+    out = tmp_path / "dossier.json"
+    made = runner.invoke(cli.cli, ["dossier", reference, "--out", str(out), "--format", "json"])
+    assert made.exit_code == 0, made.output
+    assert json.loads(out.read_text())["reference"] == reference
+    assert runner.invoke(cli.cli, ["dossier", "C-0000-0000", "--out", str(out)]).exit_code == 1
