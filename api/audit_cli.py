@@ -53,12 +53,19 @@ def verify(
         database = database_of(services.app)
         last = database.max_notification_id() or 0
         with Progress(
-            TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=console, transient=True, disable=as_json,
+            TextColumn("verifying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=as_json,
         ) as bar:
             task = bar.add_task("positions", total=last)
             report = verify_store(
-                database, services.checkpoints, services.audit_key,
+                database,
+                services.checkpoints,
+                services.audit_key,
                 since_checkpoint=since_checkpoint,
                 anchors=anchors,
                 progress=lambda _, position: bar.update(task, completed=min(position, last)),
@@ -73,17 +80,22 @@ def verify(
             f" checkpoints, in {report.seconds:.1f} s ({rate:,.0f} events/s)"
         )
         if report.position_gaps_total and not database.positions_are_dense:
-            console.print(f"{report.position_gaps_total} ranges of unused positions (rolled-back"
-                          " inserts leave them; not a break)")
+            console.print(
+                f"{report.position_gaps_total} ranges of unused positions (rolled-back"
+                " inserts leave them; not a break)"
+            )
         if report.ok:
             console.print("[green]the chain verifies[/green]")
         else:
-            table = Table("kind", "aggregate", "version", "position", "expected", "found",
-                          "detail")
+            table = Table("kind", "aggregate", "version", "position", "expected", "found", "detail")
             for b in report.breaks:
                 table.add_row(
-                    b.kind.value, str(b.aggregate_id or ""), str(b.version or ""),
-                    str(b.position or ""), cell(b.expected or ""), cell(b.found or ""),
+                    b.kind.value,
+                    str(b.aggregate_id or ""),
+                    str(b.version or ""),
+                    str(b.position or ""),
+                    cell(b.expected or ""),
+                    cell(b.found or ""),
                     cell(b.detail),
                 )
             console.print(table)
@@ -120,9 +132,16 @@ def checkpoints() -> None:
         recorded = services.checkpoints.all()
     table = Table("n", "position", "aggregates", "events", "root", "key", "recorded at", "by")
     for c in recorded:
-        table.add_row(str(c.number), str(c.position), str(c.aggregate_count),
-                      str(c.event_count), c.root[:16], c.key_id,
-                      c.recorded_at.isoformat(timespec="seconds"), cell(c.recorded_by))
+        table.add_row(
+            str(c.number),
+            str(c.position),
+            str(c.aggregate_count),
+            str(c.event_count),
+            c.root[:16],
+            c.key_id,
+            c.recorded_at.isoformat(timespec="seconds"),
+            cell(c.recorded_by),
+        )
     Console().print(table)
 
 

@@ -66,24 +66,35 @@ def render_dossier(dossier: Dossier) -> str:
         for e in dossier.events
     )
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>Dossier {escape(dossier.reference)}</title><style>{STYLE}</style></head><body>"
         f"<h1>Complaint {escape(dossier.reference)}</h1>"
         f'<p class="meta">{escape(str(dossier.complaint_id))} &middot; generated '
         f"{escape(dossier.generated_at.isoformat(timespec='seconds'))} by "
         f"{escape(dossier.generated_by)}</p>"
-        "<h2>Chain verification</h2>" + chain +
-        "<h2>Case</h2><table>"
-        + _rows([
-            ("status", c.status), ("category", data.get("category")),
-            ("severity", data.get("severity")), ("channel", data.get("channel")),
-            ("received at", c.received_at.isoformat()), ("received by", c.received_by),
-            ("filed at", c.filed_at.isoformat()), ("assignee", c.assignee), ("team", c.team),
-            ("escalation level", c.escalation_level),
-            ("first response at", c.first_response_at), ("closed at", c.closed_at),
-            ("resolution", c.resolution_code), ("resolution summary", c.resolution_summary),
-            ("reopened", c.reopen_count), ("version", c.version),
-        ])
+        "<h2>Chain verification</h2>"
+        + chain
+        + "<h2>Case</h2><table>"
+        + _rows(
+            [
+                ("status", c.status),
+                ("category", data.get("category")),
+                ("severity", data.get("severity")),
+                ("channel", data.get("channel")),
+                ("received at", c.received_at.isoformat()),
+                ("received by", c.received_by),
+                ("filed at", c.filed_at.isoformat()),
+                ("assignee", c.assignee),
+                ("team", c.team),
+                ("escalation level", c.escalation_level),
+                ("first response at", c.first_response_at),
+                ("closed at", c.closed_at),
+                ("resolution", c.resolution_code),
+                ("resolution summary", c.resolution_summary),
+                ("reopened", c.reopen_count),
+                ("version", c.version),
+            ]
+        )
         + "</table><h2>Intake</h2><table>"
         + _rows(sorted(dossier.intake.items()))
         + "</table><h2>SLA clocks</h2>"
@@ -92,7 +103,8 @@ def render_dossier(dossier: Dossier) -> str:
             f"{escape(str(sla.get('rule')))}, calendar {escape(str(sla.get('calendar')))}</p>"
             "<table><tr><th>clock</th><th>target</th><th>due at</th><th>state</th>"
             f"<th>met at</th><th>breached at</th></tr>{clocks}</table>"
-            if sla else "<p>No SLA applies.</p>"
+            if sla
+            else "<p>No SLA applies.</p>"
         )
         + "<h2>Events</h2><table><tr><th>v</th><th>when (UTC)</th><th>type</th><th>actor</th>"
         "<th>correlation</th><th>causation</th><th>position</th><th>data</th></tr>"

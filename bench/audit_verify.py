@@ -50,23 +50,33 @@ def main() -> None:
         began = time.monotonic()
         written = database.append_in_bulk(stored_events(app, args.complaints, args.seed))
         elapsed = time.monotonic() - began
-        print(f"generated and chained {written:,} events in {elapsed:.1f}s "
-              f"({written / elapsed:,.0f} events/s)", flush=True)
+        print(
+            f"generated and chained {written:,} events in {elapsed:.1f}s "
+            f"({written / elapsed:,.0f} events/s)",
+            flush=True,
+        )
         began = time.monotonic()
         checkpoint = services.checkpoints.record(ctx)
-        print(f"checkpoint of {checkpoint.aggregate_count:,} aggregates: "
-              f"{time.monotonic() - began:.1f}s", flush=True)
+        print(
+            f"checkpoint of {checkpoint.aggregate_count:,} aggregates: "
+            f"{time.monotonic() - began:.1f}s",
+            flush=True,
+        )
         print(f"load average before verify: {os.getloadavg()[0]:.2f}")
         for since in (False, True):
             began_cpu = time.process_time()
-            report = verify_store(database, services.checkpoints, services.audit_key,
-                                  since_checkpoint=since)
+            report = verify_store(
+                database, services.checkpoints, services.audit_key, since_checkpoint=since
+            )
             cpu = time.process_time() - began_cpu
             scope = "since checkpoint" if since else "whole store"
-            print(f"verify ({scope}): {report.events:,} events of {report.aggregates:,} "
-                  f"aggregates in {report.seconds:.1f}s = "
-                  f"{report.events / max(report.seconds, 1e-9):,.0f} events/s; process CPU "
-                  f"{cpu:.1f}s; ok={report.ok}; peak RSS {peak_rss_mib():,.0f} MiB", flush=True)
+            print(
+                f"verify ({scope}): {report.events:,} events of {report.aggregates:,} "
+                f"aggregates in {report.seconds:.1f}s = "
+                f"{report.events / max(report.seconds, 1e-9):,.0f} events/s; process CPU "
+                f"{cpu:.1f}s; ok={report.ok}; peak RSS {peak_rss_mib():,.0f} MiB",
+                flush=True,
+            )
         if args.migrate:
             table = database.events_table_name  # type: ignore[attr-defined]
             with database.transaction(commit=True) as cursor:

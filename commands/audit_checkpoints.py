@@ -171,10 +171,10 @@ class CheckpointTimer:
             try:
                 self.tick()
             except Exception:  # the store may be away: try again next period
-                log.exception("recording an audit checkpoint failed; trying again in %ss",
-                              self._interval)
+                log.exception(
+                    "recording an audit checkpoint failed; trying again in %ss", self._interval
+                )
 
 
 def timer_context() -> CommandContext:
-    return CommandContext(principal="audit-checkpoints", role="service",
-                          correlation_id=uuid4().hex)
+    return CommandContext(principal="audit-checkpoints", role="service", correlation_id=uuid4().hex)

@@ -126,29 +126,40 @@ class _Walk:
         if len(self.gaps) < MAX_GAPS:
             self.gaps.append((after + 1, before - 1))
         if self.database.positions_are_dense:
-            self.add(ChainBreak(
-                kind=BreakKind.MISSING_POSITIONS, position=after + 1,
-                expected=f"positions {after + 1}..{before - 1}", found="none",
-                detail=f"{before - after - 1} events deleted at positions "
-                f"{after + 1}..{before - 1}",
-            ))
+            self.add(
+                ChainBreak(
+                    kind=BreakKind.MISSING_POSITIONS,
+                    position=after + 1,
+                    expected=f"positions {after + 1}..{before - 1}",
+                    found="none",
+                    detail=f"{before - after - 1} events deleted at positions "
+                    f"{after + 1}..{before - 1}",
+                )
+            )
 
     def signature(self, checkpoint: Checkpoint) -> bool:
         if checkpoint.key_id != self.key_id:
-            self.add(ChainBreak(
-                kind=BreakKind.CHECKPOINT_KEY, position=checkpoint.position,
-                expected=self.key_id, found=checkpoint.key_id,
-                detail=f"checkpoint {checkpoint.number} was signed with key {checkpoint.key_id};"
-                f" the configured audit key is {self.key_id}",
-            ))
+            self.add(
+                ChainBreak(
+                    kind=BreakKind.CHECKPOINT_KEY,
+                    position=checkpoint.position,
+                    expected=self.key_id,
+                    found=checkpoint.key_id,
+                    detail=f"checkpoint {checkpoint.number} was signed with key {checkpoint.key_id};"
+                    f" the configured audit key is {self.key_id}",
+                )
+            )
             return False
         if not signature_holds(self.key, checkpoint.message, bytes.fromhex(checkpoint.signature)):
-            self.add(ChainBreak(
-                kind=BreakKind.CHECKPOINT_SIGNATURE, position=checkpoint.position,
-                found=checkpoint.signature,
-                detail=f"checkpoint {checkpoint.number}: the signature does not hold for its"
-                " position, counts and root",
-            ))
+            self.add(
+                ChainBreak(
+                    kind=BreakKind.CHECKPOINT_SIGNATURE,
+                    position=checkpoint.position,
+                    found=checkpoint.signature,
+                    detail=f"checkpoint {checkpoint.number}: the signature does not hold for its"
+                    " position, counts and root",
+                )
+            )
             return False
         return True
 
@@ -160,17 +171,22 @@ class _Walk:
         root = merkle_root(heads).hex()
         events = sum(h.version for h in heads)
         if (root, len(heads), events) != (
-            checkpoint.root, checkpoint.aggregate_count, checkpoint.event_count
+            checkpoint.root,
+            checkpoint.aggregate_count,
+            checkpoint.event_count,
         ):
-            self.add(ChainBreak(
-                kind=BreakKind.CHECKPOINT_ROOT, position=checkpoint.position,
-                expected=f"root {checkpoint.root}, {checkpoint.aggregate_count} aggregates,"
-                f" {checkpoint.event_count} events",
-                found=f"root {root}, {len(heads)} aggregates, {events} events",
-                detail=f"checkpoint {checkpoint.number}: the store up to position"
-                f" {checkpoint.position} is not what was signed"
-                + _difference(checkpoint, len(heads), events),
-            ))
+            self.add(
+                ChainBreak(
+                    kind=BreakKind.CHECKPOINT_ROOT,
+                    position=checkpoint.position,
+                    expected=f"root {checkpoint.root}, {checkpoint.aggregate_count} aggregates,"
+                    f" {checkpoint.event_count} events",
+                    found=f"root {root}, {len(heads)} aggregates, {events} events",
+                    detail=f"checkpoint {checkpoint.number}: the store up to position"
+                    f" {checkpoint.position} is not what was signed"
+                    + _difference(checkpoint, len(heads), events),
+                )
+            )
 
 
 def _difference(checkpoint: Checkpoint, aggregates: int, events: int) -> str:
@@ -188,11 +204,17 @@ def check_event(
     """Checks one event against its aggregate's previous event (``head``: version and hash),
     reporting each break."""
 
-    def at(kind: BreakKind, detail: str, expected: str | None = None,
-           found: str | None = None) -> ChainBreak:
+    def at(
+        kind: BreakKind, detail: str, expected: str | None = None, found: str | None = None
+    ) -> ChainBreak:
         return ChainBreak(
-            kind=kind, aggregate_id=row.originator_id, version=row.originator_version,
-            position=row.position, expected=expected, found=found, detail=detail,
+            kind=kind,
+            aggregate_id=row.originator_id,
+            version=row.originator_version,
+            position=row.position,
+            expected=expected,
+            found=found,
+            detail=detail,
         )
 
     if row.hash is None or row.prev_hash is None:
@@ -202,41 +224,55 @@ def check_event(
         row.prev_hash, row.originator_id, row.originator_version, row.topic, row.state
     )
     if recomputed != row.hash:
-        report(at(
-            BreakKind.HASH_MISMATCH, expected=recomputed.hex(),
-            found=row.hash.hex(),
-            detail="the stored event's bytes do not give its stored hash (altered in place)",
-        ))
+        report(
+            at(
+                BreakKind.HASH_MISMATCH,
+                expected=recomputed.hex(),
+                found=row.hash.hex(),
+                detail="the stored event's bytes do not give its stored hash (altered in place)",
+            )
+        )
     expected_version = head[0] + 1 if head else 1
     expected_prev = head[1] if head else GENESIS
     if row.originator_version > expected_version:
-        report(at(
-            BreakKind.VERSION_GAP, expected=f"version {expected_version}",
-            found=f"version {row.originator_version}",
-            detail=f"versions {expected_version}..{row.originator_version - 1} are missing",
-        ))
+        report(
+            at(
+                BreakKind.VERSION_GAP,
+                expected=f"version {expected_version}",
+                found=f"version {row.originator_version}",
+                detail=f"versions {expected_version}..{row.originator_version - 1} are missing",
+            )
+        )
     elif row.originator_version < expected_version:
-        report(at(
-            BreakKind.VERSION_ORDER, expected=f"version {expected_version}",
-            found=f"version {row.originator_version}",
-            detail="the event comes after a later version of its aggregate in the log",
-        ))
+        report(
+            at(
+                BreakKind.VERSION_ORDER,
+                expected=f"version {expected_version}",
+                found=f"version {row.originator_version}",
+                detail="the event comes after a later version of its aggregate in the log",
+            )
+        )
     elif row.prev_hash != expected_prev:
-        report(at(
-            BreakKind.LINK_BROKEN, expected=expected_prev.hex(),
-            found=row.prev_hash.hex(),
-            detail="prev_hash is not the hash of the previous version as stored",
-        ))
+        report(
+            at(
+                BreakKind.LINK_BROKEN,
+                expected=expected_prev.hex(),
+                found=row.prev_hash.hex(),
+                detail="prev_hash is not the hash of the previous version as stored",
+            )
+        )
 
 
 def _checkpoints(service: CheckpointService, walk: _Walk) -> list[Checkpoint]:
     try:
         return sorted(service.all(), key=lambda c: c.position)
     except Exception as error:  # a tampered checkpoint event may not decode at all
-        walk.add(ChainBreak(
-            kind=BreakKind.CHECKPOINT_UNREADABLE,
-            detail=f"the checkpoints cannot be read: {type(error).__name__}",
-        ))
+        walk.add(
+            ChainBreak(
+                kind=BreakKind.CHECKPOINT_UNREADABLE,
+                detail=f"the checkpoints cannot be read: {type(error).__name__}",
+            )
+        )
         return []
 
 
@@ -286,13 +322,16 @@ def verify_store(
             progress(walk.events, after)
     for checkpoint in pending:  # positions the store no longer reaches
         if checkpoint.position > after:
-            walk.add(ChainBreak(
-                kind=BreakKind.CHECKPOINT_TRUNCATED, position=checkpoint.position,
-                expected=f"events up to position {checkpoint.position}",
-                found=f"the store ends at position {after}",
-                detail=f"checkpoint {checkpoint.number} covers positions the store no longer"
-                " has: the log was truncated",
-            ))
+            walk.add(
+                ChainBreak(
+                    kind=BreakKind.CHECKPOINT_TRUNCATED,
+                    position=checkpoint.position,
+                    expected=f"events up to position {checkpoint.position}",
+                    found=f"the store ends at position {after}",
+                    detail=f"checkpoint {checkpoint.number} covers positions the store no longer"
+                    " has: the log was truncated",
+                )
+            )
         walk.root(checkpoint)
     return VerifyReport(
         ok=walk.breaks_total == 0,

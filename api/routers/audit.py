@@ -43,9 +43,7 @@ class CheckpointPublic(BaseModel):
     recorded_by: str
 
 
-@router.get(
-    "/verify", response_model=VerifyReport, responses=ERRORS, dependencies=[COMPLIANCE]
-)
+@router.get("/verify", response_model=VerifyReport, responses=ERRORS, dependencies=[COMPLIANCE])
 async def verify(
     services: ServicesDep,
     since_checkpoint: Annotated[

@@ -23,10 +23,14 @@ REVIEWERS: Any = require_role(Role.COMPLIANCE, Role.SUPERVISOR)
 @router.get(
     "/{complaint_id}/dossier",
     response_model=Dossier,
-    responses=problem_responses({
-        401: "Missing or invalid token", 403: "Not allowed to your role",
-        404: "Unknown complaint",
-    }) | {200: {"content": {"text/html": {}}}},
+    responses=problem_responses(
+        {
+            401: "Missing or invalid token",
+            403: "Not allowed to your role",
+            404: "Unknown complaint",
+        }
+    )
+    | {200: {"content": {"text/html": {}}}},
 )
 async def dossier(
     complaint_id: ComplaintId,

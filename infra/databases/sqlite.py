@@ -257,9 +257,7 @@ class SQLiteDatabase(Database, SQLiteApplicationRecorder):
         """Adds the chain's columns to a store from before them and hashes its events, in one
         transaction (so a store has either no chain columns or every event chained)."""
         with self.transaction(commit=True) as cursor:
-            cursor.execute(
-                "SELECT name FROM pragma_table_info(?)", (self.events_table_name,)
-            )
+            cursor.execute("SELECT name FROM pragma_table_info(?)", (self.events_table_name,))
             columns = {row[0] for row in cursor.fetchall()}
             if "hash" in columns:
                 return
@@ -332,8 +330,7 @@ class SQLiteDatabase(Database, SQLiteApplicationRecorder):
                 (after, limit),
             )
             return [
-                ChainRow(r[0], UUID(r[1]), r[2], r[3], r[4], r[5], r[6])
-                for r in cursor.fetchall()
+                ChainRow(r[0], UUID(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in cursor.fetchall()
             ]
 
     def chain_of(self, originator_id: UUID) -> Sequence[ChainRow]:

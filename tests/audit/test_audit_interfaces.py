@@ -30,15 +30,21 @@ def compliance(app: ComplaintsApp, ctx: CommandContext) -> dict[str, str]:
 
 def tamper(database_url: str, app: ComplaintsApp, complaint_id: object) -> None:
     run_sql(
-        database_url, app,
+        database_url,
+        app,
         "UPDATE {events} SET state = %s WHERE originator_id = %s AND originator_version = 2",
-        b"{}", key(database_url, complaint_id),
+        b"{}",
+        key(database_url, complaint_id),
     )
 
 
 def test_verify_route_reports_clean_then_the_break(
-    client: TestClient, app: ComplaintsApp, ctx: CommandContext, database_url: str,
-    compliance: dict[str, str], services: Services,
+    client: TestClient,
+    app: ComplaintsApp,
+    ctx: CommandContext,
+    database_url: str,
+    compliance: dict[str, str],
+    services: Services,
 ) -> None:
     filed = app.file_complaint(FileComplaint(**intake()), ctx)
     services.checkpoints.record(ctx)
@@ -82,18 +88,28 @@ def test_history_says_whether_the_chain_verifies(
     # The two comments' stored states swapped: each still decodes, neither matches its hash.
     rows = {r.originator_version: r for r in database_of(app).chain_of(cid)}
     for version, other in ((3, 4), (4, 3)):
-        run_sql(database_url, app, "UPDATE {events} SET state = %s WHERE {position} = %s",
-                rows[other].state, rows[version].position)
+        run_sql(
+            database_url,
+            app,
+            "UPDATE {events} SET state = %s WHERE {position} = %s",
+            rows[other].state,
+            rows[version].position,
+        )
     history = client.get(f"/complaints/{cid}/history").json()
     assert history["chain_verified"] is False
     assert [(b["kind"], b["version"]) for b in history["chain_breaks"]] == [
-        ("hash_mismatch", 3), ("hash_mismatch", 4)
+        ("hash_mismatch", 3),
+        ("hash_mismatch", 4),
     ]
 
 
 def test_cli_verify_exits_1_on_a_break_and_checks_anchors(
-    app: ComplaintsApp, ctx: CommandContext, database_url: str, settings: Settings,
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    app: ComplaintsApp,
+    ctx: CommandContext,
+    database_url: str,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("COMPLAINTS_DATABASE_URL", database_url)
     monkeypatch.setenv("COMPLAINTS_SECRET_KEY_FILE", str(settings.secret_key_file))
@@ -111,8 +127,13 @@ def test_cli_verify_exits_1_on_a_break_and_checks_anchors(
 
 
 def test_cli_verify_with_a_kept_checkpoint_shows_a_truncation(
-    app: ComplaintsApp, ctx: CommandContext, database_url: str, settings: Settings,
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, client: TestClient,
+    app: ComplaintsApp,
+    ctx: CommandContext,
+    database_url: str,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    client: TestClient,
     compliance: dict[str, str],
 ) -> None:
     monkeypatch.setenv("COMPLAINTS_DATABASE_URL", database_url)
@@ -133,14 +154,17 @@ def test_dossier_json_holds_intake_events_clocks_and_chain(
     cid = app.file_complaint(FileComplaint(**intake()), ctx).complaint_id
     app.handle(cid, CommentOnComplaint(body="Called <b>back</b>", visibility="internal"), ctx)
     supervisor = app.tokens.issue("sam", "supervisor", ctx).secret
-    got = client.get(f"/complaints/{cid}/dossier",
-                     headers={"Authorization": f"Bearer {supervisor}"})
+    got = client.get(
+        f"/complaints/{cid}/dossier", headers={"Authorization": f"Bearer {supervisor}"}
+    )
     assert got.status_code == 200 and got.headers["content-type"] == "application/json"
     body = got.json()
     assert body["generated_by"] == "sam" and body["chain_verified"] is True
     assert body["intake"]["description"] == intake()["description"]
     assert [(e["version"], e["type"], e["actor"]) for e in body["events"]] == [
-        (1, "filed", "alice"), (2, "sla_applied", "alice"), (3, "commented", "alice")
+        (1, "filed", "alice"),
+        (2, "sla_applied", "alice"),
+        (3, "commented", "alice"),
     ]
     assert all(e["correlation_id"] == "corr-test" for e in body["events"])
     assert body["complaint"]["sla"]["resolution"]["due_at"]
@@ -150,10 +174,10 @@ def test_dossier_html_is_one_escaped_page_without_scripts(
     client: TestClient, app: ComplaintsApp, ctx: CommandContext, compliance: dict[str, str]
 ) -> None:
     cid = app.file_complaint(FileComplaint(**intake()), ctx).complaint_id
-    app.handle(cid, CommentOnComplaint(body="<script>alert(1)</script>", visibility="internal"),
-               ctx)
-    page = client.get(f"/complaints/{cid}/dossier",
-                      headers={**compliance, "Accept": "text/html"})
+    app.handle(
+        cid, CommentOnComplaint(body="<script>alert(1)</script>", visibility="internal"), ctx
+    )
+    page = client.get(f"/complaints/{cid}/dossier", headers={**compliance, "Accept": "text/html"})
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     html = page.text
     assert "<script" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -170,8 +194,12 @@ def test_dossier_is_refused_to_an_agent(
 
 
 def test_cli_dossier_writes_the_page_by_reference(
-    app: ComplaintsApp, ctx: CommandContext, database_url: str, settings: Settings,
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    app: ComplaintsApp,
+    ctx: CommandContext,
+    database_url: str,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("COMPLAINTS_DATABASE_URL", database_url)
     monkeypatch.setenv("COMPLAINTS_SECRET_KEY_FILE", str(settings.secret_key_file))

@@ -108,8 +108,7 @@ def test_a_sqlite_store_from_before_the_chain_is_chained_on_start(tmp_path: Path
         )
         conn.executemany(
             "INSERT INTO stored_events VALUES (?, ?, ?, ?)",
-            [(e.originator_id.hex, e.originator_version, e.topic, e.state)
-             for e in some_events(3)],
+            [(e.originator_id.hex, e.originator_version, e.topic, e.state) for e in some_events(3)],
         )
     settings = Settings(database_url=f"sqlite:///{path}", secret_key_file=str(tmp_path / "k"))
     for _ in range(2):  # and a second start changes nothing
@@ -158,4 +157,4 @@ def test_merkle_root_changes_with_any_head(count: int) -> None:
         changed = heads.copy()
         changed[i] = replace(heads[i], version=heads[i].version + 1)
         assert merkle_root(changed) != root
-        assert merkle_root(heads[:i] + heads[i + 1:]) != root
+        assert merkle_root(heads[:i] + heads[i + 1 :]) != root

@@ -37,8 +37,11 @@ class Store:
 
     def verify(self, *anchors: Checkpoint) -> VerifyReport:
         return verify_store(
-            database_of(self.app), self.services.checkpoints, self.services.audit_key,
-            anchors=anchors, page_size=7,  # several pages even for a small store
+            database_of(self.app),
+            self.services.checkpoints,
+            self.services.audit_key,
+            anchors=anchors,
+            page_size=7,  # several pages even for a small store
         )
 
     def checkpoint(self, ctx: CommandContext) -> Checkpoint:
@@ -46,7 +49,8 @@ class Store:
 
     def comment(self, complaint: int, ctx: CommandContext) -> None:
         self.app.handle(
-            self.complaints[complaint], CommentOnComplaint(body="More", visibility="internal"),
+            self.complaints[complaint],
+            CommentOnComplaint(body="More", visibility="internal"),
             ctx,
         )
 
@@ -88,21 +92,22 @@ def test_a_changed_state_is_a_hash_mismatch_at_that_event(store: Store) -> None:
     cid = store.complaints[1]
     changed = store.sql(
         "UPDATE {events} SET state = %s WHERE originator_id = %s AND originator_version = 3",
-        b'{"body":"Nothing to see"}', key(store.url, cid),
+        b'{"body":"Nothing to see"}',
+        key(store.url, cid),
     )
     assert changed == 1
     found = only(store.verify(), BreakKind.HASH_MISMATCH)
-    assert (found.aggregate_id, found.version, found.position) == (
-        cid, 3, store.position(1, 3)
-    )
+    assert (found.aggregate_id, found.version, found.position) == (cid, 3, store.position(1, 3))
     assert found.expected != found.found
 
 
 def test_a_deleted_middle_event_is_a_version_gap(store: Store) -> None:
     cid = store.complaints[2]
     position = store.position(2, 2)
-    store.sql("DELETE FROM {events} WHERE originator_id = %s AND originator_version = 2",
-              key(store.url, cid))
+    store.sql(
+        "DELETE FROM {events} WHERE originator_id = %s AND originator_version = 2",
+        key(store.url, cid),
+    )
     report = store.verify()
     found = only(report, BreakKind.VERSION_GAP)
     assert (found.aggregate_id, found.version) == (cid, 3)
@@ -114,16 +119,19 @@ def test_a_deleted_middle_event_is_a_version_gap(store: Store) -> None:
 
 def test_a_deleted_last_event_is_shown_by_the_checkpoint(store: Store) -> None:
     cid = store.complaints[1]
-    store.sql("DELETE FROM {events} WHERE originator_id = %s AND originator_version = 4",
-              key(store.url, cid))
+    store.sql(
+        "DELETE FROM {events} WHERE originator_id = %s AND originator_version = 4",
+        key(store.url, cid),
+    )
     found = only(store.verify(), BreakKind.CHECKPOINT_ROOT)
     assert "1 events missing" in found.detail
     assert "aggregates missing" not in found.detail
 
 
 def test_a_deleted_complaint_is_shown_by_the_checkpoint(store: Store) -> None:
-    deleted = store.sql("DELETE FROM {events} WHERE originator_id = %s",
-                        key(store.url, store.complaints[2]))
+    deleted = store.sql(
+        "DELETE FROM {events} WHERE originator_id = %s", key(store.url, store.complaints[2])
+    )
     assert deleted == 4
     found = only(store.verify(), BreakKind.CHECKPOINT_ROOT)
     assert "1 aggregates missing, 4 events missing" in found.detail
@@ -136,7 +144,8 @@ def test_swapped_states_are_two_hash_mismatches(store: Store) -> None:
     store.sql("UPDATE {events} SET state = %s WHERE {position} = %s", states[first], second)
     found = store.verify().breaks
     assert [(b.kind, b.position) for b in found] == [
-        (BreakKind.HASH_MISMATCH, first), (BreakKind.HASH_MISMATCH, second)
+        (BreakKind.HASH_MISMATCH, first),
+        (BreakKind.HASH_MISMATCH, second),
     ]
 
 
@@ -152,8 +161,13 @@ def test_a_rewritten_complaint_with_recomputed_hashes_is_shown_by_the_checkpoint
     for row in rows:
         state = row.state.replace(b"Two", b"Owt")
         digest = event_hash(prev, cid, row.originator_version, row.topic, state)
-        store.sql("UPDATE {events} SET state = %s, prev_hash = %s, hash = %s"
-                  " WHERE {position} = %s", state, prev, digest, row.position)
+        store.sql(
+            "UPDATE {events} SET state = %s, prev_hash = %s, hash = %s WHERE {position} = %s",
+            state,
+            prev,
+            digest,
+            row.position,
+        )
         prev = digest
     report = store.verify()
     assert kinds(report) == [BreakKind.CHECKPOINT_ROOT]
@@ -166,8 +180,11 @@ def test_a_truncated_tail_under_a_kept_checkpoint_is_shown_by_it(
     """The log cut short below a checkpoint that was left in place."""
     store.checkpoint(ctx)
     covered = store.services.checkpoints.all()[-1].position
-    store.sql("DELETE FROM {events} WHERE {position} > %s AND {position} <= %s",
-              store.position(0, 4) - 1, covered)
+    store.sql(
+        "DELETE FROM {events} WHERE {position} > %s AND {position} <= %s",
+        store.position(0, 4) - 1,
+        covered,
+    )
     assert BreakKind.CHECKPOINT_ROOT in kinds(store.verify())
 
 
