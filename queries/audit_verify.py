@@ -145,8 +145,8 @@ class _Walk:
                     position=checkpoint.position,
                     expected=self.key_id,
                     found=checkpoint.key_id,
-                    detail=f"checkpoint {checkpoint.number} was signed with key {checkpoint.key_id};"
-                    f" the configured audit key is {self.key_id}",
+                    detail=f"checkpoint {checkpoint.number} was signed with key"
+                    f" {checkpoint.key_id}; the configured audit key is {self.key_id}",
                 )
             )
             return False
