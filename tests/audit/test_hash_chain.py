@@ -61,6 +61,15 @@ def test_one_insert_of_several_events_of_one_aggregate_chains_them(app: Complain
     assert_chained(list(database.chain_of(events[0].originator_id)))
 
 
+def test_one_insert_of_interleaved_aggregates_chains_each(app: ComplaintsApp) -> None:
+    """Group commit writes many aggregates in one insert, each possibly several versions."""
+    database = database_of(app)
+    first, second = some_events(2), [replace(e, originator_id=uuid4()) for e in some_events(2)]
+    database.insert_events([first[0], second[0], first[1], second[1]])
+    for events in (first, second):
+        assert_chained(list(database.chain_of(events[0].originator_id)))
+
+
 def test_the_librarys_insert_with_tracking_chains_too(app: ComplaintsApp) -> None:
     database = database_of(app)
     events = some_events(2)
