@@ -87,18 +87,23 @@ def verify(
         if report.ok:
             console.print("[green]the chain verifies[/green]")
         else:
-            table = Table("kind", "aggregate", "version", "position", "expected", "found", "detail")
+            # One block per break: the hashes are 64 hex digits, too wide for table cells.
             for b in report.breaks:
-                table.add_row(
-                    b.kind.value,
-                    str(b.aggregate_id or ""),
-                    str(b.version or ""),
-                    str(b.position or ""),
-                    cell(b.expected or ""),
-                    cell(b.found or ""),
-                    cell(b.detail),
+                where = ", ".join(
+                    f"{name} {value}"
+                    for name, value in (
+                        ("aggregate", b.aggregate_id),
+                        ("version", b.version),
+                        ("position", b.position),
+                    )
+                    if value is not None
                 )
-            console.print(table)
+                console.print(f"[red]{b.kind.value}[/red] {where}", highlight=False)
+                console.print(f"  {cell(b.detail)}", highlight=False, markup=False)
+                if b.expected is not None:
+                    console.print(f"  expected {cell(b.expected)}", highlight=False, markup=False)
+                if b.found is not None:
+                    console.print(f"  found    {cell(b.found)}", highlight=False, markup=False)
             console.print(f"[red]{report.breaks_total} breaks[/red]")
     if not report.ok:
         raise typer.Exit(1)

@@ -198,6 +198,17 @@ def _difference(checkpoint: Checkpoint, aggregates: int, events: int) -> str:
     return f" ({', '.join(parts)})" if parts else " (a head event rewritten)"
 
 
+def _as_bytes(value: object) -> bytes:
+    """A stored value as bytes, whatever a tamperer left there (SQLite keeps any type in any
+    column: ``state || 'x'`` is text; a NULL state): the recomputed hash then differs rather
+    than the verifier failing."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    return b"" if value is None else str(value).encode()
+
+
 def check_event(
     row: ChainRow, head: tuple[int, bytes] | None, report: Callable[[ChainBreak], None]
 ) -> None:
@@ -220,15 +231,20 @@ def check_event(
     if row.hash is None or row.prev_hash is None:
         report(at(BreakKind.UNCHAINED, "the event has no hash"))
         return
+    prev_hash, stored_hash = _as_bytes(row.prev_hash), _as_bytes(row.hash)
     recomputed = event_hash(
-        row.prev_hash, row.originator_id, row.originator_version, row.topic, row.state
+        prev_hash,
+        row.originator_id,
+        row.originator_version,
+        str(row.topic),
+        _as_bytes(row.state),
     )
-    if recomputed != row.hash:
+    if recomputed != stored_hash:
         report(
             at(
                 BreakKind.HASH_MISMATCH,
                 expected=recomputed.hex(),
-                found=row.hash.hex(),
+                found=stored_hash.hex(),
                 detail="the stored event's bytes do not give its stored hash (altered in place)",
             )
         )
@@ -252,12 +268,12 @@ def check_event(
                 detail="the event comes after a later version of its aggregate in the log",
             )
         )
-    elif row.prev_hash != expected_prev:
+    elif prev_hash != expected_prev:
         report(
             at(
                 BreakKind.LINK_BROKEN,
                 expected=expected_prev.hex(),
-                found=row.prev_hash.hex(),
+                found=prev_hash.hex(),
                 detail="prev_hash is not the hash of the previous version as stored",
             )
         )

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import IO, Any
-from uuid import UUID
+from uuid import NAMESPACE_OID, UUID, uuid5
 
 from eventsourcing import sqlite as library
 from eventsourcing.persistence import Notification, StoredEvent
@@ -330,7 +330,8 @@ class SQLiteDatabase(Database, SQLiteApplicationRecorder):
                 (after, limit),
             )
             return [
-                ChainRow(r[0], UUID(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in cursor.fetchall()
+                ChainRow(r[0], _stored_uuid(r[1]), r[2], r[3], r[4], r[5], r[6])
+                for r in cursor.fetchall()
             ]
 
     def chain_of(self, originator_id: UUID) -> Sequence[ChainRow]:
@@ -519,6 +520,16 @@ class SQLiteDatabase(Database, SQLiteApplicationRecorder):
             # (InterfaceError, ProgrammingError), unless it is about the connection.
             return not isinstance(error, sqlite3.OperationalError)
         return code & 0xFF not in ENVIRONMENT_CODES
+
+
+def _stored_uuid(key: Any) -> UUID:
+    """The originator id of a row as the verifier needs it, even if someone stored text that is
+    no UUID there (SQLite does not refuse it): a name-based UUID of that text, whose events then
+    fail their hash checks, rather than a verifier that stops."""
+    try:
+        return UUID(key)
+    except (TypeError, ValueError, AttributeError):
+        return uuid5(NAMESPACE_OID, repr(key))
 
 
 def _uuid(originator_id: UUID | str) -> UUID:

@@ -207,3 +207,12 @@ def test_a_forged_checkpoint_signature_is_refused(store: Store) -> None:
     forged = replace(store.services.checkpoints.all()[-1], number=99, signature="00" * 32)
     found = only(store.verify(forged), BreakKind.CHECKPOINT_SIGNATURE)
     assert "checkpoint 99" in found.detail
+
+
+def test_a_state_turned_into_text_is_reported_not_a_crash(store: Store) -> None:
+    """SQLite stores whatever type it is given: ``state || 'x'`` leaves text behind."""
+    suffix: object = "x" if store.url.startswith("sqlite") else b"x"
+    position = store.position(2, 1)
+    store.sql("UPDATE {events} SET state = state || %s WHERE {position} = %s", suffix, position)
+    found = only(store.verify(), BreakKind.HASH_MISMATCH)
+    assert (found.aggregate_id, found.position) == (store.complaints[2], position)
