@@ -16,6 +16,7 @@ import argparse
 import os
 import resource
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -41,7 +42,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--migrate", action="store_true", help="also time the migration")
     args = parser.parse_args()
+    # The store's keys in a temporary directory (never ./var of the work tree), unless the
+    # environment names them.
+    keys = tempfile.mkdtemp(prefix="bench-audit-")
     settings = Settings(database_url=args.db)
+    if settings.secret_key is None and settings.secret_key_file is None:
+        settings = settings.model_copy(update={"secret_key_file": f"{keys}/secret.key"})
     ctx = CommandContext(principal="bench", role="admin", correlation_id=uuid.uuid4().hex)
     with bootstrap(settings) as services:
         app, database = services.app, database_of(services.app)
