@@ -17,9 +17,11 @@ from api.query_guard import RefuseControlCharacters
 from api.routers import (
     access_log,
     analytics,
+    audit,
     complaint_list,
     complaints,
     customers,
+    dossier,
     events,
     health,
     sla,
@@ -48,6 +50,8 @@ ROUTERS += [access_log.router]
 ROUTERS += [customers.router]
 # Tokens over HTTP, for admins (issue 11).
 ROUTERS += [tokens.router]
+# Tamper evidence (issue 11): verify the hash chain, list checkpoints.
+ROUTERS += [audit.router, dossier.router]
 
 
 class BodyTooLargeError(Exception):
@@ -175,6 +179,7 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
     api.state.webhook_store = services.webhook_store
     api.state.access_log = AccessLog(services.read_models)
     api.state.data_keys = services.data_keys
+    api.state.audit = services
     api.state.stream_slots = StreamSlots(
         settings.stream_max_connections, settings.stream_max_connections_per_token
     )

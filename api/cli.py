@@ -14,6 +14,7 @@ from rich.table import Table
 
 from aggregates.errors import FieldError
 from aggregates.vocabulary import Grant, Role
+from api.audit_cli import audit_cli, dossier
 from api.first_start import admin_token_path, hand_over_admin_token
 from api.personal_data_cli import customers_cli, keys_cli
 from api.projections_cli import projections_cli
@@ -40,6 +41,8 @@ cli.add_typer(relay_cli, name="relay")
 cli.add_typer(sla_cli, name="sla")
 cli.add_typer(customers_cli, name="customers")
 cli.add_typer(keys_cli, name="keys")
+cli.add_typer(audit_cli, name="audit")
+cli.command("dossier")(dossier)
 console = Console()
 
 
@@ -83,6 +86,7 @@ def serve(
             projections=projections,
             webhooks=settings.webhooks_in_serve,
             sla_watcher=settings.sla_watcher_in_serve,
+            audit_checkpoints=True,
         )
         workers = workers or settings.workers
         if workers > 1:

@@ -23,12 +23,15 @@ from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
 from commands.application import ComplaintsApp
+from commands.audit_checkpoints import CheckpointService, CheckpointTimer, timer_context
 from commands.group_commit import GroupCommitOptions
 from infra.access_log import AccessLog
+from infra.audit_key import audit_key
 from infra.data_keys import DataKeyStore, master_keys
 from infra.persistence import database_from_url
 from infra.secrets import secret_box
 from infra.settings import Settings
+from projections.database import database_of
 from projections.deadlines import DeadlineWatcher
 from projections.position_watcher import PositionWatcher
 from projections.projection import Projection
@@ -67,6 +70,9 @@ class Services:
     webhook_store: WebhookStore
     data_keys: DataKeyStore
     """Customers' data keys (personal data sealed in events; erasure destroys them)."""
+    checkpoints: CheckpointService
+    """Signed checkpoints of the hash chain (docs/audit.md)."""
+    audit_key: bytes = field(repr=False)
     _background: list[Stoppable] = field(default_factory=list, init=False, repr=False)
 
     def projections(self, names: Sequence[str] = ()) -> list[Projection]:
@@ -116,16 +122,27 @@ class Services:
         )
 
     def start_in_background(
-        self, *, projections: bool, webhooks: bool, sla_watcher: bool = False
+        self,
+        *,
+        projections: bool,
+        webhooks: bool,
+        sla_watcher: bool = False,
+        audit_checkpoints: bool = False,
     ) -> None:
-        """Runs all projections, the webhook worker and/or the SLA deadline watcher in daemon
-        threads of this process (``complaints serve``) until ``close()``."""
+        """Runs all projections, the webhook worker, the SLA deadline watcher and/or the audit
+        checkpoint timer in daemon threads of this process (``complaints serve``) until
+        ``close()``."""
         if projections:
             self._background.append(BackgroundRunner(self.runner()).start())
         if webhooks:
             self._background.append(self.webhook_worker().start())
         if sla_watcher:
             self._background.append(self.sla_watcher().start())
+        if audit_checkpoints and self.settings.audit_checkpoint_seconds > 0:
+            timer = CheckpointTimer(
+                self.checkpoints, self.settings.audit_checkpoint_seconds, timer_context
+            )
+            self._background.append(timer.start())
 
     def close(self) -> None:
         for worker in reversed(self._background):
@@ -164,6 +181,7 @@ def bootstrap(settings: Settings) -> Services:
             app, master_keys(settings), cache_seconds=settings.data_key_cache_seconds
         )
         app.mapper.protect_with(data_keys, encrypt=settings.encrypt_personal_data)
+        signing_key = audit_key(settings)
         if settings.create_tables:
             create_tables(app, read_models, webhook_store)
             data_keys.create_tables()
@@ -177,6 +195,8 @@ def bootstrap(settings: Settings) -> Services:
             event_watcher=EventWatcher(app, settings.stream_poll_seconds),
             webhook_store=webhook_store,
             data_keys=data_keys,
+            checkpoints=CheckpointService(app, database_of(app), signing_key),
+            audit_key=signing_key,
         )
     except BaseException:
         app.close()

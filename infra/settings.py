@@ -239,3 +239,16 @@ class Settings(BaseSettings):
         " other than its events (connection lost, lock timeout); the pause starts at 1 s and"
         " doubles.",
     )
+
+    # ---- tamper evidence (issue 11): docs/audit.md ----
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 key (16+ bytes) signing audit checkpoints (HMAC-SHA256); default: a"
+        " key derived from the secret key.",
+    )
+    audit_checkpoint_seconds: float = Field(
+        default=3600.0, ge=0,
+        description="`complaints serve` records a signed checkpoint of the hash chain this often"
+        " (skipped while nothing new is stored); 0: never (`complaints audit checkpoint` still"
+        " does).",
+    )

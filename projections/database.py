@@ -31,6 +31,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent, Tracking
 
+from aggregates.audit_chain import ChainHead
 from projections.coordination import Coordinator
 from projections.dialect import Dialect
 from projections.schema import Table
@@ -46,6 +47,19 @@ class StoredRow(NamedTuple):
     originator_version: int
     topic: str
     state: bytes
+
+
+class ChainRow(NamedTuple):
+    """A stored event with its position and its hash-chain columns (docs/audit.md); the hashes
+    are None on a row no recorder chained (written around the recorder, or never migrated)."""
+
+    position: int
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    state: bytes
+    prev_hash: bytes | None
+    hash: bytes | None
 
 
 class TrackingRecorder(Protocol):
@@ -109,6 +123,29 @@ class Database(ApplicationRecorder):
         store of millions of events loads in minutes and in constant memory. Returns how many.
         For loading stores (``bench/rebuild.py``): unlike ``insert_events`` it returns no
         notification ids and writes nothing but the events."""
+
+    # ---- the hash chain (docs/audit.md) -----------------------------------------------------
+    #
+    # Every insert path (``insert_events`` with or without tracking, ``append_in_bulk``) stores
+    # each event's ``prev_hash`` and ``hash`` (``aggregates/audit_chain.py``) in the same write;
+    # stores from before the chain are migrated when their tables are created.
+
+    positions_are_dense: bool
+    """Whether every position from 1 to the last is taken unless an event was deleted (SQLite's
+    rowids), or a rolled-back insert may leave a gap (PostgreSQL's sequence)."""
+
+    @abstractmethod
+    def chain_rows(self, after: int, limit: int) -> Sequence[ChainRow]:
+        """Up to ``limit`` stored events with positions above ``after``, in position order."""
+
+    @abstractmethod
+    def chain_of(self, originator_id: UUID) -> Sequence[ChainRow]:
+        """One aggregate's stored events, in version order."""
+
+    @abstractmethod
+    def chain_heads(self, up_to: int | None = None) -> tuple[int, list[ChainHead]]:
+        """Every aggregate's last event at positions up to ``up_to`` (the last position when
+        None), read in one snapshot; with the position they cover (0 for an empty store)."""
 
     # ---- our own tables ---------------------------------------------------------------------
 

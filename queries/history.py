@@ -11,6 +11,8 @@ from pydantic import BaseModel
 from aggregates.complaint import Complaint
 from commands.application import ComplaintsApp
 from commands.errors import ComplaintNotFoundError
+from projections.database import database_of
+from queries.audit_verify import ChainBreak, verify_aggregate
 from queries.event_positions import event_positions
 
 # Public event type names: stable wire names, decoupled from the Python class names.
@@ -55,6 +57,10 @@ class History(BaseModel):
     complaint_id: UUID
     reference: str
     events: list[HistoryEvent]
+    chain_verified: bool
+    """Whether this complaint's stored events verify against their hash chain (docs/audit.md;
+    the store as a whole: ``GET /audit/verify``)."""
+    chain_breaks: list[ChainBreak]
 
 
 def event_data(event: Any) -> dict[str, Any]:
@@ -74,6 +80,7 @@ def read_history(app: ComplaintsApp, complaint_id: UUID) -> tuple[History, Compl
     complaint: Any = None
     for e in events:
         complaint = e.mutate(complaint)  # type: ignore[attr-defined]
+    breaks = verify_aggregate(database_of(app), complaint_id)
     return History(
         complaint_id=complaint_id,
         reference=events[0].reference,  # type: ignore[attr-defined]
@@ -90,4 +97,6 @@ def read_history(app: ComplaintsApp, complaint_id: UUID) -> tuple[History, Compl
             )
             for e in events
         ],
+        chain_verified=not breaks,
+        chain_breaks=breaks,
     ), complaint

@@ -34,11 +34,13 @@ from eventsourcing.postgres import (
     PostgresTrackingRecorder,
 )
 from eventsourcing.utils import retry
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import ConnectionPool
 
+from aggregates.audit_chain import GENESIS, ChainHead, event_hash
 from projections.coordination import Coordinator
-from projections.database import Database, StoredRow
+from projections.database import ChainRow, Database, StoredRow
 from projections.dialect import Dialect
 from projections.schema import LogicalType, Table
 from projections.storable import EARLIEST, LATEST, storable_instant, storable_rows, storable_text
@@ -46,6 +48,8 @@ from projections.storable import EARLIEST, LATEST, storable_instant, storable_ro
 TRACKING_TABLE = "projection_tracking"
 MAX_IDENTIFIER_CHARS = 63
 """PostgreSQL truncates identifiers (and refuses channel names) longer than this."""
+BACKFILL_PAGE = 20_000
+"""Rows read per fetch while migrating a store to the hash chain."""
 STAGE_MIN_ROWS = 200
 """From this many rows, writes go through COPY into a staging table (see
 ``PostgresDialect.write_rows``); below it, one ``unnest`` statement is the cheaper round trip."""
@@ -280,10 +284,39 @@ def _notification(row: Mapping[str, Any]) -> Notification:
 
 
 class PostgresDatabase(Database, PostgresApplicationRecorder):
-    """The library's PostgreSQL application recorder, plus ``Database``."""
+    """The library's PostgreSQL application recorder, plus ``Database``; every event inserted
+    is chained by a trigger of the events table (``_chain_trigger``)."""
+
+    positions_are_dense = False  # a rolled-back insert has taken its sequence values
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
+        self._events = SQL("{}.{}").format(
+            Identifier(datastore.schema), Identifier(events_table_name)
+        )
+        self.sql_create_statements[self.create_table_statement_index] = SQL(
+            # The library's table, with the chain's two columns.
+            "CREATE TABLE IF NOT EXISTS {table} ("
+            "originator_id {originator_id_type} NOT NULL, "
+            "originator_version bigint NOT NULL, "
+            "topic text, "
+            "state bytea, "
+            "notification_id bigserial, "
+            "prev_hash bytea, "
+            "hash bytea, "
+            "PRIMARY KEY "
+            "(originator_id, originator_version)) "
+            "WITH ("
+            "    autovacuum_enabled = true,"
+            "    autovacuum_vacuum_threshold = 100000000,"
+            "    autovacuum_vacuum_scale_factor = 0.5,"
+            "    autovacuum_analyze_threshold = 1000,"
+            "    autovacuum_analyze_scale_factor = 0.01"
+            ")"
+        ).format(
+            table=self._events,
+            originator_id_type=Identifier(datastore.originator_id_type),
+        )
         self.dialect = PostgresDialect(datastore.schema)
         self.tracking_table = self.dialect.table(TRACKING_TABLE)
         self.tracking = PostgresTrackingRecorder(datastore, tracking_table_name=TRACKING_TABLE)
@@ -314,6 +347,161 @@ class PostgresDatabase(Database, PostgresApplicationRecorder):
             positions = f"positions_{digest}"
         self.positions_channel = positions
         self._insert_locked = self._one_trip_insert(datastore, events_table_name)
+        self._chain_trigger(datastore, events_table_name)
+
+    def _chain_trigger(self, datastore: PostgresDatastore, table_name: str) -> None:
+        """Creates (with the library's tables) a BEFORE INSERT trigger that sets each new row's
+        ``prev_hash`` and ``hash`` (``aggregates/audit_chain.py``), whatever the insert gave:
+        so every write path chains (our one-trip function, the library's insert with tracking,
+        COPY), in the same statement, under the table lock each of them takes. The trigger
+        sees the rows inserted before it by the same statement (a VOLATILE function does), so
+        several events of one aggregate in one insert chain to each other."""
+        function = SQL("{}.{}").format(
+            Identifier(datastore.schema), Identifier(f"{table_name}_chain")
+        )
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE OR REPLACE FUNCTION {function}() RETURNS trigger "
+                "LANGUAGE plpgsql VOLATILE AS $body$ DECLARE topic_bytes bytea; BEGIN "
+                "NEW.prev_hash := NULL; "
+                "IF NEW.originator_version > 1 THEN "
+                "SELECT t.hash INTO NEW.prev_hash FROM {table} t "
+                "WHERE t.originator_id = NEW.originator_id "
+                "AND t.originator_version = NEW.originator_version - 1; "
+                "END IF; "
+                "NEW.prev_hash := coalesce(NEW.prev_hash, decode(repeat('00', 32), 'hex')); "
+                "topic_bytes := convert_to(NEW.topic, 'UTF8'); "
+                "NEW.hash := sha256(NEW.prev_hash || uuid_send(NEW.originator_id) "
+                "|| int8send(NEW.originator_version) "
+                "|| int4send(octet_length(topic_bytes)) || topic_bytes "
+                "|| int4send(octet_length(NEW.state)) || NEW.state); "
+                "RETURN NEW; END $body$"
+            ).format(function=function, table=self._events)
+        )
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE OR REPLACE TRIGGER {trigger} BEFORE INSERT ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION {function}()"
+            ).format(
+                trigger=Identifier(f"{table_name}_chain"), table=self._events, function=function
+            )
+        )
+
+    def create_table(self) -> None:
+        self._migrate_to_chain()
+        super().create_table()
+
+    def _migrate_to_chain(self) -> None:
+        """Adds the chain's columns to a store from before them and hashes its events, in one
+        transaction under the table lock (so a store has either no chain columns or every event
+        chained); in Python, in (aggregate, version) order, written back through COPY."""
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_schema = %s AND table_name = %s",
+                (self.datastore.schema, self.events_table_name),
+            )
+            columns = {row["column_name"] for row in cursor.fetchall()}
+            if not columns or "hash" in columns:
+                return
+            self._lock_table(cursor)
+            cursor.execute(
+                SQL(
+                    "ALTER TABLE {} ADD COLUMN IF NOT EXISTS prev_hash bytea,"
+                    " ADD COLUMN IF NOT EXISTS hash bytea"
+                ).format(self._events)
+            )
+            cursor.execute(
+                "CREATE TEMP TABLE chain_backfill"
+                " (notification_id bigint, prev_hash bytea, hash bytea) ON COMMIT DROP"
+            )
+            conn = cursor.connection
+            last: tuple[UUID | None, int, bytes] = (None, 0, GENESIS)
+            with conn.cursor("chain_backfill_rows", row_factory=tuple_row) as rows:
+                rows.execute(
+                    SQL(
+                        "SELECT notification_id, originator_id, originator_version, topic, state"
+                        " FROM {} ORDER BY originator_id, originator_version"
+                    ).format(self._events)
+                )
+                while page := rows.fetchmany(BACKFILL_PAGE):
+                    chained = []
+                    for position, originator_id, version, topic, state in page:
+                        same = originator_id == last[0] and version == last[1] + 1
+                        prev = last[2] if same else GENESIS
+                        digest = event_hash(prev, originator_id, version, topic, bytes(state))
+                        chained.append((position, prev, digest))
+                        last = (originator_id, version, digest)
+                    # One COPY per page: the connection reads no rows while it copies.
+                    with conn.cursor() as writer, writer.copy(
+                        "COPY chain_backfill FROM STDIN (FORMAT BINARY)"
+                    ) as copy:
+                        copy.set_types(["int8", "bytea", "bytea"])
+                        for values in chained:
+                            copy.write_row(values)
+            cursor.execute(
+                SQL(
+                    "UPDATE {} t SET prev_hash = b.prev_hash, hash = b.hash FROM chain_backfill b"
+                    " WHERE t.notification_id = b.notification_id"
+                ).format(self._events)
+            )
+
+    # ---- the hash chain ---------------------------------------------------------------------
+
+    def chain_rows(self, after: int, limit: int) -> Sequence[ChainRow]:
+        with self.datastore.get_connection() as conn:
+            with conn.cursor(row_factory=tuple_row, binary=True) as cursor:
+                cursor.execute(
+                    SQL(
+                        "SELECT notification_id, originator_id, originator_version, topic,"
+                        " state, prev_hash, hash FROM {} WHERE notification_id > %s"
+                        " ORDER BY notification_id LIMIT %s"
+                    ).format(self._events),
+                    (after, limit),
+                    prepare=True,
+                )
+                return list(map(ChainRow._make, cursor.fetchall()))
+
+    def chain_of(self, originator_id: UUID) -> Sequence[ChainRow]:
+        with self.datastore.get_connection() as conn:
+            with conn.cursor(row_factory=tuple_row, binary=True) as cursor:
+                cursor.execute(
+                    SQL(
+                        "SELECT notification_id, originator_id, originator_version, topic,"
+                        " state, prev_hash, hash FROM {} WHERE originator_id = %s"
+                        " ORDER BY originator_version"
+                    ).format(self._events),
+                    (originator_id,),
+                    prepare=True,
+                )
+                return list(map(ChainRow._make, cursor.fetchall()))
+
+    def chain_heads(self, up_to: int | None = None) -> tuple[int, list[ChainHead]]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # one snapshot
+            if up_to is None:
+                cursor.execute(SQL("SELECT max(notification_id) AS top FROM {}").format(
+                    self._events
+                ))
+                found = cursor.fetchone()
+                up_to = (found["top"] if found else None) or 0
+            cursor.execute(
+                SQL(
+                    "SELECT DISTINCT ON (originator_id) originator_id, originator_version, hash"
+                    " FROM {} WHERE notification_id <= %s"
+                    " ORDER BY originator_id, originator_version DESC"
+                ).format(self._events),
+                (up_to,),
+            )
+            heads = [
+                ChainHead(
+                    row["originator_id"],
+                    row["originator_version"],
+                    bytes(row["hash"]) if row["hash"] is not None else GENESIS,
+                )
+                for row in cursor.fetchall()
+            ]
+        return up_to, heads
 
     def _one_trip_insert(self, datastore: PostgresDatastore, table_name: str) -> Any:
         """Creates (with the library's tables) a function that does what the library's insert

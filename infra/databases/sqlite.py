@@ -18,14 +18,20 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import IO, Any
-from uuid import UUID
+from uuid import NAMESPACE_OID, UUID, uuid5
 
 from eventsourcing import sqlite as library
 from eventsourcing.persistence import Notification, StoredEvent
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore, SQLiteTrackingRecorder
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteCursor,
+    SQLiteDatastore,
+    SQLiteTrackingRecorder,
+)
 
+from aggregates.audit_chain import GENESIS, ChainHead, event_hash
 from projections.coordination import Coordinator
-from projections.database import Database, StoredRow
+from projections.database import ChainRow, Database, StoredRow
 from projections.dialect import Dialect
 from projections.schema import LogicalType, Table
 from projections.storable import (
@@ -37,6 +43,8 @@ from projections.storable import (
 )
 
 MAX_PARAMS = 900
+BACKFILL_PAGE = 20_000
+"""Rows read per statement while migrating a store to the hash chain."""
 """Parameters per statement, below SQLite's limit (999 in older builds)."""
 
 # SQLite primary result codes that no data value can cause: ERROR (no such table, syntax), PERM,
@@ -206,10 +214,21 @@ class FileLocks(Coordinator):
 
 
 class SQLiteDatabase(Database, SQLiteApplicationRecorder):
-    """The library's SQLite application recorder, plus ``Database``."""
+    """The library's SQLite application recorder, plus ``Database``; it chains every event it
+    writes in Python, inside the write transaction (SQLite has no SHA-256 of its own)."""
+
+    positions_are_dense = True  # rowid = max + 1; a rollback takes none
 
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name)
+        self.insert_events_statement = (
+            f"INSERT INTO {events_table_name} (originator_id, originator_version, topic, state,"
+            " prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)"
+        )
+        self._select_hash = (
+            f"SELECT hash FROM {events_table_name} WHERE originator_id = ?"
+            " AND originator_version = ?"
+        )
         self.dialect = SQLiteDialect()
         self.tracking_table = "tracking"  # the library fixes its name on SQLite
         self.tracking = SQLiteTrackingRecorder(datastore)
@@ -223,6 +242,129 @@ class SQLiteDatabase(Database, SQLiteApplicationRecorder):
         # A write that changes nothing: SQLite takes its write lock (waiting up to the lock
         # timeout for it) at the first write statement of a transaction.
         self._take_write_lock = f"UPDATE {events_table_name} SET rowid = rowid WHERE 0"
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            statement.replace("state BLOB, ", "state BLOB, prev_hash BLOB, hash BLOB, ")
+            for statement in super().construct_create_table_statements()
+        ]
+
+    def create_table(self) -> None:
+        super().create_table()
+        self._migrate_to_chain()
+
+    def _migrate_to_chain(self) -> None:
+        """Adds the chain's columns to a store from before them and hashes its events, in one
+        transaction (so a store has either no chain columns or every event chained)."""
+        with self.transaction(commit=True) as cursor:
+            cursor.execute("SELECT name FROM pragma_table_info(?)", (self.events_table_name,))
+            columns = {row[0] for row in cursor.fetchall()}
+            if "hash" in columns:
+                return
+            table = self.events_table_name
+            for column in ("prev_hash", "hash"):
+                if column not in columns:
+                    cursor.execute(f"ALTER TABLE {table} ADD COLUMN {column} BLOB")
+            last: tuple[str, int, bytes] = ("", 0, GENESIS)
+            while True:
+                cursor.execute(
+                    f"SELECT rowid, originator_id, originator_version, topic, state FROM {table}"
+                    " WHERE (originator_id, originator_version) > (?, ?)"
+                    " ORDER BY originator_id, originator_version LIMIT ?",
+                    (last[0], last[1], BACKFILL_PAGE),
+                )
+                rows = cursor.fetchall()
+                if not rows:
+                    return
+                updates = []
+                for rowid, key, version, topic, state in rows:
+                    prev = last[2] if key == last[0] and version == last[1] + 1 else GENESIS
+                    digest = event_hash(prev, UUID(key), version, topic, state)
+                    updates.append((prev, digest, rowid))
+                    last = (key, version, digest)
+                cursor.executemany(
+                    f"UPDATE {table} SET prev_hash = ?, hash = ? WHERE rowid = ?", updates
+                )
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        # The library began a deferred transaction: take the write lock before reading the
+        # predecessors' hashes, so no other writer commits between that read and this insert.
+        c.execute(self._take_write_lock)
+        heads: dict[UUID, tuple[int, bytes]] = {}
+        returning = []
+        for s in stored_events:
+            originator_id = _uuid(s.originator_id)
+            head = heads.get(originator_id)
+            if head is not None and head[0] == s.originator_version - 1:
+                prev = head[1]
+            else:
+                prev = self._stored_hash(c, originator_id, s.originator_version - 1)
+            digest = event_hash(prev, originator_id, s.originator_version, s.topic, s.state)
+            heads[originator_id] = (s.originator_version, digest)
+            c.execute(
+                self.insert_events_statement,
+                (originator_id.hex, s.originator_version, s.topic, s.state, prev, digest),
+            )
+            returning.append(c.lastrowid)
+        return returning
+
+    def _stored_hash(self, c: Any, originator_id: UUID, version: int) -> bytes:
+        """The stored hash of the aggregate's event ``version``; the genesis hash for version 0
+        (and for a predecessor that is missing: the verifier reports that gap)."""
+        if version < 1:
+            return GENESIS
+        c.execute(self._select_hash, (originator_id.hex, version))
+        row = c.fetchone()
+        return bytes(row[0]) if row and row[0] is not None else GENESIS
+
+    # ---- the hash chain ---------------------------------------------------------------------
+
+    def chain_rows(self, after: int, limit: int) -> Sequence[ChainRow]:
+        with self.datastore.transaction(commit=False) as wrapper:
+            cursor = wrapper.sqlite_cursor
+            cursor.execute(
+                "SELECT rowid, originator_id, originator_version, topic, state, prev_hash, hash"
+                f" FROM {self.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (after, limit),
+            )
+            return [
+                ChainRow(r[0], _stored_uuid(r[1]), r[2], r[3], r[4], r[5], r[6])
+                for r in cursor.fetchall()
+            ]
+
+    def chain_of(self, originator_id: UUID) -> Sequence[ChainRow]:
+        with self.datastore.transaction(commit=False) as wrapper:
+            cursor = wrapper.sqlite_cursor
+            cursor.execute(
+                "SELECT rowid, originator_id, originator_version, topic, state, prev_hash, hash"
+                f" FROM {self.events_table_name} WHERE originator_id = ?"
+                " ORDER BY originator_version",
+                (originator_id.hex,),
+            )
+            return [
+                ChainRow(r[0], originator_id, r[2], r[3], r[4], r[5], r[6])
+                for r in cursor.fetchall()
+            ]
+
+    def chain_heads(self, up_to: int | None = None) -> tuple[int, list[ChainHead]]:
+        with self.datastore.transaction(commit=False) as wrapper:
+            cursor = wrapper.sqlite_cursor  # one read transaction: one snapshot
+            if up_to is None:
+                cursor.execute(f"SELECT MAX(rowid) FROM {self.events_table_name}")
+                up_to = cursor.fetchone()[0] or 0
+            # SQLite gives a bare column the values of the row that has the MAX.
+            cursor.execute(
+                "SELECT originator_id, MAX(originator_version), hash"
+                f" FROM {self.events_table_name} WHERE rowid <= ? GROUP BY originator_id",
+                (up_to,),
+            )
+            heads = [
+                ChainHead(UUID(r[0]), r[1], bytes(r[2]) if r[2] is not None else GENESIS)
+                for r in cursor.fetchall()
+            ]
+        return up_to, heads
 
     # ---- the notification log ---------------------------------------------------------------
 
@@ -277,17 +419,27 @@ class SQLiteDatabase(Database, SQLiteApplicationRecorder):
     def append_in_bulk(self, events: Iterable[StoredEvent]) -> int:
         # The library's own insert statement, executed over the stream in one transaction (it
         # executes one statement per event to return their rowids, which are the positions).
+        # Chained as ``_insert_events`` chains, the heads of the stream kept in memory.
         written = 0
+        heads: dict[UUID, tuple[int, bytes]] = {}
 
-        def rows() -> Iterator[tuple[Any, int, str, bytes]]:
+        def rows(cursor: Any) -> Iterator[tuple[Any, int, str, bytes, bytes, bytes]]:
             nonlocal written
             for e in events:
                 written += 1
-                key = e.originator_id.hex if isinstance(e.originator_id, UUID) else e.originator_id
-                yield key, e.originator_version, e.topic, e.state
+                originator_id = _uuid(e.originator_id)
+                head = heads.get(originator_id)
+                if head is not None and head[0] == e.originator_version - 1:
+                    prev = head[1]
+                else:
+                    prev = self._stored_hash(cursor, originator_id, e.originator_version - 1)
+                digest = event_hash(prev, originator_id, e.originator_version, e.topic, e.state)
+                heads[originator_id] = (e.originator_version, digest)
+                yield originator_id.hex, e.originator_version, e.topic, e.state, prev, digest
 
         with self.transaction(commit=True) as cursor:
-            cursor.executemany(self.insert_events_statement, rows())
+            lookups = cursor.connection.cursor()
+            cursor.executemany(self.insert_events_statement, rows(lookups))
         return written
 
     # ---- our own tables ---------------------------------------------------------------------
@@ -368,6 +520,20 @@ class SQLiteDatabase(Database, SQLiteApplicationRecorder):
             # (InterfaceError, ProgrammingError), unless it is about the connection.
             return not isinstance(error, sqlite3.OperationalError)
         return code & 0xFF not in ENVIRONMENT_CODES
+
+
+def _stored_uuid(key: Any) -> UUID:
+    """The originator id of a row as the verifier needs it, even if someone stored text that is
+    no UUID there (SQLite does not refuse it): a name-based UUID of that text, whose events then
+    fail their hash checks, rather than a verifier that stops."""
+    try:
+        return UUID(key)
+    except (TypeError, ValueError, AttributeError):
+        return uuid5(NAMESPACE_OID, repr(key))
+
+
+def _uuid(originator_id: UUID | str) -> UUID:
+    return originator_id if isinstance(originator_id, UUID) else UUID(originator_id)
 
 
 class SQLiteFactory(library.SQLiteFactory):
