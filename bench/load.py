@@ -452,6 +452,9 @@ def complaints_command(checkout: str | None) -> list[str]:
     return [str(executable)]
 
 
+RUN_FILES = Path(tempfile.mkdtemp(prefix="bench-load-"))
+
+
 def bench_token(complaints: list[str], env: dict[str, str], cwd: Path | None) -> str:
     """A token that may run the whole mix: a supervisor of the team the mix assigns to (the
     permission table, issue 11); a checkout from before teams existed takes an agent token."""
@@ -480,6 +483,10 @@ def start_app(
         "COMPLAINTS_DATABASE_URL": database_url,
         "COMPLAINTS_LOG_LEVEL": log_level,
         "COMPLAINTS_WEBHOOKS_IN_SERVE": "false",
+        # The servers' key files (the service key wraps the customers' data keys) in a directory
+        # of this run, never in the work tree's var/.
+        "COMPLAINTS_SECRET_KEY_FILE": str(RUN_FILES / f"{label}-secret.key"),
+        "COMPLAINTS_ADMIN_TOKEN_FILE": str(RUN_FILES / f"{label}-admin-token"),
         **(extra_env or {}),
     }
     complaints = complaints_command(checkout)
