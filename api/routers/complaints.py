@@ -184,7 +184,9 @@ def comments(
 
 
 @router.get(
-    "/{complaint_id}/history", response_model=History, responses=COMMAND_ERRORS,
+    "/{complaint_id}/history", response_model=History,
+    responses=COMMAND_ERRORS
+    | problem_responses({500: "A stored event does not decode (undecodable-event)"}),
     dependencies=[permit("complaint.read")],
 )
 def history(complaint_id: ComplaintId, app: AppDep, reader: ReaderDep) -> History:
