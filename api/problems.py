@@ -205,7 +205,10 @@ def install_problem_handlers(app: FastAPI) -> None:
         # nothing (a failed transaction rolls back), so the client may simply try again.
         log.warning("store unavailable for %s %s: %s", request.method, request.url.path, exc)
         return problem_response(
-            request, 503, "store-unavailable", "Store unavailable",
+            request,
+            503,
+            "store-unavailable",
+            "Store unavailable",
             "the database did not answer in time; nothing was changed, try again",
             {"Retry-After": str(STORE_RETRY_AFTER_SECONDS)},
         )

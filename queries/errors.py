@@ -33,8 +33,9 @@ class PositionBeyondHeadError(InvalidQueryError):
 
     def __init__(self, wanted: int, head: int) -> None:
         super().__init__(
-            "min_position", f"{wanted} is beyond the event store's head ({head}); pass the "
-            "`position` a command returned"
+            "min_position",
+            f"{wanted} is beyond the event store's head ({head}); pass the "
+            "`position` a command returned",
         )
         self.wanted = wanted
         self.head = head
