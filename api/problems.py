@@ -132,6 +132,12 @@ PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     # The store itself is at fault and no request can mend it: a 500, but one that says which
     # event, and whether the hash chain shows it was changed (docs/audit.md).
     UndecodableEventError: (500, "undecodable-event", "Stored event does not decode"),
+    # The same on other reads, named by the mapper (which event; no stored value in the detail).
+    eventsourcing.persistence.MapperDeserialisationError: (
+        500,
+        "undecodable-event",
+        "Stored event does not decode",
+    ),
 }
 
 

@@ -152,6 +152,10 @@ def test_an_event_that_no_longer_decodes_is_a_problem_naming_it_and_the_breaks(
             ("hash_mismatch", 4),
         ]
     assert "One" not in answer.text and "Two" not in answer.text
+    # Other reads say the same, named by the mapper (its first read: nothing cached to serve).
+    current = client.get(f"/complaints/{cid}", headers=compliance)
+    assert current.status_code == 500 and current.json()["type"].endswith("/undecodable-event")
+    assert f"complaint {cid} v3" in current.json()["detail"]
 
 
 def test_cli_verify_exits_1_on_a_break_and_checks_anchors(
