@@ -25,6 +25,7 @@ from commands.errors import (
     PreconditionFailedError,
     TokenNotFoundError,
 )
+from queries.errors import UndecodableEventError
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,15 @@ PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     ConcurrencyConflictError: (409, "conflict", "Concurrent update"),
     PreconditionFailedError: (412, "precondition-failed", "Stale version"),
     IdempotencyKeyReusedError: (422, "idempotency-key-reused", "Key reused"),
+    # The store itself is at fault and no request can mend it: a 500, but one that says which
+    # event, and whether the hash chain shows it was changed (docs/audit.md).
+    UndecodableEventError: (500, "undecodable-event", "Stored event does not decode"),
+    # The same on other reads, named by the mapper (which event; no stored value in the detail).
+    eventsourcing.persistence.MapperDeserialisationError: (
+        500,
+        "undecodable-event",
+        "Stored event does not decode",
+    ),
 }
 
 
@@ -139,6 +149,13 @@ def _members(error: Exception) -> tuple[dict[str, str] | None, dict[str, Any]]:
         return None, {"action": error.action}
     if isinstance(error, PreconditionFailedError):
         return {"ETag": f'"{error.actual}"'}, {"current_version": error.actual}
+    if isinstance(error, UndecodableEventError):
+        return None, {
+            "complaint_id": str(error.complaint_id),
+            "version": error.version,
+            "chain_verified": not error.chain_breaks,
+            "chain_breaks": [b.model_dump(mode="json") for b in error.chain_breaks],
+        }
     return None, {}
 
 
@@ -194,7 +211,10 @@ def install_problem_handlers(app: FastAPI) -> None:
         # nothing (a failed transaction rolls back), so the client may simply try again.
         log.warning("store unavailable for %s %s: %s", request.method, request.url.path, exc)
         return problem_response(
-            request, 503, "store-unavailable", "Store unavailable",
+            request,
+            503,
+            "store-unavailable",
+            "Store unavailable",
             "the database did not answer in time; nothing was changed, try again",
             {"Retry-After": str(STORE_RETRY_AFTER_SECONDS)},
         )

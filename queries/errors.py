@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+from uuid import UUID
+
 from aggregates.errors import FieldError
+
+if TYPE_CHECKING:
+    from queries.audit_verify import ChainBreak
 
 
 class InvalidQueryError(FieldError, ValueError):
@@ -27,8 +33,9 @@ class PositionBeyondHeadError(InvalidQueryError):
 
     def __init__(self, wanted: int, head: int) -> None:
         super().__init__(
-            "min_position", f"{wanted} is beyond the event store's head ({head}); pass the "
-            "`position` a command returned"
+            "min_position",
+            f"{wanted} is beyond the event store's head ({head}); pass the "
+            "`position` a command returned",
         )
         self.wanted = wanted
         self.head = head
@@ -42,3 +49,24 @@ class TooManyWaitersError(RuntimeError):
             f"{limit} requests are already waiting for views to catch up; retry shortly"
         )
         self.limit = limit
+
+
+class UndecodableEventError(RuntimeError):
+    """Raised when a stored event of a complaint no longer decodes (a sealed field does not open
+    where it is: moved or rewritten around the application); carries what its chain says, so
+    the answer tells tampering (breaks) from damage the chain cannot see (none)."""
+
+    def __init__(
+        self, complaint_id: UUID, version: int, reason: str, chain_breaks: list[ChainBreak]
+    ) -> None:
+        verdict = (
+            f"its hash chain is broken at {len(chain_breaks)} event(s)"
+            if chain_breaks
+            else "its hash chain verifies"
+        )
+        super().__init__(
+            f"event {version} of complaint {complaint_id} does not decode ({reason}); {verdict}"
+        )
+        self.complaint_id = complaint_id
+        self.version = version
+        self.chain_breaks = chain_breaks

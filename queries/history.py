@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import MapperDeserialisationError
 from pydantic import BaseModel
 
 from aggregates.complaint import Complaint
@@ -13,6 +14,7 @@ from commands.application import ComplaintsApp
 from commands.errors import ComplaintNotFoundError
 from projections.database import database_of
 from queries.audit_verify import ChainBreak, verify_aggregate
+from queries.errors import UndecodableEventError
 from queries.event_positions import event_positions
 
 # Public event type names: stable wire names, decoupled from the Python class names.
@@ -67,13 +69,31 @@ def event_data(event: Any) -> dict[str, Any]:
     return {k: v for k, v in vars(event).items() if k not in _ENVELOPE}
 
 
+def decoded_events(app: ComplaintsApp, complaint_id: UUID) -> list[Any]:
+    """The complaint's domain events, mapped one stored event at a time so that one which does
+    not decode is known by its version."""
+    events = []
+    for stored in app.events.recorder.select_events(complaint_id):
+        try:
+            events.append(app.events.mapper.to_domain_event(stored))
+        except MapperDeserialisationError as error:
+            breaks = verify_aggregate(database_of(app), complaint_id)
+            raise UndecodableEventError(
+                complaint_id, stored.originator_version, str(error), breaks
+            ) from error
+    return events
+
+
 def get_history(app: ComplaintsApp, complaint_id: UUID) -> History:
     return read_history(app, complaint_id)[0]
 
 
 def read_history(app: ComplaintsApp, complaint_id: UUID) -> tuple[History, Complaint]:
-    """The history, and the complaint its events make (who holds it now: no second read)."""
-    events = list(app.events.get(complaint_id))
+    """The history, and the complaint its events make (who holds it now: no second read).
+
+    Raises ``UndecodableEventError`` naming the first stored event that does not decode, with
+    the complaint's chain breaks, rather than the mapper's bare error (a 500 saying nothing)."""
+    events = decoded_events(app, complaint_id)
     if not events or type(events[0]) is not Complaint.Filed:
         raise ComplaintNotFoundError(f"no complaint with id {complaint_id}")
     positions = event_positions(app, complaint_id)

@@ -33,15 +33,17 @@ from queries.latest_complaints import LatestComplaints
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])
 
-COMMAND_ERRORS = problem_responses({
-    400: "Malformed JSON or header",
-    401: "Missing or invalid token",
-    403: "Not allowed to your role, or the complaint is outside your teams",
-    404: "Unknown complaint",
-    409: "Illegal transition or concurrent update",
-    412: "If-Match names a stale version",
-    422: "Invalid field, or Idempotency-Key reused",
-})
+COMMAND_ERRORS = problem_responses(
+    {
+        400: "Malformed JSON or header",
+        401: "Missing or invalid token",
+        403: "Not allowed to your role, or the complaint is outside your teams",
+        404: "Unknown complaint",
+        409: "Illegal transition or concurrent update",
+        412: "If-Match names a stale version",
+        422: "Invalid field, or Idempotency-Key reused",
+    }
+)
 AsOf = Annotated[
     PlausibleInstant | None,
     Query(description="ISO-8601 timestamp with offset: the complaint as it was then"),
@@ -50,7 +52,6 @@ AsOf = Annotated[
 ComplaintId = Annotated[
     str, Path(description="The complaint's id (a UUID)", json_schema_extra={"format": "uuid"})
 ]
-
 
 
 def parse_id(complaint_id: str) -> UUID:
@@ -91,7 +92,10 @@ async def respond(
 # no thread per command in flight and no thread hop (both cost more CPU than the command itself;
 # docs/performance.md).
 @router.post(
-    "", status_code=201, response_model=ComplaintPublic, responses=COMMAND_ERRORS,
+    "",
+    status_code=201,
+    response_model=ComplaintPublic,
+    responses=COMMAND_ERRORS,
     dependencies=[permit("complaint.file")],
 )
 async def file_complaint(
@@ -102,14 +106,18 @@ async def file_complaint(
 
 
 @router.get(
-    "/by-reference/{reference}", response_model=ComplaintPublic, responses=COMMAND_ERRORS,
+    "/by-reference/{reference}",
+    response_model=ComplaintPublic,
+    responses=COMMAND_ERRORS,
     dependencies=[permit("complaint.read")],
 )
 async def get_by_reference(
     reference: Annotated[
         str,
-        Path(description="C-XXXX-XXXX, in any case, O for 0 and I or L for 1 accepted",
-             json_schema_extra={"pattern": SINGLE_LINE_PATTERN}),
+        Path(
+            description="C-XXXX-XXXX, in any case, O for 0 and I or L for 1 accepted",
+            json_schema_extra={"pattern": SINGLE_LINE_PATTERN},
+        ),
     ],
     latest: LatestComplaintsDep,
     reader: ReaderDep,
@@ -143,7 +151,9 @@ def read_as_of_shown(
 
 
 @router.get(
-    "/{complaint_id}", response_model=ComplaintPublic, responses=COMMAND_ERRORS,
+    "/{complaint_id}",
+    response_model=ComplaintPublic,
+    responses=COMMAND_ERRORS,
     dependencies=[permit("complaint.read")],
 )
 async def get_one(
@@ -159,7 +169,9 @@ async def get_one(
 
 
 @router.get(
-    "/{complaint_id}/comments", response_model=CommentPage, responses=COMMAND_ERRORS,
+    "/{complaint_id}/comments",
+    response_model=CommentPage,
+    responses=COMMAND_ERRORS,
     dependencies=[permit("complaint.read")],
 )
 def comments(
@@ -184,7 +196,10 @@ def comments(
 
 
 @router.get(
-    "/{complaint_id}/history", response_model=History, responses=COMMAND_ERRORS,
+    "/{complaint_id}/history",
+    response_model=History,
+    responses=COMMAND_ERRORS
+    | problem_responses({500: "A stored event does not decode (undecodable-event)"}),
     dependencies=[permit("complaint.read")],
 )
 def history(complaint_id: ComplaintId, app: AppDep, reader: ReaderDep) -> History:
@@ -200,7 +215,10 @@ def command_route(action: str, name: str, model: type[Command], permission: str)
     scope by the application, on the complaint it loads)."""
 
     async def route(
-        complaint_id: ComplaintId, command: Command, app: AppDep, ctx: ContextDep,
+        complaint_id: ComplaintId,
+        command: Command,
+        app: AppDep,
+        ctx: ContextDep,
         reader: ReaderDep,
     ) -> Response:
         result = await app.handle_async(parse_id(complaint_id), command, ctx)
@@ -209,7 +227,10 @@ def command_route(action: str, name: str, model: type[Command], permission: str)
     # FastAPI reads the body's model from the annotation (a string here, as in every module).
     route.__annotations__["command"] = model
     router.add_api_route(
-        f"/{{complaint_id}}/{action}", route, methods=["POST"], name=name,
+        f"/{{complaint_id}}/{action}",
+        route,
+        methods=["POST"],
+        name=name,
         response_model=ComplaintPublic,
         responses=COMMAND_ERRORS,
         dependencies=[permit(permission)],
@@ -221,11 +242,11 @@ command_route("comments", "comment", models.CommentOnComplaint, "complaint.comme
 command_route("escalate", "escalate", models.EscalateComplaint, "complaint.escalate")
 command_route("close", "close", models.CloseComplaint, "complaint.close")
 command_route("reopen", "reopen", models.ReopenComplaint, "complaint.reopen")
+command_route("await-customer", "await_customer", models.AwaitCustomer, "complaint.await_customer")
 command_route(
-    "await-customer", "await_customer", models.AwaitCustomer, "complaint.await_customer"
-)
-command_route(
-    "customer-replies", "record_customer_reply", models.RecordCustomerReply,
+    "customer-replies",
+    "record_customer_reply",
+    models.RecordCustomerReply,
     "complaint.record_reply",
 )
 command_route("sla/reapply", "reapply_sla", models.ReapplySla, "sla.reapply")

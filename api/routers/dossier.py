@@ -32,6 +32,7 @@ router = APIRouter(prefix="/complaints", tags=["complaints"])
             401: "Missing or invalid token",
             403: "Not allowed to your role",
             404: "Unknown complaint",
+            500: "A stored event does not decode (undecodable-event, with the chain's breaks)",
         }
     )
     | {200: {"content": {"text/html": {}}}},
@@ -60,9 +61,11 @@ def shown_dossier(app: ComplaintsApp, complaint_id: UUID, reader: Reader) -> Dos
     """The dossier as ``reader`` may see it; the personal fields it shows in clear are written
     to the access log (one entry, from its events, which hold every such field) before it is
     returned, like any other read."""
+    # The dossier first: an event that does not decode is then reported by version and with
+    # the chain's breaks (``UndecodableEventError``), not by the repository's bare error.
+    made = get_dossier(app, complaint_id, reader.principal.name)
     current = app.get_complaint(complaint_id)
     authorize("dossier.read", reader.principal.actor, current)
-    made = get_dossier(app, complaint_id, reader.principal.name)
     holding = holding_of(current)
     history = reader.history(
         History(

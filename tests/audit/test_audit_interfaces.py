@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from typer.testing import CliRunner
 
 from api import cli
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
-from commands.models import CommentOnComplaint, FileComplaint
+from commands.models import AwaitCustomer, CommentOnComplaint, FileComplaint, RecordCustomerReply
 from infra.bootstrap import Services
 from infra.settings import Settings
 from projections.database import database_of
@@ -62,9 +63,21 @@ def test_verify_route_reports_clean_then_the_break(
     assert since["scope"] == "since_checkpoint"  # the change predates the checkpoint's events
 
 
-def test_audit_routes_refuse_an_agent(client: TestClient) -> None:
-    assert client.get("/audit/verify").status_code == 403
-    assert client.get("/audit/checkpoints").status_code == 403
+@pytest.fixture
+def agent(app: ComplaintsApp, ctx: CommandContext) -> dict[str, str]:
+    """An agent's token, sent explicitly: the default client sends a role the route allows."""
+    token = app.tokens.issue("alice", "agent", ctx, teams=["t1"]).secret
+    return {"Authorization": f"Bearer {token}"}
+
+
+def assert_forbidden(answer: Response) -> None:
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["type"].endswith("/forbidden")
+
+
+def test_audit_routes_refuse_an_agent(client: TestClient, agent: dict[str, str]) -> None:
+    assert_forbidden(client.get("/audit/verify", headers=agent))
+    assert_forbidden(client.get("/audit/checkpoints", headers=agent))
 
 
 def test_checkpoints_route_lists_what_was_recorded(
@@ -78,16 +91,12 @@ def test_checkpoints_route_lists_what_was_recorded(
     assert listed[0]["algorithm"] == "HMAC-SHA256"
 
 
-def test_history_says_whether_the_chain_verifies(
-    client: TestClient, app: ComplaintsApp, ctx: CommandContext, database_url: str
+def swap_states(
+    database_url: str, app: ComplaintsApp, complaint_id: object, first: int, second: int
 ) -> None:
-    cid = app.file_complaint(FileComplaint(**intake()), ctx).complaint_id
-    for body in ("One", "Two"):
-        app.handle(cid, CommentOnComplaint(body=body, visibility="internal"), ctx)
-    assert client.get(f"/complaints/{cid}/history").json()["chain_verified"] is True
-    # The two comments' stored states swapped: each still decodes, neither matches its hash.
-    rows = {r.originator_version: r for r in database_of(app).chain_of(cid)}
-    for version, other in ((3, 4), (4, 3)):
+    """Swaps the stored states of two events of a complaint, around the recorder."""
+    rows = {r.originator_version: r for r in database_of(app).chain_of(complaint_id)}
+    for version, other in ((first, second), (second, first)):
         run_sql(
             database_url,
             app,
@@ -95,12 +104,58 @@ def test_history_says_whether_the_chain_verifies(
             rows[other].state,
             rows[version].position,
         )
-    history = client.get(f"/complaints/{cid}/history").json()
-    assert history["chain_verified"] is False
-    assert [(b["kind"], b["version"]) for b in history["chain_breaks"]] == [
+
+
+def test_history_says_whether_the_chain_verifies(
+    client: TestClient, app: ComplaintsApp, ctx: CommandContext, database_url: str
+) -> None:
+    cid = app.file_complaint(FileComplaint(**intake()), ctx).complaint_id
+    for status in ("first", "second"):
+        app.handle(cid, AwaitCustomer(reason=status), ctx)
+        app.handle(cid, RecordCustomerReply(body="Here", channel="phone"), ctx)
+    assert client.get(f"/complaints/{cid}/history").json()["chain_verified"] is True
+    # The two waits' stored states swapped (no personal field: each still decodes), so the
+    # history still reads; neither event matches its hash.
+    swap_states(database_url, app, cid, 3, 5)
+    history = client.get(f"/complaints/{cid}/history")
+    assert history.status_code == 200, history.text
+    assert history.json()["chain_verified"] is False
+    assert [(b["kind"], b["version"]) for b in history.json()["chain_breaks"]] == [
         ("hash_mismatch", 3),
-        ("hash_mismatch", 4),
+        ("hash_mismatch", 5),
     ]
+
+
+def test_an_event_that_no_longer_decodes_is_a_problem_naming_it_and_the_breaks(
+    client: TestClient,
+    app: ComplaintsApp,
+    ctx: CommandContext,
+    database_url: str,
+    compliance: dict[str, str],
+) -> None:
+    """Two comments' states swapped: their sealed bodies were sealed for their own version, so
+    neither opens where it now is; history and dossier say so instead of an anonymous 500."""
+    cid = app.file_complaint(FileComplaint(**intake()), ctx).complaint_id
+    for body in ("One", "Two"):
+        app.handle(cid, CommentOnComplaint(body=body, visibility="internal"), ctx)
+    swap_states(database_url, app, cid, 3, 4)
+    for path in (f"/complaints/{cid}/history", f"/complaints/{cid}/dossier"):
+        answer = client.get(path, headers=compliance)
+        assert answer.status_code == 500, answer.text
+        problem = answer.json()
+        assert problem["type"].endswith("/undecodable-event")
+        assert (problem["complaint_id"], problem["version"]) == (str(cid), 3)
+        assert f"event 3 of complaint {cid}" in problem["detail"]
+        assert problem["chain_verified"] is False
+        assert [(b["kind"], b["version"]) for b in problem["chain_breaks"]] == [
+            ("hash_mismatch", 3),
+            ("hash_mismatch", 4),
+        ]
+    assert "One" not in answer.text and "Two" not in answer.text
+    # Other reads say the same, named by the mapper (its first read: nothing cached to serve).
+    current = client.get(f"/complaints/{cid}", headers=compliance)
+    assert current.status_code == 500 and current.json()["type"].endswith("/undecodable-event")
+    assert f"complaint {cid} v3" in current.json()["detail"]
 
 
 def test_cli_verify_exits_1_on_a_break_and_checks_anchors(
@@ -149,17 +204,14 @@ def test_cli_verify_with_a_kept_checkpoint_shows_a_truncation(
 
 
 def test_dossier_json_holds_intake_events_clocks_and_chain(
-    client: TestClient, app: ComplaintsApp, ctx: CommandContext
+    client: TestClient, app: ComplaintsApp, ctx: CommandContext, compliance: dict[str, str]
 ) -> None:
     cid = app.file_complaint(FileComplaint(**intake()), ctx).complaint_id
     app.handle(cid, CommentOnComplaint(body="Called <b>back</b>", visibility="internal"), ctx)
-    supervisor = app.tokens.issue("sam", "supervisor", ctx).secret
-    got = client.get(
-        f"/complaints/{cid}/dossier", headers={"Authorization": f"Bearer {supervisor}"}
-    )
+    got = client.get(f"/complaints/{cid}/dossier", headers=compliance)
     assert got.status_code == 200 and got.headers["content-type"] == "application/json"
     body = got.json()
-    assert body["generated_by"] == "sam" and body["chain_verified"] is True
+    assert body["generated_by"] == "cora" and body["chain_verified"] is True
     assert body["intake"]["description"] == intake()["description"]
     assert [(e["version"], e["type"], e["actor"]) for e in body["events"]] == [
         (1, "filed", "alice"),
@@ -168,6 +220,14 @@ def test_dossier_json_holds_intake_events_clocks_and_chain(
     ]
     assert all(e["correlation_id"] == "corr-test" for e in body["events"])
     assert body["complaint"]["sla"]["resolution"]["due_at"]
+    assert body["events"][2]["data"]["body"] == "Called <b>back</b>"  # compliance reads in clear
+    logged = client.get(
+        "/audit/access-log", params={"complaint_id": str(cid)}, headers=compliance
+    ).json()["items"]
+    assert [(e["principal"], e["route"]) for e in logged] == [
+        ("cora", "GET /complaints/{complaint_id}/dossier")
+    ]
+    assert "description" in logged[0]["fields"] and "body" in logged[0]["fields"]
 
 
 def test_dossier_html_is_one_escaped_page_without_scripts(
@@ -187,10 +247,10 @@ def test_dossier_html_is_one_escaped_page_without_scripts(
 
 
 def test_dossier_is_refused_to_an_agent(
-    client: TestClient, app: ComplaintsApp, ctx: CommandContext
+    client: TestClient, app: ComplaintsApp, ctx: CommandContext, agent: dict[str, str]
 ) -> None:
     cid = app.file_complaint(FileComplaint(**intake()), ctx).complaint_id
-    assert client.get(f"/complaints/{cid}/dossier").status_code == 403
+    assert_forbidden(client.get(f"/complaints/{cid}/dossier", headers=agent))
 
 
 def test_cli_dossier_writes_the_page_by_reference(
