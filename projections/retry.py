@@ -41,13 +41,30 @@ def retry_quarantined(
     after = 0
     while True:
         now = datetime.now(UTC)
+        # The events are read and decoded before the write transaction, not inside it: on SQLite
+        # a read (or the data-key lookup of a sealed event) inside it waits for the connection
+        # pool, which a command waiting for the writer holds: a deadlock until a timeout. Stored
+        # events never change, so reading them early is safe; the entries are read again below.
+        with store.read() as tx:
+            listed = quarantine.entries(tx, projection.name, after=after, limit=page_size)
+        if not listed:
+            break
+        decoded = decode_each(
+            store.app.mapper, store.notifications_at([e.position for e in listed])
+        )
         with store.write() as tx:
             store.lock(tx, projection.name)
-            found = quarantine.entries(tx, projection.name, after=after, limit=page_size)
+            # Entries as they are now, under the lock; one quarantined since the read above
+            # (beyond the events read) waits for the next retry.
+            found = [
+                e
+                for e in quarantine.entries(tx, projection.name, after=after, limit=page_size)
+                if e.position <= listed[-1].position
+            ]
             if not found:
                 break
             by_position = {e.position: e for e in found}
-            events = decode_each(store.app.mapper, store.notifications_at(list(by_position)))
+            events = [e for e in decoded if e.position in by_position]
             settlement = settle(tx, projection, events, held)
             quarantine.remove(tx, projection.name, [p.position for p in settlement.applied])
             again = [by_position[p.position].failed_again(e, now) for p, e in settlement.failed]
