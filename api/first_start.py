@@ -33,7 +33,10 @@ def hand_over_admin_token(secret: str, token_file: Path, out: TextIO) -> Path | 
 
     Returns the file written, or None when the token was shown.
     """
-    more = "Create more with `complaints tokens create --name NAME --role agent|supervisor|admin`."
+    more = (
+        "Create more with `complaints tokens create --name NAME --role ROLE [--team TEAM]` "
+        "(ROLE: agent, supervisor, compliance, analyst, service, admin) or POST /tokens."
+    )
     if out.isatty():
         out.write(
             "First start: created an admin token (shown once, store it now):\n"

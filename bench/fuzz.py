@@ -1,8 +1,9 @@
 """Independent fuzzing of the whole HTTP API with schemathesis, on SQLite and PostgreSQL.
 
-For each store: a fresh store, an admin token, a few seeded complaints, then `complaints serve` on
-a free loopback port and schemathesis (run through `uvx`, so it is not a project dependency) over
-every operation of `/openapi.json`, all phases (examples, coverage, fuzzing, stateful). It fails on
+For each store: a fresh store, a few seeded complaints, then `complaints serve` on a free loopback
+port and schemathesis (run through `uvx`, so it is not a project dependency) over every operation
+of `/openapi.json`, all phases (examples, coverage, fuzzing, stateful), once per role (`--roles`,
+default supervisor, compliance, admin, service: each reaches its own routes past the 403). It fails on
 any 5xx (503 included). Afterwards it checks what a fuzzer cannot see: the server log holds no
 traceback, and every projection caught up with the head (no poison event left a view stuck).
 
@@ -57,9 +58,9 @@ def drop_postgres_schema(schema: str) -> None:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def create_token(env: dict[str, str]) -> str:
+def create_token(env: dict[str, str], role: str) -> str:
     out = subprocess.run(
-        ["uv", "run", "complaints", "tokens", "create", "--name", "fuzzer", "--role", "admin"],
+        ["uv", "run", "complaints", "tokens", "create", "--name", f"fuzzer-{role}", "--role", role],
         cwd=ROOT, env=env, check=True, capture_output=True, text=True,
     ).stdout
     secrets = [line.strip() for line in out.splitlines() if line and not line.startswith("#")]
@@ -117,47 +118,57 @@ def fuzz_store(store: str, args: argparse.Namespace) -> bool:
         }
         log_path = Path(tmp) / "serve.log"
         try:
-            token = create_token(env)
+            # One pass per role: the permission table lets each role reach only its routes, and
+            # a route is fuzzed past its 403 only with a role that may call it.
+            tokens = {role: create_token(env, role) for role in args.roles.split(",")}
+            admin = create_token(env, "admin")
             with log_path.open("wb") as log:
                 server = subprocess.Popen(
                     ["uv", "run", "complaints", "serve"], cwd=ROOT, env=env,
                     stdout=log, stderr=subprocess.STDOUT,
                 )
             base = f"http://127.0.0.1:{port}"
+            runs: list[subprocess.CompletedProcess[str]] = []
             try:
                 wait_until_up(base, server)
-                auth = {"Authorization": f"Bearer {token}"}
+                filer = create_token(env, "supervisor")
+                auth = {"Authorization": f"Bearer {filer}"}
                 for _ in range(SEEDED_COMPLAINTS):
                     httpx.post(f"{base}/complaints", json=intake(), headers=auth, timeout=10)
-                command = [
-                    "uvx", "--from", SCHEMATHESIS, "schemathesis", "--config-file", str(CONFIG),
-                    "run", f"{base}/openapi.json",
-                    "-H", f"Authorization: Bearer {token}",
-                    "--checks", args.checks,
-                    "--max-examples", str(args.max_examples),
-                    "--request-timeout", "30",
-                    "--workers", "1",
-                ]
-                if args.seed is not None:
-                    command += ["--seed", str(args.seed)]
                 started = time.monotonic()
-                run = subprocess.run(command, cwd=tmp, capture_output=True, text=True)
+                for token in tokens.values():
+                    command = [
+                        "uvx", "--from", SCHEMATHESIS, "schemathesis", "--config-file",
+                        str(CONFIG), "run", f"{base}/openapi.json",
+                        "-H", f"Authorization: Bearer {token}",
+                        "--checks", args.checks,
+                        "--max-examples", str(args.max_examples),
+                        "--request-timeout", "30",
+                        "--workers", "1",
+                    ]
+                    if args.seed is not None:
+                        command += ["--seed", str(args.seed)]
+                    runs.append(subprocess.run(command, cwd=tmp, capture_output=True, text=True))
                 elapsed = time.monotonic() - started
-                lag = projection_lag(base, token)
+                lag = projection_lag(base, admin)
             finally:
                 server.terminate()
                 server.wait(timeout=30)
+            run = subprocess.CompletedProcess(
+                "schemathesis", max(r.returncode for r in runs),
+                "".join(r.stdout for r in runs), "".join(r.stderr for r in runs),
+            )
             output = run.stdout + run.stderr
             server_log = log_path.read_text(errors="replace")
         finally:
             if schema:
                 drop_postgres_schema(schema)
 
-    cases = re.search(r"(\d+) generated", output)
+    cases = sum(int(n) for n in re.findall(r"(\d+) generated", output))
     failures = sorted(set(re.findall(r"❌ (ST\d+ [^:\n]+): (\d+)", output)))
     tracebacks = server_log.count("Traceback")
     print(f"== {store}: schemathesis {elapsed:.0f} s, exit {run.returncode}")
-    print(f"   cases generated: {cases.group(1) if cases else '?'}")
+    print(f"   cases generated: {cases} ({args.roles})")
     print(f"   failures: {', '.join(f'{name} x{n}' for name, n in failures) or 'none'}")
     print(f"   server tracebacks: {tracebacks}")
     print(f"   projection lag after the run: {lag}")
@@ -173,6 +184,8 @@ def main() -> None:
     parser.add_argument("--store", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--max-examples", type=int, default=200, help="cases per operation")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--roles", default="supervisor,compliance,admin,service",
+                        help="a schemathesis pass per role, comma-separated")
     parser.add_argument(
         "--checks", default="not_a_server_error",
         help="schemathesis checks (default: any 5xx fails; 'all' adds conformance checks)",
