@@ -2,10 +2,11 @@
 
 For each store: a fresh store, a few seeded complaints, then `complaints serve` on a free loopback
 port and schemathesis (run through `uvx`, so it is not a project dependency) over every operation
-of `/openapi.json`, all phases (examples, coverage, fuzzing, stateful), once per role (`--roles`,
-default supervisor, compliance, admin, service: each reaches its own routes past the 403). It fails on
-any 5xx (503 included). Afterwards it checks what a fuzzer cannot see: the server log holds no
-traceback, and every projection caught up with the head (no poison event left a view stuck).
+of `/openapi.json`, all phases (examples, coverage, fuzzing, stateful), once per role
+(`--roles`, default supervisor, compliance, admin, service: each reaches its own routes past the
+403). It fails on any 5xx (503 included). Afterwards it checks what a fuzzer cannot see: the
+server log holds no traceback, and every projection caught up with the head (no poison event left
+a view stuck).
 
     uv run python bench/fuzz.py                                  # both stores, 200 cases/operation
     uv run python bench/fuzz.py --store sqlite --max-examples 50 --seed 1

@@ -123,19 +123,21 @@ async def get_by_reference(
     reader: ReaderDep,
 ) -> Response:
     complaint = await in_thread(read_by_reference, latest, reference, reader)
-    response = as_json(complaint)
+    response = as_json(await reader.complaint_async(complaint))
     response.headers["Content-Location"] = f"/complaints/{complaint.id}"
     return response
 
 
 def read_by_reference(latest: LatestComplaints, reference: str, reader: Reader) -> ComplaintPublic:
-    return read_shown(latest, latest.app.resolve_reference(reference), reader)
+    return read_in_reach(latest, latest.app.resolve_reference(reference), reader)
 
 
-def read_shown(latest: LatestComplaints, complaint_id: UUID, reader: Reader) -> ComplaintPublic:
+def read_in_reach(latest: LatestComplaints, complaint_id: UUID, reader: Reader) -> ComplaintPublic:
+    """The complaint if ``reader`` may read it; masked and access-logged by the caller, on the
+    event loop (``Reader.complaint_async``), so no worker thread waits on the access log."""
     complaint = read_complaint(latest, complaint_id)
     authorize("complaint.read", reader.principal.actor, complaint)
-    return reader.complaint(complaint)
+    return complaint
 
 
 def read_as_of_shown(
@@ -165,7 +167,8 @@ async def get_one(
     cid = parse_id(complaint_id)
     if as_of:
         return as_json(await in_thread(read_as_of_shown, latest, cid, as_of, reader))
-    return as_json(await in_thread(read_shown, latest, cid, reader))
+    complaint = await in_thread(read_in_reach, latest, cid, reader)
+    return as_json(await reader.complaint_async(complaint))
 
 
 @router.get(
