@@ -11,7 +11,6 @@ from fastapi import Depends, Header, Request
 from pydantic import WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 
-from aggregates.vocabulary import Role
 from api.problems import ProblemError
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
@@ -121,25 +120,6 @@ def permit(action: str) -> Any:
         return principal
 
     check.permission_action = action  # type: ignore[attr-defined]
-    return Depends(check)
-
-
-def require_role(*roles: Role) -> Any:
-    """A role check without an action: kept for routes not yet named in the permission table
-    (``PLANNED_ROUTES``); prefer ``permit``."""
-    allowed = {r.value for r in roles}
-
-    async def check(principal: PrincipalDep) -> Principal:
-        if principal.role not in allowed:
-            raise ProblemError(
-                403,
-                "forbidden",
-                "Forbidden",
-                f"this needs the role {' or '.join(sorted(allowed))}; you are {principal.role}",
-            )
-        return principal
-
-    check.required_roles = frozenset(allowed)  # type: ignore[attr-defined]
     return Depends(check)
 
 

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
-from commands.permissions import PERMISSIONS, PLANNED_ROUTES, SYSTEM
+from commands.permissions import PERMISSIONS, SYSTEM
 
 
 def api_routes(app: FastAPI) -> Iterator[RouteContext]:
@@ -21,23 +21,12 @@ def api_routes(app: FastAPI) -> Iterator[RouteContext]:
 
 
 def route_action(route: RouteContext) -> str | None:
-    """The action the route's ``permit`` names; for a route still guarded by ``require_role``,
-    its action in ``PLANNED_ROUTES``; None when the route declares no permission."""
+    """The action the route's ``permit`` names; None when the route declares no permission."""
     dependant: Dependant = route.dependant
     found = _find(dependant, "permission_action")
     if found is not None:
         return str(found)
-    if _find(dependant, "required_roles") is not None:
-        for method in route.methods or ():
-            if (method, route.path) in PLANNED_ROUTES:
-                return PLANNED_ROUTES[(method, str(route.path))]
     return None
-
-
-def required_roles(route: RouteContext) -> frozenset[str] | None:
-    """The roles of a ``require_role`` guard, if the route has one."""
-    found = _find(route.dependant, "required_roles")
-    return frozenset(str(role) for role in found) if isinstance(found, frozenset) else None
 
 
 def route_for(app: FastAPI, method: str, path: str) -> RouteContext | None:
@@ -74,8 +63,6 @@ def permission_table(app: FastAPI) -> str:
     routes: dict[str, list[str]] = {}
     for (method, path), action in sorted(route_actions(app).items(), key=lambda r: r[0][::-1]):
         routes.setdefault(action or "", []).append(f"`{method} {path}`")
-    # Routes of other branches show before they are merged, so the table stays as it is then.
-    planned = {action: f"`{m} {p}`" for (m, p), action in PLANNED_ROUTES.items()}
     docs = [url for url in (app.openapi_url, app.docs_url, app.redoc_url) if url]
     routes["api.docs"] = [f"`GET {url}`" for url in docs]
     lines = ["| action | what | who (scope) | routes |", "|---|---|---|---|"]
@@ -90,8 +77,7 @@ def permission_table(app: FastAPI) -> str:
             )
             or "the deadline watcher only"
         )
-        served = routes.get(action) or ([planned[action]] if action in planned else [])
-        served_by = ", ".join(served) or "no route"
+        served_by = ", ".join(routes.get(action, [])) or "no route"
         lines.append(f"| `{action}` | {allowed.summary} | {who} | {served_by} |")
     return "\n".join(lines) + "\n"
 

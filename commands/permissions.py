@@ -155,17 +155,6 @@ _TABLE = [
 PERMISSIONS: dict[str, Permission] = {p.action: p for p in _TABLE}
 """Every action by name."""
 
-PLANNED_ROUTES: dict[tuple[str, str], str] = {
-    ("GET", "/audit/verify"): "audit.verify",
-    ("GET", "/audit/checkpoints"): "audit.checkpoints",
-    ("GET", "/audit/access-log"): "audit.access_log",
-    ("POST", "/customers/{customer_id}/erase"): "personal_data.erase",
-    ("GET", "/complaints/{complaint_id}/dossier"): "dossier.read",
-}
-"""Routes other branches of issue 11 add guarded by ``require_role``: the route test holds their
-roles to these actions until they name them with ``permit``."""
-
-
 def permission(action: str) -> Permission:
     try:
         return PERMISSIONS[action]

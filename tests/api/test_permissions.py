@@ -18,16 +18,13 @@ from fastapi.testclient import TestClient
 from aggregates.vocabulary import Role
 from api.app import create_app
 from api.route_permissions import (
-    api_routes,
     permission_table,
-    required_roles,
-    route_action,
     route_actions,
 )
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.models import AssignComplaint, FileComplaint
-from commands.permissions import PERMISSIONS, PLANNED_ROUTES, permission
+from commands.permissions import PERMISSIONS, permission
 from infra.bootstrap import bootstrap
 from infra.settings import Settings
 from projections.registry import build
@@ -123,13 +120,6 @@ def test_every_route_answers_every_role_as_the_table_says(
         "version": "1",
         "token_id": str(app.tokens.issue("throwaway", "agent", ctx).token_id),
     }
-    # Routes of other branches still guarded by ``require_role`` answer 403 without ``action``.
-    legacy = {
-        (method, route.path)
-        for route in api_routes(api)  # type: ignore[arg-type]
-        if required_roles(route) is not None
-        for method in route.methods
-    }
     refused_wrongly, allowed_wrongly = [], []
     for (method, path), action in sorted(walked.items()):
         assert action is not None
@@ -145,9 +135,7 @@ def test_every_route_answers_every_role_as_the_table_says(
             if permission(action).allows(role):
                 if answer.status_code in (401, 403) or answer.status_code >= 500:
                     refused_wrongly.append((method, path, role.value, answer.text))
-            elif answer.status_code != 403 or (
-                (method, path) not in legacy and answer.json()["action"] != action
-            ):
+            elif answer.status_code != 403 or answer.json()["action"] != action:
                 allowed_wrongly.append((method, path, role.value, answer.status_code))
     assert refused_wrongly == []
     assert allowed_wrongly == []
@@ -162,22 +150,6 @@ def test_a_route_without_a_permission_is_found(http: TestClient) -> None:
         return {}
 
     assert route_actions(api)[("GET", "/forgotten")] is None  # type: ignore[arg-type]
-
-
-def test_routes_still_guarded_by_require_role_are_held_to_their_planned_action() -> None:
-    from fastapi import FastAPI
-
-    from api.deps import require_role
-
-    api = FastAPI()
-
-    @api.get("/audit/verify", dependencies=[require_role(Role.COMPLIANCE, Role.ADMIN)])
-    def verify() -> dict[str, str]:
-        return {}
-
-    (route,) = api_routes(api)
-    assert route_action(route) == PLANNED_ROUTES[("GET", "/audit/verify")] == "audit.verify"
-    assert set(permission("audit.verify").roles) == {Role.COMPLIANCE, Role.ADMIN}
 
 
 def test_the_security_document_shows_the_table_the_code_enforces(http: TestClient) -> None:
