@@ -25,8 +25,6 @@ async def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
-# The permission lane re-wires this at merge (api/deps.py's matrix).
-
 
 
 class CheckpointPublic(BaseModel):
@@ -43,7 +41,9 @@ class CheckpointPublic(BaseModel):
 
 
 @router.get(
-    "/verify", response_model=VerifyReport, responses=ERRORS,
+    "/verify",
+    response_model=VerifyReport,
+    responses=ERRORS,
     dependencies=[permit("audit.verify")],
 )
 async def verify(

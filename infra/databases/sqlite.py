@@ -286,23 +286,31 @@ class SQLiteDatabase(Database, SQLiteApplicationRecorder):
                     f"UPDATE {table} SET prev_hash = ?, hash = ? WHERE rowid = ?", updates
                 )
 
+    def _chained(
+        self, cursor: Any, events: Iterable[StoredEvent]
+    ) -> Iterator[tuple[StoredEvent, UUID, bytes, bytes]]:
+        """Each event with its originator id, its predecessor's hash and its own: the
+        predecessor from earlier in ``events`` if it is there, else as stored."""
+        heads: dict[UUID, tuple[int, bytes]] = {}
+        for e in events:
+            originator_id = _uuid(e.originator_id)
+            head = heads.get(originator_id)
+            if head is not None and head[0] == e.originator_version - 1:
+                prev = head[1]
+            else:
+                prev = self._stored_hash(cursor, originator_id, e.originator_version - 1)
+            digest = event_hash(prev, originator_id, e.originator_version, e.topic, e.state)
+            heads[originator_id] = (e.originator_version, digest)
+            yield e, originator_id, prev, digest
+
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         # The library began a deferred transaction: take the write lock before reading the
         # predecessors' hashes, so no other writer commits between that read and this insert.
         c.execute(self._take_write_lock)
-        heads: dict[UUID, tuple[int, bytes]] = {}
         returning = []
-        for s in stored_events:
-            originator_id = _uuid(s.originator_id)
-            head = heads.get(originator_id)
-            if head is not None and head[0] == s.originator_version - 1:
-                prev = head[1]
-            else:
-                prev = self._stored_hash(c, originator_id, s.originator_version - 1)
-            digest = event_hash(prev, originator_id, s.originator_version, s.topic, s.state)
-            heads[originator_id] = (s.originator_version, digest)
+        for s, originator_id, prev, digest in self._chained(c, stored_events):
             c.execute(
                 self.insert_events_statement,
                 (originator_id.hex, s.originator_version, s.topic, s.state, prev, digest),
@@ -421,20 +429,11 @@ class SQLiteDatabase(Database, SQLiteApplicationRecorder):
         # executes one statement per event to return their rowids, which are the positions).
         # Chained as ``_insert_events`` chains, the heads of the stream kept in memory.
         written = 0
-        heads: dict[UUID, tuple[int, bytes]] = {}
 
         def rows(cursor: Any) -> Iterator[tuple[Any, int, str, bytes, bytes, bytes]]:
             nonlocal written
-            for e in events:
+            for e, originator_id, prev, digest in self._chained(cursor, events):
                 written += 1
-                originator_id = _uuid(e.originator_id)
-                head = heads.get(originator_id)
-                if head is not None and head[0] == e.originator_version - 1:
-                    prev = head[1]
-                else:
-                    prev = self._stored_hash(cursor, originator_id, e.originator_version - 1)
-                digest = event_hash(prev, originator_id, e.originator_version, e.topic, e.state)
-                heads[originator_id] = (e.originator_version, digest)
                 yield originator_id.hex, e.originator_version, e.topic, e.state, prev, digest
 
         with self.transaction(commit=True) as cursor:
