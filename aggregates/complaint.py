@@ -7,6 +7,7 @@ Event class names are stored as topics: never rename one without an upcaster.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -42,6 +43,7 @@ from aggregates.vocabulary import (
 )
 
 MAX_ESCALATION_LEVEL = 10
+TAG_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 # Customers' and channels' clocks are not ours: tolerate this much apparent time travel.
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -129,11 +131,21 @@ class Complaint(Aggregate):
             complaint.resolution_started_at = self.received_at
             complaint.resolution_pauses = ()
             complaint.personal_data_erased_at = None
+            complaint.tags = ()
+            complaint.linked = ()
 
     class Assigned(Event):
         assignee: str
         team: str | None
         reason: str | None
+        rule: str | None
+        """The routing or automation rule (``id@vN``) that assigned it; ``None``: a person."""
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["rule"] = None
 
         def apply(self, complaint: Complaint) -> None:
             complaint.assignee = self.assignee
@@ -164,6 +176,14 @@ class Complaint(Aggregate):
     class Escalated(Event):
         level: int
         reason: str
+        rule: str | None
+        """The automation rule (``id@vN``) that escalated it; ``None``: a person or the watcher."""
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["rule"] = None
 
         def apply(self, complaint: Complaint) -> None:
             complaint.escalation_level = self.level
@@ -349,6 +369,60 @@ class Complaint(Aggregate):
         def apply(self, complaint: Complaint) -> None:
             self._record(complaint, breached_at=self.breached_at)
 
+    # ---- automation (issue 12): every event below may be recorded by a rule, which it names.
+
+    class SeverityChanged(Event):
+        severity: Annotated[str, OneOf(Severity)]
+        reason: str
+        rule: str | None
+
+        def apply(self, complaint: Complaint) -> None:
+            complaint.severity = self.severity
+
+    class Tagged(Event):
+        tag: str
+        reason: str | None
+        rule: str | None
+
+        def apply(self, complaint: Complaint) -> None:
+            complaint.tags = (*complaint.tags, self.tag)
+
+    class Untagged(Event):
+        tag: str
+        reason: str | None
+        rule: str | None
+
+        def apply(self, complaint: Complaint) -> None:
+            complaint.tags = tuple(t for t in complaint.tags if t != self.tag)
+
+    class NotificationRequested(Event):
+        """A message for a gateway (SMS, e-mail, WeChat templates are the gateways' job): the
+        event stream and webhooks carry it. ``audience`` says who in relation to the complaint
+        (``assignee``, ``team_supervisor``, ``customer``, ...), ``recipient`` whom that resolved
+        to when it was requested (``None``: the gateway resolves it, e.g. the customer's
+        contact)."""
+
+        notification_id: str
+        template: str
+        audience: str
+        recipient: str | None
+        reason: str
+        rule: str | None
+
+        def apply(self, complaint: Complaint) -> None:
+            pass  # a request to the outside world; the complaint's state does not change
+
+    class LinkedTo(Event):
+        """A related complaint (the same customer or order, open or recently closed)."""
+
+        complaint_id: UUID
+        reference: str
+        reason: str
+        rule: str | None
+
+        def apply(self, complaint: Complaint) -> None:
+            complaint.linked = (*complaint.linked, (self.complaint_id, self.reference))
+
     class PersonalDataErased(Event):
         """The customer's personal data were erased (crypto-shredding, issue 11): from here on the
         complaint holds ``ERASED`` for them. Earlier events still hold the sealed values, which
@@ -422,6 +496,10 @@ class Complaint(Aggregate):
         """The finished waits for the customer in the current resolution cycle."""
         personal_data_erased_at: datetime | None
         """When the customer's personal data were last erased; ``None`` if never."""
+        tags: tuple[str, ...]
+        """Labels, in the order they were added (``legal_risk``, ``high_attention``, ...)."""
+        linked: tuple[tuple[UUID, str], ...]
+        """Related complaints (id, reference), in the order they were linked."""
 
     @classmethod
     def file(
@@ -521,7 +599,7 @@ class Complaint(Aggregate):
         if assignee == self.assignee and team == self.team:
             raise IllegalTransitionError(f"the complaint is already assigned to {assignee}")
         self.trigger_event(
-            self.Assigned, assignee=assignee, team=team, reason=reason, **by.as_event_fields()
+            self.Assigned, assignee=assignee, team=team, reason=reason, **by.rule_fields()
         )
 
     def comment(self, body: str, *, visibility: str, by: Provenance) -> None:
@@ -548,7 +626,7 @@ class Complaint(Aggregate):
             )
         if new_level > MAX_ESCALATION_LEVEL:
             raise IllegalTransitionError(f"escalation level cannot exceed {MAX_ESCALATION_LEVEL}")
-        self.trigger_event(self.Escalated, level=new_level, reason=reason, **by.as_event_fields())
+        self.trigger_event(self.Escalated, level=new_level, reason=reason, **by.rule_fields())
 
     def close(self, resolution_code: str, summary: str, *, by: Provenance) -> None:
         if self.is_closed:
@@ -726,6 +804,73 @@ class Complaint(Aggregate):
         """Whether the complaint shows personal data an erasure would replace: never erased, or
         commented on since."""
         return self.personal_data_erased_at is None or any(c.body != ERASED for c in self.comments)
+
+    # ---- automation: what rules (and people) do besides the lifecycle -----------------------
+
+    def change_severity(self, severity: str, *, reason: str, by: Provenance) -> None:
+        if self.is_closed:
+            raise IllegalTransitionError("a closed complaint's severity cannot change")
+        _require(severity, "severity")
+        _in_vocabulary(severity, Severity, "severity")
+        _require(reason, "reason")
+        if severity == self.severity:
+            raise IllegalTransitionError(f"the severity is already {severity}")
+        self.trigger_event(
+            self.SeverityChanged, severity=severity, reason=reason, **by.rule_fields()
+        )
+
+    def tag(self, tag: str, *, reason: str | None = None, by: Provenance) -> None:
+        _require(tag, "tag")
+        if not TAG_PATTERN.fullmatch(tag):
+            raise InvalidIntakeError("tag", "must be 1-40 of a-z, 0-9, _ and - (not first)")
+        if tag in self.tags:
+            raise IllegalTransitionError(f"the complaint is already tagged {tag}")
+        self.trigger_event(self.Tagged, tag=tag, reason=reason, **by.rule_fields())
+
+    def untag(self, tag: str, *, reason: str | None = None, by: Provenance) -> None:
+        if tag not in self.tags:
+            raise IllegalTransitionError(f"the complaint is not tagged {tag}")
+        self.trigger_event(self.Untagged, tag=tag, reason=reason, **by.rule_fields())
+
+    def request_notification(
+        self,
+        template: str,
+        *,
+        audience: str,
+        recipient: str | None = None,
+        reason: str,
+        by: Provenance,
+    ) -> str:
+        """Records a request for a gateway to send ``template`` to ``audience``; returns the
+        notification's id (gateways deduplicate on it)."""
+        _require(template, "template")
+        _require(audience, "audience")
+        _require(reason, "reason")
+        notification_id = uuid4().hex
+        self.trigger_event(
+            self.NotificationRequested,
+            notification_id=notification_id,
+            template=template,
+            audience=audience,
+            recipient=recipient,
+            reason=reason,
+            **by.rule_fields(),
+        )
+        return notification_id
+
+    def link_to(self, complaint_id: UUID, reference: str, *, reason: str, by: Provenance) -> None:
+        if complaint_id == self.id:
+            raise IllegalTransitionError("a complaint cannot be linked to itself")
+        if any(linked == complaint_id for linked, _ in self.linked):
+            raise IllegalTransitionError(f"the complaint is already linked to {reference}")
+        _require(reason, "reason")
+        self.trigger_event(
+            self.LinkedTo,
+            complaint_id=complaint_id,
+            reference=reference,
+            reason=reason,
+            **by.rule_fields(),
+        )
 
     def erase_personal_data(self, reason: str, *, by: Provenance) -> None:
         """Records that the customer's personal data were erased (closed complaints too: the

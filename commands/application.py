@@ -29,6 +29,8 @@ from aggregates.reference import (
     normalise_reference,
 )
 from commands.context import CommandContext
+from commands.customer_history import CustomerHistory, NoHistory
+from commands.directory_lookup import DirectoryLookup, EmptyDirectory
 from commands.errors import (
     ComplaintNotFoundError,
     ConcurrencyConflictError,
@@ -53,6 +55,7 @@ from commands.models import (
 )
 from commands.permissions import authorize, authorize_assignment
 from commands.personal_data_mapper import PersonalDataMapper
+from commands.reactions import Reaction, react
 from commands.sla_clocks import SlaTerms, after_pauses, deadline, resumed
 from commands.sla_config import SlaConfigService
 from commands.sla_watch import WATCHER, Settled, escalation_for, settle
@@ -108,6 +111,14 @@ class ComplaintsApp(Application[UUID]):
         self.clock: Callable[[], datetime] = clock or _now
         """The current instant, for SLA clocks: when a pause starts or ends, when a new
         resolution cycle starts, and what "now" is when a clock is read (tests inject one)."""
+        self.directory: DirectoryLookup = EmptyDirectory()
+        """Teams and agents (``commands/directory.py`` plugs itself in)."""
+        self.customer_history: CustomerHistory = NoHistory()
+        """A customer's earlier complaints (the customers view, plugged in by the composition
+        root)."""
+        self.reactions: list[Reaction] = []
+        """What runs on every save of a complaint, in order (``commands/reactions.py``): routing,
+        automation rules, repeat-complaint links."""
 
     mapper: PersonalDataMapper
 
@@ -355,6 +366,8 @@ class ComplaintsApp(Application[UUID]):
         print_: str,
         extra: tuple[Any, ...] = (),
     ) -> Steps:
+        # Before the idempotency record: a replay answers the version the reactions left.
+        react(self, complaint, self.reactions)
         record = (
             IdempotencyRecord.record(
                 ctx.principal, ctx.idempotency_key, print_, complaint.id, complaint.version

@@ -32,6 +32,11 @@ EVENT_TYPES: dict[type[Any], str] = {
     Complaint.SlaWarned: "sla_warned",
     Complaint.SlaBreached: "sla_breached",
     Complaint.PersonalDataErased: "personal_data_erased",
+    Complaint.SeverityChanged: "severity_changed",
+    Complaint.Tagged: "tagged",
+    Complaint.Untagged: "untagged",
+    Complaint.NotificationRequested: "notification_requested",
+    Complaint.LinkedTo: "linked_to",
 }
 _ENVELOPE = {
     "originator_id",
