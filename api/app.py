@@ -21,9 +21,11 @@ from api.routers import (
     complaint_list,
     complaints,
     customers,
+    directory,
     dossier,
     events,
     health,
+    routing,
     sla,
     subscriptions,
     tokens,
@@ -52,6 +54,8 @@ ROUTERS += [customers.router]
 ROUTERS += [tokens.router]
 # Tamper evidence (issue 11): verify the hash chain, list checkpoints.
 ROUTERS += [audit.router, dossier.router]
+# The directory and routing (issue 12).
+ROUTERS += [directory.router, routing.router]
 
 
 class BodyTooLargeError(Exception):

@@ -30,7 +30,7 @@ from aggregates.reference import (
 )
 from commands.context import CommandContext
 from commands.customer_history import CustomerHistory, NoHistory
-from commands.directory_lookup import DirectoryLookup, EmptyDirectory
+from commands.directory import DirectoryService
 from commands.errors import (
     ComplaintNotFoundError,
     ConcurrencyConflictError,
@@ -56,6 +56,7 @@ from commands.models import (
 from commands.permissions import authorize, authorize_assignment
 from commands.personal_data_mapper import PersonalDataMapper
 from commands.reactions import Reaction, react
+from commands.routing_rules import RoutingRulesService
 from commands.sla_clocks import SlaTerms, after_pauses, deadline, resumed
 from commands.sla_config import SlaConfigService
 from commands.sla_watch import WATCHER, Settled, escalation_for, settle
@@ -111,8 +112,11 @@ class ComplaintsApp(Application[UUID]):
         self.clock: Callable[[], datetime] = clock or _now
         """The current instant, for SLA clocks: when a pause starts or ends, when a new
         resolution cycle starts, and what "now" is when a clock is read (tests inject one)."""
-        self.directory: DirectoryLookup = EmptyDirectory()
-        """Teams and agents (``commands/directory.py`` plugs itself in)."""
+        self.directory = DirectoryService(self)
+        """Teams and agents (issue 12): stored through this application; the write side reads
+        them as a ``DirectoryLookup``."""
+        self.routing_rules = RoutingRulesService(self, self.directory)
+        """The routing rules (issue 12); the routing reaction reads them."""
         self.customer_history: CustomerHistory = NoHistory()
         """A customer's earlier complaints (the customers view, plugged in by the composition
         root)."""
@@ -327,6 +331,14 @@ class ComplaintsApp(Application[UUID]):
             reason=reason,
             by=by,
         )
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        """The library's hook after every save: reactions that keep track of what they recorded
+        (routing counts its assignments until the workload view has) learn where it landed."""
+        for reaction in self.reactions:
+            saved = getattr(reaction, "saved", None)
+            if saved is not None:
+                saved(recordings)
 
     def close(self) -> None:
         self.writer.close()  # what is queued is written before the connections close

@@ -150,6 +150,14 @@ _TABLE = [
     Permission("audit.access_log", "Read the access log (who read what)", {C: ANY}),
     Permission("dossier.read", "Export a complaint's dossier", {C: ANY}),
     Permission("personal_data.erase", "Erase a customer's personal data", {C: ANY}),
+    Permission("directory.read", "Read teams and agents", {A: ANY, S: ANY, C: ANY, D: ANY}),
+    Permission(
+        "directory.manage",
+        "Define teams and register agents (a supervisor: within their teams)",
+        {S: TEAM, D: ANY},
+    ),
+    Permission("routing.read", "Read the routing rules", {S: ANY, C: ANY, D: ANY}),
+    Permission("routing.configure", "Change the routing rules", {S: ANY, D: ANY}),
 ]
 
 PERMISSIONS: dict[str, Permission] = {p.action: p for p in _TABLE}

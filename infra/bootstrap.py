@@ -25,6 +25,7 @@ from typing import Any, Protocol, TypeVar
 from commands.application import ComplaintsApp
 from commands.audit_checkpoints import CheckpointService, CheckpointTimer, timer_context
 from commands.group_commit import GroupCommitOptions
+from commands.routing import Router
 from infra.access_log import AccessLog
 from infra.audit_key import audit_key
 from infra.data_keys import DataKeyStore, master_keys
@@ -38,6 +39,7 @@ from projections.projection import Projection
 from projections.registry import REGISTERED, build
 from projections.runner import BackgroundRunner, Runner
 from projections.store import ReadModelStore
+from queries.workload import WorkloadStaffing
 from stream.delivery_policy import DeliveryPolicy
 from stream.event_watcher import EventWatcher
 from stream.relay import NatsRelay, RelayOptions, RelayPositions
@@ -181,6 +183,13 @@ def bootstrap(settings: Settings) -> Services:
             app, master_keys(settings), cache_seconds=settings.data_key_cache_seconds
         )
         app.mapper.protect_with(data_keys, encrypt=settings.encrypt_personal_data)
+        app.directory.cache_seconds = settings.directory_cache_seconds
+        app.routing_rules.cache_seconds = settings.directory_cache_seconds
+        if settings.routing:
+            # First: later reactions (automation rules) see the owner routing gave.
+            app.reactions.insert(
+                0, Router(app.routing_rules, app.directory, WorkloadStaffing(read_models))
+            )
         signing_key = audit_key(settings)
         if settings.create_tables:
             create_tables(app, read_models, webhook_store)

@@ -252,3 +252,15 @@ class Settings(BaseSettings):
         " (skipped while nothing new is stored); 0: never (`complaints audit checkpoint` still"
         " does).",
     )
+
+    # ---- routing (issue 12): docs/routing.md ----
+    routing: bool = Field(
+        default=True,
+        description="Route new complaints (and reopened ones whose owner is gone) by the routing"
+        " rules; false: owners are assigned by hand only.",
+    )
+    directory_cache_seconds: float = Field(
+        default=5.0, ge=0, le=300,
+        description="How long routing reuses the directory and routing rules it read; so how long"
+        " a change made by another process can go unseen by routing.",
+    )
