@@ -6,7 +6,6 @@ directory service, which names the field too.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
@@ -29,6 +28,7 @@ Value = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SINGLE_LINE
 ]
 Values = Annotated[list[Value], Field(max_length=100)]
+AMOUNT_PATTERN = r"^[0-9]{1,9}(\.[0-9]{1,2})?$"
 
 
 class PutTeam(Command):
@@ -50,10 +50,9 @@ class SkillsInput(Command):
 
 
 class MoneyInput(Command):
-    amount: Annotated[
-        Decimal,
-        Field(ge=0, lt=Decimal("1000000000"), decimal_places=2, description='e.g. "500.00"'),
-    ]
+    amount: Annotated[str, StringConstraints(pattern=AMOUNT_PATTERN)] = Field(
+        description="Decimal text, at most two places, below a billion", examples=["500.00"]
+    )
     currency: Annotated[str, StringConstraints(pattern=CURRENCY_PATTERN.pattern)] = Field(
         description="ISO 4217, e.g. CNY"
     )
