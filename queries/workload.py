@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -217,12 +218,30 @@ def _page(
 
 class WorkloadStaffing:
     """Open complaints per agent for routing (``commands/routing.py``'s ``Staffing``), from the
-    ``workload`` view: two queries per routed complaint, whatever the team's size."""
+    ``workload`` view: two queries per team and ``cache_seconds`` (filings are decided on the
+    event loop, so a burst must not query the view for each one). The router adds what it
+    routed past the position read, so the cached counts never hide its own assignments."""
 
-    def __init__(self, store: ReadModelStore) -> None:
+    MAX_CACHED = 1000
+
+    def __init__(self, store: ReadModelStore, cache_seconds: float = 1.0) -> None:
         self._store = store
+        self.cache_seconds = cache_seconds
+        self._cached: dict[tuple[str, ...], tuple[float, OpenCounts]] = {}
 
     def open_counts(self, agents: Sequence[str]) -> OpenCounts:
+        key = tuple(sorted(agents))
+        now = time.monotonic()
+        hit = self._cached.get(key)
+        if hit is not None and now - hit[0] < self.cache_seconds:
+            return hit[1]
+        counts = self._read(key)
+        if len(self._cached) >= self.MAX_CACHED:
+            self._cached.clear()
+        self._cached[key] = (now, counts)
+        return counts
+
+    def _read(self, agents: tuple[str, ...]) -> OpenCounts:
         # The position first: the counts read after it include at least what it says (a count
         # the view adds meanwhile is counted twice for a moment, never missed).
         position = self._store.position(WorkloadProjection.name)
