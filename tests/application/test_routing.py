@@ -13,6 +13,7 @@ from aggregates.errors import InvalidIntakeError
 from aggregates.event_ids import event_id
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
+from commands.directory import DirectoryService
 from commands.directory_models import PutAgent, PutTeam
 from commands.models import AssignComplaint, CloseComplaint, FileComplaint, ReopenComplaint
 from commands.routing_models import PutRoutingRules
@@ -134,3 +135,18 @@ def test_rules_must_name_a_team_of_the_directory(app: ComplaintsApp) -> None:
         publish(app, {"name": "east", "team": "east"})
     assert refused.value.field == "rules.0.team"
     assert app.routing_rules.current().version == 0
+
+
+def test_another_process_sees_a_directory_change_once_its_copy_is_older_than_the_ttl(
+    app: ComplaintsApp,
+) -> None:
+    team(app, "east")
+    agent(app, "ann")
+    elsewhere = DirectoryService(app, cache_seconds=3600)  # as another process would hold it
+    assert elsewhere.agent("ann") is not None and elsewhere.agent("ann").available  # type: ignore[union-attr]
+    agent(app, "ann", available=False)
+    agent(app, "bob")
+    assert elsewhere.agent("ann").available  # type: ignore[union-attr]  # within its TTL
+    elsewhere.cache_seconds = 0  # the TTL passes: one query on the log brings it up to date
+    assert not elsewhere.agent("ann").available  # type: ignore[union-attr]
+    assert [a.agent_id for a in elsewhere.members("east")] == ["ann", "bob"]
