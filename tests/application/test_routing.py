@@ -17,7 +17,8 @@ from commands.directory import DirectoryService
 from commands.directory_models import PutAgent, PutTeam
 from commands.models import AssignComplaint, CloseComplaint, FileComplaint, ReopenComplaint
 from commands.routing_models import PutRoutingRules
-from infra.bootstrap import Services
+from infra.bootstrap import Services, bootstrap
+from infra.settings import Settings
 from projections.registry import build
 from projections.runner import Runner
 from tests.intake import intake
@@ -150,3 +151,12 @@ def test_another_process_sees_a_directory_change_once_its_copy_is_older_than_the
     elsewhere.cache_seconds = 0  # the TTL passes: one query on the log brings it up to date
     assert not elsewhere.agent("ann").available  # type: ignore[union-attr]
     assert [a.agent_id for a in elsewhere.members("east")] == ["ann", "bob"]
+
+
+def test_routing_can_be_switched_off(settings: Settings, ctx: CommandContext) -> None:
+    with bootstrap(settings.model_copy(update={"routing": False})) as services:
+        app = services.app
+        team(app, "east")
+        agent(app, "ann")
+        publish(app, {"name": "east", "team": "east"})
+        assert file(app, ctx).assignee is None
