@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 UNSTAFFED = "routing_unstaffed"
 """The template of the notification sent when a rule's team has no agent for a complaint."""
 PENDING_SECONDS = 60.0
+PRUNE_SECONDS = 1.0
 """How long an assignment the view has not counted is added to it (the view lagging more than
 this, routing balances on what it shows)."""
 
@@ -137,6 +139,10 @@ class Router:
         self._staffing: Staffing = staffing or NoStaffing()
         self._lock = threading.Lock()
         self._pending: dict[tuple[UUID, int], _Pending] = {}
+        self._load: Counter[str] = Counter()
+        """Per agent, the assignments in ``_pending``."""
+        self._pruned: tuple[int, float] = (-1, float("-inf"))
+        """The view's position and the instant of the last ``_prune``."""
         self._last_routed: dict[str, int] = {}
         self._turn = itertools.count()
 
@@ -182,25 +188,36 @@ class Router:
             self._pending[(complaint.id, complaint.version)] = _Pending(
                 agent.agent_id, time.monotonic()
             )
+            self._load[agent.agent_id] += 1
 
     def _pick(self, candidates: Sequence[AgentProfile]) -> AgentProfile | None:
         if not candidates:
             return None
         counted = self._staffing.open_counts([a.agent_id for a in candidates])
-        load = dict(counted.counts)
         now = time.monotonic()
         with self._lock:
-            for key, pending in list(self._pending.items()):
-                if now - pending.noted_at > PENDING_SECONDS or (
-                    pending.position is not None and pending.position <= counted.position
-                ):
-                    del self._pending[key]  # counted by the view, or never saved
-                else:
-                    load[pending.agent] = load.get(pending.agent, 0) + 1
+            if counted.position != self._pruned[0] or now - self._pruned[1] >= PRUNE_SECONDS:
+                self._prune(counted.position, now)
+            load = {
+                a.agent_id: counted.counts.get(a.agent_id, 0) + self._load[a.agent_id]
+                for a in candidates
+            }
             chosen = choose(candidates, load, self._last_routed)
             if chosen is not None:
                 self._last_routed[chosen.agent_id] = next(self._turn)
             return chosen
+
+    def _prune(self, position: int, now: float) -> None:
+        """Forgets the assignments the view has counted (stored at or before ``position``) and
+        those never saved. A pass over all of them, so only when the view moved or once in a
+        while, not on every filing."""
+        for key, pending in list(self._pending.items()):
+            if now - pending.noted_at > PENDING_SECONDS or (
+                pending.position is not None and pending.position <= position
+            ):
+                del self._pending[key]
+                self._load[pending.agent] -= 1
+        self._pruned = (position, now)
 
     def saved(self, recordings: Sequence[Recording[Any]]) -> None:
         """Learns where this process's assignments were stored (called after every save)."""

@@ -224,7 +224,8 @@ def test_an_assignment_never_saved_is_forgotten(monkeypatch: pytest.MonkeyPatch)
     first = filed()
     react(SimpleNamespace(), first, [r])  # type: ignore[arg-type]
     assert first.assignee == "ann"  # and its save fails: saved() never hears of it
-    monkeypatch.setattr(routing, "PENDING_SECONDS", -1.0)
+    monkeypatch.setattr(routing, "PENDING_SECONDS", -1.0)  # time passes
+    monkeypatch.setattr(routing, "PRUNE_SECONDS", 0.0)
     complaint = filed()
     route(r, complaint)
     assert complaint.assignee == "ann"  # counted, it would make a tie, which goes to bob
