@@ -18,6 +18,7 @@ from api.routers import (
     access_log,
     analytics,
     audit,
+    automation,
     complaint_list,
     complaints,
     customers,
@@ -52,6 +53,8 @@ ROUTERS += [customers.router]
 ROUTERS += [tokens.router]
 # Tamper evidence (issue 11): verify the hash chain, list checkpoints.
 ROUTERS += [audit.router, dossier.router]
+# Automation rules (issue 12).
+ROUTERS += [automation.router]
 
 
 class BodyTooLargeError(Exception):
