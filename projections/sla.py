@@ -111,7 +111,8 @@ class SlaProjection(Projection):
         Complaint.Filed, Complaint.Assigned, Complaint.Commented, Complaint.Escalated,
         Complaint.Closed, Complaint.Reopened, Complaint.SlaApplied, Complaint.CustomerAwaited,
         Complaint.CustomerReplied, Complaint.SlaCycleStarted, Complaint.SlaWarned,
-        Complaint.SlaBreached, Complaint.FollowUpScheduled, Complaint.FollowUpDone,
+        Complaint.SlaBreached, Complaint.SeverityChanged, Complaint.FollowUpScheduled,
+        Complaint.FollowUpDone,
     )
     tables = (SLA, SLA_CASES, SLA_FOLLOW_UPS)
 
@@ -250,6 +251,8 @@ def transcribe(
             _meet(clocks, (FIRST_RESPONSE, 1), e.timestamp)
     elif kind is Complaint.Escalated:
         case["escalation_level"] = e.level
+    elif kind is Complaint.SeverityChanged:  # a rule or a person (issue 12)
+        case["severity"] = e.severity
     elif kind is Complaint.Closed:
         case["is_open"], case["paused_at"] = False, None
         _meet(clocks, resolution, e.timestamp)
