@@ -186,7 +186,7 @@ def compile_condition(data: Any, path: str = "if", depth: int = 0) -> Condition:
 
 def _field_test(data: dict[str, Any], path: str) -> FieldTest:
     name = data["field"]
-    if name not in FIELDS:
+    if not isinstance(name, str) or name not in FIELDS:
         raise InvalidIntakeError(f"{path}.field", "must be one of: " + ", ".join(FIELDS))
     kind, vocabulary = FIELDS[name]
     operators = [k for k in data if k != "field"]
@@ -406,7 +406,10 @@ class PutRule(BaseModel):
 
     name: Name | None = None
     enabled: bool | None = None
-    on: Annotated[list[str], Field(min_length=1, max_length=30)] | None = None
+    on: Annotated[
+        list[Annotated[str, Field(json_schema_extra={"enum": sorted(EVENT_NAMES)})]],
+        Field(min_length=1, max_length=30),
+    ] | None = None
     if_: Annotated[dict[str, Any] | None, Field(alias="if")] = None
     then: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=MAX_ACTIONS)] | None = None
     reason: (
