@@ -55,9 +55,10 @@ DEFAULT_RULES: dict[str, dict[str, Any]] = {
         "name": f"More than {REPEAT_THRESHOLD} complaints from the customer in 30 days",
         "enabled": True,
         "on": ["filed"],
+        # The tag first: "all" stops at the first false, and the count is a read of the view.
         "if": {"all": [
-            {"field": "customer.complaints_last_30_days", "gt": REPEAT_THRESHOLD},
             {"not": {"field": "tags", "contains": "high_attention"}},
+            {"field": "customer.complaints_last_30_days", "gt": REPEAT_THRESHOLD},
         ]},
         "then": [{"add_tag": "high_attention"}],
     },
