@@ -7,9 +7,10 @@ Event class names are stored as topics: never rename one without an upcaster.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID, uuid4
@@ -69,6 +70,31 @@ def _carry_over(before: SlaClock, after: SlaClock) -> SlaClock:
         warned_at=before.warned_at,
         breached_at=before.breached_at,
     )
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A pending follow-up (``Complaint.FollowUpScheduled``)."""
+
+    follow_up_id: str
+    due_at: datetime
+    actions_json: str
+    """The actions, as JSON text: the complaint's state holds only immutable values (its cheap
+    copy shares them)."""
+    if_still_json: str | None
+    rule: str | None
+    scheduled_in: int
+    """The version of the complaint's ``FollowUpScheduled`` event (what its actions name as
+    their cause)."""
+
+    @property
+    def actions(self) -> list[dict[str, Any]]:
+        loaded: list[dict[str, Any]] = json.loads(self.actions_json)
+        return loaded
+
+    @property
+    def if_still(self) -> dict[str, Any] | None:
+        return None if self.if_still_json is None else dict(json.loads(self.if_still_json))
 
 
 class Complaint(Aggregate):
@@ -133,6 +159,7 @@ class Complaint(Aggregate):
             complaint.personal_data_erased_at = None
             complaint.tags = ()
             complaint.linked = ()
+            complaint.follow_ups = ()
 
     class Assigned(Event):
         assignee: str
@@ -423,6 +450,38 @@ class Complaint(Aggregate):
         def apply(self, complaint: Complaint) -> None:
             complaint.linked = (*complaint.linked, (self.complaint_id, self.reference))
 
+    class FollowUpScheduled(Event):
+        """A rule's ``follow_up``: at ``due_at`` the deadline watcher performs ``actions`` (the
+        rule's action data) if ``if_still`` (its condition data; ``None``: always) holds then."""
+
+        follow_up_id: str
+        due_at: datetime
+        actions: list[dict[str, Any]]
+        if_still: dict[str, Any] | None
+        rule: str | None
+
+        def apply(self, complaint: Complaint) -> None:
+            complaint.follow_ups = (
+                *complaint.follow_ups,
+                FollowUp(
+                    self.follow_up_id, self.due_at, json.dumps(self.actions),
+                    None if self.if_still is None else json.dumps(self.if_still),
+                    self.rule, self.originator_version,
+                ),
+            )
+
+    class FollowUpDone(Event):
+        """The watcher took up the follow-up: ``performed`` says whether ``if_still`` held and its
+        actions were performed (they are recorded beside this event, in the same save)."""
+
+        follow_up_id: str
+        performed: bool
+
+        def apply(self, complaint: Complaint) -> None:
+            complaint.follow_ups = tuple(
+                f for f in complaint.follow_ups if f.follow_up_id != self.follow_up_id
+            )
+
     class PersonalDataErased(Event):
         """The customer's personal data were erased (crypto-shredding, issue 11): from here on the
         complaint holds ``ERASED`` for them. Earlier events still hold the sealed values, which
@@ -500,6 +559,8 @@ class Complaint(Aggregate):
         """Labels, in the order they were added (``legal_risk``, ``high_attention``, ...)."""
         linked: tuple[tuple[UUID, str], ...]
         """Related complaints (id, reference), in the order they were linked."""
+        follow_ups: tuple[FollowUp, ...]
+        """Follow-ups scheduled by automation rules and not yet taken up, oldest first."""
 
     @classmethod
     def file(
@@ -870,6 +931,39 @@ class Complaint(Aggregate):
             reference=reference,
             reason=reason,
             **by.rule_fields(),
+        )
+
+    def schedule_follow_up(
+        self,
+        due_at: datetime,
+        actions: list[dict[str, Any]],
+        *,
+        if_still: dict[str, Any] | None,
+        by: Provenance,
+    ) -> str:
+        """Records a follow-up the deadline watcher performs at ``due_at``; returns its id."""
+        if not actions:
+            raise InvalidIntakeError("actions", "a follow-up needs at least one action")
+        follow_up_id = uuid4().hex
+        self.trigger_event(
+            self.FollowUpScheduled,
+            follow_up_id=follow_up_id,
+            due_at=due_at,
+            actions=actions,
+            if_still=if_still,
+            **by.rule_fields(),
+        )
+        return follow_up_id
+
+    def finish_follow_up(self, follow_up_id: str, *, performed: bool, by: Provenance) -> None:
+        """Records that a pending follow-up was taken up (once: a second time is refused)."""
+        if not any(f.follow_up_id == follow_up_id for f in self.follow_ups):
+            raise IllegalTransitionError(f"no pending follow-up {follow_up_id}")
+        self.trigger_event(
+            self.FollowUpDone,
+            follow_up_id=follow_up_id,
+            performed=performed,
+            **by.as_event_fields(),
         )
 
     def erase_personal_data(self, reason: str, *, by: Provenance) -> None:

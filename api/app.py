@@ -18,6 +18,7 @@ from api.routers import (
     access_log,
     analytics,
     audit,
+    automation,
     complaint_list,
     complaints,
     customers,
@@ -56,6 +57,8 @@ ROUTERS += [tokens.router]
 ROUTERS += [audit.router, dossier.router]
 # The directory and routing (issue 12).
 ROUTERS += [directory.router, routing.router]
+# Automation rules (issue 12).
+ROUTERS += [automation.router]
 
 
 class BodyTooLargeError(Exception):

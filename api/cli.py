@@ -15,6 +15,7 @@ from rich.table import Table
 from aggregates.errors import FieldError
 from aggregates.vocabulary import Grant, Role
 from api.audit_cli import audit_cli, dossier
+from api.automation_cli import automation_cli
 from api.directory_cli import directory_cli, routing_cli
 from api.first_start import admin_token_path, hand_over_admin_token
 from api.personal_data_cli import customers_cli, keys_cli
@@ -40,6 +41,7 @@ cli.add_typer(projections_cli, name="projections")
 cli.add_typer(webhooks_cli, name="webhooks")
 cli.add_typer(relay_cli, name="relay")
 cli.add_typer(sla_cli, name="sla")
+cli.add_typer(automation_cli, name="automation")
 cli.add_typer(customers_cli, name="customers")
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(audit_cli, name="audit")

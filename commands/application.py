@@ -28,6 +28,7 @@ from aggregates.reference import (
     new_reference,
     normalise_reference,
 )
+from commands.automation_config import AutomationConfig
 from commands.context import CommandContext
 from commands.customer_history import CustomerHistory, NoHistory
 from commands.directory import DirectoryService
@@ -42,6 +43,7 @@ from commands.idempotency import IdempotencyRecord, fingerprint, legacy_record_i
 from commands.models import (
     AssignComplaint,
     AwaitCustomer,
+    ChangeSeverity,
     CloseComplaint,
     Command,
     CommentOnComplaint,
@@ -52,6 +54,8 @@ from commands.models import (
     RecordSlaBreach,
     RecordSlaWarning,
     ReopenComplaint,
+    TagComplaint,
+    UntagComplaint,
 )
 from commands.permissions import authorize, authorize_assignment
 from commands.personal_data_mapper import PersonalDataMapper
@@ -120,6 +124,8 @@ class ComplaintsApp(Application[UUID]):
         self.customer_history: CustomerHistory = NoHistory()
         """A customer's earlier complaints (the customers view, plugged in by the composition
         root)."""
+        self.automation = AutomationConfig(self)
+        """Automation rules: the rule book, its cache, dry-runs and follow-ups (issue 12)."""
         self.reactions: list[Reaction] = []
         """What runs on every save of a complaint, in order (``commands/reactions.py``): routing,
         automation rules, repeat-complaint links."""
@@ -479,6 +485,10 @@ DECISIONS: dict[type[Command], Decision] = {
     RecordSlaBreach: lambda _, c, m, by: c.breach_sla(
         m.metric, cycle=m.cycle, due_at=m.due_at, breached_at=m.breached_at, by=by
     ),
+    # A person overriding (or doing by hand) what automation rules do.
+    TagComplaint: lambda _, c, m, by: c.tag(m.tag, reason=m.reason, by=by),
+    UntagComplaint: lambda _, c, m, by: c.untag(m.tag, reason=m.reason, by=by),
+    ChangeSeverity: lambda _, c, m, by: c.change_severity(m.severity, reason=m.reason, by=by),
 }
 
 # The permission table's action for each command (commands/permissions.py). The deadline
@@ -494,4 +504,7 @@ ACTIONS: dict[type[Command], str] = {
     ReapplySla: "sla.reapply",
     RecordSlaWarning: "sla.record",
     RecordSlaBreach: "sla.record",
+    TagComplaint: "complaint.tag",
+    UntagComplaint: "complaint.tag",
+    ChangeSeverity: "complaint.severity",
 }

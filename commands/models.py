@@ -274,6 +274,34 @@ class RecordSlaBreach(Command):
     breached_at: AwareDatetime
 
 
+Tag = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$"),
+    Field(description="1-40 of a-z, 0-9, _ and - (not first)"),
+]
+
+
+class TagComplaint(Command):
+    """Add a tag by hand (``legal_risk``, ``high_attention``, ...)."""
+
+    tag: Tag
+    reason: Reason | None = None
+
+
+class UntagComplaint(Command):
+    """Remove a tag (``DELETE /complaints/{id}/tags/{tag}``), e.g. one a rule added."""
+
+    tag: Tag
+    reason: Reason | None = None
+
+
+class ChangeSeverity(Command):
+    """Set the severity by hand, e.g. to take back what a rule raised."""
+
+    severity: Severity
+    reason: Reason
+
+
 class EraseCustomerData(Command):
     """Erase a customer's personal data (crypto-shredding). The reason is kept in the clear as
     evidence: name the request (e.g. a ticket number), never personal data."""

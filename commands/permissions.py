@@ -112,6 +112,8 @@ _TABLE = [
         "complaint.await_customer", "Wait for the customer (pauses resolution)", {A: OWN, S: TEAM}
     ),
     Permission("complaint.record_reply", "Record the customer's reply", {A: OWN, S: TEAM}),
+    Permission("complaint.tag", "Add or remove a complaint's tag", {A: OWN, S: TEAM}),
+    Permission("complaint.severity", "Change a complaint's severity", {A: OWN, S: TEAM}),
     Permission("sla.reapply", "Apply the SLA policy in force to a complaint again", {S: TEAM}),
     Permission("sla.record", "Record an SLA warning or breach (no route)", {SYSTEM: ANY}),
     Permission(
@@ -123,6 +125,10 @@ _TABLE = [
         "List at-risk and breached SLA clocks (filtered to the scope)",
         {A: OWN, S: TEAM, C: ANY, N: ANY},
     ),
+    Permission(
+        "automation.read", "Read automation rules and dry-run one", {S: ANY, C: ANY, D: ANY}
+    ),
+    Permission("automation.configure", "Define and switch automation rules", {S: ANY, D: ANY}),
     Permission(
         "workload.read",
         "Read open cases per agent and team (filtered to the scope)",

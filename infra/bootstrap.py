@@ -24,6 +24,7 @@ from typing import Any, Protocol, TypeVar
 
 from commands.application import ComplaintsApp
 from commands.audit_checkpoints import CheckpointService, CheckpointTimer, timer_context
+from commands.automation import Automation
 from commands.group_commit import GroupCommitOptions
 from commands.routing import Router
 from infra.access_log import AccessLog
@@ -177,6 +178,11 @@ def bootstrap(settings: Settings) -> Services:
         group_commit=section(GroupCommitOptions, settings, "group_commit_"),
     )
     try:
+        # Reactions, in order (commands/reactions.py): routing goes first (issue 12, its lane
+        # adds it here), so that rules see the complaint's team; then the automation rules.
+        app.automation.cache_seconds = settings.automation_cache_seconds
+        if settings.automation:
+            app.reactions.append(Automation(app.automation))
         read_models = ReadModelStore(app)
         webhook_store = WebhookStore(app, secret_box(settings))
         data_keys = DataKeyStore(

@@ -135,6 +135,16 @@ class Settings(BaseSettings):
         " wakes earlier for the next due or at-risk instant, and when the view advances in its"
         " process).",
     )
+    automation: bool = Field(
+        default=True,
+        description="Run the automation rules (docs/automation.md) on every complaint save;"
+        " off: no rule acts (the rules can still be read, changed and dry-run).",
+    )
+    automation_cache_seconds: float = Field(
+        default=1.0, ge=0, le=300,
+        description="How long a process reuses the automation rules it read; a change made in"
+        " another process is seen within this time (at once in the process that made it).",
+    )
     nats_url: str = "nats://127.0.0.1:4222"
     nats_stream: str = Field(default="COMPLAINTS", description="JetStream stream name.")
     nats_subject_prefix: str = Field(

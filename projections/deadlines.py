@@ -34,7 +34,15 @@ from commands.sla_watch import Settled
 from projections.failures import error_class
 from projections.position_signal import signal_for
 from projections.runner import back_off
-from projections.sla import AT_RISK, BREACHED, RESOLUTION, RUNNING, SLA, SLA_CASES
+from projections.sla import (
+    AT_RISK,
+    BREACHED,
+    RESOLUTION,
+    RUNNING,
+    SLA,
+    SLA_CASES,
+    SLA_FOLLOW_UPS,
+)
 from projections.store import ReadModelStore, Tx
 
 log = logging.getLogger(__name__)
@@ -61,6 +69,8 @@ class PassReport:
 
     now: datetime
     settled: dict[UUID, Settled] = field(default_factory=dict)
+    followed_up: dict[UUID, int] = field(default_factory=dict)
+    """Complaint -> follow-ups taken up (automation rules)."""
     wake_at: datetime | None = None
 
     @property
@@ -200,10 +210,52 @@ class DeadlineWatcher:
                 self._handled[candidate.key] = settled.next_at
             for key in [k for k in self._handled if k[0] == kind and k not in seen]:
                 del self._handled[key]
+        self._take_up_follow_ups(now, report)
         later += [at for at in self._handled.values() if at is not None and at > now]
         later += self._next_instants(now)
         report.wake_at = min(later, default=None)
         return report
+
+    def _take_up_follow_ups(self, now: datetime, report: PassReport) -> None:
+        """Automation rules' follow-ups due now (issue 12), each taken up once on the complaint
+        as stored (``app.automation.perform_follow_ups``); skipped while the view still lists
+        one already taken up."""
+        seen: set[Key] = set()
+        for key, cid in self._due_follow_ups(now):
+            seen.add(key)
+            if key in self._handled:
+                continue
+            if cid not in report.followed_up:
+                try:
+                    report.followed_up[cid] = self.app.automation.perform_follow_ups(cid, now)
+                except Exception as error:  # this complaint only; tried again next pass
+                    log.error("deadline watcher: follow-ups of complaint %s: %s: %s", cid,
+                              error_class(error), error)
+                    continue
+            self._handled[key] = None
+        for key in [k for k in self._handled if k[0] == "follow_up" and k not in seen]:
+            del self._handled[key]
+
+    def _due_follow_ups(self, now: datetime) -> Iterator[tuple[Key, UUID]]:
+        after: tuple[Any, Any, str] | None = None
+        while True:
+            with self.store.read() as tx:
+                table = tx.table(SLA_FOLLOW_UPS.name)
+                sql = f"SELECT complaint_id, follow_up_id, due_at FROM {table} WHERE due_at <= %s"
+                params: list[Any] = [tx.encode(SLA_FOLLOW_UPS, "due_at", now)]
+                if after is not None:
+                    sql += " AND (due_at, complaint_id, follow_up_id) > (%s, %s, %s)"
+                    params += list(after)
+                sql += f" ORDER BY due_at, complaint_id, follow_up_id LIMIT {self.page_size}"
+                rows = tx.rows(sql, params)
+                decode = tx.decode
+            for row in rows:
+                cid = decode(SLA_FOLLOW_UPS, "complaint_id", row["complaint_id"])
+                yield ("follow_up", cid, row["follow_up_id"]), cid
+            if len(rows) < self.page_size:
+                return
+            last = rows[-1]
+            after = (last["due_at"], last["complaint_id"], last["follow_up_id"])
 
     def _settle(self, complaint_id: UUID, now: datetime) -> Settled | None:
         try:
@@ -321,6 +373,12 @@ class DeadlineWatcher:
                     [state, tx.encode(SLA, column, now)],
                 )
                 found += [tx.decode(SLA, column, r["at"]) for r in rows]
+            rows = tx.rows(
+                f"SELECT due_at AS at FROM {tx.table(SLA_FOLLOW_UPS.name)} WHERE due_at > %s "
+                "ORDER BY due_at LIMIT 1",
+                [tx.encode(SLA_FOLLOW_UPS, "due_at", now)],
+            )
+            found += [tx.decode(SLA_FOLLOW_UPS, "due_at", r["at"]) for r in rows]
         return found
 
 

@@ -92,6 +92,15 @@ SLA_CASES = Table(
     ),
 )
 
+SLA_FOLLOW_UPS = Table(
+    name="sla_follow_ups",
+    columns=columns("complaint_id uuid, follow_up_id text, due_at timestamp"),
+    key=("complaint_id", "follow_up_id"),
+    # The watcher: the next follow-ups to fall due (a row leaves when the follow-up is done).
+    indexes=(Index("sla_follow_ups_due", ("due_at",)),),
+)
+"""Automation rules' pending follow-ups (``Complaint.FollowUpScheduled``, issue 12)."""
+
 ClockKey = tuple[str, int]
 """Metric and cycle."""
 
@@ -102,9 +111,10 @@ class SlaProjection(Projection):
         Complaint.Filed, Complaint.Assigned, Complaint.Commented, Complaint.Escalated,
         Complaint.Closed, Complaint.Reopened, Complaint.SlaApplied, Complaint.CustomerAwaited,
         Complaint.CustomerReplied, Complaint.SlaCycleStarted, Complaint.SlaWarned,
-        Complaint.SlaBreached,
+        Complaint.SlaBreached, Complaint.SeverityChanged, Complaint.FollowUpScheduled,
+        Complaint.FollowUpDone,
     )
-    tables = (SLA, SLA_CASES)
+    tables = (SLA, SLA_CASES, SLA_FOLLOW_UPS)
 
     def __init__(self, calendars: Calendars | None = None) -> None:
         """``calendars``: where the calendars of ``business_seconds`` come from (the
@@ -130,6 +140,28 @@ class SlaProjection(Projection):
                 rows.append(self._derived(case, row))
         tx.upsert(SLA_CASES, list(cases.values()))
         tx.upsert(SLA, rows)
+        self._follow_ups(tx, events)
+
+    @staticmethod
+    def _follow_ups(tx: Tx, events: Sequence[Positioned]) -> None:
+        pending: dict[tuple[Any, str], dict[str, Any]] = {}
+        done: list[tuple[Any, str]] = []
+        for p in events:
+            e = p.event
+            if type(e) is Complaint.FollowUpScheduled:
+                pending[(e.originator_id, e.follow_up_id)] = {
+                    "complaint_id": e.originator_id, "follow_up_id": e.follow_up_id,
+                    "due_at": e.due_at,
+                }
+            elif type(e) is Complaint.FollowUpDone:
+                if pending.pop((e.originator_id, e.follow_up_id), None) is None:
+                    done.append((e.originator_id, e.follow_up_id))
+        tx.upsert(SLA_FOLLOW_UPS, list(pending.values()))
+        tx.executemany(
+            f"DELETE FROM {tx.table(SLA_FOLLOW_UPS.name)} "
+            "WHERE complaint_id = %s AND follow_up_id = %s",
+            [(tx.encode(SLA_FOLLOW_UPS, "complaint_id", cid), fid) for cid, fid in done],
+        )
 
     def _derived(self, case: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
         """The row with what follows from its fields and its complaint's: owner, openness,
@@ -219,6 +251,8 @@ def transcribe(
             _meet(clocks, (FIRST_RESPONSE, 1), e.timestamp)
     elif kind is Complaint.Escalated:
         case["escalation_level"] = e.level
+    elif kind is Complaint.SeverityChanged:  # a rule or a person (issue 12)
+        case["severity"] = e.severity
     elif kind is Complaint.Closed:
         case["is_open"], case["paused_at"] = False, None
         _meet(clocks, resolution, e.timestamp)

@@ -140,6 +140,7 @@ class ComplaintPublic(ComplaintBase, _ComplaintIdentity):
     resolution_code: str | None
     resolution_summary: str | None
     reopen_count: int
+    tags: list[str] = Field(description="Labels, oldest first (legal_risk, high_attention, ...)")
     sla: SlaPublic | None = Field(
         description="The SLA clocks, read now (or at `as_of`); null for a complaint filed "
         "before SLA clocks existed"

@@ -37,6 +37,8 @@ EVENT_TYPES: dict[type[Any], str] = {
     Complaint.Untagged: "untagged",
     Complaint.NotificationRequested: "notification_requested",
     Complaint.LinkedTo: "linked_to",
+    Complaint.FollowUpScheduled: "follow_up_scheduled",
+    Complaint.FollowUpDone: "follow_up_done",
 }
 _ENVELOPE = {
     "originator_id",

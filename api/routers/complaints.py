@@ -253,3 +253,29 @@ command_route(
     "complaint.record_reply",
 )
 command_route("sla/reapply", "reapply_sla", models.ReapplySla, "sla.reapply")
+command_route("tags", "tag", models.TagComplaint, "complaint.tag")
+command_route("severity", "change_severity", models.ChangeSeverity, "complaint.severity")
+
+
+@router.delete(
+    "/{complaint_id}/tags/{tag}",
+    response_model=ComplaintPublic,
+    responses=COMMAND_ERRORS,
+    dependencies=[permit("complaint.tag")],
+)
+async def untag(
+    complaint_id: ComplaintId,
+    tag: Annotated[
+        str, Path(description="The tag to remove", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    ],
+    app: AppDep,
+    ctx: ContextDep,
+    reader: ReaderDep,
+    reason: Annotated[
+        str | None, Query(max_length=2000, pattern=SINGLE_LINE_PATTERN, description="Why")
+    ] = None,
+) -> Response:
+    """Removes a tag (a person overriding a rule, say); 409 if the complaint does not carry it."""
+    command = models.UntagComplaint.model_validate({"tag": tag, "reason": reason})
+    result = await app.handle_async(parse_id(complaint_id), command, ctx)
+    return await respond(app, result, reader)

@@ -130,6 +130,10 @@ def test_stored_events_have_exactly_the_fields_the_schema_declares(
     automated.untag("legal_risk", by=by)
     automated.request_notification("sensitive_terms", audience="team_supervisor", reason="r", by=by)
     automated.link_to(other, "C-0000-0000", reason="same customer", by=by)
+    follow_up = automated.schedule_follow_up(
+        due, [{"add_tag": "x"}], if_still={"field": "status", "eq": "closed"}, by=by
+    )
+    automated.finish_follow_up(follow_up, performed=False, by=by)
     app.save(automated)
     erased = app.get_complaint(cid)
     erased.erase_personal_data("erasure request 42", by=ctx.provenance)
