@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.failure_limit import FailureLimit
 from api.problems import MEDIA_TYPE, PROBLEM_SCHEMA, install_problem_handlers, problem_response
 from api.query_guard import RefuseControlCharacters
 from api.routers import (
@@ -24,9 +25,12 @@ from api.routers import (
     dossier,
     events,
     health,
+    remedies,
     sla,
     subscriptions,
+    surveys,
     tokens,
+    tracking,
     workload,
 )
 from api.routers import projections as projection_status
@@ -52,6 +56,8 @@ ROUTERS += [customers.router]
 ROUTERS += [tokens.router]
 # Tamper evidence (issue 11): verify the hash chain, list checkpoints.
 ROUTERS += [audit.router, dossier.router]
+# The closed loop with the customer (issue 12): remedies, tracking, surveys.
+ROUTERS += [remedies.router, tracking.router, surveys.router]
 
 
 class BodyTooLargeError(Exception):
@@ -182,6 +188,9 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
     api.state.audit = services
     api.state.stream_slots = StreamSlots(
         settings.stream_max_connections, settings.stream_max_connections_per_token
+    )
+    api.state.track_limit = FailureLimit(
+        settings.track_max_failures, settings.track_failure_window_seconds
     )
     install_problem_handlers(api)
 

@@ -8,18 +8,21 @@ idempotency keys.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Recording
 
+from aggregates.access_code import digest_of, new_access_code
 from aggregates.business_time import Target
 from aggregates.complaint import CLOCK_SKEW, Complaint
-from aggregates.errors import InvalidIntakeError
+from aggregates.errors import InvalidIntakeError, SurveyNotFoundError
+from aggregates.money import Money
 from aggregates.provenance import Provenance
 from aggregates.reference import (
     REFERENCE_PATTERN,
@@ -28,6 +31,7 @@ from aggregates.reference import (
     new_reference,
     normalise_reference,
 )
+from aggregates.survey_index import SurveyIndex, survey_index_id
 from commands.context import CommandContext
 from commands.customer_history import CustomerHistory, NoHistory
 from commands.directory_lookup import DirectoryLookup, EmptyDirectory
@@ -40,18 +44,26 @@ from commands.errors import (
 from commands.group_commit import GroupCommit, GroupCommitOptions
 from commands.idempotency import IdempotencyRecord, fingerprint, legacy_record_id, record_id
 from commands.models import (
+    AcceptRemedy,
+    AnswerSurvey,
+    ApproveRemedy,
     AssignComplaint,
     AwaitCustomer,
     CloseComplaint,
     Command,
     CommentOnComplaint,
+    DeclineRemedy,
     EscalateComplaint,
     FileComplaint,
+    FulfilRemedy,
+    ProposeRemedy,
     ReapplySla,
     RecordCustomerReply,
     RecordSlaBreach,
     RecordSlaWarning,
+    RejectRemedy,
     ReopenComplaint,
+    TrackReply,
 )
 from commands.permissions import authorize, authorize_assignment
 from commands.personal_data_mapper import PersonalDataMapper
@@ -62,6 +74,9 @@ from commands.sla_watch import WATCHER, Settled, escalation_for, settle
 from commands.tokens import TokenService
 
 REFERENCE_ATTEMPTS = 5
+SURVEY_VALIDITY = timedelta(days=30)
+CUSTOMER = "customer"
+"""The actor of what the customer does through the tracking page and the survey."""
 
 Steps = Generator[tuple[Any, ...], "list[Recording[UUID]]", "CommandResult"]
 """A command's steps: yields what to save, is sent the recordings, returns the result."""
@@ -78,6 +93,8 @@ class CommandResult:
     """The complaint as this command left it (None when replayed). A deliberate exception to
     "return ids, not aggregates": it spares the HTTP layer reading back what was just written.
     It is this request's own copy; treat it as read-only."""
+    access_code: str | None = None
+    """A filing's tracking code for the customer: in this answer only (a replay has none)."""
 
 
 class ComplaintsApp(Application[UUID]):
@@ -96,8 +113,11 @@ class ComplaintsApp(Application[UUID]):
         sla_terms: SlaTerms | None = None,
         clock: Callable[[], datetime] | None = None,
         group_commit: GroupCommitOptions | None = None,
+        survey_validity: timedelta = SURVEY_VALIDITY,
     ) -> None:
         super().__init__(env)
+        self.survey_validity = survey_validity
+        """How long a satisfaction survey issued on closing may be answered."""
         self.writer = GroupCommit(self, group_commit or GroupCommitOptions())
         """Where commands save: concurrent saves share a transaction (commands/group_commit.py)."""
         # Here, not in a composition root: tokens are saved through this application, and the
@@ -210,9 +230,13 @@ class ComplaintsApp(Application[UUID]):
             )
             # The clocks start with the filing, in the same save.
             self._apply_sla(complaint, None, ctx.provenance)
+            # The customer's tracking code: only its digest is stored; the code is answered once.
+            code = new_access_code()
+            complaint.issue_access_code(digest_of(code), by=ctx.provenance)
             index = ComplaintReference.register(reference, complaint.id)
             try:
-                return (yield from self._save(complaint, ctx, print_, extra=(index,)))
+                result = yield from self._save(complaint, ctx, print_, extra=(index,))
+                return replace(result, access_code=code)
             except _ReferenceTakenError:
                 continue
         raise ConcurrencyConflictError("could not allocate a unique complaint reference")
@@ -234,8 +258,8 @@ class ComplaintsApp(Application[UUID]):
             authorize_assignment(ctx.actor, command.assignee, command.team)
         if ctx.expected_version is not None and ctx.expected_version != complaint.version:
             raise PreconditionFailedError(ctx.expected_version, complaint.version)
-        decide(self, complaint, command, ctx.provenance)
-        return (yield from self._save(complaint, ctx, print_))
+        extra = decide(self, complaint, command, ctx.provenance) or ()
+        return (yield from self._save(complaint, ctx, print_, extra=extra))
 
     # ---- decisions that need the application (its clock, its SLA terms) ----------------------
 
@@ -255,18 +279,30 @@ class ComplaintsApp(Application[UUID]):
     def _record_customer_reply(
         self, complaint: Complaint, command: RecordCustomerReply, by: Provenance
     ) -> None:
+        self._reply(complaint, command.body, command.channel, by)
+
+    def _reply(
+        self,
+        complaint: Complaint,
+        body: str,
+        channel: str,
+        by: Provenance,
+        *,
+        unprompted: bool = False,
+    ) -> None:
         now = self.clock()
         moved, paused = None, None
         if (sla := complaint.sla) is not None and complaint.paused_since is not None:
             calendar = self.sla_terms.calendar(sla.calendar, sla.calendar_version)
             moved, paused = resumed(calendar, sla.resolution.deadline, complaint.paused_since, now)
         complaint.record_customer_reply(
-            command.body,
-            channel=command.channel,
+            body,
+            channel=channel,
             resumed_at=now,
             paused_seconds=paused,
             resolution=moved,
             by=by,
+            unprompted=unprompted,
         )
 
     def settle_sla(self, complaint_id: UUID, now: datetime | None = None) -> Settled:
@@ -327,6 +363,103 @@ class ComplaintsApp(Application[UUID]):
             reason=reason,
             by=by,
         )
+
+    # ---- closed loop (issue 12): remedies, the customer's side, the satisfaction survey -------
+
+    def _close(self, complaint: Complaint, command: CloseComplaint, by: Provenance) -> tuple[Any]:
+        """Closes, and issues the satisfaction survey in the same save, with the index that
+        finds the complaint from the survey's token."""
+        complaint.close(command.resolution_code, command.summary, by=by)
+        token = secrets.token_urlsafe(24)
+        complaint.request_survey(token, expires_at=self.clock() + self.survey_validity, by=by)
+        return (SurveyIndex.register(token, complaint.id),)
+
+    def _approval_limit(self, principal: str) -> Money | None:
+        """The principal's approval limit from the directory; none without an entry."""
+        agent = self.directory.agent(principal)
+        return agent.approval_limit if agent is not None else None
+
+    def _propose_remedy(self, complaint: Complaint, command: ProposeRemedy, by: Provenance) -> None:
+        money = (
+            Money.of(command.amount, command.currency or "")
+            if command.amount is not None or command.currency is not None
+            else None
+        )
+        complaint.propose_remedy(
+            command.kind,
+            money=money,
+            description=command.description,
+            limit=self._approval_limit(by.actor),
+            by=by,
+        )
+
+    def customer_complaint(self, reference: str, code: str) -> Complaint:
+        """The complaint ``reference`` names, if ``code`` is its tracking code; otherwise exactly
+        the error an unknown reference gets (a wrong code must not tell that it exists)."""
+        complaint_id = self.resolve_reference(reference)
+        complaint = self.get_complaint(complaint_id)
+        if not complaint.access_code_matches(code):
+            raise ComplaintNotFoundError(f"no complaint with reference {reference[:40]!r}")
+        return complaint
+
+    def handle_as_customer(
+        self, reference: str, code: str, command: Command, ctx: CommandContext
+    ) -> CommandResult:
+        return self._run(self._handle_as_customer(reference, code, command, ctx))
+
+    async def handle_as_customer_async(
+        self, reference: str, code: str, command: Command, ctx: CommandContext
+    ) -> CommandResult:
+        return await self._run_async(self._handle_as_customer(reference, code, command, ctx))
+
+    def _handle_as_customer(
+        self, reference: str, code: str, command: Command, ctx: CommandContext
+    ) -> Steps:
+        """A command of the tracking page (``CUSTOMER_DECISIONS``): the code stands in for a
+        token. Idempotency keys are the complaint's own (every customer acts as ``customer``)."""
+        decide = CUSTOMER_DECISIONS[type(command)]
+        complaint = self.customer_complaint(reference, code)
+        if ctx.idempotency_key:
+            ctx = ctx.keyed(f"{complaint.id}/{ctx.idempotency_key}")
+        print_ = fingerprint(type(command).__name__, str(complaint.id), command)
+        if replay := self._replay(ctx, print_ if ctx.idempotency_key else ""):
+            return replay
+        if ctx.expected_version is not None and ctx.expected_version != complaint.version:
+            raise PreconditionFailedError(ctx.expected_version, complaint.version)
+        decide(self, complaint, command, ctx.provenance)
+        return (yield from self._save(complaint, ctx, print_ if ctx.idempotency_key else ""))
+
+    def answer_survey(
+        self, token: str, command: AnswerSurvey, ctx: CommandContext
+    ) -> CommandResult:
+        return self._run(self._answer_survey(token, command, ctx))
+
+    async def answer_survey_async(
+        self, token: str, command: AnswerSurvey, ctx: CommandContext
+    ) -> CommandResult:
+        return await self._run_async(self._answer_survey(token, command, ctx))
+
+    def _answer_survey(self, token: str, command: AnswerSurvey, ctx: CommandContext) -> Steps:
+        """Records the answer once (a second one is 409); an unknown, superseded or expired
+        token is 404."""
+        if not 0 < len(token) <= 100:
+            raise SurveyNotFoundError("no such survey")
+        try:
+            index: SurveyIndex = self.repository.get(survey_index_id(token))
+        except AggregateNotFoundError:
+            raise SurveyNotFoundError("no such survey") from None
+        if not isinstance(index, SurveyIndex):
+            raise SurveyNotFoundError("no such survey")
+        complaint = self.get_complaint(index.complaint_id)
+        complaint.record_satisfaction(
+            token,
+            csat=command.csat,
+            nps=command.nps,
+            comment=command.comment,
+            now=self.clock(),
+            by=ctx.provenance,
+        )
+        return (yield from self._save(complaint, ctx, ""))
 
     def close(self) -> None:
         self.writer.close()  # what is queued is written before the connections close
@@ -443,7 +576,8 @@ class _Unassigned:
 _NO_COMPLAINT = _Unassigned()
 
 
-Decision = Callable[[ComplaintsApp, Complaint, Any, Provenance], None]
+Decision = Callable[[ComplaintsApp, Complaint, Any, Provenance], "tuple[Any, ...] | None"]
+"""Decides on the complaint; returns other aggregates to save with it (or nothing)."""
 
 
 # What each update command asks of the complaint: adding a command is a model, a line here and a
@@ -455,7 +589,7 @@ DECISIONS: dict[type[Command], Decision] = {
     ),
     CommentOnComplaint: lambda _, c, m, by: c.comment(m.body, visibility=m.visibility, by=by),
     EscalateComplaint: lambda _, c, m, by: c.escalate(m.reason, level=m.level, by=by),
-    CloseComplaint: lambda _, c, m, by: c.close(m.resolution_code, m.summary, by=by),
+    CloseComplaint: ComplaintsApp._close,
     ReopenComplaint: ComplaintsApp._reopen,
     AwaitCustomer: lambda app, c, m, by: c.await_customer(m.reason, paused_at=app.clock(), by=by),
     RecordCustomerReply: ComplaintsApp._record_customer_reply,
@@ -467,6 +601,22 @@ DECISIONS: dict[type[Command], Decision] = {
     RecordSlaBreach: lambda _, c, m, by: c.breach_sla(
         m.metric, cycle=m.cycle, due_at=m.due_at, breached_at=m.breached_at, by=by
     ),
+    # closed loop: approval limits come from the directory (the proposer's, the approver's).
+    ProposeRemedy: ComplaintsApp._propose_remedy,
+    ApproveRemedy: lambda app, c, m, by: c.approve_remedy(
+        m.remedy_id, limit=app._approval_limit(by.actor), by=by
+    ),
+    RejectRemedy: lambda app, c, m, by: c.reject_remedy(
+        m.remedy_id, m.reason, limit=app._approval_limit(by.actor), by=by
+    ),
+    FulfilRemedy: lambda _, c, m, by: c.fulfil_remedy(m.remedy_id, m.note, by=by),
+}
+
+# What the customer may do through the tracking page (no token: the access code).
+CUSTOMER_DECISIONS: dict[type[Command], Decision] = {
+    TrackReply: lambda app, c, m, by: app._reply(c, m.body, "web", by, unprompted=True),
+    AcceptRemedy: lambda _, c, m, by: c.accept_remedy(m.remedy_id, by=by),
+    DeclineRemedy: lambda _, c, m, by: c.decline_remedy(m.remedy_id, m.reason, by=by),
 }
 
 # The permission table's action for each command (commands/permissions.py). The deadline
@@ -482,4 +632,8 @@ ACTIONS: dict[type[Command], str] = {
     ReapplySla: "sla.reapply",
     RecordSlaWarning: "sla.record",
     RecordSlaBreach: "sla.record",
+    ProposeRemedy: "remedy.propose",
+    ApproveRemedy: "remedy.approve",
+    RejectRemedy: "remedy.approve",
+    FulfilRemedy: "remedy.fulfil",
 }

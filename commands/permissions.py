@@ -150,6 +150,21 @@ _TABLE = [
     Permission("audit.access_log", "Read the access log (who read what)", {C: ANY}),
     Permission("dossier.read", "Export a complaint's dossier", {C: ANY}),
     Permission("personal_data.erase", "Erase a customer's personal data", {C: ANY}),
+    # closed loop (issue 12)
+    Permission("remedy.propose", "Propose a remedy", {A: OWN, S: TEAM}),
+    Permission(
+        "remedy.approve",
+        "Approve or reject a remedy above its proposer's limit (within your own limit)",
+        {S: TEAM},
+    ),
+    Permission("remedy.fulfil", "Record an accepted remedy as fulfilled", {A: OWN, S: TEAM}),
+    Permission("track.read", "Track a complaint with its access code (customer)", {}, public=True),
+    Permission("track.reply", "Reply with the access code (customer)", {}, public=True),
+    Permission(
+        "track.remedy", "Accept or decline a remedy with the access code (customer)", {},
+        public=True,
+    ),
+    Permission("survey.answer", "Answer a satisfaction survey (its token)", {}, public=True),
 ]
 
 PERMISSIONS: dict[str, Permission] = {p.action: p for p in _TABLE}

@@ -19,6 +19,7 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
@@ -173,6 +174,7 @@ def bootstrap(settings: Settings) -> Services:
         env=database.env,
         token_cache_seconds=settings.token_cache_seconds,
         group_commit=section(GroupCommitOptions, settings, "group_commit_"),
+        survey_validity=timedelta(days=settings.survey_valid_days),
     )
     try:
         read_models = ReadModelStore(app)

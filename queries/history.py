@@ -37,6 +37,16 @@ EVENT_TYPES: dict[type[Any], str] = {
     Complaint.Untagged: "untagged",
     Complaint.NotificationRequested: "notification_requested",
     Complaint.LinkedTo: "linked_to",
+    Complaint.RemedyProposed: "remedy_proposed",
+    Complaint.ApprovalRequested: "approval_requested",
+    Complaint.RemedyApproved: "remedy_approved",
+    Complaint.RemedyRejected: "remedy_rejected",
+    Complaint.CustomerAccepted: "customer_accepted",
+    Complaint.CustomerDeclined: "customer_declined",
+    Complaint.RemedyFulfilled: "remedy_fulfilled",
+    Complaint.AccessCodeIssued: "access_code_issued",
+    Complaint.SurveyRequested: "survey_requested",
+    Complaint.SatisfactionRecorded: "satisfaction_recorded",
 }
 _ENVELOPE = {
     "originator_id",
