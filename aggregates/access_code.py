@@ -1,9 +1,13 @@
 """The customer's access code to their complaint's tracking page: drawn at filing, shown once,
-stored only as a salted SHA-256 digest (``Complaint.AccessCodeIssued``).
+stored only as a salted SHA-256 digest.
+
+The digest is an aggregate of its own (``AccessCode``, id derived from the complaint's), saved
+in the filing's transaction like the reference index: the complaint's own stream and versions
+stay as they were, and nothing in a complaint's history or the public event stream carries it.
 
 80 random bits in Crockford's base-32 (``7KQ4-MZ9P-3XTB-W1HC``): read over the phone without
-confusing I/1 or O/0, and far beyond guessing through a rate-limited endpoint. A plain salted
-hash (not a slow KDF) is enough for that much entropy.
+confusing I/1 or O/0, and far beyond guessing through a rate-limited endpoint, so a plain salted
+hash (not a slow KDF) is enough.
 """
 
 from __future__ import annotations
@@ -11,6 +15,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate
 
 from aggregates.reference import ALPHABET
 
@@ -39,10 +46,38 @@ def digest_of(code: str, salt: str | None = None) -> str:
 
 def code_matches(code: str, stored: str | None) -> bool:
     """Constant-time comparison of ``code`` with a stored digest (``None`` never matches)."""
-    if stored is None or len(code) > 64:
+    if stored is None or not code or len(code) > 64:
         return False
     scheme, _, rest = stored.partition("$")
     salt, _, _ = rest.partition("$")
     if scheme != SCHEME or not salt:
         return False
-    return hmac.compare_digest(digest_of(code, salt), stored)
+    return hmac.compare_digest(digest_of(code, salt).encode(), stored.encode())
+
+
+class AccessCode(Aggregate):
+    """The digest of one complaint's access code."""
+
+    class Issued(Aggregate.Created):
+        complaint_id: UUID
+        digest: str
+
+    def __init__(self, complaint_id: UUID, digest: str) -> None:
+        self.complaint_id = complaint_id
+        self.digest = digest
+
+    @classmethod
+    def issue(cls, complaint_id: UUID, code: str) -> AccessCode:
+        return cls._create(
+            cls.Issued,
+            id=access_code_id(complaint_id),
+            complaint_id=complaint_id,
+            digest=digest_of(code),
+        )
+
+    def matches(self, code: str) -> bool:
+        return code_matches(code, self.digest)
+
+
+def access_code_id(complaint_id: UUID) -> UUID:
+    return uuid5(NAMESPACE_URL, f"/complaint-access-codes/{complaint_id}")

@@ -17,7 +17,6 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
-from aggregates.access_code import code_matches
 from aggregates.errors import (
     IllegalTransitionError,
     InvalidIntakeError,
@@ -146,7 +145,6 @@ class Complaint(Aggregate):
             # closed loop (issue 12)
             complaint.remedies = ()
             complaint.customer_replies = ()
-            complaint.access_code_digest = None
             complaint.survey = None
 
     class Assigned(Event):
@@ -553,15 +551,6 @@ class Complaint(Aggregate):
         def apply(self, complaint: Complaint) -> None:
             self._change(complaint, RemedyStatus.FULFILLED, fulfilment_note=self.note)
 
-    class AccessCodeIssued(Event):
-        """The customer's tracking code, as a salted digest (``aggregates/access_code.py``); the
-        code itself was shown once, in the filing's answer."""
-
-        digest: str
-
-        def apply(self, complaint: Complaint) -> None:
-            complaint.access_code_digest = self.digest
-
     class SurveyRequested(Event):
         """A close asks the customer how it went: ``token`` travels in this event's data to the
         notification gateway, which sends the survey link."""
@@ -642,8 +631,6 @@ class Complaint(Aggregate):
         remedies: tuple[Remedy, ...]
         """Remedies offered, oldest first (at most one open: ``Remedy.is_open``)."""
         customer_replies: tuple[CustomerReply, ...]
-        access_code_digest: str | None
-        """The customer's tracking code, digested; ``None`` for complaints filed before codes."""
         survey: Survey | None
         """The survey of the latest close; ``None`` before one."""
 
@@ -1155,14 +1142,6 @@ class Complaint(Aggregate):
                 f"your approval limit ({shown}) does not cover "
                 f"{remedy.amount or '-'} {remedy.currency or ''}".rstrip()
             )
-
-    def issue_access_code(self, digest: str, *, by: Provenance) -> None:
-        """Records the digest of the customer's tracking code (at filing, same save)."""
-        _require(digest, "digest")
-        self.trigger_event(self.AccessCodeIssued, digest=digest, **by.as_event_fields())
-
-    def access_code_matches(self, code: str) -> bool:
-        return code_matches(code, self.access_code_digest)
 
     def request_survey(self, token: str, *, expires_at: datetime, by: Provenance) -> None:
         """Issues a one-time satisfaction survey (on closing, same save)."""

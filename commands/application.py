@@ -18,7 +18,13 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Recording
 
-from aggregates.access_code import digest_of, new_access_code
+from aggregates.access_code import (
+    AccessCode,
+    access_code_id,
+    code_matches,
+    digest_of,
+    new_access_code,
+)
 from aggregates.business_time import Target
 from aggregates.complaint import CLOCK_SKEW, Complaint
 from aggregates.errors import InvalidIntakeError, SurveyNotFoundError
@@ -230,12 +236,12 @@ class ComplaintsApp(Application[UUID]):
             )
             # The clocks start with the filing, in the same save.
             self._apply_sla(complaint, None, ctx.provenance)
+            index = ComplaintReference.register(reference, complaint.id)
             # The customer's tracking code: only its digest is stored; the code is answered once.
             code = new_access_code()
-            complaint.issue_access_code(digest_of(code), by=ctx.provenance)
-            index = ComplaintReference.register(reference, complaint.id)
+            access = AccessCode.issue(complaint.id, code)
             try:
-                result = yield from self._save(complaint, ctx, print_, extra=(index,))
+                result = yield from self._save(complaint, ctx, print_, extra=(index, access))
                 return replace(result, access_code=code)
             except _ReferenceTakenError:
                 continue
@@ -396,11 +402,18 @@ class ComplaintsApp(Application[UUID]):
     def customer_complaint(self, reference: str, code: str) -> Complaint:
         """The complaint ``reference`` names, if ``code`` is its tracking code; otherwise exactly
         the error an unknown reference gets (a wrong code must not tell that it exists)."""
-        complaint_id = self.resolve_reference(reference)
-        complaint = self.get_complaint(complaint_id)
-        if not complaint.access_code_matches(code):
+        try:
+            complaint_id = self.resolve_reference(reference)
+        except ComplaintNotFoundError:
+            code_matches(code, _UNMATCHABLE)  # as long as a wrong code takes
+            raise
+        try:
+            access: AccessCode = self.repository.get(access_code_id(complaint_id))
+        except AggregateNotFoundError:  # filed before access codes
+            access = None  # type: ignore[assignment]
+        if not isinstance(access, AccessCode) or not access.matches(code):
             raise ComplaintNotFoundError(f"no complaint with reference {reference[:40]!r}")
-        return complaint
+        return self.get_complaint(complaint_id)
 
     def handle_as_customer(
         self, reference: str, code: str, command: Command, ctx: CommandContext
@@ -555,6 +568,9 @@ class ComplaintsApp(Application[UUID]):
             ):
                 return record
         return None
+
+
+_UNMATCHABLE = digest_of(new_access_code())
 
 
 def _now() -> datetime:

@@ -44,7 +44,6 @@ EVENT_TYPES: dict[type[Any], str] = {
     Complaint.CustomerAccepted: "customer_accepted",
     Complaint.CustomerDeclined: "customer_declined",
     Complaint.RemedyFulfilled: "remedy_fulfilled",
-    Complaint.AccessCodeIssued: "access_code_issued",
     Complaint.SurveyRequested: "survey_requested",
     Complaint.SatisfactionRecorded: "satisfaction_recorded",
 }

@@ -17,7 +17,7 @@ STEPS = [
     ("assign", {"assignee": "bob", "team": "east", "reason": "region"}),
     ("comments", {"body": "We are looking into it", "visibility": "customer"}),
     ("escalate", {"reason": "VIP customer, media threat", "level": 2}),
-    ("close", {"resolution_code": "remedy_provided", "summary": "Phone exchanged"}),
+    ("close", {"resolution_code": "resolved", "summary": "Phone exchanged"}),
     ("reopen", {"reason": "Replacement also cracked"}),
 ]
 
@@ -97,7 +97,7 @@ def test_history_lists_every_event_with_who_when_and_why(
     assert {e["actor"] for e in events} == {"alice"}
     assert {e["correlation_id"] for e in events[:2]} == {"corr-42"}
     assert events[4]["data"] == {"level": 2, "reason": "VIP customer, media threat"}
-    assert events[5]["data"]["resolution_code"] == "remedy_provided"
+    assert events[5]["data"]["resolution_code"] == "resolved"
     for e in events:
         assert datetime.fromisoformat(e["occurred_at"]).utcoffset() is not None
 
