@@ -402,17 +402,18 @@ class ComplaintsApp(Application[UUID]):
     def customer_complaint(self, reference: str, code: str) -> Complaint:
         """The complaint ``reference`` names, if ``code`` is its tracking code; otherwise exactly
         the error an unknown reference gets (a wrong code must not tell that it exists)."""
+        not_found = ComplaintNotFoundError("no complaint with this reference and access code")
         try:
             complaint_id = self.resolve_reference(reference)
         except ComplaintNotFoundError:
             code_matches(code, _UNMATCHABLE)  # as long as a wrong code takes
-            raise
+            raise not_found from None
         try:
             access: AccessCode = self.repository.get(access_code_id(complaint_id))
         except AggregateNotFoundError:  # filed before access codes
             access = None  # type: ignore[assignment]
         if not isinstance(access, AccessCode) or not access.matches(code):
-            raise ComplaintNotFoundError(f"no complaint with reference {reference[:40]!r}")
+            raise not_found
         return self.get_complaint(complaint_id)
 
     def handle_as_customer(

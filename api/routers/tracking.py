@@ -13,6 +13,7 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -85,13 +86,18 @@ async def guarded(
 
 
 async def body_of(request: Request, model: type[M]) -> tuple[M, str | None]:
-    """The POST body as ``model`` (JSON, or a form post), and its ``access_code`` field."""
-    if request.headers.get("content-type", "").startswith(
-        ("application/x-www-form-urlencoded", "multipart/form-data")
-    ):
-        data: Any = dict(await request.form())
+    """The POST body as ``model`` (JSON, or a plain HTML form's urlencoded post: parsed here,
+    without python-multipart), and its ``access_code`` field."""
+    raw = await request.body()
+    data: Any
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        try:
+            data = dict(parse_qsl(raw.decode(), keep_blank_values=True, max_num_fields=20))
+        except (UnicodeDecodeError, ValueError):
+            raise ProblemError(
+                400, "malformed-form", "Malformed form", "the form body does not parse"
+            ) from None
     else:
-        raw = await request.body()
         try:
             data = json.loads(raw) if raw else {}
         except ValueError:
