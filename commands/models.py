@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -284,6 +285,7 @@ class EraseCustomerData(Command):
 
 # ---- closed loop (issue 12): remedies, the customer's side, the satisfaction survey ---------
 
+AMOUNT_PATTERN = r"^[0-9]{1,9}(\.[0-9]{1,2})?$"
 RemedyId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 OptionalReason = (
     Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), MULTI_LINE] | None
@@ -295,9 +297,15 @@ class ProposeRemedy(Command):
     ``currency`` (ISO 4217); an apology may have neither."""
 
     kind: ExpectedRemedy
-    amount: Annotated[Decimal, Field(ge=0, lt=10**9, max_digits=11, decimal_places=2)] | None = (
-        None
-    )
+    amount: (
+        Annotated[
+            Decimal,
+            Field(ge=0, lt=10**9, max_digits=11, decimal_places=2),
+            # Documented as the string form (a JSON number is accepted too).
+            WithJsonSchema({"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["500.00"]}),
+        ]
+        | None
+    ) = None
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
     description: Reason
 

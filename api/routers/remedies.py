@@ -26,7 +26,11 @@ from queries.complaint_state import RemedyPublic, get_complaint, represent
 router = APIRouter(prefix="/complaints", tags=["remedies"])
 
 RemedyIdPath = Annotated[
-    str, Path(description="The remedy's id (32 hex digits)", json_schema_extra={"format": "hex"})
+    str,
+    Path(
+        description="The remedy's id (32 hex digits)",
+        json_schema_extra={"pattern": "^[0-9a-f]{32}$"},
+    ),
 ]
 ERRORS = COMMAND_ERRORS
 

@@ -29,7 +29,13 @@ router = APIRouter(prefix="/surveys", tags=["surveys"])
     dependencies=[permit("survey.answer")],
 )
 async def answer_survey(
-    token: Annotated[str, Path(description="The token the survey link carries")],
+    token: Annotated[
+        str,
+        Path(
+            description="The token the survey link carries",
+            json_schema_extra={"pattern": "^[A-Za-z0-9_-]{1,100}$"},
+        ),
+    ],
     answer: AnswerSurvey,
     app: AppDep,
 ) -> Response:

@@ -27,6 +27,7 @@ from api.problems import ProblemError, problem_responses
 from commands.application import CUSTOMER, ComplaintsApp
 from commands.context import CommandContext
 from commands.errors import ComplaintNotFoundError
+from commands.input_types import SINGLE_LINE_PATTERN
 from commands.models import AcceptRemedy, Command, CustomerDecline, DeclineRemedy, TrackReply
 from queries.tracking import Tracking, track, tracking
 
@@ -42,8 +43,20 @@ TRACK_ERRORS = problem_responses(
         429: "Too many wrong codes for this reference or from this address (Retry-After)",
     }
 )
-Reference = Annotated[str, Path(description="The complaint's reference, C-XXXX-XXXX")]
-RemedyIdPath = Annotated[str, Path(description="A remedy's id from the tracking page")]
+Reference = Annotated[
+    str,
+    Path(
+        description="The complaint's reference, C-XXXX-XXXX (any case, O for 0, I or L for 1)",
+        json_schema_extra={"pattern": SINGLE_LINE_PATTERN},
+    ),
+]
+RemedyIdPath = Annotated[
+    str,
+    Path(
+        description="A remedy's id from the tracking page",
+        json_schema_extra={"pattern": "^[0-9a-f]{32}$"},
+    ),
+]
 AccessCodeHeader = Annotated[
     str | None,
     VISIBLE_ASCII,
@@ -131,6 +144,7 @@ def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
     schema = model.model_json_schema()
     schema["properties"]["access_code"] = {
         "type": "string",
+        "pattern": "^[\\x21-\\x7e]{1,200}$",
         "description": "Instead of the X-Access-Code header",
     }
     content = {"schema": schema}
