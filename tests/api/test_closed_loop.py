@@ -127,12 +127,26 @@ def test_the_full_loop_over_http(
     assert accepted.status_code == 200, accepted.text
     assert [r["status"] for r in accepted.json()["remedies"]] == ["declined", "accepted"]
 
-    # The customer writes unprompted; it shows on their page.
-    replied = client.post(
-        f"/track/{ref}/replies", json={"body": "Thank you!"}, headers=code_header(code)
+    # The customer writes unprompted (once, though sent twice with one key); it shows on their
+    # page. Then staff wait for an answer, and the customer's next reply ends the wait.
+    keyed_reply = {**code_header(code), "Idempotency-Key": "reply-1"}
+    for _ in range(2):
+        replied = client.post(
+            f"/track/{ref}/replies", json={"body": "Thanks!"}, headers=keyed_reply
+        )
+        assert replied.status_code == 200, replied.text
+    assert [r["body"] for r in replied.json()["replies"]] == ["Thanks!"]
+    assert replied.json()["status"] == "assigned"
+    waiting = client.post(
+        f"/complaints/{cid}/await-customer", json={"reason": "IMEI?"}, headers=agent
     )
-    assert replied.status_code == 200, replied.text
-    assert [r["body"] for r in replied.json()["replies"]] == ["Thank you!"]
+    assert waiting.json()["status"] == "pending_customer"
+    answered_wait = client.post(
+        f"/track/{ref}/replies", json={"body": "IMEI 123"}, headers=code_header(code)
+    )
+    assert answered_wait.json()["status"] == "assigned"
+    resolution = client.get(f"/complaints/{cid}", headers=boss).json()["sla"]["resolution"]
+    assert resolution["state"] != "paused"
 
     # remedy_provided only once the accepted remedy is fulfilled.
     close = {"resolution_code": "remedy_provided", "summary": "Exchanged"}

@@ -17,6 +17,7 @@ from aggregates.errors import (
     SurveyNotFoundError,
 )
 from aggregates.money import Money
+from aggregates.personal_data import ERASED
 from aggregates.provenance import Provenance
 from tests.unit.test_complaint import BY, filed
 
@@ -200,3 +201,17 @@ def test_a_survey_is_answered_once_before_it_expires() -> None:
     with pytest.raises(SurveyNotFoundError):
         c.record_satisfaction("tok", now=now, **answer)  # type: ignore[arg-type]
     c.record_satisfaction("tok2", now=now, **answer)  # type: ignore[arg-type]
+
+
+def test_erasure_reaches_the_customers_replies_and_decline_reasons() -> None:
+    c = filed()
+    rid = c.propose_remedy("refund", money=money("5"), description="d", limit=money("50"), by=BY)
+    c.decline_remedy(rid, "call me on 139", by=CUSTOMER)
+    c.record_customer_reply(
+        "my address is ...", channel="web", resumed_at=c.received_at, paused_seconds=None,
+        resolution=None, by=CUSTOMER, unprompted=True,
+    )
+    c.erase_personal_data("request", by=BY)
+    assert c.remedy(rid).customer_reason == ERASED
+    assert [r.body for r in c.customer_replies] == [ERASED]
+    assert not c.holds_personal_data
