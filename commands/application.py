@@ -530,7 +530,8 @@ class ComplaintsApp(Application[UUID]):
             # the reference index. Tell them apart by looking at what is now stored.
             if replay := self._replay(ctx, print_):
                 return replay
-            if extra and extra[0].id in self.repository:
+            index = extra[0] if extra else None
+            if isinstance(index, ComplaintReference) and index.id in self.repository:
                 raise _ReferenceTakenError from None
             raise ConcurrencyConflictError(
                 "the complaint was changed by another request; reload it and try again"
