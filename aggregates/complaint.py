@@ -7,6 +7,7 @@ Event class names are stored as topics: never rename one without an upcaster.
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 from collections.abc import Sequence
@@ -17,9 +18,17 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
-from aggregates.errors import IllegalTransitionError, InvalidIntakeError, SlaRecordRefusedError
+from aggregates.errors import (
+    IllegalTransitionError,
+    InvalidIntakeError,
+    RemedyNotFoundError,
+    SlaRecordRefusedError,
+    SurveyNotFoundError,
+)
+from aggregates.money import Money
 from aggregates.personal_data import ERASED
 from aggregates.provenance import Provenance
+from aggregates.remedy import OFFERED, CustomerReply, Remedy, RemedyStatus, Survey, within_limit
 from aggregates.sla_clock import AppliedSla, Deadline, SlaClock
 from aggregates.values import (
     Attachment,
@@ -160,6 +169,10 @@ class Complaint(Aggregate):
             complaint.tags = ()
             complaint.linked = ()
             complaint.follow_ups = ()
+            # closed loop (issue 12)
+            complaint.remedies = ()
+            complaint.customer_replies = ()
+            complaint.survey = None
 
     class Assigned(Event):
         assignee: str
@@ -323,7 +336,14 @@ class Complaint(Aggregate):
         resolution_at_risk_at: datetime | None
 
         def apply(self, complaint: Complaint) -> None:
-            complaint.status = Status.ASSIGNED.value if complaint.assignee else Status.NEW.value
+            # A reply when nothing was awaited (the customer writing through the tracking page)
+            # changes no status.
+            if complaint.status == Status.PENDING_CUSTOMER.value:
+                complaint.status = Status.ASSIGNED.value if complaint.assignee else Status.NEW.value
+            complaint.customer_replies = (
+                *complaint.customer_replies,
+                CustomerReply(self.reply_id, self.body, self.channel, self.actor, self.timestamp),
+            )
             if complaint.paused_since is not None:
                 complaint.resolution_pauses = (
                     *complaint.resolution_pauses, (complaint.paused_since, self.resumed_at)
@@ -502,7 +522,115 @@ class Complaint(Aggregate):
             if complaint.location is not None:
                 complaint.location = ERASED
             complaint.comments = [c._replace(body=ERASED) for c in complaint.comments]
+            complaint.customer_replies = tuple(
+                replace(r, body=ERASED) for r in complaint.customer_replies
+            )
+            complaint.remedies = tuple(
+                replace(r, customer_reason=ERASED) if r.customer_reason is not None else r
+                for r in complaint.remedies
+            )
             complaint.personal_data_erased_at = self.timestamp
+
+    # ---- closed loop (issue 12): remedies, the customer's access code, the satisfaction survey.
+
+    class RemedyProposed(Event):
+        remedy_id: str
+        kind: Annotated[str, OneOf(ExpectedRemedy)]
+        amount: str | None
+        """Two decimals as text (``"120.00"``); ``None`` for an apology without one."""
+        currency: str | None
+        description: str
+
+        def apply(self, complaint: Complaint) -> None:
+            complaint.remedies = (
+                *complaint.remedies,
+                Remedy(
+                    id=self.remedy_id,
+                    kind=self.kind,
+                    amount=self.amount,
+                    currency=self.currency,
+                    description=self.description,
+                    status=RemedyStatus.PROPOSED.value,
+                    proposed_by=self.actor,
+                    proposed_at=self.timestamp,
+                    updated_at=self.timestamp,
+                ),
+            )
+
+    class RemedyChanged(Event):
+        """A step of one remedy; only its subclasses are recorded."""
+
+        remedy_id: str
+
+        def _change(self, complaint: Complaint, status: RemedyStatus, **fields: Any) -> None:
+            complaint.remedies = tuple(
+                replace(r, status=status.value, updated_at=self.timestamp, **fields)
+                if r.id == self.remedy_id
+                else r
+                for r in complaint.remedies
+            )
+
+    class ApprovalRequested(RemedyChanged):
+        """The remedy is above the proposer's approval limit (same save as the proposal)."""
+
+        limit: dict[str, str] | None
+        """The proposer's limit (``Money.to_json``); ``None``: they have none."""
+
+        def apply(self, complaint: Complaint) -> None:
+            self._change(complaint, RemedyStatus.AWAITING_APPROVAL)
+
+    class RemedyApproved(RemedyChanged):
+        def apply(self, complaint: Complaint) -> None:
+            self._change(complaint, RemedyStatus.APPROVED, decided_by=self.actor)
+
+    class RemedyRejected(RemedyChanged):
+        reason: str
+
+        def apply(self, complaint: Complaint) -> None:
+            self._change(
+                complaint,
+                RemedyStatus.REJECTED,
+                decided_by=self.actor,
+                rejection_reason=self.reason,
+            )
+
+    class CustomerAccepted(RemedyChanged):
+        def apply(self, complaint: Complaint) -> None:
+            self._change(complaint, RemedyStatus.ACCEPTED)
+
+    class CustomerDeclined(RemedyChanged):
+        reason: str
+
+        def apply(self, complaint: Complaint) -> None:
+            self._change(complaint, RemedyStatus.DECLINED, customer_reason=self.reason)
+
+    class RemedyFulfilled(RemedyChanged):
+        note: str | None
+
+        def apply(self, complaint: Complaint) -> None:
+            self._change(complaint, RemedyStatus.FULFILLED, fulfilment_note=self.note)
+
+    class SurveyRequested(Event):
+        """A close asks the customer how it went: ``token`` travels in this event's data to the
+        notification gateway, which sends the survey link."""
+
+        token: str
+        expires_at: datetime
+
+        def apply(self, complaint: Complaint) -> None:
+            complaint.survey = Survey(self.token, self.expires_at)
+
+    class SatisfactionRecorded(Event):
+        token: str
+        csat: int
+        """1-5; 4 and 5 count as satisfied."""
+        nps: int
+        """0-10; 9-10 promoters, 0-6 detractors."""
+        comment: str | None
+
+        def apply(self, complaint: Complaint) -> None:
+            if complaint.survey is not None and complaint.survey.token == self.token:
+                complaint.survey = replace(complaint.survey, answered_at=self.timestamp)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Complaint:
         """A copy sharing the immutable state. The repository hands out a deep copy of the cached
@@ -561,6 +689,11 @@ class Complaint(Aggregate):
         """Related complaints (id, reference), in the order they were linked."""
         follow_ups: tuple[FollowUp, ...]
         """Follow-ups scheduled by automation rules and not yet taken up, oldest first."""
+        remedies: tuple[Remedy, ...]
+        """Remedies offered, oldest first (at most one open: ``Remedy.is_open``)."""
+        customer_replies: tuple[CustomerReply, ...]
+        survey: Survey | None
+        """The survey of the latest close; ``None`` before one."""
 
     @classmethod
     def file(
@@ -695,6 +828,12 @@ class Complaint(Aggregate):
         _in_vocabulary(resolution_code, ResolutionCode, "resolution_code")
         _require(resolution_code, "resolution_code")
         _require(summary, "summary")
+        if resolution_code == ResolutionCode.REMEDY_PROVIDED.value and not any(
+            r.status == RemedyStatus.FULFILLED.value for r in self.remedies
+        ):
+            raise IllegalTransitionError(
+                "remedy_provided needs a fulfilled remedy; fulfil the accepted remedy first"
+            )
         self.trigger_event(
             self.Closed, resolution_code=resolution_code, summary=summary, **by.as_event_fields()
         )
@@ -769,11 +908,16 @@ class Complaint(Aggregate):
         paused_seconds: int | None,
         resolution: Deadline | None,
         by: Provenance,
+        unprompted: bool = False,
     ) -> None:
         """The customer's answer to a wait: resumes the resolution clock, whose due and at-risk
         instants the application moved by the paused working time (``resolution``; ``None``
-        without SLA clocks)."""
-        if not self.is_awaiting_customer:
+        without SLA clocks). ``unprompted``: the customer writes through the tracking page, which
+        they may do at any time before the close (a wait, if any, ends as above)."""
+        if unprompted:
+            if self.is_closed:
+                raise IllegalTransitionError("the complaint is closed")
+        elif not self.is_awaiting_customer:
             raise IllegalTransitionError(
                 "the complaint is not waiting for the customer; add a comment instead"
             )
@@ -864,7 +1008,12 @@ class Complaint(Aggregate):
     def holds_personal_data(self) -> bool:
         """Whether the complaint shows personal data an erasure would replace: never erased, or
         commented on since."""
-        return self.personal_data_erased_at is None or any(c.body != ERASED for c in self.comments)
+        return (
+            self.personal_data_erased_at is None
+            or any(c.body != ERASED for c in self.comments)
+            or any(r.body != ERASED for r in self.customer_replies)
+            or any(r.customer_reason not in (None, ERASED) for r in self.remedies)
+        )
 
     # ---- automation: what rules (and people) do besides the lifecycle -----------------------
 
@@ -971,6 +1120,167 @@ class Complaint(Aggregate):
         right to erasure does not wait for a complaint to be open)."""
         _require(reason, "reason")
         self.trigger_event(self.PersonalDataErased, reason=reason, **by.as_event_fields())
+
+    # ---- closed loop: remedies, the customer's access, the survey ------------------------------
+
+    def propose_remedy(
+        self,
+        kind: str,
+        *,
+        money: Money | None,
+        description: str,
+        limit: Money | None,
+        by: Provenance,
+    ) -> str:
+        """Offers a remedy; above the proposer's approval ``limit`` (``None``: no limit, so
+        every remedy) it waits for approval first. Returns the remedy's id."""
+        if self.is_closed:
+            raise IllegalTransitionError("a closed complaint gets no remedy; reopen it first")
+        _require(kind, "kind")
+        _in_vocabulary(kind, ExpectedRemedy, "kind")
+        _require(description, "description")
+        if money is None and kind != ExpectedRemedy.APOLOGY.value:
+            raise InvalidIntakeError("amount", f"is required for a {kind}")
+        if (current := self.open_remedy) is not None:
+            raise IllegalTransitionError(
+                f"remedy {current.id} is still {current.status}; settle it before proposing another"
+            )
+        remedy_id = uuid4().hex
+        self.trigger_event(
+            self.RemedyProposed,
+            remedy_id=remedy_id,
+            kind=kind,
+            amount=money.to_json()["amount"] if money else None,
+            currency=money.currency if money else None,
+            description=description,
+            **by.as_event_fields(),
+        )
+        if not within_limit(limit, money):
+            self.trigger_event(
+                self.ApprovalRequested,
+                remedy_id=remedy_id,
+                limit=limit.to_json() if limit else None,
+                **by.as_event_fields(),
+            )
+        return remedy_id
+
+    def approve_remedy(self, remedy_id: str, *, limit: Money | None, by: Provenance) -> None:
+        self._decide_approval(remedy_id, limit, by)
+        self.trigger_event(self.RemedyApproved, remedy_id=remedy_id, **by.as_event_fields())
+
+    def reject_remedy(
+        self, remedy_id: str, reason: str, *, limit: Money | None, by: Provenance
+    ) -> None:
+        _require(reason, "reason")
+        self._decide_approval(remedy_id, limit, by)
+        self.trigger_event(
+            self.RemedyRejected, remedy_id=remedy_id, reason=reason, **by.as_event_fields()
+        )
+
+    def accept_remedy(self, remedy_id: str, *, by: Provenance) -> None:
+        """The customer takes the remedy offered (within the proposer's limit, or approved)."""
+        self._offered(remedy_id)
+        self.trigger_event(self.CustomerAccepted, remedy_id=remedy_id, **by.as_event_fields())
+
+    def decline_remedy(self, remedy_id: str, reason: str, *, by: Provenance) -> None:
+        """The customer refuses the remedy offered; another may be proposed."""
+        _require(reason, "reason")
+        self._offered(remedy_id)
+        self.trigger_event(
+            self.CustomerDeclined, remedy_id=remedy_id, reason=reason, **by.as_event_fields()
+        )
+
+    def fulfil_remedy(self, remedy_id: str, note: str | None, *, by: Provenance) -> None:
+        remedy = self._remedy_to_change(remedy_id)
+        if remedy.status != RemedyStatus.ACCEPTED.value:
+            raise IllegalTransitionError(
+                f"only an accepted remedy can be fulfilled; this one is {remedy.status}"
+            )
+        self.trigger_event(
+            self.RemedyFulfilled, remedy_id=remedy_id, note=note, **by.as_event_fields()
+        )
+
+    @property
+    def open_remedy(self) -> Remedy | None:
+        return next((r for r in self.remedies if r.is_open), None)
+
+    def remedy(self, remedy_id: str) -> Remedy:
+        remedy = next((r for r in self.remedies if r.id == remedy_id), None)
+        if remedy is None:
+            raise RemedyNotFoundError(f"the complaint has no remedy {remedy_id[:40]!r}")
+        return remedy
+
+    def _remedy_to_change(self, remedy_id: str) -> Remedy:
+        remedy = self.remedy(remedy_id)
+        if self.is_closed:
+            raise IllegalTransitionError("the complaint is closed; reopen it first")
+        return remedy
+
+    def _offered(self, remedy_id: str) -> Remedy:
+        remedy = self._remedy_to_change(remedy_id)
+        if remedy.status not in OFFERED:
+            raise IllegalTransitionError(
+                f"the remedy is {remedy.status}: only an offered remedy can be accepted or declined"
+            )
+        return remedy
+
+    def _decide_approval(self, remedy_id: str, limit: Money | None, by: Provenance) -> None:
+        remedy = self._remedy_to_change(remedy_id)
+        if remedy.status != RemedyStatus.AWAITING_APPROVAL.value:
+            raise IllegalTransitionError(f"the remedy is {remedy.status}, not awaiting approval")
+        if by.actor == remedy.proposed_by:
+            raise IllegalTransitionError("the proposer cannot decide on their own remedy")
+        if not within_limit(limit, remedy.money):
+            shown = f"{limit.amount} {limit.currency}" if limit else "none"
+            raise IllegalTransitionError(
+                f"your approval limit ({shown}) does not cover "
+                f"{remedy.amount or '-'} {remedy.currency or ''}".rstrip()
+            )
+
+    def request_survey(self, token: str, *, expires_at: datetime, by: Provenance) -> None:
+        """Issues a one-time satisfaction survey (on closing, same save)."""
+        if not self.is_closed:
+            raise IllegalTransitionError("a survey is requested when the complaint is closed")
+        _require(token, "token")
+        self.trigger_event(
+            self.SurveyRequested, token=token, expires_at=expires_at, **by.as_event_fields()
+        )
+
+    def survey_open(self, now: datetime) -> bool:
+        survey = self.survey
+        return survey is not None and survey.answered_at is None and now <= survey.expires_at
+
+    def record_satisfaction(
+        self,
+        token: str,
+        *,
+        csat: int,
+        nps: int,
+        comment: str | None,
+        now: datetime,
+        by: Provenance,
+    ) -> None:
+        """The customer's answer to the latest survey, once; an unknown, superseded or expired
+        token is ``SurveyNotFoundError``."""
+        survey = self.survey
+        if survey is None or not hmac.compare_digest(survey.token.encode(), token.encode()):
+            raise SurveyNotFoundError("no such survey")
+        if survey.answered_at is not None:
+            raise IllegalTransitionError("the survey was already answered")
+        if now > survey.expires_at:
+            raise SurveyNotFoundError("no such survey")
+        if not 1 <= csat <= 5:
+            raise InvalidIntakeError("csat", "must be 1 to 5")
+        if not 0 <= nps <= 10:
+            raise InvalidIntakeError("nps", "must be 0 to 10")
+        self.trigger_event(
+            self.SatisfactionRecorded,
+            token=token,
+            csat=csat,
+            nps=nps,
+            comment=comment,
+            **by.as_event_fields(),
+        )
 
     def _watched_clock(self, metric: str, cycle: int, due_at: datetime) -> SlaClock:
         """The clock a warning or breach names, refused unless it is still the current cycle,

@@ -28,3 +28,11 @@ class SlaRecordRefusedError(IllegalTransitionError):
     """Raised when a warning or breach of an SLA clock does not apply: already recorded for that
     metric and cycle, the clock met in time or paused, or the deadline named is not the clock's
     current one (the deadline watcher skips it)."""
+
+
+class RemedyNotFoundError(DomainError, LookupError):
+    """Raised when a complaint has no remedy with the given id (404)."""
+
+
+class SurveyNotFoundError(DomainError, LookupError):
+    """Raised for a survey token that is unknown, superseded by a later close, or expired (404)."""

@@ -31,6 +31,9 @@ PERSONAL_FIELDS: Mapping[str, tuple[str, ...]] = {
     ),
     "Complaint.Commented": ("body",),
     "Complaint.CustomerReplied": ("body",),
+    # closed loop: what the customer writes when declining a remedy or answering the survey.
+    "Complaint.CustomerDeclined": ("reason",),
+    "Complaint.SatisfactionRecorded": ("comment",),
 }
 """Event class ``__qualname__`` -> the personal fields of its stored data."""
 

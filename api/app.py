@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.failure_limit import FailureLimit
 from api.problems import MEDIA_TYPE, PROBLEM_SCHEMA, install_problem_handlers, problem_response
 from api.query_guard import RefuseControlCharacters
 from api.routers import (
@@ -26,10 +27,13 @@ from api.routers import (
     dossier,
     events,
     health,
+    remedies,
     routing,
     sla,
     subscriptions,
+    surveys,
     tokens,
+    tracking,
     workload,
 )
 from api.routers import projections as projection_status
@@ -59,6 +63,8 @@ ROUTERS += [audit.router, dossier.router]
 ROUTERS += [directory.router, routing.router]
 # Automation rules (issue 12).
 ROUTERS += [automation.router]
+# The closed loop with the customer (issue 12): remedies, tracking, surveys.
+ROUTERS += [remedies.router, tracking.router, surveys.router]
 
 
 class BodyTooLargeError(Exception):
@@ -189,6 +195,9 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
     api.state.audit = services
     api.state.stream_slots = StreamSlots(
         settings.stream_max_connections, settings.stream_max_connections_per_token
+    )
+    api.state.track_limit = FailureLimit(
+        settings.track_max_failures, settings.track_failure_window_seconds
     )
     install_problem_handlers(api)
 

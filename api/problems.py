@@ -15,7 +15,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from aggregates.errors import FieldError, IllegalTransitionError
+from aggregates.errors import (
+    FieldError,
+    IllegalTransitionError,
+    RemedyNotFoundError,
+    SurveyNotFoundError,
+)
 from commands.errors import (
     ComplaintNotFoundError,
     ConcurrencyConflictError,
@@ -122,6 +127,8 @@ def _field_name(loc: tuple[Any, ...]) -> str:
 PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     FieldError: (422, "validation", "Invalid request"),
     ComplaintNotFoundError: (404, "not-found", "Complaint not found"),
+    RemedyNotFoundError: (404, "not-found", "Remedy not found"),
+    SurveyNotFoundError: (404, "not-found", "Survey not found"),
     TokenNotFoundError: (404, "not-found", "Token not found"),
     CustomerNotFoundError: (404, "not-found", "Customer not found"),
     ForbiddenError: (403, "forbidden", "Forbidden"),

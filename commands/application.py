@@ -8,18 +8,27 @@ idempotency keys.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Recording
 
+from aggregates.access_code import (
+    AccessCode,
+    access_code_id,
+    code_matches,
+    digest_of,
+    new_access_code,
+)
 from aggregates.business_time import Target
 from aggregates.complaint import CLOCK_SKEW, Complaint
-from aggregates.errors import InvalidIntakeError
+from aggregates.errors import InvalidIntakeError, SurveyNotFoundError
+from aggregates.money import Money
 from aggregates.provenance import Provenance
 from aggregates.reference import (
     REFERENCE_PATTERN,
@@ -28,6 +37,7 @@ from aggregates.reference import (
     new_reference,
     normalise_reference,
 )
+from aggregates.survey_index import SurveyIndex, survey_index_id
 from commands.automation_config import AutomationConfig
 from commands.context import CommandContext
 from commands.customer_history import CustomerHistory, NoHistory
@@ -41,20 +51,28 @@ from commands.errors import (
 from commands.group_commit import GroupCommit, GroupCommitOptions
 from commands.idempotency import IdempotencyRecord, fingerprint, legacy_record_id, record_id
 from commands.models import (
+    AcceptRemedy,
+    AnswerSurvey,
+    ApproveRemedy,
     AssignComplaint,
     AwaitCustomer,
     ChangeSeverity,
     CloseComplaint,
     Command,
     CommentOnComplaint,
+    DeclineRemedy,
     EscalateComplaint,
     FileComplaint,
+    FulfilRemedy,
+    ProposeRemedy,
     ReapplySla,
     RecordCustomerReply,
     RecordSlaBreach,
     RecordSlaWarning,
+    RejectRemedy,
     ReopenComplaint,
     TagComplaint,
+    TrackReply,
     UntagComplaint,
 )
 from commands.permissions import authorize, authorize_assignment
@@ -67,6 +85,9 @@ from commands.sla_watch import WATCHER, Settled, escalation_for, settle
 from commands.tokens import TokenService
 
 REFERENCE_ATTEMPTS = 5
+SURVEY_VALIDITY = timedelta(days=30)
+CUSTOMER = "customer"
+"""The actor of what the customer does through the tracking page and the survey."""
 
 Steps = Generator[tuple[Any, ...], "list[Recording[UUID]]", "CommandResult"]
 """A command's steps: yields what to save, is sent the recordings, returns the result."""
@@ -83,6 +104,8 @@ class CommandResult:
     """The complaint as this command left it (None when replayed). A deliberate exception to
     "return ids, not aggregates": it spares the HTTP layer reading back what was just written.
     It is this request's own copy; treat it as read-only."""
+    access_code: str | None = None
+    """A filing's tracking code for the customer: in this answer only (a replay has none)."""
 
 
 class ComplaintsApp(Application[UUID]):
@@ -101,8 +124,11 @@ class ComplaintsApp(Application[UUID]):
         sla_terms: SlaTerms | None = None,
         clock: Callable[[], datetime] | None = None,
         group_commit: GroupCommitOptions | None = None,
+        survey_validity: timedelta = SURVEY_VALIDITY,
     ) -> None:
         super().__init__(env)
+        self.survey_validity = survey_validity
+        """How long a satisfaction survey issued on closing may be answered."""
         self.writer = GroupCommit(self, group_commit or GroupCommitOptions())
         """Where commands save: concurrent saves share a transaction (commands/group_commit.py)."""
         # Here, not in a composition root: tokens are saved through this application, and the
@@ -221,8 +247,12 @@ class ComplaintsApp(Application[UUID]):
             # The clocks start with the filing, in the same save.
             self._apply_sla(complaint, None, ctx.provenance)
             index = ComplaintReference.register(reference, complaint.id)
+            # The customer's tracking code: only its digest is stored; the code is answered once.
+            code = new_access_code()
+            access = AccessCode.issue(complaint.id, code)
             try:
-                return (yield from self._save(complaint, ctx, print_, extra=(index,)))
+                result = yield from self._save(complaint, ctx, print_, extra=(index, access))
+                return replace(result, access_code=code)
             except _ReferenceTakenError:
                 continue
         raise ConcurrencyConflictError("could not allocate a unique complaint reference")
@@ -244,8 +274,8 @@ class ComplaintsApp(Application[UUID]):
             authorize_assignment(ctx.actor, command.assignee, command.team)
         if ctx.expected_version is not None and ctx.expected_version != complaint.version:
             raise PreconditionFailedError(ctx.expected_version, complaint.version)
-        decide(self, complaint, command, ctx.provenance)
-        return (yield from self._save(complaint, ctx, print_))
+        extra = decide(self, complaint, command, ctx.provenance) or ()
+        return (yield from self._save(complaint, ctx, print_, extra=extra))
 
     # ---- decisions that need the application (its clock, its SLA terms) ----------------------
 
@@ -265,18 +295,30 @@ class ComplaintsApp(Application[UUID]):
     def _record_customer_reply(
         self, complaint: Complaint, command: RecordCustomerReply, by: Provenance
     ) -> None:
+        self._reply(complaint, command.body, command.channel, by)
+
+    def _reply(
+        self,
+        complaint: Complaint,
+        body: str,
+        channel: str,
+        by: Provenance,
+        *,
+        unprompted: bool = False,
+    ) -> None:
         now = self.clock()
         moved, paused = None, None
         if (sla := complaint.sla) is not None and complaint.paused_since is not None:
             calendar = self.sla_terms.calendar(sla.calendar, sla.calendar_version)
             moved, paused = resumed(calendar, sla.resolution.deadline, complaint.paused_since, now)
         complaint.record_customer_reply(
-            command.body,
-            channel=command.channel,
+            body,
+            channel=channel,
             resumed_at=now,
             paused_seconds=paused,
             resolution=moved,
             by=by,
+            unprompted=unprompted,
         )
 
     def settle_sla(self, complaint_id: UUID, now: datetime | None = None) -> Settled:
@@ -345,6 +387,110 @@ class ComplaintsApp(Application[UUID]):
             saved = getattr(reaction, "saved", None)
             if saved is not None:
                 saved(recordings)
+    # ---- closed loop (issue 12): remedies, the customer's side, the satisfaction survey -------
+
+    def _close(self, complaint: Complaint, command: CloseComplaint, by: Provenance) -> tuple[Any]:
+        """Closes, and issues the satisfaction survey in the same save, with the index that
+        finds the complaint from the survey's token."""
+        complaint.close(command.resolution_code, command.summary, by=by)
+        token = secrets.token_urlsafe(24)
+        complaint.request_survey(token, expires_at=self.clock() + self.survey_validity, by=by)
+        return (SurveyIndex.register(token, complaint.id),)
+
+    def _approval_limit(self, principal: str) -> Money | None:
+        """The principal's approval limit from the directory; none without an entry."""
+        agent = self.directory.agent(principal)
+        return agent.approval_limit if agent is not None else None
+
+    def _propose_remedy(self, complaint: Complaint, command: ProposeRemedy, by: Provenance) -> None:
+        money = (
+            Money.of(command.amount, command.currency or "")
+            if command.amount is not None or command.currency is not None
+            else None
+        )
+        complaint.propose_remedy(
+            command.kind,
+            money=money,
+            description=command.description,
+            limit=self._approval_limit(by.actor),
+            by=by,
+        )
+
+    def customer_complaint(self, reference: str, code: str) -> Complaint:
+        """The complaint ``reference`` names, if ``code`` is its tracking code; otherwise exactly
+        the error an unknown reference gets (a wrong code must not tell that it exists)."""
+        not_found = ComplaintNotFoundError("no complaint with this reference and access code")
+        try:
+            complaint_id = self.resolve_reference(reference)
+        except ComplaintNotFoundError:
+            code_matches(code, _UNMATCHABLE)  # as long as a wrong code takes
+            raise not_found from None
+        try:
+            access: AccessCode = self.repository.get(access_code_id(complaint_id))
+        except AggregateNotFoundError:  # filed before access codes
+            access = None  # type: ignore[assignment]
+        if not isinstance(access, AccessCode) or not access.matches(code):
+            raise not_found
+        return self.get_complaint(complaint_id)
+
+    def handle_as_customer(
+        self, reference: str, code: str, command: Command, ctx: CommandContext
+    ) -> CommandResult:
+        return self._run(self._handle_as_customer(reference, code, command, ctx))
+
+    async def handle_as_customer_async(
+        self, reference: str, code: str, command: Command, ctx: CommandContext
+    ) -> CommandResult:
+        return await self._run_async(self._handle_as_customer(reference, code, command, ctx))
+
+    def _handle_as_customer(
+        self, reference: str, code: str, command: Command, ctx: CommandContext
+    ) -> Steps:
+        """A command of the tracking page (``CUSTOMER_DECISIONS``): the code stands in for a
+        token. Idempotency keys are the complaint's own (every customer acts as ``customer``)."""
+        decide = CUSTOMER_DECISIONS[type(command)]
+        complaint = self.customer_complaint(reference, code)
+        if ctx.idempotency_key:
+            ctx = ctx.keyed(f"{complaint.id}/{ctx.idempotency_key}")
+        print_ = fingerprint(type(command).__name__, str(complaint.id), command)
+        if replay := self._replay(ctx, print_ if ctx.idempotency_key else ""):
+            return replay
+        if ctx.expected_version is not None and ctx.expected_version != complaint.version:
+            raise PreconditionFailedError(ctx.expected_version, complaint.version)
+        decide(self, complaint, command, ctx.provenance)
+        return (yield from self._save(complaint, ctx, print_ if ctx.idempotency_key else ""))
+
+    def answer_survey(
+        self, token: str, command: AnswerSurvey, ctx: CommandContext
+    ) -> CommandResult:
+        return self._run(self._answer_survey(token, command, ctx))
+
+    async def answer_survey_async(
+        self, token: str, command: AnswerSurvey, ctx: CommandContext
+    ) -> CommandResult:
+        return await self._run_async(self._answer_survey(token, command, ctx))
+
+    def _answer_survey(self, token: str, command: AnswerSurvey, ctx: CommandContext) -> Steps:
+        """Records the answer once (a second one is 409); an unknown, superseded or expired
+        token is 404."""
+        if not 0 < len(token) <= 100:
+            raise SurveyNotFoundError("no such survey")
+        try:
+            index: SurveyIndex = self.repository.get(survey_index_id(token))
+        except AggregateNotFoundError:
+            raise SurveyNotFoundError("no such survey") from None
+        if not isinstance(index, SurveyIndex):
+            raise SurveyNotFoundError("no such survey")
+        complaint = self.get_complaint(index.complaint_id)
+        complaint.record_satisfaction(
+            token,
+            csat=command.csat,
+            nps=command.nps,
+            comment=command.comment,
+            now=self.clock(),
+            by=ctx.provenance,
+        )
+        return (yield from self._save(complaint, ctx, ""))
 
     def close(self) -> None:
         self.writer.close()  # what is queued is written before the connections close
@@ -401,7 +547,8 @@ class ComplaintsApp(Application[UUID]):
             # the reference index. Tell them apart by looking at what is now stored.
             if replay := self._replay(ctx, print_):
                 return replay
-            if extra and extra[0].id in self.repository:
+            index = extra[0] if extra else None
+            if isinstance(index, ComplaintReference) and index.id in self.repository:
                 raise _ReferenceTakenError from None
             raise ConcurrencyConflictError(
                 "the complaint was changed by another request; reload it and try again"
@@ -442,6 +589,9 @@ class ComplaintsApp(Application[UUID]):
         return None
 
 
+_UNMATCHABLE = digest_of(new_access_code())
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -461,7 +611,8 @@ class _Unassigned:
 _NO_COMPLAINT = _Unassigned()
 
 
-Decision = Callable[[ComplaintsApp, Complaint, Any, Provenance], None]
+Decision = Callable[[ComplaintsApp, Complaint, Any, Provenance], "tuple[Any, ...] | None"]
+"""Decides on the complaint; returns other aggregates to save with it (or nothing)."""
 
 
 # What each update command asks of the complaint: adding a command is a model, a line here and a
@@ -473,7 +624,7 @@ DECISIONS: dict[type[Command], Decision] = {
     ),
     CommentOnComplaint: lambda _, c, m, by: c.comment(m.body, visibility=m.visibility, by=by),
     EscalateComplaint: lambda _, c, m, by: c.escalate(m.reason, level=m.level, by=by),
-    CloseComplaint: lambda _, c, m, by: c.close(m.resolution_code, m.summary, by=by),
+    CloseComplaint: ComplaintsApp._close,
     ReopenComplaint: ComplaintsApp._reopen,
     AwaitCustomer: lambda app, c, m, by: c.await_customer(m.reason, paused_at=app.clock(), by=by),
     RecordCustomerReply: ComplaintsApp._record_customer_reply,
@@ -489,6 +640,22 @@ DECISIONS: dict[type[Command], Decision] = {
     TagComplaint: lambda _, c, m, by: c.tag(m.tag, reason=m.reason, by=by),
     UntagComplaint: lambda _, c, m, by: c.untag(m.tag, reason=m.reason, by=by),
     ChangeSeverity: lambda _, c, m, by: c.change_severity(m.severity, reason=m.reason, by=by),
+    # closed loop: approval limits come from the directory (the proposer's, the approver's).
+    ProposeRemedy: ComplaintsApp._propose_remedy,
+    ApproveRemedy: lambda app, c, m, by: c.approve_remedy(
+        m.remedy_id, limit=app._approval_limit(by.actor), by=by
+    ),
+    RejectRemedy: lambda app, c, m, by: c.reject_remedy(
+        m.remedy_id, m.reason, limit=app._approval_limit(by.actor), by=by
+    ),
+    FulfilRemedy: lambda _, c, m, by: c.fulfil_remedy(m.remedy_id, m.note, by=by),
+}
+
+# What the customer may do through the tracking page (no token: the access code).
+CUSTOMER_DECISIONS: dict[type[Command], Decision] = {
+    TrackReply: lambda app, c, m, by: app._reply(c, m.body, "web", by, unprompted=True),
+    AcceptRemedy: lambda _, c, m, by: c.accept_remedy(m.remedy_id, by=by),
+    DeclineRemedy: lambda _, c, m, by: c.decline_remedy(m.remedy_id, m.reason, by=by),
 }
 
 # The permission table's action for each command (commands/permissions.py). The deadline
@@ -507,4 +674,8 @@ ACTIONS: dict[type[Command], str] = {
     TagComplaint: "complaint.tag",
     UntagComplaint: "complaint.tag",
     ChangeSeverity: "complaint.severity",
+    ProposeRemedy: "remedy.propose",
+    ApproveRemedy: "remedy.approve",
+    RejectRemedy: "remedy.approve",
+    FulfilRemedy: "remedy.fulfil",
 }

@@ -7,6 +7,7 @@ and their 422 field names exist exactly once. The complaint's parts narrow the s
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import (
@@ -15,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -307,3 +309,81 @@ class EraseCustomerData(Command):
     evidence: name the request (e.g. a ticket number), never personal data."""
 
     reason: Reason
+
+
+# ---- closed loop (issue 12): remedies, the customer's side, the satisfaction survey ---------
+
+AMOUNT_PATTERN = r"^[0-9]{1,9}(\.[0-9]{1,2})?$"
+RemedyId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+OptionalReason = (
+    Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), MULTI_LINE] | None
+)
+
+
+class ProposeRemedy(Command):
+    """``amount`` as a decimal string (``"120.00"``) or number, at most two decimals, with its
+    ``currency`` (ISO 4217); an apology may have neither."""
+
+    kind: ExpectedRemedy
+    amount: (
+        Annotated[
+            Decimal,
+            Field(ge=0, lt=10**9, max_digits=11, decimal_places=2),
+            # Documented as the string form (a JSON number is accepted too).
+            WithJsonSchema({"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["500.00"]}),
+        ]
+        | None
+    ) = None
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
+    description: Reason
+
+
+class RemedyRejection(Command):
+    reason: Reason
+
+
+class RemedyFulfilment(Command):
+    note: OptionalReason = None
+
+
+class CustomerDecline(Command):
+    reason: Reason
+
+
+class ApproveRemedy(Command):
+    remedy_id: RemedyId
+
+
+class RejectRemedy(Command):
+    remedy_id: RemedyId
+    reason: Reason
+
+
+class FulfilRemedy(Command):
+    remedy_id: RemedyId
+    note: OptionalReason = None
+
+
+class AcceptRemedy(Command):
+    """The customer's, through the tracking page."""
+
+    remedy_id: RemedyId
+
+
+class DeclineRemedy(Command):
+    """The customer's, through the tracking page."""
+
+    remedy_id: RemedyId
+    reason: Reason
+
+
+class TrackReply(Command):
+    """The customer writes through the tracking page."""
+
+    body: LongText
+
+
+class AnswerSurvey(Command):
+    csat: Annotated[int, Field(ge=1, le=5)]
+    nps: Annotated[int, Field(ge=0, le=10)]
+    comment: OptionalReason = None

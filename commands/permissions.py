@@ -164,6 +164,21 @@ _TABLE = [
     ),
     Permission("routing.read", "Read the routing rules", {S: ANY, C: ANY, D: ANY}),
     Permission("routing.configure", "Change the routing rules", {S: ANY, D: ANY}),
+    # closed loop (issue 12)
+    Permission("remedy.propose", "Propose a remedy", {A: OWN, S: TEAM}),
+    Permission(
+        "remedy.approve",
+        "Approve or reject a remedy above its proposer's limit (within your own limit)",
+        {S: TEAM},
+    ),
+    Permission("remedy.fulfil", "Record an accepted remedy as fulfilled", {A: OWN, S: TEAM}),
+    Permission("track.read", "Track a complaint with its access code (customer)", {}, public=True),
+    Permission("track.reply", "Reply with the access code (customer)", {}, public=True),
+    Permission(
+        "track.remedy", "Accept or decline a remedy with the access code (customer)", {},
+        public=True,
+    ),
+    Permission("survey.answer", "Answer a satisfaction survey (its token)", {}, public=True),
 ]
 
 PERMISSIONS: dict[str, Permission] = {p.action: p for p in _TABLE}

@@ -19,6 +19,7 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
@@ -176,6 +177,7 @@ def bootstrap(settings: Settings) -> Services:
         env=database.env,
         token_cache_seconds=settings.token_cache_seconds,
         group_commit=section(GroupCommitOptions, settings, "group_commit_"),
+        survey_validity=timedelta(days=settings.survey_valid_days),
     )
     try:
         # Reactions, in order (commands/reactions.py): routing goes first (issue 12, its lane

@@ -274,3 +274,17 @@ class Settings(BaseSettings):
         description="How long routing reuses the directory and routing rules it read; so how long"
         " a change made by another process can go unseen by routing.",
     )
+    # ---- the closed loop with the customer (issue 12): docs/closed-loop.md ----
+    track_max_failures: int = Field(
+        default=5, ge=1,
+        description="Wrong access codes (or unknown references) allowed per reference and per"
+        " client address within `track_failure_window_seconds`; past it, 429 with Retry-After"
+        " (per API process).",
+    )
+    track_failure_window_seconds: float = Field(
+        default=900.0, gt=0, description="The window the tracking page counts failures in."
+    )
+    survey_valid_days: int = Field(
+        default=30, ge=1, le=365,
+        description="How long the satisfaction survey a close issues may be answered.",
+    )

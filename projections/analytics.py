@@ -17,6 +17,9 @@ Definitions (the issue leaves them open):
   close for the first response, a close for the resolution) or when its breach is recorded,
   whichever comes first; a running or paused clock is not counted yet. Its due instant is the
   one in force when it ends (moved by pauses, or by a re-apply before it ended).
+- satisfaction: each survey answer (``SatisfactionRecorded``) on the day it was given, under the
+  complaint's category, channel, region and severity: responses, the CSAT sum, satisfied (CSAT 4
+  or 5), NPS promoters (9-10) and detractors (0-6).
 
 Two tables hold the same amounts: ``analytics_daily`` per day x category x channel x region x
 severity (the full cross product, ~300k rows a year at 200k complaints), and ``analytics_rollup``
@@ -47,6 +50,8 @@ MEASURES = (
     "filed", "closed", "reopened", "first_response_count", "first_response_ms",
     "resolution_ms", "first_contact_resolutions", "first_response_sla_counted",
     "first_response_sla_met", "resolution_sla_counted", "resolution_sla_met",
+    # closed loop (issue 12): satisfaction surveys, counted on the day of the answer.
+    "survey_responses", "csat_sum", "csat_satisfied", "nps_promoters", "nps_detractors",
 )
 FIRST_RESPONSE, RESOLUTION = SlaMetric.FIRST_RESPONSE.value, SlaMetric.RESOLUTION.value
 DIMENSIONS = ("category", "channel", "region", "severity")
@@ -112,7 +117,7 @@ class AnalyticsProjection(Projection):
     topics = topics_of(
         Complaint.Filed, Complaint.Commented, Complaint.Closed, Complaint.Reopened,
         Complaint.SlaApplied, Complaint.SlaCycleStarted, Complaint.CustomerReplied,
-        Complaint.SlaBreached,
+        Complaint.SlaBreached, Complaint.SatisfactionRecorded,
     )
     tables = (ANALYTICS_CASES, ANALYTICS_DAILY, ANALYTICS_ROLLUP)
 
@@ -208,6 +213,12 @@ class AnalyticsProjection(Projection):
             elif isinstance(e, Complaint.CustomerReplied):
                 if e.resolution_due_at is not None and not case["resolution_ended"]:
                     case["resolution_due"] = storable_instant(e.resolution_due_at)
+            elif isinstance(e, Complaint.SatisfactionRecorded):
+                count(
+                    case, self.day(e.timestamp), survey_responses=1, csat_sum=e.csat,
+                    csat_satisfied=int(e.csat >= 4), nps_promoters=int(e.nps >= 9),
+                    nps_detractors=int(e.nps <= 6),
+                )
             elif isinstance(e, Complaint.SlaBreached):
                 current = e.metric == FIRST_RESPONSE or e.cycle == case["resolution_cycle"]
                 if current and case[f"{e.metric}_due"] is not None and not case[

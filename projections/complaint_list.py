@@ -85,6 +85,10 @@ class ComplaintListProjection(Projection):
         Complaint.Closed, Complaint.Reopened, Complaint.SlaApplied, Complaint.CustomerAwaited,
         Complaint.CustomerReplied, Complaint.SlaCycleStarted, Complaint.SlaWarned,
         Complaint.SlaBreached, Complaint.PersonalDataErased,
+        # closed loop (issue 12): no column but the version, update time and position.
+        Complaint.RemedyProposed, Complaint.ApprovalRequested, Complaint.RemedyApproved,
+        Complaint.RemedyRejected, Complaint.CustomerAccepted, Complaint.CustomerDeclined,
+        Complaint.RemedyFulfilled, Complaint.SurveyRequested, Complaint.SatisfactionRecorded,
     )
     tables = (COMPLAINT_LIST,)
 

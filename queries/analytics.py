@@ -4,7 +4,9 @@
 closures: first-contact resolution rate = first-contact resolutions / closed, reopen rate =
 reopened / closed; SLA compliance (``first_response_met_rate``, ``resolution_met_rate``) = clocks
 met by their due / clocks ended, counted on the day of their due instant
-(``projections/analytics.py``); means and rates are null when nothing was counted.
+(``projections/analytics.py``); means and rates are null when nothing was counted. Satisfaction:
+``mean_csat``, ``csat_satisfied_percent`` (CSAT 4-5) and ``nps`` (% promoters 9-10 minus %
+detractors 0-6) over the surveys answered in the period.
 
 Reads ``analytics_rollup`` only (one dimension's rows, or the per-day totals for day/week/month),
 never the full cross product in ``analytics_daily``: a year is at most 366 x (distinct values)
@@ -44,6 +46,14 @@ class Figures(BaseModel):
         description="Of the resolution clocks (one per cycle) due in the period that have "
         "ended, the share met (closed) by their due instant"
     )
+    survey_responses: int = Field(description="Satisfaction surveys answered in the period")
+    mean_csat: float | None = Field(description="Mean CSAT (1-5) of those answers")
+    csat_satisfied_percent: float | None = Field(
+        description="Percentage of answers with CSAT 4 or 5"
+    )
+    nps: float | None = Field(
+        description="Net promoter score, -100 to 100: % promoters (9-10) - % detractors (0-6)"
+    )
 
 
 class Group(Figures):
@@ -66,6 +76,7 @@ class Summary(BaseModel):
 
 def figures(sums: Mapping[str, int]) -> dict[str, Any]:
     closed = sums["closed"]
+    responses = sums["survey_responses"]
 
     def ratio(numerator: int, denominator: int, scale: float = 1.0) -> float | None:
         return numerator / denominator / scale if denominator else None
@@ -84,6 +95,10 @@ def figures(sums: Mapping[str, int]) -> dict[str, Any]:
             sums["first_response_sla_met"], sums["first_response_sla_counted"]
         ),
         "resolution_met_rate": ratio(sums["resolution_sla_met"], sums["resolution_sla_counted"]),
+        "survey_responses": responses,
+        "mean_csat": ratio(sums["csat_sum"], responses),
+        "csat_satisfied_percent": ratio(100 * sums["csat_satisfied"], responses),
+        "nps": ratio(100 * (sums["nps_promoters"] - sums["nps_detractors"]), responses),
     }
 
 

@@ -118,6 +118,25 @@ def sla_public(complaint: Complaint, now: datetime) -> SlaPublic | None:
     )
 
 
+class RemedyPublic(_Public):
+    id: str
+    kind: str
+    amount: str | None = Field(description='Two decimals as text ("120.00"); null: none')
+    currency: str | None
+    description: str
+    status: str = Field(
+        description="proposed | awaiting_approval | approved | rejected | accepted | declined "
+        "| fulfilled"
+    )
+    proposed_by: str
+    proposed_at: datetime
+    updated_at: datetime
+    decided_by: str | None = Field(description="Who approved or rejected it")
+    rejection_reason: str | None
+    customer_reason: str | None = Field(description="Why the customer declined it")
+    fulfilment_note: str | None
+
+
 class _ComplaintIdentity(_Public):
     # First in the answer, before what the complaint was filed with (see _CommentId).
     id: UUID
@@ -149,6 +168,7 @@ class ComplaintPublic(ComplaintBase, _ComplaintIdentity):
         description=f"The latest {EMBEDDED_COMMENTS} comments, oldest first; all of them are "
         "paged at `comments_url`"
     )
+    remedies: list[RemedyPublic] = Field(description="Remedies offered, oldest first")
     comment_count: int = Field(description="How many comments the complaint has in all")
     comments_url: str = Field(description="The paged list of all comments, oldest first")
     version: int

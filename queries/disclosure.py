@@ -38,7 +38,9 @@ Paths = tuple[tuple[str, str], ...]
 the second names the field as ``PERSONAL_FIELDS`` does, which picks its mask and its rule."""
 
 _FILED: Paths = tuple((p, p) for p in PERSONAL_FIELDS["Complaint.Filed"])
-COMPLAINT: Paths = (*_FILED, ("comments.body", "body"))
+COMPLAINT: Paths = (
+    *_FILED, ("comments.body", "body"), ("remedies.customer_reason", "reason")
+)
 """The complaint's representation: what it was filed with, and its embedded comments."""
 LIST_ROW: Paths = (("customer.name", "customer.name"),)
 """A row of the complaint list (it carries the customer's name, no other personal field)."""

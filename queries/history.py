@@ -39,6 +39,15 @@ EVENT_TYPES: dict[type[Any], str] = {
     Complaint.LinkedTo: "linked_to",
     Complaint.FollowUpScheduled: "follow_up_scheduled",
     Complaint.FollowUpDone: "follow_up_done",
+    Complaint.RemedyProposed: "remedy_proposed",
+    Complaint.ApprovalRequested: "approval_requested",
+    Complaint.RemedyApproved: "remedy_approved",
+    Complaint.RemedyRejected: "remedy_rejected",
+    Complaint.CustomerAccepted: "customer_accepted",
+    Complaint.CustomerDeclined: "customer_declined",
+    Complaint.RemedyFulfilled: "remedy_fulfilled",
+    Complaint.SurveyRequested: "survey_requested",
+    Complaint.SatisfactionRecorded: "satisfaction_recorded",
 }
 _ENVELOPE = {
     "originator_id",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import WithJsonSchema
+from pydantic import Field, WithJsonSchema
 
 from api.blocking import in_thread
 from api.deps import AppDep, ContextDep, LatestComplaintsDep, permit
@@ -91,10 +92,17 @@ async def respond(
 # one short query) and its save awaited while the group-commit writer writes, so a worker needs
 # no thread per command in flight and no thread hop (both cost more CPU than the command itself;
 # docs/performance.md).
+class FiledComplaint(ComplaintPublic):
+    access_code: str | None = Field(
+        description="The customer's code for GET /track/{reference}: in this answer only, "
+        "never again (not in a replay of the same Idempotency-Key either)"
+    )
+
+
 @router.post(
     "",
     status_code=201,
-    response_model=ComplaintPublic,
+    response_model=FiledComplaint,
     responses=COMMAND_ERRORS,
     dependencies=[permit("complaint.file")],
 )
@@ -102,7 +110,16 @@ async def file_complaint(
     command: FileComplaint, app: AppDep, ctx: ContextDep, reader: ReaderDep
 ) -> Response:
     result = await app.file_complaint_async(command, ctx)
-    return await respond(app, result, reader, 201, Location=f"/complaints/{result.complaint_id}")
+    response = await respond(
+        app, result, reader, 201, Location=f"/complaints/{result.complaint_id}"
+    )
+    # Appended to the serialised complaint rather than validated into a second model: filing
+    # is the hot path. A replay has no code (only its digest is stored): null.
+    body = bytes(response.body)
+    code = json.dumps(result.access_code).encode()
+    response.body = body[:-1] + b',"access_code":' + code + b"}"
+    response.headers["content-length"] = str(len(response.body))
+    return response
 
 
 @router.get(

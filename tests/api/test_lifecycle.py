@@ -17,7 +17,7 @@ STEPS = [
     ("assign", {"assignee": "bob", "team": "east", "reason": "region"}),
     ("comments", {"body": "We are looking into it", "visibility": "customer"}),
     ("escalate", {"reason": "VIP customer, media threat", "level": 2}),
-    ("close", {"resolution_code": "remedy_provided", "summary": "Phone exchanged"}),
+    ("close", {"resolution_code": "resolved", "summary": "Phone exchanged"}),
     ("reopen", {"reason": "Replacement also cracked"}),
 ]
 
@@ -78,8 +78,8 @@ def test_the_complaint_shows_the_end_of_its_life(
 ) -> None:
     final = client.get(f"/complaints/{worked.id}").json()
     assert (final["status"], final["assignee"], final["team"]) == ("assigned", "bob", "east")
-    # the reopen also started the resolution clock's second cycle (SlaCycleStarted)
-    assert (final["escalation_level"], final["reopen_count"], final["version"]) == (2, 1, 8)
+    # the close also requested a survey, the reopen started the resolution clock's second cycle
+    assert (final["escalation_level"], final["reopen_count"], final["version"]) == (2, 1, 9)
     assert final["resolution_code"] is None and final["first_response_at"] is not None
 
 
@@ -90,14 +90,14 @@ def test_history_lists_every_event_with_who_when_and_why(
     assert history["complaint_id"] == worked.id
     events = history["events"]
     assert [e["type"] for e in events] == [
-        "filed", "sla_applied", "assigned", "commented", "escalated", "closed", "reopened",
-        "sla_cycle_started",
+        "filed", "sla_applied", "assigned", "commented", "escalated", "closed",
+        "survey_requested", "reopened", "sla_cycle_started",
     ]
-    assert [e["version"] for e in events] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert [e["version"] for e in events] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
     assert {e["actor"] for e in events} == {"alice"}
     assert {e["correlation_id"] for e in events[:2]} == {"corr-42"}
     assert events[4]["data"] == {"level": 2, "reason": "VIP customer, media threat"}
-    assert events[5]["data"]["resolution_code"] == "remedy_provided"
+    assert events[5]["data"]["resolution_code"] == "resolved"
     for e in events:
         assert datetime.fromisoformat(e["occurred_at"]).utcoffset() is not None
 
@@ -154,7 +154,8 @@ def test_illegal_transitions_are_409_with_the_reason(client: TestClient) -> None
         assert r.status_code == 409, step
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["detail"]
-    assert client.get(f"/complaints/{cid}").json()["version"] == 3
+    # filed, SLA applied, closed, survey requested
+    assert client.get(f"/complaints/{cid}").json()["version"] == 4
 
 
 def test_openapi_documents_the_intake_with_an_example(client: TestClient) -> None:

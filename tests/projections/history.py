@@ -40,9 +40,20 @@ def file_random(rng: random.Random, n: int) -> Complaint:
     )
 
 
+# remedy_provided needs a fulfilled remedy (issue 12): histories here offer none.
+CODES = [code for code in ResolutionCode if code != ResolutionCode.REMEDY_PROVIDED]
+
+
 def act(rng: random.Random, c: Complaint) -> None:
     """One random legal step of a complaint's lifecycle."""
     if c.is_closed:
+        survey = c.survey
+        if survey is not None and survey.answered_at is None and rng.random() < 0.5:
+            c.record_satisfaction(
+                survey.token, csat=rng.randint(1, 5), nps=rng.randint(0, 10), comment=None,
+                now=survey.expires_at, by=BY,
+            )
+            return
         c.reopen("customer came back", by=BY)
         return
     roll = rng.random()
@@ -55,7 +66,11 @@ def act(rng: random.Random, c: Complaint) -> None:
     elif roll < 0.7 and c.escalation_level < 10:
         c.escalate("slow", by=BY)
     else:
-        c.close(rng.choice(list(ResolutionCode)).value, "done", by=BY)
+        c.close(rng.choice(CODES).value, "done", by=BY)
+        # As the application does on every close (issue 12): a survey to answer.
+        c.request_survey(
+            f"{c.id}-{c.version}", expires_at=datetime(2100, 1, 1, tzinfo=UTC), by=BY
+        )
 
 
 SHORT = (Target.parse("PT4H"), Target.parse("P3D"))

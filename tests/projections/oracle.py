@@ -33,6 +33,7 @@ MEASURES = (
     "filed", "closed", "reopened", "first_response_count", "first_response_ms",
     "resolution_ms", "first_contact_resolutions", "first_response_sla_counted",
     "first_response_sla_met", "resolution_sla_counted", "resolution_sla_met",
+    "survey_responses", "csat_sum", "csat_satisfied", "nps_promoters", "nps_detractors",
 )
 DIMENSIONS = ("category", "channel", "region", "severity")
 ALL = "all"
@@ -44,7 +45,9 @@ TOPICS = [
     for cls in (Complaint.Filed, Complaint.Assigned, Complaint.Commented, Complaint.Escalated,
                 Complaint.Closed, Complaint.Reopened, Complaint.SlaApplied,
                 Complaint.CustomerAwaited, Complaint.CustomerReplied, Complaint.SlaCycleStarted,
-                Complaint.SlaWarned, Complaint.SlaBreached)
+                Complaint.SlaWarned, Complaint.SlaBreached,
+                # closed loop (issue 12): a close records a survey request in the same save.
+                Complaint.SurveyRequested, Complaint.SatisfactionRecorded)
 ]
 
 Sums = dict[str, int]
@@ -177,7 +180,8 @@ class Oracle:
           when no reopen came before it and at most one customer-visible reply, and a later
           reopen withdraws that: so only a complaint never reopened keeps one;
         - every reopen, on its day;
-        - every SLA clock that ended (``sla_endings``), on the day of its due instant.
+        - every SLA clock that ended (``sla_endings``), on the day of its due instant;
+        - every survey answer, on its day: CSAT (satisfied: 4-5) and NPS (9-10, 0-6).
         """
         for events in self.histories.values():
             filing, *later = events
@@ -202,6 +206,10 @@ class Oracle:
                                first_contact_resolutions=int(first_contact))
                 elif isinstance(e, Complaint.Reopened):
                     yield fact(e.timestamp, reopened=1)
+                elif isinstance(e, Complaint.SatisfactionRecorded):
+                    yield fact(e.timestamp, survey_responses=1, csat_sum=e.csat,
+                               csat_satisfied=int(e.csat >= 4), nps_promoters=int(e.nps >= 9),
+                               nps_detractors=int(e.nps <= 6))
             for metric, due, met in sla_endings(events):
                 yield fact(due, **{f"{metric}_sla_counted": 1, f"{metric}_sla_met": int(met)})
 
@@ -321,6 +329,13 @@ def figures(sums: Mapping[str, int]) -> dict[str, Any]:
         "reopen_rate": ratio("reopened", "closed"),
         "first_response_met_rate": ratio("first_response_sla_met", "first_response_sla_counted"),
         "resolution_met_rate": ratio("resolution_sla_met", "resolution_sla_counted"),
+        "survey_responses": sums["survey_responses"],
+        "mean_csat": ratio("csat_sum", "survey_responses"),
+        "csat_satisfied_percent": ratio("csat_satisfied", "survey_responses", 0.01),
+        "nps": (
+            100 * (sums["nps_promoters"] - sums["nps_detractors"]) / sums["survey_responses"]
+            if sums["survey_responses"] else None
+        ),
     }
 
 

@@ -20,7 +20,7 @@ from projections.store import ReadModelStore
 from projections.workload import WORKLOAD_CASES, WorkloadProjection
 from tests.intake import intake
 
-CLOSE = CloseComplaint(resolution_code=ResolutionCode.REMEDY_PROVIDED, summary="done")
+CLOSE = CloseComplaint(resolution_code=ResolutionCode.RESOLVED, summary="done")
 VIEWS: list[tuple[type[Projection], Table]] = [
     (ComplaintListProjection, COMPLAINT_LIST),
     (WorkloadProjection, WORKLOAD_CASES),
@@ -86,6 +86,6 @@ def test_a_complaint_filed_in_the_batch_gets_one_row_with_all_its_changes(
     store = applied(app, view, batch)
 
     [row] = store.snapshot(COMPLAINT_LIST)
-    # filed, SLA applied, assigned, closed
-    assert (row["status"], row["assignee"], row["version"]) == ("closed", "bob", 4)
+    # filed, SLA applied, assigned, closed, survey requested (issue 12)
+    assert (row["status"], row["assignee"], row["version"]) == ("closed", "bob", 5)
     assert row["position"] == batch[-1].position

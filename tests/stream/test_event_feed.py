@@ -55,10 +55,10 @@ def test_envelope_is_cloudevents_with_public_types_only(app: ComplaintsApp, work
 
     assert [e["type"] for e in events] == [
         "complaint.filed", "complaint.sla_applied", "complaint.assigned", "complaint.commented",
-        "complaint.closed",
+        "complaint.closed", "complaint.survey_requested",
     ]
     positions = [e["position"] for e in events]
-    assert positions == sorted(positions) and len(set(positions)) == 5
+    assert positions == sorted(positions) and len(set(positions)) == 6
     first = events[0]
     assert first["specversion"] == "1.0"
     assert first["subject"] == str(worked)
@@ -83,7 +83,7 @@ def test_the_feed_filters_by_type_and_by_complaint(
         str(worked), str(other)
     ]
     assert [e["aggregateversion"] for e in all_events(app, aggregate_id=worked)] == [
-        1, 2, 3, 4, 5
+        1, 2, 3, 4, 5, 6
     ]
     assert [e["type"] for e in all_events(app, aggregate_id=other)] == [
         "complaint.filed", "complaint.sla_applied"
@@ -193,7 +193,7 @@ def test_follower_sees_every_event_once_in_order_under_eight_writers(
     with writing(work, writers) as threads:
         received = follow(client, threads)
 
-    expected = writers * per_writer * 5
+    expected = writers * per_writer * 6  # the close requests a survey (issue 12)
     positions = [e["position"] for e in received]
     assert len(received) == expected
     assert positions == sorted(positions) and len(set(positions)) == expected
@@ -203,7 +203,7 @@ def test_follower_sees_every_event_once_in_order_under_eight_writers(
     for e in received:
         versions.setdefault(e["subject"], []).append(e["aggregateversion"])
     assert len(versions) == writers * per_writer
-    assert all(v == [1, 2, 3, 4, 5] for v in versions.values())
+    assert all(v == [1, 2, 3, 4, 5, 6] for v in versions.values())
     # And the follower's view equals a fresh read of the finished log.
     assert [e["id"] for e in all_events(app)] == [e["id"] for e in received]
 

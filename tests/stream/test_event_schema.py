@@ -14,6 +14,7 @@ from uuid import UUID
 
 import pytest
 
+from aggregates.money import Money
 from aggregates.provenance import Provenance
 from aggregates.vocabulary import ResolutionCode, SlaMetric
 from commands.application import ComplaintsApp
@@ -134,6 +135,26 @@ def test_stored_events_have_exactly_the_fields_the_schema_declares(
         due, [{"add_tag": "x"}], if_still={"field": "status", "eq": "closed"}, by=by
     )
     automated.finish_follow_up(follow_up, performed=False, by=by)
+    # The closed loop (issue 12): every remedy step, and the answer to the close's survey.
+    boss, customer, cny = Provenance("boss", "corr-loop"), Provenance("customer", "c"), "CNY"
+    first = automated.propose_remedy(
+        "refund", money=Money.of("9", cny), description="d", limit=None, by=ctx.provenance
+    )
+    automated.approve_remedy(first, limit=Money.of("10", cny), by=boss)
+    automated.decline_remedy(first, "no", by=customer)
+    second = automated.propose_remedy(
+        "repair", money=Money.of("9", cny), description="d", limit=None, by=ctx.provenance
+    )
+    automated.reject_remedy(second, "no", limit=Money.of("10", cny), by=boss)
+    third = automated.propose_remedy(
+        "apology", money=None, description="d", limit=Money.of("1", cny), by=ctx.provenance
+    )
+    automated.accept_remedy(third, by=customer)
+    automated.fulfil_remedy(third, "sent", by=ctx.provenance)
+    assert automated.survey is not None
+    automated.record_satisfaction(
+        automated.survey.token, csat=4, nps=9, comment="ok", now=app.clock(), by=customer
+    )
     app.save(automated)
     erased = app.get_complaint(cid)
     erased.erase_personal_data("erasure request 42", by=ctx.provenance)
