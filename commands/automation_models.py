@@ -49,10 +49,15 @@ def public_type(kind: type[Any]) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", kind.__name__).lower()
 
 
-EVENT_NAMES = frozenset(
-    public_type(v) for v in vars(Complaint).values()
+_EVENT_CLASSES = [
+    v for v in vars(Complaint).values()
     if isinstance(v, type) and (v is Complaint.Filed or issubclass(v, Complaint.Event))
-    and v not in (Complaint.Event, Complaint.SlaRecorded) and v.__name__ != "Created"
+    and v is not Complaint.Event and v.__name__ != "Created"
+]
+EVENT_NAMES = frozenset(
+    # A base of other events (``SlaRecorded``, ``RemedyChanged``) is never recorded itself.
+    public_type(v) for v in _EVENT_CLASSES
+    if not any(other is not v and issubclass(other, v) for other in _EVENT_CLASSES)
 )
 """What a rule's ``on`` may name: the complaint's public event types."""
 
