@@ -96,7 +96,7 @@ def test_history_lists_every_event_with_who_when_and_why(
     assert [e["version"] for e in events] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
     assert {e["actor"] for e in events} == {"alice"}
     assert {e["correlation_id"] for e in events[:2]} == {"corr-42"}
-    assert events[4]["data"] == {"level": 2, "reason": "VIP customer, media threat"}
+    assert events[4]["data"] == {"level": 2, "reason": "VIP customer, media threat", "rule": None}
     assert events[5]["data"]["resolution_code"] == "resolved"
     for e in events:
         assert datetime.fromisoformat(e["occurred_at"]).utcoffset() is not None
