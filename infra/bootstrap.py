@@ -19,12 +19,14 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
 from commands.application import ComplaintsApp
 from commands.audit_checkpoints import CheckpointService, CheckpointTimer, timer_context
 from commands.group_commit import GroupCommitOptions
+from commands.repeat_complaints import RepeatComplaints
 from infra.access_log import AccessLog
 from infra.audit_key import audit_key
 from infra.data_keys import DataKeyStore, master_keys
@@ -38,6 +40,7 @@ from projections.projection import Projection
 from projections.registry import REGISTERED, build
 from projections.runner import BackgroundRunner, Runner
 from projections.store import ReadModelStore
+from queries.customer_history import ViewCustomerHistory
 from stream.delivery_policy import DeliveryPolicy
 from stream.event_watcher import EventWatcher
 from stream.relay import NatsRelay, RelayOptions, RelayPositions
@@ -181,6 +184,17 @@ def bootstrap(settings: Settings) -> Services:
             app, master_keys(settings), cache_seconds=settings.data_key_cache_seconds
         )
         app.mapper.protect_with(data_keys, encrypt=settings.encrypt_personal_data)
+        app.customer_history = ViewCustomerHistory(read_models)
+        # Reactions, in order (commands/reactions.py): routing first (it goes here), then the
+        # repeat-complaint links, then the automation rules (they go after it), which may act
+        # on both.
+        if settings.repeat_complaints_enabled:
+            app.reactions.append(
+                RepeatComplaints(
+                    timedelta(days=settings.repeat_complaints_window_days),
+                    settings.repeat_complaints_max_links,
+                )
+            )
         signing_key = audit_key(settings)
         if settings.create_tables:
             create_tables(app, read_models, webhook_store)
