@@ -196,7 +196,7 @@ class Generator:
         rng, when = self.rng, START + timedelta(seconds=t)
         if action == "assign":
             c.trigger_event(Complaint.Assigned, timestamp=when, assignee=rng.choice(AGENTS),
-                            team=rng.choice(TEAMS), reason=None, **AGENT)
+                            team=rng.choice(TEAMS), reason=None, rule=None, **AGENT)
         elif action in ("reply", "note"):
             c.trigger_event(Complaint.Commented, timestamp=when,
                             comment_id=f"{rng.getrandbits(128):032x}",
@@ -217,7 +217,7 @@ class Generator:
                             resolution_at_risk_at=moved.at_risk_at, **AGENT)
         elif action == "escalate" and c.escalation_level < MAX_ESCALATION_LEVEL:
             c.trigger_event(Complaint.Escalated, timestamp=when, level=c.escalation_level + 1,
-                            reason="slow", **AGENT)
+                            reason="slow", rule=None, **AGENT)
         elif action == "close":
             c.trigger_event(Complaint.Closed, timestamp=when,
                             resolution_code=rng.choice(RESOLUTIONS),
@@ -252,7 +252,7 @@ class Generator:
                                 warned_at=clock.at_risk_at, **fields, **WATCHING)
         if level > c.escalation_level and not c.is_closed:
             c.trigger_event(Complaint.Escalated, timestamp=now, level=level,
-                            reason="SLA breached", **WATCHING)
+                            reason="SLA breached", rule=None, **WATCHING)
 
     def _plan_watch(self, case: Case, t: float) -> None:
         """The next instant the watcher would find something to record on the complaint."""

@@ -75,6 +75,8 @@ def files_out_of_the_work_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     never in ./var of the work tree."""
     monkeypatch.setenv("COMPLAINTS_SECRET_KEY_FILE", str(tmp_path / "secret.key"))
     monkeypatch.setenv("COMPLAINTS_ADMIN_TOKEN_FILE", str(tmp_path / "admin-token"))
+    # The repeat-complaint links off for every process the tests start (see ``settings``).
+    monkeypatch.setenv("COMPLAINTS_REPEAT_COMPLAINTS_ENABLED", "false")
 
 
 @pytest.fixture
