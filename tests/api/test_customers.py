@@ -110,6 +110,18 @@ def test_the_history_reads_as_a_story_naming_who_which_rule_and_which_cause(
     assert story[6] == 'alice: closed as resolved: "Settled with the customer"'
     assert len(story) == 7
 
+    # The list follows the automatic events: severity, tags, version.
+    client.post("/complaints", json=intake())  # another, untagged
+    services.runner(["complaint_list"]).catch_up()
+    listed = client.get("/complaints", params={"tag": "legal_risk"}).json()["items"]
+    assert [(i["id"], i["tags"], i["severity"]) for i in listed] == [
+        (cid, ["legal_risk"], "critical")
+    ]
+    assert listed[0]["version"] == client.get(f"/complaints/{cid}").json()["version"]
+    assert client.get("/complaints", params={"tag": "legal"}).json()["items"] == []
+    bad = client.get("/complaints", params={"tag": "Legal Risk"})
+    assert bad.status_code == 422 and "tag" in bad.text
+
     dossier = client.get(f"/complaints/{cid}/dossier").json()
     assert [line["text"] for line in dossier["story"]] == lines[3:]
     assert dossier["story"][3]["rule"] == "legal-risk@v1"
