@@ -6,11 +6,15 @@ events after that position (customer id and order number are in the clear in the
 on top, in order, the way ``queries/customer_complaints.py`` does for erasure. So a complaint
 filed a moment ago, not yet in the view, is still found by the next filing of the same
 customer. The cost of that tail grows with the view's lag: with the projections running it is a
-few events.
+few events. A view left far behind (never run, or rebuilding after an upgrade) would make every
+filing read the whole log since its position: past ``max_tail`` positions only the newest
+``max_tail`` are read, with a warning, and a repeat filed before them is not linked until the
+view catches up.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -24,6 +28,11 @@ from commands.customer_history import PriorComplaint
 from projections.customers import CUSTOMERS_COMPLAINTS, CustomersProjection
 from projections.store import ReadModelStore
 
+log = logging.getLogger(__name__)
+
+MAX_TAIL = 20_000
+"""Positions of the log past the view's position read at most, per call."""
+
 FILED, CLOSED, REOPENED = (
     get_topic(Complaint.Filed), get_topic(Complaint.Closed), get_topic(Complaint.Reopened)
 )
@@ -36,15 +45,17 @@ class _Tail:
     topic: str
     complaint_id: UUID
     at: datetime
-    state: dict[str, Any]
+    filed: PriorComplaint | None
+    """For a filing, the complaint it made."""
 
 
 class ViewCustomerHistory:
     """A customer's (or an order's) open and recent complaints: the customers view plus the
     events it has not applied yet."""
 
-    def __init__(self, store: ReadModelStore) -> None:
+    def __init__(self, store: ReadModelStore, max_tail: int = MAX_TAIL) -> None:
         self.store = store
+        self.max_tail = max_tail
 
     def prior(
         self, customer_id: str, order_number: str | None, since: datetime
@@ -57,16 +68,11 @@ class ViewCustomerHistory:
         reopened = sorted({t.complaint_id for t in tail if t.topic == REOPENED}, key=str)
         found = {p.id: p for p in self._from_view(customer_id, order_number, since, reopened)}
         for t in tail:
-            if t.topic == FILED:
-                customer, product = t.state["customer"], t.state["product"]
-                order = product.get("order_number") or None
-                if str(customer.get("id")) == customer_id or (
-                    order_number is not None and order == order_number
+            if t.filed is not None:
+                if t.filed.customer_id == customer_id or (
+                    order_number is not None and t.filed.order_number == order_number
                 ):
-                    found[t.complaint_id] = PriorComplaint(
-                        t.complaint_id, str(t.state["reference"]), str(customer.get("id")),
-                        order, t.at, None,
-                    )
+                    found[t.complaint_id] = t.filed
             elif (known := found.get(t.complaint_id)) is not None:
                 found[t.complaint_id] = replace(
                     known, closed_at=t.at if t.topic == CLOSED else None
@@ -114,9 +120,25 @@ class ViewCustomerHistory:
         head = store.app.recorder.max_notification_id() or 0
         if head <= position:
             return []
+        if head - position > self.max_tail:
+            log.warning(
+                "the customers view is %d positions behind: repeat complaints are looked up "
+                "in the newest %d only", head - position, self.max_tail,
+            )
+            position = head - self.max_tail
         decode = store.app.mapper.transcoder.decode
         tail = []
         for n in store.notifications(position + 1, head, [FILED, CLOSED, REOPENED]):
-            state = decode(n.state)
-            tail.append(_Tail(n.topic, UUID(str(n.originator_id)), state["timestamp"], state))
+            try:
+                state = decode(n.state)
+                complaint_id, at = UUID(str(n.originator_id)), state["timestamp"]
+                filed = None
+                if n.topic == FILED:
+                    filed = PriorComplaint(
+                        complaint_id, str(state["reference"]), str(state["customer"]["id"]),
+                        state["product"].get("order_number") or None, at, None,
+                    )
+                tail.append(_Tail(n.topic, complaint_id, at, filed))
+            except Exception:  # undecodable: the view quarantines it, a filing must not fail
+                log.warning("customer history: skipped the undecodable event at %d", n.id)
         return tail

@@ -24,7 +24,9 @@ from commands.repeat_complaints import RepeatComplaints
 from infra.bootstrap import Services
 from infra.settings import Settings
 from projections.customers import CUSTOMERS_COMPLAINTS
+from queries.customer_history import ViewCustomerHistory
 from queries.customers import get_customer
+from queries.event_positions import event_position
 from tests.intake import INTAKE, intake
 
 
@@ -125,3 +127,18 @@ def test_the_customers_view_counts_and_rebuilds_to_the_same_rows(
     runner.rebuild()
     assert services.read_models.snapshot(CUSTOMERS_COMPLAINTS) == rows
     assert get_customer(services.read_models, "CUST-A", now) == customer
+
+
+def test_a_view_far_behind_is_read_only_over_the_newest_positions(
+    services: Services, app: ComplaintsApp, ctx: CommandContext
+) -> None:
+    app.reactions.clear()
+    older, newer = file(app, ctx, "CUST-A", None), file(app, ctx, "CUST-A", None)
+    head = app.recorder.max_notification_id() or 0
+    newer_filed = event_position(app, newer, 1)
+    assert newer_filed is not None
+    since = app.clock() - timedelta(days=30)
+
+    bounded = ViewCustomerHistory(services.read_models, max_tail=head - newer_filed + 1)
+    assert [p.id for p in bounded.prior("CUST-A", None, since)] == [newer]
+    assert [p.id for p in app.customer_history.prior("CUST-A", None, since)] == [older, newer]
