@@ -14,7 +14,7 @@ history itself.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -75,6 +75,7 @@ def _line(e: HistoryEvent, causes: Mapping[str, str], state: dict[str, Any]) -> 
     because = f"because of {cause}" if cause else None
     if because is None and e.actor == AUTOMATION and e.causation_id:
         because = f"because of {e.causation_id}"
+    state["at"] = e.occurred_at
     say = SENTENCES.get(e.type)
     what = say(data, state) if say is not None else _generic(e.type, data)
     at = e.occurred_at.astimezone(UTC)
@@ -95,7 +96,10 @@ def _quote(value: Any) -> str:
 
 def _when(value: Any) -> str:
     if isinstance(value, datetime):
-        return f"{value.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        try:
+            return f"{value.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        except OverflowError:  # stored before intake refused implausible instants
+            return value.isoformat()
     return str(value)
 
 
@@ -111,9 +115,17 @@ def _filed(d: Mapping[str, Any], state: dict[str, Any]) -> str:
     who = f"customer {customer.get('name')} ({customer.get('id')}"
     who += f", {customer['tier']})" if customer.get("tier") else ")"
     about = product.get("name") or product.get("order_number") or product.get("service_item")
-    order = f", order {product['order_number']}" if product.get("order_number") else ""
+    number = product.get("order_number")
+    order = f", order {number}" if number and about != number else ""
+    received = d.get("received_at")
+    try:  # an import's true receipt, when it is not the filing's moment
+        late = isinstance(received, datetime) and state["at"] - received > timedelta(minutes=1)
+    except OverflowError:  # an implausible instant stored before intake refused them
+        late = True
     return (
-        f"filed by {d.get('received_by')} via {d.get('channel')} for {who}: "
+        f"filed by {d.get('received_by')} via {d.get('channel')}"
+        + (f" (received {_when(received)})" if late else "")
+        + f" for {who}: "
         f"{_quote(d.get('subject'))} ({d.get('category')}, severity {d.get('severity')}"
         + (f", about {about}{order}" if about else "")
         + (f", region {d['region']}" if d.get("region") else "")
@@ -138,7 +150,7 @@ def _severity(d: Mapping[str, Any], state: dict[str, Any]) -> str:
 def _notification(d: Mapping[str, Any], state: dict[str, Any]) -> str:
     to = str(d.get("audience", "")).replace("_", " ")
     if d.get("recipient"):
-        to += f" ({d['recipient']})"
+        to += f" {d['recipient']}"
     return f"notified the {to} (template {d.get('template')}){_why(d)}"
 
 

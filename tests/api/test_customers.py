@@ -105,7 +105,7 @@ def test_the_history_reads_as_a_story_naming_who_which_rule_and_which_cause(
     )
     assert story[4] == because + "tagged legal_risk because sensitive terms"
     assert story[5] == because + (
-        "notified the team supervisor (wang.wu) (template legal_risk_alert) because legal risk"
+        "notified the team supervisor wang.wu (template legal_risk_alert) because legal risk"
     )
     assert story[6] == 'alice: closed as resolved: "Settled with the customer"'
     assert len(story) == 7
