@@ -5,11 +5,11 @@ The view knows every complaint up to its position; the ``Filed``, ``Closed`` and
 events after that position (customer id and order number are in the clear in them) are applied
 on top, in order, the way ``queries/customer_complaints.py`` does for erasure. So a complaint
 filed a moment ago, not yet in the view, is still found by the next filing of the same
-customer. The cost of that tail grows with the view's lag: with the projections running it is a
-few events. A view left far behind (never run, or rebuilding after an upgrade) would make every
-filing read the whole log since its position: past ``max_tail`` positions only the newest
-``max_tail`` are read, with a warning, and a repeat filed before them is not linked until the
-view catches up.
+customer. Each process decodes that tail once (a lookup reads only what was stored since the
+last one) and forgets what the view has applied since. A view left far behind (never run, or
+rebuilding after an upgrade) would make every filing read the whole log since its position: past
+``max_tail`` positions only the newest ``max_tail`` are read, with a warning, and a repeat filed
+before them is not linked until the view catches up.
 """
 
 from __future__ import annotations
