@@ -23,7 +23,7 @@ from api.projections_cli import projections_cli
 from api.serving import serve_processes
 from api.sla_cli import sla_cli
 from api.stream_commands import relay_cli, webhooks_cli
-from api.terminal_text import cell
+from api.terminal_text import cell, visible
 from commands.context import CommandContext
 from commands.errors import ComplaintNotFoundError, TokenNotFoundError
 from commands.token_models import parse_lifetime
@@ -31,6 +31,7 @@ from infra.bootstrap import Services, bootstrap
 from infra.garbage_collection import collect_less_often
 from infra.settings import Settings
 from queries.history import get_history
+from queries.story import render_text, tell
 
 cli = typer.Typer(
     help="complaint-ledger: event-sourced customer-complaint handling.", no_args_is_help=True
@@ -196,6 +197,9 @@ def tokens_revoke(
 @cli.command()
 def history(
     complaint: Annotated[str, typer.Argument(help="Complaint id or reference (C-XXXX-XXXX)")],
+    story: Annotated[
+        bool, typer.Option("--story", help="Tell it in words: who, which rule, which cause")
+    ] = False,
 ) -> None:
     """Print a complaint's timeline from the event store."""
     try:
@@ -208,6 +212,11 @@ def history(
     except ComplaintNotFoundError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from None
+    if story:
+        # Stored text is printed literally, control characters escaped (api/terminal_text.py).
+        for line in render_text(timeline, tell(timeline)).splitlines():
+            typer.echo(visible(line))
+        return
     console.print(f"[bold]{timeline.reference}[/bold]  {timeline.complaint_id}")
     table = Table("v", "when (UTC)", "type", "actor", "details", "correlation")
     for e in timeline.events:

@@ -106,7 +106,9 @@ def render_dossier(dossier: Dossier) -> str:
             if sla
             else "<p>No SLA applies.</p>"
         )
-        + "<h2>Events</h2><table><tr><th>v</th><th>when (UTC)</th><th>type</th><th>actor</th>"
+        + "<h2>Story</h2><ol>"
+        + "".join(f"<li>{_text(line.text)}</li>" for line in dossier.story)
+        + "</ol><h2>Events</h2><table><tr><th>v</th><th>when (UTC)</th><th>type</th><th>actor</th>"
         "<th>correlation</th><th>causation</th><th>position</th><th>data</th></tr>"
         + events
         + "</table></body></html>\n"

@@ -155,6 +155,11 @@ _TABLE = [
     Permission("audit.checkpoints", "Read the audit checkpoints", {C: ANY}),
     Permission("audit.access_log", "Read the access log (who read what)", {C: ANY}),
     Permission("dossier.read", "Export a complaint's dossier", {C: ANY}),
+    Permission(
+        "customer.read",
+        "Read a customer's complaint figures and latest complaints (no personal data)",
+        {A: ANY, S: ANY, C: ANY},
+    ),
     Permission("personal_data.erase", "Erase a customer's personal data", {C: ANY}),
     Permission("directory.read", "Read teams and agents", {A: ANY, S: ANY, C: ANY, D: ANY}),
     Permission(

@@ -27,6 +27,7 @@ from commands.application import ComplaintsApp
 from commands.audit_checkpoints import CheckpointService, CheckpointTimer, timer_context
 from commands.automation import Automation
 from commands.group_commit import GroupCommitOptions
+from commands.repeat_complaints import RepeatComplaints
 from commands.routing import Router
 from infra.access_log import AccessLog
 from infra.audit_key import audit_key
@@ -41,6 +42,7 @@ from projections.projection import Projection
 from projections.registry import REGISTERED, build
 from projections.runner import BackgroundRunner, Runner
 from projections.store import ReadModelStore
+from queries.customer_history import ViewCustomerHistory
 from queries.workload import WorkloadStaffing
 from stream.delivery_policy import DeliveryPolicy
 from stream.event_watcher import EventWatcher
@@ -180,24 +182,32 @@ def bootstrap(settings: Settings) -> Services:
         survey_validity=timedelta(days=settings.survey_valid_days),
     )
     try:
-        # Reactions, in order (commands/reactions.py): routing goes first (issue 12, its lane
-        # adds it here), so that rules see the complaint's team; then the automation rules.
-        app.automation.cache_seconds = settings.automation_cache_seconds
-        if settings.automation:
-            app.reactions.append(Automation(app.automation))
         read_models = ReadModelStore(app)
         webhook_store = WebhookStore(app, secret_box(settings))
         data_keys = DataKeyStore(
             app, master_keys(settings), cache_seconds=settings.data_key_cache_seconds
         )
         app.mapper.protect_with(data_keys, encrypt=settings.encrypt_personal_data)
+        app.customer_history = ViewCustomerHistory(read_models)
         app.directory.cache_seconds = settings.directory_cache_seconds
         app.routing_rules.cache_seconds = settings.directory_cache_seconds
+        app.automation.cache_seconds = settings.automation_cache_seconds
+        # Reactions, in order (commands/reactions.py): routing first, so that the links and the
+        # rules see the owner it gave; then the repeat-complaint links; then the automation
+        # rules, which may act on both.
         if settings.routing:
-            # First: later reactions (automation rules) see the owner routing gave.
-            app.reactions.insert(
-                0, Router(app.routing_rules, app.directory, WorkloadStaffing(read_models))
+            app.reactions.append(
+                Router(app.routing_rules, app.directory, WorkloadStaffing(read_models))
             )
+        if settings.repeat_complaints_enabled:
+            app.reactions.append(
+                RepeatComplaints(
+                    timedelta(days=settings.repeat_complaints_window_days),
+                    settings.repeat_complaints_max_links,
+                )
+            )
+        if settings.automation:
+            app.reactions.append(Automation(app.automation))
         signing_key = audit_key(settings)
         if settings.create_tables:
             create_tables(app, read_models, webhook_store)

@@ -288,3 +288,17 @@ class Settings(BaseSettings):
         default=30, ge=1, le=365,
         description="How long the satisfaction survey a close issues may be answered.",
     )
+    # ---- repeat complaints (issue 12): docs/customers.md ----
+    repeat_complaints_enabled: bool = Field(
+        default=True,
+        description="A new complaint is linked to the open or recently closed complaints of the"
+        " same customer or order (rule repeat-complaints@v1).",
+    )
+    repeat_complaints_window_days: int = Field(
+        default=30, ge=0, le=3650,
+        description="How recently closed a complaint still gets a repeat linked to it, in days.",
+    )
+    repeat_complaints_max_links: int = Field(
+        default=10, ge=1, le=100,
+        description="At most this many links per new complaint (the newest earlier complaints).",
+    )

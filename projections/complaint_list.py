@@ -62,7 +62,7 @@ COMPLAINT_LIST = Table(
         "product_name text?, product_model text?, subject text, description text, "
         "assignee text?, team text?, escalation_level int, received_at timestamp, "
         "filed_at timestamp, assigned_at timestamp?, first_response_at timestamp?, "
-        "closed_at timestamp?, reopen_count int, updated_at timestamp, version int, "
+        "closed_at timestamp?, reopen_count int, tags text, updated_at timestamp, version int, "
         "position int"
     ),
     key=("id",),
@@ -89,6 +89,8 @@ class ComplaintListProjection(Projection):
         Complaint.RemedyProposed, Complaint.ApprovalRequested, Complaint.RemedyApproved,
         Complaint.RemedyRejected, Complaint.CustomerAccepted, Complaint.CustomerDeclined,
         Complaint.RemedyFulfilled, Complaint.SurveyRequested, Complaint.SatisfactionRecorded,
+        Complaint.SlaBreached, Complaint.PersonalDataErased, Complaint.SeverityChanged,
+        Complaint.Tagged, Complaint.Untagged, Complaint.NotificationRequested, Complaint.LinkedTo,
     )
     tables = (COMPLAINT_LIST,)
 
@@ -98,6 +100,16 @@ class ComplaintListProjection(Projection):
         rows = rows_to_change(tx, COMPLAINT_LIST, events)
         fold(rows, events, transcribe)
         tx.upsert(COMPLAINT_LIST, list(rows.values()))
+
+
+def tags_text(tags: Sequence[str]) -> str:
+    """How the ``tags`` column holds a complaint's tags: each between spaces (``" a b "``; ``""``
+    for none), so that ``LIKE '% a %'`` finds one (a tag holds no space: ``TAG_PATTERN``)."""
+    return f" {' '.join(tags)} " if tags else ""
+
+
+def tags_of(text: str) -> list[str]:
+    return text.split()
 
 
 def transcribe(row: dict[str, Any] | None, p: Positioned) -> dict[str, Any]:
@@ -129,6 +141,7 @@ def transcribe(row: dict[str, Any] | None, p: Positioned) -> dict[str, Any]:
             "first_response_at": None,
             "closed_at": None,
             "reopen_count": 0,
+            "tags": "",
         }
     else:
         assert row is not None
@@ -153,6 +166,12 @@ def transcribe(row: dict[str, Any] | None, p: Positioned) -> dict[str, Any]:
             row["status"] = PENDING_CUSTOMER
         elif kind is Complaint.CustomerReplied:
             row["status"] = ASSIGNED if row["assignee"] else NEW
+        elif kind is Complaint.SeverityChanged:
+            row["severity"] = e.severity
+        elif kind is Complaint.Tagged:
+            row["tags"] = tags_text([*tags_of(row["tags"]), e.tag])
+        elif kind is Complaint.Untagged:
+            row["tags"] = tags_text([t for t in tags_of(row["tags"]) if t != e.tag])
         elif kind is Complaint.PersonalDataErased:
             # The personal columns (the customer's name, the description that search runs over).
             row["customer_name"] = ERASED

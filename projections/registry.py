@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from projections.analytics import AnalyticsProjection
 from projections.complaint_list import ComplaintListProjection
+from projections.customers import CustomersProjection
 from projections.projection import Projection
 from projections.sla import Calendars, SlaProjection
 from projections.store import RENAMED_PROJECTIONS
@@ -16,6 +17,7 @@ REGISTERED: tuple[type[Projection], ...] = (
     WorkloadProjection,
     AnalyticsProjection,
     SlaProjection,
+    CustomersProjection,
 )
 
 FORMER_NAMES = "former names accepted: " + ", ".join(

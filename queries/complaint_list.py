@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from aggregates.plausible_time import is_plausible_instant
 from commands.permissions import Reach
-from projections.complaint_list import COMPLAINT_LIST
+from projections.complaint_list import COMPLAINT_LIST, tags_of
 from projections.store import ReadModelStore
 from queries.errors import InvalidQueryError
 from queries.reach import reach_condition
@@ -64,6 +64,7 @@ class ComplaintListItem(BaseModel):
     first_response_at: datetime | None
     closed_at: datetime | None
     reopen_count: int
+    tags: list[str]
     updated_at: datetime
     version: int
     position: int
@@ -97,6 +98,8 @@ class ListFilters:
     """Filed in [filed_from, filed_to): the start included, the end not."""
     q: str | None = None
     """Words, each of which must occur in the subject or description (case ignored)."""
+    tag: str | None = None
+    """Tagged so (now)."""
     reach: Reach | None = None
     """Only what the caller may open (agents, supervisors); None: everything."""
 
@@ -178,6 +181,10 @@ def list_complaints(
             escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             where.append(f"(subject || ' ' || description) {like} %s ESCAPE '\\'")
             params.append(f"%{escaped}%")
+    if filters.tag is not None:
+        escaped = filters.tag.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append("tags LIKE %s ESCAPE '\\'")
+        params.append(f"% {escaped} %")
     column = sort.lstrip("-")
     descending = sort.startswith("-")
     if cursor:
@@ -210,7 +217,8 @@ def to_item(row: dict[str, Any]) -> ComplaintListItem:
             id=row["customer_id"], name=row["customer_name"], tier=row["customer_tier"]
         ),
         product=ProductSummary(name=row["product_name"], model=row["product_model"]),
-        **{k: v for k, v in row.items() if k in _ITEM_COLUMNS},
+        **{k: v for k, v in row.items() if k in _ITEM_COLUMNS and k != "tags"},
+        tags=tags_of(row["tags"]),
     )
 
 

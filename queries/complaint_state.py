@@ -137,6 +137,11 @@ class RemedyPublic(_Public):
     fulfilment_note: str | None
 
 
+class LinkedComplaint(BaseModel):
+    id: UUID
+    reference: str
+
+
 class _ComplaintIdentity(_Public):
     # First in the answer, before what the complaint was filed with (see _CommentId).
     id: UUID
@@ -159,7 +164,11 @@ class ComplaintPublic(ComplaintBase, _ComplaintIdentity):
     resolution_code: str | None
     resolution_summary: str | None
     reopen_count: int
-    tags: list[str] = Field(description="Labels, oldest first (legal_risk, high_attention, ...)")
+    tags: list[str] = Field(description="Labels, in the order they were added")
+    linked: list[LinkedComplaint] = Field(
+        description="Related complaints this one was linked to (the same customer or order, "
+        "open or recently closed when it was filed), in the order they were linked"
+    )
     sla: SlaPublic | None = Field(
         description="The SLA clocks, read now (or at `as_of`); null for a complaint filed "
         "before SLA clocks existed"
@@ -189,6 +198,7 @@ def represent(complaint: Complaint, position: int | None, now: datetime) -> Comp
         comment_count=len(complaint.comments),
         comments_url=f"/complaints/{complaint.id}/comments",
         sla=sla_public(complaint, now),
+        linked=[LinkedComplaint(id=i, reference=r) for i, r in complaint.linked],
         **fields,
     )
 
@@ -196,7 +206,7 @@ def represent(complaint: Complaint, position: int | None, now: datetime) -> Comp
 # Fields of ComplaintPublic that are not attributes of the aggregate under the same name.
 _NOT_ATTRIBUTES = {
     "id", "version", "position", "filed_at", "updated_at", "comments", "comment_count",
-    "comments_url", "sla",
+    "comments_url", "sla", "linked",
 }
 # The others, listed once (``model_fields`` is a property of the class, not free to read).
 _ATTRIBUTES = tuple(name for name in ComplaintPublic.model_fields if name not in _NOT_ATTRIBUTES)

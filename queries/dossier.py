@@ -13,6 +13,7 @@ from commands.application import ComplaintsApp
 from queries.audit_verify import ChainBreak
 from queries.complaint_state import ComplaintPublic, get_complaint
 from queries.history import HistoryEvent, get_history
+from queries.story import StoryLine, tell
 
 
 class Dossier(BaseModel):
@@ -25,6 +26,8 @@ class Dossier(BaseModel):
     intake: dict[str, Any]
     """What was recorded when it was filed."""
     events: list[HistoryEvent]
+    story: list[StoryLine]
+    """The events told as a story (``queries/story.py``): who, which rule, what caused it."""
     chain_verified: bool
     chain_breaks: list[ChainBreak]
 
@@ -39,6 +42,7 @@ def get_dossier(app: ComplaintsApp, complaint_id: UUID, generated_by: str) -> Do
         complaint=get_complaint(app, complaint_id),
         intake=history.events[0].data,
         events=history.events,
+        story=tell(history),
         chain_verified=history.chain_verified,
         chain_breaks=history.chain_breaks,
     )

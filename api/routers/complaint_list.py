@@ -47,6 +47,10 @@ def list_all(
     filed_from: PlausibleInstant | None = None,
     filed_to: PlausibleInstant | None = None,
     q: Text = None,
+    tag: Annotated[
+        str | None,
+        Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="Tagged so now (e.g. legal_risk)"),
+    ] = None,
     sort: Sort = "-filed_at",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
@@ -65,6 +69,7 @@ def list_all(
         filed_from=filed_from,
         filed_to=filed_to,
         q=q,
+        tag=tag,
         reach=reach("complaint.list", principal.actor),
     )
     try:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Response
+from fastapi.responses import PlainTextResponse
 from pydantic import Field, WithJsonSchema
 
 from api.blocking import in_thread
@@ -31,6 +32,7 @@ from queries.complaint_state import (
 )
 from queries.history import History, read_history
 from queries.latest_complaints import LatestComplaints
+from queries.story import render_text, tell
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])
 
@@ -219,13 +221,26 @@ def comments(
     "/{complaint_id}/history",
     response_model=History,
     responses=COMMAND_ERRORS
-    | problem_responses({500: "A stored event does not decode (undecodable-event)"}),
+    | problem_responses({500: "A stored event does not decode (undecodable-event)"})
+    | {200: {"content": {"text/plain": {}}}},
     dependencies=[permit("complaint.read")],
 )
-def history(complaint_id: ComplaintId, app: AppDep, reader: ReaderDep) -> History:
+def history(
+    complaint_id: ComplaintId,
+    app: AppDep,
+    reader: ReaderDep,
+    format: Annotated[  # noqa: A002 - the query parameter's name
+        Literal["json", "text"],
+        Query(description="json: the events; text: the history told as a story, a line per "
+              "event (who, which rule, what caused it, what happened)"),
+    ] = "json",
+) -> History | Response:
     events, complaint = read_history(app, parse_id(complaint_id))
     authorize("complaint.read", reader.principal.actor, complaint)
-    return reader.history(events, holding_of(complaint))
+    shown = reader.history(events, holding_of(complaint))
+    if format == "text":
+        return PlainTextResponse(render_text(shown, tell(shown)))
+    return shown
 
 
 # Commands on one complaint, one route each: POST /complaints/{id}/<action>, the command's model

@@ -1,4 +1,5 @@
-"""Customers: erasure of their personal data (crypto-shredding, docs/personal-data.md)."""
+"""Customers: their complaints in figures (the ``customers`` view, docs/customers.md) and the
+erasure of their personal data (crypto-shredding, docs/personal-data.md)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from pydantic import BaseModel, Field
 from api.blocking import in_thread
 from api.deps import AppDep, ContextDep, Principal, permit
 from api.problems import problem_responses
+from api.read_models import StoreDep, waits_for
 from commands.erasure import ErasureResult, erase_customer
 from commands.input_types import SINGLE_LINE_PATTERN
 from commands.models import EraseCustomerData
 from infra.data_keys import DataKeyStore
 from projections.store import ReadModelStore
 from queries.customer_complaints import complaints_of_customer
+from queries.customers import CustomerPublic, get_customer
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 ComplianceDep = Annotated[Principal, permit("personal_data.erase")]
@@ -30,6 +33,30 @@ CustomerId = Annotated[
         json_schema_extra={"pattern": SINGLE_LINE_PATTERN},
     ),
 ]
+
+
+@router.get(
+    "/{customer_id}",
+    response_model=CustomerPublic,
+    dependencies=[permit("customer.read")],
+    responses=problem_responses(
+        {
+            401: "Missing or invalid token",
+            403: "Not allowed to your role",
+            404: "No complaint of this customer (yet: see min_position)",
+        }
+    ),
+)
+def customer(
+    customer_id: CustomerId,
+    app: AppDep,
+    store: StoreDep,
+    _view: Annotated[None, waits_for("customers")],
+) -> CustomerPublic:
+    """The customer's complaints in figures: in all, open, filed in the last 30 days, the last
+    filing, and the latest complaints (ids, references, status). No personal data: the
+    customer id is the pseudonymous id complaints carry."""
+    return get_customer(store, customer_id, app.clock())
 
 
 class ErasurePublic(BaseModel):

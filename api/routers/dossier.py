@@ -19,6 +19,7 @@ from commands.permissions import authorize
 from queries.disclosure import COMPLAINT, disclose, withheld
 from queries.dossier import Dossier, get_dossier
 from queries.history import History
+from queries.story import tell
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])
 
@@ -79,5 +80,10 @@ def shown_dossier(app: ComplaintsApp, complaint_id: UUID, reader: Reader) -> Dos
     )
     complaint, _ = disclose(made.complaint, COMPLAINT, withheld(reader.viewer, holding))
     return made.model_copy(
-        update={"complaint": complaint, "events": history.events, "intake": history.events[0].data}
+        update={
+            "complaint": complaint,
+            "events": history.events,
+            "intake": history.events[0].data,
+            "story": tell(history),  # told again from the events as this reader sees them
+        }
     )

@@ -64,6 +64,11 @@ def test_history_by_id_and_by_reference(app: ComplaintsApp, ctx: CommandContext)
         assert "filed" in shown.output and "assigned" in shown.output and "bob" in shown.output
     missing = runner.invoke(cli.cli, ["history", "C-0000-0000"])
     assert missing.exit_code == 1 and "no complaint" in missing.output
+    story = runner.invoke(cli.cli, ["history", reference, "--story"])
+    assert story.exit_code == 0, story.output
+    lines = story.output.splitlines()
+    assert lines[0] == f"Complaint {reference} ({result.complaint_id})"
+    assert lines[-1].endswith("alice: assigned to bob")
 
 
 def test_serve_writes_the_first_admin_token_to_an_owner_only_file_not_to_stdout(

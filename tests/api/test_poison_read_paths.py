@@ -33,6 +33,8 @@ def test_a_poisoned_complaint_reads_back_on_every_path(
     history = client.get(f"/complaints/{cid}/history")
     assert history.status_code == 200
     assert [e["type"] for e in history.json()["events"]] == ["filed", "commented"]
+    story = client.get(f"/complaints/{cid}/history", params={"format": "text"})
+    assert story.status_code == 200 and len(story.text.splitlines()) == 3 + 2
     comments = client.get(f"/complaints/{cid}/comments")
     assert comments.status_code == 200 and comments.json()["total"] == 1
     by_reference = client.get(f"/complaints/by-reference/{shown.json()['reference']}")

@@ -28,6 +28,7 @@ from eventsourcing.utils import get_topic
 from aggregates.complaint import Complaint
 from aggregates.vocabulary import Severity, Status, Visibility
 from commands.application import ComplaintsApp
+from projections.complaint_list import tags_text
 
 MEASURES = (
     "filed", "closed", "reopened", "first_response_count", "first_response_ms",
@@ -115,6 +116,7 @@ class Oracle:
                 "received_at": c.received_at, "filed_at": c.filed_at,
                 "first_response_at": c.first_response_at, "closed_at": c.closed_at,
                 "reopen_count": c.reopen_count, "updated_at": c.modified_on, "version": c.version,
+                "tags": tags_text(c.tags),
             }
         return rows
 
