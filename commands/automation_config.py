@@ -113,13 +113,17 @@ class AutomationConfig:
     def __init__(self, app: ComplaintsApp, cache_seconds: float = CACHE_SECONDS) -> None:
         self._app = app
         self.cache_seconds = cache_seconds
+        self.disabled: frozenset[str] = frozenset()
+        """Rule ids switched off by the configuration (``COMPLAINTS_AUTOMATION_DISABLED_RULES``):
+        never run here, whatever their stored definition says."""
         self._cache: tuple[float, dict[str, RuleVersion]] | None = None
 
     # ---- reading -------------------------------------------------------------------------------
 
     def rules(self) -> list[CompiledRule]:
-        """The rules in force, by id (the engine's ``RuleSource``; cached)."""
-        return [v.rule for v in self._in_force().values()]
+        """The rules in force, by id (the engine's ``RuleSource``; cached), less those the
+        configuration switched off."""
+        return [v.rule for v in self._in_force().values() if v.rule.rule_id not in self.disabled]
 
     def versions(self) -> list[RuleVersion]:
         return list(self._read().values())

@@ -192,6 +192,7 @@ def bootstrap(settings: Settings) -> Services:
         app.directory.cache_seconds = settings.directory_cache_seconds
         app.routing_rules.cache_seconds = settings.directory_cache_seconds
         app.automation.cache_seconds = settings.automation_cache_seconds
+        app.automation.disabled = frozenset(settings.automation_disabled_rules)
         # Reactions, in order (commands/reactions.py): routing first, so that the links and the
         # rules see the owner it gave; then the repeat-complaint links; then the automation
         # rules, which may act on both.

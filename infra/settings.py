@@ -145,6 +145,12 @@ class Settings(BaseSettings):
         description="How long a process reuses the automation rules it read; a change made in"
         " another process is seen within this time (at once in the process that made it).",
     )
+    automation_disabled_rules: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated automation rule ids this process does not run, whatever the"
+        " rule book says (a switch in the configuration, e.g. repeat-customer while importing"
+        " old complaints); GET /automation/rules shows them as disabled_by_setting.",
+    )
     nats_url: str = "nats://127.0.0.1:4222"
     nats_stream: str = Field(default="COMPLAINTS", description="JetStream stream name.")
     nats_subject_prefix: str = Field(
@@ -191,6 +197,13 @@ class Settings(BaseSettings):
         description="How long an unwrapped data key is remembered; so also how long an erasure"
         " made by another process can go unseen here.",
     )
+
+    @field_validator("automation_disabled_rules", mode="before")
+    @classmethod
+    def _rule_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("webhook_allowed_networks", mode="before")
     @classmethod

@@ -75,8 +75,10 @@ def files_out_of_the_work_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     never in ./var of the work tree."""
     monkeypatch.setenv("COMPLAINTS_SECRET_KEY_FILE", str(tmp_path / "secret.key"))
     monkeypatch.setenv("COMPLAINTS_ADMIN_TOKEN_FILE", str(tmp_path / "admin-token"))
-    # The repeat-complaint links off for every process the tests start (see ``settings``).
+    # The repeat-complaint links and rule off for every process the tests start (see
+    # ``settings``).
     monkeypatch.setenv("COMPLAINTS_REPEAT_COMPLAINTS_ENABLED", "false")
+    monkeypatch.setenv("COMPLAINTS_AUTOMATION_DISABLED_RULES", "repeat-customer")
 
 
 @pytest.fixture
@@ -91,9 +93,11 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         secret_key_file=str(tmp_path / "secret.key"),
         admin_token_file=str(tmp_path / "admin-token"),
         # Off here: every test files for the same customer and order (tests/intake.py), and the
-        # links would change the versions and histories other tests assert on; the tests of the
-        # rule turn it on (tests/application/test_repeat_complaints.py).
+        # links and the high_attention tag would change the versions and histories other tests
+        # assert on; the tests of the rules turn them on (tests/application/
+        # test_repeat_complaints.py, tests/api/test_automation.py).
         repeat_complaints_enabled=False,
+        automation_disabled_rules=["repeat-customer"],
     )
 
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import AppDep, ContextDep, Principal, permit
 from api.problems import ProblemError, problem_responses
+from commands.application import ComplaintsApp
 from commands.automation_config import RuleNotFoundError, RuleVersion
 from commands.automation_models import RULE_ID_PATTERN, DryRun, PutRule
 from commands.errors import ComplaintNotFoundError
@@ -60,6 +61,9 @@ class RulePublic(BaseModel):
     reason: str | None
     changed_by: str | None
     changed_at: str | None
+    disabled_by_setting: bool = Field(
+        description="Switched off in this process by COMPLAINTS_AUTOMATION_DISABLED_RULES"
+    )
 
 
 class RuleList(BaseModel):
@@ -92,21 +96,21 @@ def _json(body: Any, status: int = 200, etag: int | None = None) -> Response:
                     media_type="application/json", headers=headers)
 
 
-def _rule(version: RuleVersion, status: int = 200) -> Response:
-    return _json(version.as_json(), status, version.rule.version)
+def _rule(app: ComplaintsApp, version: RuleVersion, status: int = 200) -> Response:
+    return _json(shown(app, version), status, version.rule.version)
 
 
 @router.get("/rules", response_model=RuleList, responses=READ_ERRORS)
 def list_rules(app: AppDep, _: ReaderDep) -> Response:
     """Every rule in force, by id: the shipped defaults (version 0 until changed) and those
     defined."""
-    return _json({"rules": [v.as_json() for v in app.automation.versions()]})
+    return _json({"rules": [shown(app, v) for v in app.automation.versions()]})
 
 
 @router.get("/rules/{rule_id}", response_model=RulePublic, responses=READ_ERRORS)
 def get_rule(rule_id: RuleId, app: AppDep, _: ReaderDep) -> Response:
     with found():
-        return _rule(app.automation.version(rule_id))
+        return _rule(app, app.automation.version(rule_id))
 
 
 @router.put(
@@ -120,7 +124,7 @@ def put_rule(
     """Defines the rule's next version: the fields sent over the rule in force (``{"enabled":
     false}`` switches a default off), or a new rule (201). A rule already so records nothing."""
     saved = app.automation.put(rule_id, command, ctx)
-    return _rule(saved.current, 201 if saved.created else 200)
+    return _rule(app, saved.current, 201 if saved.created else 200)
 
 
 @router.post("/rules/{rule_id}/dry-run", response_model=DryRunResult, responses=READ_ERRORS)
@@ -133,3 +137,12 @@ def dry_run(rule_id: RuleId, command: DryRun, app: AppDep, _: ReaderDep) -> Resp
         raise ComplaintNotFoundError(f"no complaint with id {command.complaint_id}") from None
     with found():
         return _json(app.automation.dry_run(rule_id, complaint_id))
+
+
+def shown(app: ComplaintsApp, version: RuleVersion) -> dict[str, Any]:
+    """A rule as answered: its definition, and whether this process's configuration switched it
+    off (``COMPLAINTS_AUTOMATION_DISABLED_RULES``)."""
+    return {
+        **version.as_json(),
+        "disabled_by_setting": version.rule.rule_id in app.automation.disabled,
+    }

@@ -75,6 +75,7 @@ def test_shipped_defaults_act_and_name_their_cause(client: TestClient, app: Comp
 
     # Repeat customer: three earlier complaints in 30 days, so this is the fourth... not more
     # than three; a fourth earlier one makes it five.
+    app.automation.disabled = frozenset()  # off for the other tests (tests/conftest.py)
     app.customer_history = RecentComplaints(2)
     assert file(client)["tags"] == []
     app.customer_history = RecentComplaints(3)
@@ -85,6 +86,9 @@ def test_a_default_switched_off_and_a_custom_rule(client: TestClient, app: Compl
     listed = client.get("/automation/rules").json()["rules"]
     assert [r["rule_id"] for r in listed] == ["legal-risk", "media-risk", "repeat-customer"]
     assert all(r["version"] == 0 and r["built_in"] for r in listed)
+    # The tests' configuration switches repeat-customer off (tests/conftest.py), and says so.
+    assert {r["rule_id"]: r["disabled_by_setting"] for r in listed} == {
+        "legal-risk": False, "media-risk": False, "repeat-customer": True}
 
     off = client.put("/automation/rules/legal-risk",
                      json={"enabled": False, "reason": "noisy"}, headers={"If-Match": '"0"'})
