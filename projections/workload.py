@@ -67,6 +67,7 @@ class WorkloadProjection(Projection):
         Complaint.Filed, Complaint.Assigned, Complaint.Escalated, Complaint.Closed,
         Complaint.Reopened, Complaint.Commented, Complaint.CustomerAwaited,
         Complaint.CustomerReplied, Complaint.SlaWarned, Complaint.SlaBreached,
+        Complaint.SeverityChanged,
     )
     tables = (WORKLOAD_CASES, WORKLOAD_AGENTS, WORKLOAD_TEAMS)
 
@@ -158,6 +159,8 @@ def transcribe(case: dict[str, Any] | None, p: Positioned) -> dict[str, Any]:
         case["assignee"], case["team"] = e.assignee, e.team or NO_TEAM
     elif kind is Complaint.Escalated:
         case["is_escalated"] = e.level > 0
+    elif kind is Complaint.SeverityChanged:
+        case["severity"] = e.severity
     elif kind is Complaint.Closed:
         case["is_open"] = case["paused"] = False
         case["fr_met"] = case["resolution_met"] = True

@@ -165,6 +165,24 @@ def _sla_recorded(verb: str, instant: str) -> Callable[[Mapping[str, Any], dict[
     return say
 
 
+def _remedy(d: Mapping[str, Any]) -> str:
+    return str(d.get("remedy_id", ""))[:8]
+
+
+def _amount(d: Mapping[str, Any]) -> str:
+    return f" {d['amount']} {d.get('currency')}" if d.get("amount") is not None else ""
+
+
+def _action(action: Any) -> str:
+    """A rule's action data (``{"add_tag": "x"}``) in words: its name and argument."""
+    if isinstance(action, dict) and len(action) == 1:
+        ((name, argument),) = action.items()
+        shown = argument if isinstance(argument, str) else ", ".join(
+            f"{k} {v}" for k, v in argument.items()) if isinstance(argument, dict) else argument
+        return f"{str(name).replace('_', ' ')} {shown}"
+    return str(action)
+
+
 Sentence = Callable[[Mapping[str, Any], dict[str, Any]], str]
 
 SENTENCES: dict[str, Sentence] = {
@@ -205,6 +223,39 @@ SENTENCES: dict[str, Sentence] = {
     "untagged": lambda d, _: f"tag {d.get('tag')} removed{_why(d)}",
     "notification_requested": _notification,
     "linked_to": lambda d, _: f"linked to {d.get('reference')} ({d.get('reason')})",
+    "follow_up_scheduled": lambda d, _: (
+        f"follow-up scheduled for {_when(d.get('due_at'))}: "
+        + "; ".join(_action(a) for a in d.get("actions") or [])
+        + (" (if its condition still holds then)" if d.get("if_still") else "")
+    ),
+    "follow_up_done": lambda d, _: (
+        "follow-up taken up: performed"
+        if d.get("performed")
+        else "follow-up taken up: not performed, its condition no longer held"
+    ),
+    "remedy_proposed": lambda d, _: (
+        f"remedy {_remedy(d)} proposed: {d.get('kind')}{_amount(d)}, "
+        f"{_quote(d.get('description'))}"
+    ),
+    "approval_requested": lambda d, _: (
+        f"approval requested for remedy {_remedy(d)} (above the proposer's limit"
+        + (f" of {_amount(d['limit'])[1:]})" if isinstance(d.get("limit"), dict) else ": none)")
+    ),
+    "remedy_approved": lambda d, _: f"remedy {_remedy(d)} approved",
+    "remedy_rejected": lambda d, _: f"remedy {_remedy(d)} rejected{_why(d)}",
+    "customer_accepted": lambda d, _: f"the customer accepted remedy {_remedy(d)}",
+    "customer_declined": lambda d, _: f"the customer declined remedy {_remedy(d)}{_why(d)}",
+    "remedy_fulfilled": lambda d, _: (
+        f"remedy {_remedy(d)} fulfilled" + (f": {_quote(d['note'])}" if d.get("note") else "")
+    ),
+    # The token is the customer's key to the survey: never in the story.
+    "survey_requested": lambda d, _: (
+        f"satisfaction survey sent to the customer (open until {_when(d.get('expires_at'))})"
+    ),
+    "satisfaction_recorded": lambda d, _: (
+        f"the customer rated the handling: CSAT {d.get('csat')}/5, NPS {d.get('nps')}/10"
+        + (f", {_quote(d['comment'])}" if d.get("comment") else "")
+    ),
 }
 """A sentence per public event type (``queries/history.py``): what happened, from its data."""
 

@@ -69,22 +69,25 @@ def test_a_repeat_complaint_shows_its_link_and_the_customer_their_figures(
 
 
 def test_the_history_reads_as_a_story_naming_who_which_rule_and_which_cause(
-    client: TestClient, services: Services, role_tokens: dict[Role, str]
+    client: TestClient, services: Services
 ) -> None:
-    filed = client.post("/complaints", json=intake(description="我要找律师起诉你们")).json()
+    """Routing and the shipped rules act for real; the story says who did what, by which rule,
+    because of which event, and a remedy and the survey read as sentences too."""
+    client.put("/directory/teams/east", json={"name": "East", "supervisor": "wang.wu"})
+    client.put("/directory/agents/li.na", json={
+        "display_name": "Li Na", "team": "east", "available": True,
+        "approval_limit": {"amount": "500.00", "currency": "CNY"}})
+    client.put("/routing/rules", json={
+        "rules": [{"name": "east", "when": {"region": ["east"]}, "team": "east"}],
+        "reason": "regions"})
+    filed = client.post(
+        "/complaints", json=intake(severity="medium", description="我要找律师起诉你们")
+    ).json()
     cid = filed["id"]
-    client.post(f"/complaints/{cid}/assign", json={"assignee": "li.na", "team": "east"})
-    # An automation rule's actions, planted on the aggregate as a reaction would record them.
-    app = services.app
-    complaint = app.get_complaint(filed_id := UUID(cid))
-    rule = Provenance("automation", "corr-rule", str(event_id(filed_id, 1)), "legal-risk@v1")
-    complaint.change_severity("critical", reason='the description mentions "律师"', by=rule)
-    complaint.tag("legal_risk", reason="sensitive terms", by=rule)
-    complaint.request_notification(
-        "legal_risk_alert", audience="team_supervisor", recipient="wang.wu",
-        reason="legal risk", by=rule,
-    )
-    app.save(complaint)
+    client.post(f"/complaints/{cid}/comments",
+                json={"body": "记者已经联系我了", "visibility": "internal"})
+    remedy = client.post(f"/complaints/{cid}/remedies", json={
+        "kind": "refund", "amount": "120.00", "currency": "CNY", "description": "Refund"}).json()
     client.post(f"/complaints/{cid}/close",
                 json={"resolution_code": "resolved", "summary": "Settled with the customer"})
 
@@ -92,30 +95,44 @@ def test_the_history_reads_as_a_story_naming_who_which_rule_and_which_cause(
     assert text.status_code == 200 and text.headers["content-type"].startswith("text/plain")
     lines = text.text.splitlines()
     assert lines[0] == f"Complaint {filed['reference']} ({cid})"
+    assert lines[1] == "its stored events verify against their hash chain"
     story = [line.split("  ", 2)[2] for line in lines[3:]]  # without the time and version
     assert story[0].startswith(
         "alice: filed by alice via web for customer 张伟 (CUST-1001, vip): "
-        '"Screen cracked on arrival" (product_quality, severity high'
+        '"Screen cracked on arrival" (product_quality, severity medium'
     )
     assert story[1].startswith("alice: SLA terms applied: policy v0")
-    assert story[2] == "alice: assigned to li.na of team east"
-    because = "automation (rule legal-risk@v1), because of event 1 (filed): "
-    assert story[3] == because + (
-        'severity raised from high to critical because the description mentions "律师"'
+    filing = "because of event 1 (filed): "
+    assert story[2] == (
+        f"automation (rule routing/east@v1), {filing}assigned to li.na of team east because "
+        "routing rule 'east'"
     )
-    assert story[4] == because + "tagged legal_risk because sensitive terms"
-    assert story[5] == because + (
-        "notified the team supervisor wang.wu (template legal_risk_alert) because legal risk"
+    legal = f"automation (rule legal-risk@v0), {filing}"
+    assert story[3].startswith(legal + "severity raised from medium to high because rule")
+    assert story[4].startswith(f"automation, {filing}SLA terms applied")  # for the new severity
+    assert story[5].startswith(legal + "tagged legal_risk because")
+    assert story[6].startswith(legal + "notified the team supervisor wang.wu (template legal_risk)")
+    assert story[7] == 'alice: commented (internal): "记者已经联系我了"'
+    media = "automation (rule media-risk@v0), because of event 8 (commented): "
+    assert story[8].startswith(media + "tagged media_risk")
+    assert story[9].startswith(media + "notified the team supervisor wang.wu")
+    short = remedy["id"][:8]
+    assert story[10] == f'alice: remedy {short} proposed: refund 120.00 CNY, "Refund"'
+    assert story[11] == 'alice: closed as resolved: "Settled with the customer"'
+    assert story[12].startswith("alice: satisfaction survey sent to the customer (open until ")
+    assert len(story) == 13
+    survey_token = next(
+        e["data"]["token"] for e in client.get(f"/complaints/{cid}/history").json()["events"]
+        if e["type"] == "survey_requested"
     )
-    assert story[6] == 'alice: closed as resolved: "Settled with the customer"'
-    assert len(story) == 7
+    assert survey_token not in text.text  # the customer's key to the survey is not told
 
     # The list follows the automatic events: severity, tags, version.
-    client.post("/complaints", json=intake())  # another, untagged
+    client.post("/complaints", json=intake(region="west"))  # another, untagged
     services.runner(["complaint_list"]).catch_up()
     listed = client.get("/complaints", params={"tag": "legal_risk"}).json()["items"]
     assert [(i["id"], i["tags"], i["severity"]) for i in listed] == [
-        (cid, ["legal_risk"], "critical")
+        (cid, ["legal_risk", "media_risk"], "high")
     ]
     assert listed[0]["version"] == client.get(f"/complaints/{cid}").json()["version"]
     assert client.get("/complaints", params={"tag": "legal"}).json()["items"] == []
@@ -124,9 +141,16 @@ def test_the_history_reads_as_a_story_naming_who_which_rule_and_which_cause(
 
     dossier = client.get(f"/complaints/{cid}/dossier").json()
     assert [line["text"] for line in dossier["story"]] == lines[3:]
-    assert dossier["story"][3]["rule"] == "legal-risk@v1"
+    assert dossier["story"][3]["rule"] == "legal-risk@v0"
     html = client.get(f"/complaints/{cid}/dossier", params={"format": "html"}).text
-    assert "severity raised from high to critical" in html
+    assert "severity raised from medium to high" in html
+
+
+def test_every_event_type_has_a_sentence() -> None:
+    from queries.history import EVENT_TYPES
+    from queries.story import SENTENCES
+
+    assert set(SENTENCES) == set(EVENT_TYPES.values())
 
 
 def test_a_story_shows_personal_fields_only_as_its_reader_may_see_them(

@@ -48,7 +48,8 @@ def test_commands_store_a_chain_over_every_aggregate(
     app.handle(filed.complaint_id, CommentOnComplaint(body="One", visibility="internal"), ctx)
     app.handle(filed.complaint_id, CommentOnComplaint(body="Two", visibility="internal"), ctx)
     rows = list(database_of(app).chain_rows(0, 1000))
-    assert len({r.originator_id for r in rows}) == 2  # the complaint and its reference index
+    # The complaint, its reference index and its access code (issue 12).
+    assert len({r.originator_id for r in rows}) == 3
     assert max(r.originator_version for r in rows) == 4
     assert_chained(rows)
 

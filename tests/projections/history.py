@@ -65,6 +65,10 @@ def act(rng: random.Random, c: Complaint) -> None:
         c.comment("update", visibility=rng.choice(list(Visibility)).value, by=BY)
     elif roll < 0.7 and c.escalation_level < 10:
         c.escalate("slow", by=BY)
+    elif roll < 0.75:
+        # A rule's or a person's change (issue 12): the views count the severity as it is now.
+        severity = rng.choice([s.value for s in Severity if s.value != c.severity])
+        c.change_severity(severity, reason="re-triaged", by=BY)
     else:
         c.close(rng.choice(CODES).value, "done", by=BY)
         # As the application does on every close (issue 12): a survey to answer.
