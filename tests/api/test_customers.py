@@ -9,8 +9,6 @@ from uuid import UUID, uuid4
 import pytest
 from fastapi.testclient import TestClient
 
-from aggregates.event_ids import event_id
-from aggregates.provenance import Provenance
 from aggregates.vocabulary import Role
 from infra.bootstrap import Services
 from infra.settings import Settings
@@ -118,9 +116,12 @@ def test_the_history_reads_as_a_story_naming_who_which_rule_and_which_cause(
     assert story[9].startswith(media + "notified the team supervisor wang.wu")
     short = remedy["id"][:8]
     assert story[10] == f'alice: remedy {short} proposed: refund 120.00 CNY, "Refund"'
-    assert story[11] == 'alice: closed as resolved: "Settled with the customer"'
-    assert story[12].startswith("alice: satisfaction survey sent to the customer (open until ")
-    assert len(story) == 13
+    # alice has no approval limit in the directory: every remedy of hers waits for approval.
+    assert story[11] == f"alice: approval requested for remedy {short} (above the proposer's " \
+        "limit: none)"
+    assert story[12] == 'alice: closed as resolved: "Settled with the customer"'
+    assert story[13].startswith("alice: satisfaction survey sent to the customer (open until ")
+    assert len(story) == 14
     survey_token = next(
         e["data"]["token"] for e in client.get(f"/complaints/{cid}/history").json()["events"]
         if e["type"] == "survey_requested"
@@ -172,13 +173,13 @@ def test_a_story_shows_personal_fields_only_as_its_reader_may_see_them(
 
 def test_an_event_type_without_a_sentence_still_gets_a_line() -> None:
     later = HistoryEvent(
-        version=4, type="remedy_proposed", occurred_at=datetime(2026, 11, 27, 8, tzinfo=UTC),
+        version=4, type="refund_issued", occurred_at=datetime(2026, 11, 27, 8, tzinfo=UTC),
         actor="li.na", correlation_id="c", causation_id="r", position=None,
         data={"kind": "refund", "amount": "50.00", "rule": None, "reason": "Broken twice"},
     )
     history = History(complaint_id=uuid4(), reference="C-AAAA-BBBB", events=[later],
                       chain_verified=True, chain_breaks=[])
     assert tell(history)[0].text == (
-        '2026-11-27 08:00:00 UTC  #4  li.na: remedy proposed (kind="refund", amount="50.00") '
+        '2026-11-27 08:00:00 UTC  #4  li.na: refund issued (kind="refund", amount="50.00") '
         "because Broken twice"
     )
