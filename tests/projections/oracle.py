@@ -29,6 +29,7 @@ from aggregates.complaint import Complaint
 from aggregates.vocabulary import Severity, Status, Visibility
 from commands.application import ComplaintsApp
 from projections.complaint_list import tags_text
+from queries.history import EVENT_TYPES
 
 MEASURES = (
     "filed", "closed", "reopened", "first_response_count", "first_response_ms",
@@ -41,15 +42,8 @@ ALL = "all"
 """The rollup's pseudo-dimension for a day's total (value ``""``)."""
 NO_REGION = NO_TEAM = ""
 """How the views key a complaint without a region, or an agent's cases without a team."""
-TOPICS = [
-    get_topic(cls)
-    for cls in (Complaint.Filed, Complaint.Assigned, Complaint.Commented, Complaint.Escalated,
-                Complaint.Closed, Complaint.Reopened, Complaint.SlaApplied,
-                Complaint.CustomerAwaited, Complaint.CustomerReplied, Complaint.SlaCycleStarted,
-                Complaint.SlaWarned, Complaint.SlaBreached,
-                # closed loop (issue 12): a close records a survey request in the same save.
-                Complaint.SurveyRequested, Complaint.SatisfactionRecorded)
-]
+TOPICS = [get_topic(cls) for cls in EVENT_TYPES]
+"""Every complaint event: the oracle folds whole histories, as a repository does."""
 
 Sums = dict[str, int]
 DailyKey = tuple[date, str, str, str, str]
