@@ -5,9 +5,10 @@ CPU time per ``POST /complaints`` in one process, through the whole ASGI stack (
 running in the same process as ``complaints serve`` runs them (so the extra events the rules
 record are paid for where they are applied too). The variants alternate, off first then on
 first, so drift on a shared machine falls on both. With routing on, a directory of two teams of
-eight agents and three routing rules is set up first; one filing in five mentions a lawyer (the
-``legal-risk`` rule acts), and customers come from a pool, so some file again within 30 days
-(repeat links and ``high_attention``).
+eight agents and three routing rules is set up first; by default one filing in twenty mentions a
+lawyer (the ``legal-risk`` rule acts: four more events) and one in seven comes from a customer
+who filed before (a repeat link, and ``high_attention`` from the fourth), as ``--sensitive`` and
+``--repeat`` say.
 
     uv run python bench/automation.py
     uv run python bench/automation.py --database-url postgresql://postgres@127.0.0.1/bench_auto
@@ -27,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -81,13 +84,13 @@ async def call(api: Any, method: str, path: str, token: str, body: Any = None) -
         return status, text
 
 
-def filings(count: int, seed: int) -> list[bytes]:
-    """``count`` intake bodies: customers from a pool (some repeat), regions and categories
-    mixed, one in five mentioning a lawyer."""
+def filings(count: int, seed: int, sensitive: float, repeat: float) -> list[bytes]:
+    """``count`` intake bodies: regions and categories mixed; a share ``repeat`` by a customer
+    who filed before (the rest by new ones); a share ``sensitive`` mentioning a lawyer."""
     rng = random.Random(seed)
     bodies = []
     for n in range(count):
-        customer = rng.randrange(count // 3 or 1)
+        customer = rng.randrange(n) if n and rng.random() < repeat else n
         body = intake(
             region=rng.choice(["east", "west", "north"]),
             category=rng.choice(["product_quality", "logistics", "billing"]),
@@ -96,7 +99,7 @@ def filings(count: int, seed: int) -> list[bytes]:
         body["customer"] = {**body["customer"], "id": f"CUST-{customer}",
                             "tier": rng.choice(["vip", "standard"])}
         body["product"] = {**body["product"], "order_number": f"SO-{n}"}
-        if n % 5 == 0:
+        if rng.random() < sensitive:
             body["description"] += " 如果不解决我就找律师起诉。"
         bodies.append(json.dumps(body).encode())
     return bodies
@@ -142,10 +145,15 @@ def one_run(on: bool, args: argparse.Namespace, bodies: list[bytes], n: int) -> 
     flag = "true" if on else "false"
     os.environ["COMPLAINTS_ROUTING"] = flag
     os.environ["COMPLAINTS_AUTOMATION"] = flag
+    os.environ["COMPLAINTS_REPEAT_COMPLAINTS_ENABLED"] = flag
     with tempfile.TemporaryDirectory() as files:
         url = args.database_url or f"sqlite:///{files}/bench.db"
-        if args.database_url and "?" not in url:
-            url += f"?schema=bench_auto_{n}_{flag}"
+        schema = f"bench_auto_{n}_{flag}"
+        if args.database_url:
+            with psycopg.connect(args.database_url, autocommit=True) as db:
+                db.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+                db.execute(f"CREATE SCHEMA {schema}")
+            url += f"?schema={schema}"
         settings = Settings(database_url=url, secret_key_file=f"{files}/secret.key",
                             admin_token_file=f"{files}/admin-token")
         with bootstrap(settings) as services:
@@ -160,7 +168,11 @@ def one_run(on: bool, args: argparse.Namespace, bodies: list[bytes], n: int) -> 
                     await set_up_directory(api, admin)
                 return await file_all(api, supervisor, bodies, args.concurrency)
 
-            return asyncio.run(scenario())
+            figure = asyncio.run(scenario())
+        if args.database_url:
+            with psycopg.connect(args.database_url, autocommit=True) as db:
+                db.execute(f"DROP SCHEMA {schema} CASCADE")
+        return figure
 
 
 def main() -> None:
@@ -168,21 +180,32 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--database-url", help="default: a new SQLite file per run; for "
-                        "PostgreSQL each run gets a schema of its own in this database")
+                        "PostgreSQL each run gets a schema of its own in this database (dropped "
+                        "after it)")
     parser.add_argument("--filings", type=int, default=2200)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--only", choices=["on", "off"], help="one variant (for a profiler)")
+    parser.add_argument("--sensitive", type=float, default=0.05,
+                        help="share of filings mentioning a lawyer (the legal-risk rule acts)")
+    parser.add_argument("--repeat", type=float, default=0.15,
+                        help="share of filings by a customer who filed before")
     args = parser.parse_args()
-    bodies = filings(args.filings, seed=12)
+    bodies = filings(args.filings, seed=12, sensitive=args.sensitive, repeat=args.repeat)
     figures: dict[bool, list[float]] = {False: [], True: []}
     for n in range(args.rounds):
         for on in ((False, True) if n % 2 == 0 else (True, False)):
+            if args.only and on != (args.only == "on"):
+                continue
             figures[on].append(one_run(on, args, bodies, n))
             print(f"round {n + 1}, routing and rules {'on ' if on else 'off'}: "
                   f"{figures[on][-1] * 1e6:,.0f} us CPU per filing", flush=True)
+    if args.only:
+        return
     off, on_ = statistics.median(figures[False]), statistics.median(figures[True])
     store = (args.database_url or "sqlite").split(":")[0]
     print(f"POST /complaints, {store}, {args.filings - 200:,} filings x {args.rounds} rounds, "
+          f"{args.sensitive:.0%} sensitive, {args.repeat:.0%} repeat customers, "
           f"{args.concurrency} in flight: off {off * 1e6:,.0f} us, on {on_ * 1e6:,.0f} us CPU per "
           f"filing (median); on / off = {on_ / off:.2f}")
 

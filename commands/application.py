@@ -382,11 +382,13 @@ class ComplaintsApp(Application[UUID]):
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         """The library's hook after every save: reactions that keep track of what they recorded
-        (routing counts its assignments until the workload view has) learn where it landed."""
-        for reaction in self.reactions:
-            saved = getattr(reaction, "saved", None)
+        (routing counts its assignments until the workload view has), and the customer history
+        (a filing is a repeat's prior complaint at once), learn where it landed."""
+        for listener in (*self.reactions, self.customer_history):
+            saved = getattr(listener, "saved", None)
             if saved is not None:
                 saved(recordings)
+
     # ---- closed loop (issue 12): remedies, the customer's side, the satisfaction survey -------
 
     def _close(self, complaint: Complaint, command: CloseComplaint, by: Provenance) -> tuple[Any]:

@@ -36,6 +36,7 @@ from commands.automation_models import (
     delay,
     public_type,
 )
+from commands.customer_history import prior_complaints
 from commands.reactions import AUTOMATION, Trigger
 
 if TYPE_CHECKING:
@@ -66,8 +67,16 @@ class ComplaintFacts:
     (``None`` for a follow-up's ``if_still``) and, only when a rule asks, the customer's recent
     complaints (a read of the customers view)."""
 
-    def __init__(self, app: ComplaintsApp, complaint: Complaint, event: Any, now: datetime) -> None:
+    def __init__(
+        self,
+        app: ComplaintsApp,
+        complaint: Complaint,
+        event: Any,
+        now: datetime,
+        shared: dict[Any, Any] | None = None,
+    ) -> None:
         self._app = app
+        self._shared: dict[Any, Any] = {} if shared is None else shared
         self._complaint = complaint
         self._event = event
         self._now = now
@@ -102,7 +111,9 @@ class ComplaintFacts:
         if self._recent is None:
             c = self._complaint
             since = self._now - timedelta(days=30)
-            prior = self._app.customer_history.prior(c.customer.id, None, since)
+            prior = prior_complaints(
+                self._app.customer_history, self._shared, c.customer.id, None, since
+            )
             others = {
                 p.id for p in prior
                 if p.id != c.id and p.customer_id == c.customer.id and since <= p.filed_at
@@ -125,7 +136,7 @@ class Automation:
                 continue
             if rule.condition is not None:
                 facts = facts or ComplaintFacts(app, complaint, trigger.event,
-                                                trigger.event.timestamp)
+                                                trigger.event.timestamp, trigger.shared)
                 if not rule.condition.holds(facts):
                     continue
             ref = rule_ref(rule.rule_id, rule.version)

@@ -15,7 +15,7 @@ and a rule's action can never be lost between two transactions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aggregates.complaint import Complaint
@@ -47,6 +47,9 @@ class Trigger:
     correlation_id: str
     chain: frozenset[str]
     """The rule ids in its causation chain (empty for a person's action)."""
+    shared: dict[Any, Any] = field(default_factory=dict, compare=False)
+    """What the reactions of one save share (one dict per save): a lookup one reaction made,
+    another reuses (``commands/customer_history.prior_complaints``)."""
 
     def caused_by(self, rule_id: str) -> bool:
         """Whether ``rule_id`` is in this event's causation chain: then it must not act on it."""
@@ -69,6 +72,7 @@ def react(app: ComplaintsApp, complaint: Complaint, reactions: list[Reaction]) -
     if not reactions:
         return
     chains: dict[str, frozenset[str]] = {}
+    shared: dict[Any, Any] = {}
     pending = complaint.pending_events
     first_automatic = len(pending)
     index = 0
@@ -80,7 +84,7 @@ def react(app: ComplaintsApp, complaint: Complaint, reactions: list[Reaction]) -
         if rule := getattr(event, "rule", None):
             chain = chain | {rule_id_of(rule)}
         chains[own_id] = chain
-        trigger = Trigger(event, own_id, event.correlation_id, chain)
+        trigger = Trigger(event, own_id, event.correlation_id, chain, shared)
         for reaction in reactions:
             reaction.react(app, complaint, trigger)
         if len(pending) - first_automatic > MAX_AUTOMATIC_EVENTS:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from aggregates.complaint import Complaint
 from aggregates.provenance import rule_ref
+from commands.customer_history import prior_complaints
 from commands.reactions import Trigger
 
 if TYPE_CHECKING:
@@ -44,7 +45,9 @@ class RepeatComplaints:
         customer_id, order = complaint.customer.id, complaint.product.order_number or None
         prior = [
             p
-            for p in app.customer_history.prior(customer_id, order, since)
+            for p in prior_complaints(
+                app.customer_history, trigger.shared, customer_id, order, since
+            )
             if p.id != complaint.id and (p.closed_at is None or p.closed_at >= since)
         ]
         by = trigger.automatic(self.rule)

@@ -1,25 +1,38 @@
-"""The ``CustomerHistory`` port (``commands/customer_history.py``) over the customers view, exact
-even while the view lags.
+"""The ``CustomerHistory`` port (``commands/customer_history.py``) over the customers view.
 
 The view knows every complaint up to its position; the ``Filed``, ``Closed`` and ``Reopened``
 events after that position (customer id and order number are in the clear in them) are applied
 on top, in order, the way ``queries/customer_complaints.py`` does for erasure. So a complaint
-filed a moment ago, not yet in the view, is still found by the next filing of the same
-customer. Each process decodes that tail once (a lookup reads only what was stored since the
-last one) and forgets what the view has applied since. A view left far behind (never run, or
-rebuilding after an upgrade) would make every filing read the whole log since its position: past
-``max_tail`` positions only the newest ``max_tail`` are read, with a warning, and a repeat filed
-before them is not linked until the view catches up.
+filed a moment ago, not yet in the view, is still found by the next filing of the same customer.
+
+This runs on every filing, so it avoids the database where it can (a benchmark of filing with
+the rules on put these lookups at the head of their cost; docs/performance.md):
+
+- the events this process saves reach the tail at once (``saved``, called after every save);
+  those of other processes are read at most every ``TAIL_SECONDS`` (one query, only what was
+  stored since the last read). With several API processes, a repeat filed in another process
+  within that moment of the earlier complaint is not linked; with one process (SQLite), none
+  is missed.
+- the customers and orders that have an open or recent complaint in the view are known in
+  memory (read once, again every ``KNOWN_SECONDS``, and added to from the tail): a customer not
+  among them, the common case, costs no query.
+- the view's position is read at most every ``POSITION_SECONDS``: an older position only means
+  a longer tail to replay over the rows.
+
+A view left far behind (never run, or rebuilding after an upgrade) would make the first lookup
+read the whole log since its position: past ``max_tail`` positions only the newest ``max_tail``
+are read, with a warning, and a repeat filed before them is not linked until the view catches
+up.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -32,12 +45,22 @@ from projections.store import ReadModelStore, tracking_key
 
 log = logging.getLogger(__name__)
 
+POSITION_SECONDS = 0.5
+TAIL_SECONDS = 0.05
+KNOWN_SECONDS = 600.0
+KNOWN_DAYS = 90
+"""The known customers are those with an open complaint, or one filed or closed in this many
+days (longer than any window a rule asks for; a customer outside it is looked up anyway when
+the set was read before their last complaint aged out: a query too many, never one too few)."""
 MAX_TAIL = 20_000
 """Positions of the log past the view's position read at most, per call."""
 
 FILED, CLOSED, REOPENED = (
     get_topic(Complaint.Filed), get_topic(Complaint.Closed), get_topic(Complaint.Reopened)
 )
+TOPICS: dict[type[Any], str] = {
+    Complaint.Filed: FILED, Complaint.Closed: CLOSED, Complaint.Reopened: REOPENED
+}
 
 
 @dataclass(frozen=True)
@@ -58,34 +81,39 @@ class ViewCustomerHistory:
     def __init__(self, store: ReadModelStore, max_tail: int = MAX_TAIL) -> None:
         self.store = store
         self.max_tail = max_tail
-        # The tail decoded so far: the events of positions (_covered_from, _covered_to].
         self._lock = threading.Lock()
-        self._events: deque[tuple[int, _Tail]] = deque()
-        self._covered_from = self._covered_to = 0
+        # The tail: the events of positions (_covered_from, ...] by position; the log is read up
+        # to _covered_to (this process's own saves may already be beyond it).
+        self._events: dict[int, _Tail] = {}
+        self._covered_from = self._covered_to = -1  # nothing read yet: the first call starts afresh
+        self._tail_read_at = -TAIL_SECONDS
+        self._position: tuple[float, int] = (-POSITION_SECONDS, 0)
+        self._known: set[str] = set()
+        self._known_read_at = -KNOWN_SECONDS
 
     def prior(
         self, customer_id: str, order_number: str | None, since: datetime
     ) -> Sequence[PriorComplaint]:
         store, table = self.store, CUSTOMERS_COMPLAINTS
-        # The view's position and its rows in one transaction (rows at or after the position:
-        # replaying the tail over a newer row ends in the same state).
-        with store.read() as tx:
-            tracked = tx.rows(
-                f"SELECT max(notification_id) AS position FROM {store.database.tracking_table} "
-                "WHERE application_name = %s",
-                (tracking_key(CustomersProjection.name),),
-            )
-            position = int(tracked[0]["position"] or 0)
-            at = tx.encode(table, "filed_at", since)
-            recent = "(is_open = TRUE OR closed_at >= %s OR filed_at >= %s)"
-            name = tx.table(table.name)
-            statement = f"SELECT * FROM {name} WHERE customer_id = %s AND {recent}"
-            params: list[Any] = [customer_id, at, at]
-            if order_number is not None:
-                statement += f" UNION SELECT * FROM {name} WHERE order_number = %s AND {recent}"
-                params += [order_number, at, at]
-            found = {p.id: p for p in self._decode(tx.rows(statement, params))}
+        # The rows are at or after the view's position as last read (replaying the tail from
+        # an older position over newer rows ends in the same state).
+        position = self._view_position()
         tail = self._tail(position)
+        found: dict[UUID, PriorComplaint] = {}
+        if self._knows(customer_id, order_number):
+            with store.read() as tx:
+                at = tx.encode(table, "filed_at", since)
+                recent = "(is_open = TRUE OR closed_at >= %s OR filed_at >= %s)"
+                name = tx.table(table.name)
+                # Two indexed lookups, not one OR (which would scan the table).
+                statement = f"SELECT * FROM {name} WHERE customer_id = %s AND {recent}"
+                params: list[Any] = [customer_id, at, at]
+                if order_number is not None:
+                    statement += (
+                        f" UNION SELECT * FROM {name} WHERE order_number = %s AND {recent}"
+                    )
+                    params += [order_number, at, at]
+                found = {p.id: p for p in self._decode(tx.rows(statement, params))}
         # A reopen in the tail may bring back a complaint the view holds as closed long ago:
         # read by id, whoever it belongs to (filtered below).
         reopened = {t.complaint_id for t in tail if t.topic == REOPENED} - set(found)
@@ -114,6 +142,24 @@ class ViewCustomerHistory:
         ]
         return sorted(matching, key=lambda p: (p.filed_at, str(p.id)))
 
+    def _view_position(self) -> int:
+        """The view's position, read at most every ``POSITION_SECONDS``: an older position only
+        means a longer tail to replay, and under load each query costs more than its own
+        work (a profile of filing put the lookups at the head of the rules' cost)."""
+        now = time.monotonic()
+        read_at, position = self._position
+        if now - read_at >= POSITION_SECONDS:
+            store = self.store
+            with store.read() as tx:
+                tracked = tx.rows(
+                    f"SELECT max(notification_id) AS position FROM "
+                    f"{store.database.tracking_table} WHERE application_name = %s",
+                    (tracking_key(CustomersProjection.name),),
+                )
+            position = int(tracked[0]["position"] or 0)
+            self._position = (now, position)
+        return position
+
     def _decode(self, rows: list[dict[str, Any]]) -> list[PriorComplaint]:
         decode, table = self.store.dialect.decode_row, CUSTOMERS_COMPLAINTS
         return [
@@ -128,35 +174,109 @@ class ViewCustomerHistory:
             for r in (decode(table, row) for row in rows)
         ]
 
-    def _tail(self, position: int) -> list[_Tail]:
-        """The events after ``position`` (at most ``max_tail`` positions), decoded once per
-        process: each call reads only what was stored since the last one, and forgets what the
-        view has applied since."""
-        store = self.store
-        head = store.app.recorder.max_notification_id() or 0
-        if head - position > self.max_tail:
-            log.warning(
-                "the customers view is %d positions behind: repeat complaints are looked up "
-                "in the newest %d only", head - position, self.max_tail,
-            )
-            position = head - self.max_tail
-        with self._lock:
-            if not self._covered_from <= position <= self._covered_to:
-                # The view moved back (a rebuild) or past what is kept: start afresh there.
-                self._events.clear()
-                self._covered_from = self._covered_to = position
-            while self._events and self._events[0][0] <= position:
-                self._events.popleft()
-            self._covered_from = position
-            if head > self._covered_to:
-                self._events.extend(self._read(self._covered_to + 1, head))
-                self._covered_to = head
-            return [t for at, t in self._events if at <= head]
+    def saved(self, recordings: Iterable[Any]) -> None:
+        """What this process just saved (``ComplaintsApp._notify``): its filings, closes and
+        reopens join the tail at once, before the next read of the log."""
+        own = []
+        for recording in recordings:
+            event = recording.domain_event
+            topic = TOPICS.get(type(event))
+            if topic is not None:
+                own.append((recording.notification.id, self._entry(topic, event.originator_id,
+                                                                   event.timestamp, event)))
+        if own:
+            with self._lock:
+                if self._covered_to >= 0:  # started: otherwise the first read finds them
+                    for at, entry in own:
+                        self._add(at, entry)
 
-    def _read(self, first: int, last: int) -> list[tuple[int, _Tail]]:
+    def _knows(self, customer_id: str, order_number: str | None) -> bool:
+        """Whether the customer (or order) may have complaints in the view: else no query."""
+        with self._lock:
+            return f"c:{customer_id}" in self._known or (
+                order_number is not None and f"o:{order_number}" in self._known
+            )
+
+    def _tail(self, position: int) -> list[_Tail]:
+        """The events after ``position``, oldest first; the log is read at most every
+        ``TAIL_SECONDS``, from where the last read ended. Starting afresh (first call, or the
+        view moved back), it reads at most the newest ``max_tail`` positions, and the known
+        customers again."""
+        with self._lock:
+            now = time.monotonic()
+            if self._covered_to < 0 or position < self._covered_from:
+                # The first call, or the view moved back (a rebuild): start afresh there.
+                head = self.store.app.recorder.max_notification_id() or 0
+                if head - position > self.max_tail:
+                    log.warning(
+                        "the customers view is %d positions behind: repeat complaints are "
+                        "looked up in the newest %d only", head - position, self.max_tail,
+                    )
+                    position = head - self.max_tail
+                self._events.clear()
+                self._covered_to = position
+                self._tail_read_at = -TAIL_SECONDS
+                self._known_read_at = -KNOWN_SECONDS
+            self._covered_from = position
+            self._covered_to = max(self._covered_to, position)
+            for at in [at for at in self._events if at <= position]:
+                del self._events[at]
+            if now - self._known_read_at >= KNOWN_SECONDS:
+                self._known = self._read_known()
+                self._known_read_at = now
+                for entry in self._events.values():
+                    self._learn(entry)
+            if now - self._tail_read_at >= TAIL_SECONDS:
+                self._tail_read_at = now
+                for at, entry in self._read(self._covered_to + 1):
+                    self._add(at, entry)
+                    self._covered_to = max(self._covered_to, at)
+            return [self._events[at] for at in sorted(self._events)]
+
+    def _add(self, at: int, entry: _Tail) -> None:
+        if at > self._covered_from:
+            self._events[at] = entry
+            self._learn(entry)
+
+    def _learn(self, entry: _Tail) -> None:
+        if entry.filed is not None:
+            self._known.add(f"c:{entry.filed.customer_id}")
+            if entry.filed.order_number is not None:
+                self._known.add(f"o:{entry.filed.order_number}")
+
+    def _read_known(self) -> set[str]:
+        """The customers and orders with an open complaint, or one filed or closed lately."""
+        store, table = self.store, CUSTOMERS_COMPLAINTS
+        with store.read() as tx:
+            at = tx.encode(table, "filed_at", datetime.now().astimezone() - timedelta(
+                days=KNOWN_DAYS))
+            name = tx.table(table.name)
+            recent = "is_open = TRUE OR closed_at >= %s OR filed_at >= %s"
+            rows = tx.rows(
+                f"SELECT DISTINCT 'c:' || customer_id AS k FROM {name} WHERE {recent} UNION "
+                f"SELECT DISTINCT 'o:' || order_number AS k FROM {name} WHERE "
+                f"order_number IS NOT NULL AND ({recent})",
+                [at, at, at, at],
+            )
+        return {str(r["k"]) for r in rows}
+
+    @staticmethod
+    def _entry(topic: str, complaint_id: Any, at: datetime, filed: Any) -> _Tail:
+        prior = None
+        if topic == FILED:
+            prior = PriorComplaint(
+                UUID(str(complaint_id)), str(filed.reference), str(filed.customer["id"]),
+                filed.product.get("order_number") or None, at, None,
+            )
+        return _Tail(topic, UUID(str(complaint_id)), at, prior)
+
+    def _read(self, first: int) -> list[tuple[int, _Tail]]:
         decode = self.store.app.mapper.transcoder.decode
         read = []
-        for n in self.store.notifications(first, last, [FILED, CLOSED, REOPENED]):
+        notifications = self.store.app.recorder.select_notifications(
+            first, self.max_tail, topics=(FILED, CLOSED, REOPENED)
+        )
+        for n in notifications:
             try:
                 state = decode(n.state)
                 complaint_id, at = UUID(str(n.originator_id)), state["timestamp"]
