@@ -146,3 +146,16 @@ def test_a_view_far_behind_is_read_only_over_the_newest_positions(
     bounded = ViewCustomerHistory(services.read_models, max_tail=head - newer_filed + 1)
     assert [p.id for p in bounded.prior("CUST-A", None, since)] == [newer]
     assert [p.id for p in app.customer_history.prior("CUST-A", None, since)] == [older, newer]
+
+
+def test_the_fourth_complaint_in_30_days_is_tagged_high_attention_by_the_shipped_rule(
+    app: ComplaintsApp, ctx: CommandContext
+) -> None:
+    """The real customer history (no view run: the log's tail alone) feeds the shipped
+    ``repeat-customer`` rule: more than three complaints in 30 days, this one counted."""
+    app.automation.disabled = frozenset()  # off for the other tests (tests/conftest.py)
+    filed = [file(app, ctx, "CUST-H", f"SO-H{n}") for n in range(5)]
+    tagged = ["high_attention" in app.get_complaint(cid).tags for cid in filed]
+    assert tagged == [False, False, False, True, True]
+    fourth = app.get_complaint(filed[3])
+    assert len(fourth.linked) == 3  # and linked to the three before it
