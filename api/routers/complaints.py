@@ -304,7 +304,8 @@ async def untag(
     ctx: ContextDep,
     reader: ReaderDep,
     reason: Annotated[
-        str | None, Query(max_length=2000, pattern=SINGLE_LINE_PATTERN, description="Why")
+        str | None,
+        Query(min_length=1, max_length=2000, pattern=SINGLE_LINE_PATTERN, description="Why"),
     ] = None,
 ) -> Response:
     """Removes a tag (a person overriding a rule, say); 409 if the complaint does not carry it."""

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
@@ -104,7 +105,8 @@ def _one(record: TeamRecord | AgentRecord, status: int = 200, **headers: str) ->
 
 def _saved(saved: Saved, location: str) -> Response:
     if saved.created:
-        return _one(saved.current, 201, Location=location)
+        # Ids may be any text (a principal's name): percent-encoded, as a header must be ASCII.
+        return _one(saved.current, 201, Location=quote(location))
     return _one(saved.current)
 
 

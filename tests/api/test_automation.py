@@ -192,6 +192,8 @@ def test_people_tag_untag_and_set_severity(client: TestClient) -> None:
     assert untagged.status_code == 200 and untagged.json()["tags"] == []
     assert client.delete(f"/complaints/{cid}/tags/vip_watch").status_code == 409
     assert client.delete(f"/complaints/{cid}/tags/BAD TAG").status_code == 422
+    empty = client.delete(f"/complaints/{cid}/tags/vip_watch", params={"reason": ""})
+    assert empty.status_code == 422 and "reason" in empty.text  # found by the fuzzer: was a 500
     raised = client.post(f"/complaints/{cid}/severity",
                          json={"severity": "critical", "reason": "press call"})
     assert raised.status_code == 200 and raised.json()["severity"] == "critical"

@@ -115,3 +115,14 @@ def test_routing_rules_are_versioned_checked_and_route_a_filing(client: TestClie
     assert assigned["type"] == "assigned" and assigned["actor"] == "automation"
     assert assigned["data"]["rule"] == "routing/east-logistics@v1"
     assert assigned["causation_id"] == str(event_id(UUID(complaint["id"]), 1))  # Filed
+
+
+def test_an_agent_id_beyond_latin_1_gets_a_percent_encoded_location(client: TestClient) -> None:
+    """Found by the fuzzer: a header must be ASCII (it was a 500)."""
+    client.put("/directory/teams/east", json={"name": "East", "supervisor": "li.na"})
+    answer = client.put("/directory/agents/王芳\U000e3aa9", json={
+        "display_name": "王芳", "team": "east"})
+    assert answer.status_code == 201
+    assert answer.headers["Location"] == "/directory/agents/%E7%8E%8B%E8%8A%B3%F3%A3%AA%A9"
+    got = client.get(answer.headers["Location"])
+    assert got.json()["id"] == "王芳\U000e3aa9", got.text
