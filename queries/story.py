@@ -165,6 +165,23 @@ def _sla_recorded(verb: str, instant: str) -> Callable[[Mapping[str, Any], dict[
     return say
 
 
+def _closed(d: Mapping[str, Any], state: dict[str, Any]) -> str:
+    state.pop("waiting", None)  # closing ends a wait for the customer
+    return f"closed as {d.get('resolution_code')}: {_quote(d.get('summary'))}"
+
+
+def _customer_awaited(d: Mapping[str, Any], state: dict[str, Any]) -> str:
+    state["waiting"] = True
+    return f"waiting for the customer (resolution clock paused){_why(d)}"
+
+
+def _customer_replied(d: Mapping[str, Any], state: dict[str, Any]) -> str:
+    """A reply ends a wait (and resumes the clock) only if the complaint was waiting: the
+    customer may also write unprompted, from the tracking page."""
+    resumed = " (the wait ended, resolution clock resumed)" if state.pop("waiting", False) else ""
+    return f"the customer replied via {d.get('channel')}{resumed}: {_quote(d.get('body'))}"
+
+
 def _remedy(d: Mapping[str, Any]) -> str:
     return str(d.get("remedy_id", ""))[:8]
 
@@ -193,9 +210,7 @@ SENTENCES: dict[str, Sentence] = {
         f"{_quote(d.get('body'))}"
     ),
     "escalated": lambda d, _: f"escalated to level {d.get('level')}{_why(d)}",
-    "closed": lambda d, _: (
-        f"closed as {d.get('resolution_code')}: {_quote(d.get('summary'))}"
-    ),
+    "closed": _closed,
     "reopened": lambda d, _: f"reopened{_why(d)}",
     "sla_applied": lambda d, _: (
         f"SLA terms applied: policy v{d.get('policy_version')}, rule {d.get('rule')}, calendar "
@@ -204,13 +219,8 @@ SENTENCES: dict[str, Sentence] = {
         f"resolution {d.get('resolution_target')} due {_when(d.get('resolution_due_at'))}"
         + (_why(d) if d.get("reason") else "")
     ),
-    "customer_awaited": lambda d, _: (
-        f"waiting for the customer (resolution clock paused){_why(d)}"
-    ),
-    "customer_replied": lambda d, _: (
-        f"the customer replied via {d.get('channel')} (resolution clock resumed): "
-        f"{_quote(d.get('body'))}"
-    ),
+    "customer_awaited": _customer_awaited,
+    "customer_replied": _customer_replied,
     "sla_cycle_started": lambda d, _: (
         f"a new {str(d.get('metric', '')).replace('_', ' ')} cycle {d.get('cycle')} started, "
         f"due {_when(d.get('due_at'))}"
