@@ -25,6 +25,7 @@ from api.routers import (
     customers,
     directory,
     dossier,
+    event_export,
     events,
     health,
     remedies,
@@ -65,6 +66,8 @@ ROUTERS += [directory.router, routing.router]
 ROUTERS += [automation.router]
 # The closed loop with the customer (issue 12): remedies, tracking, surveys.
 ROUTERS += [remedies.router, tracking.router, surveys.router]
+# Export every event (issue 13).
+ROUTERS += [event_export.router]
 
 
 class BodyTooLargeError(Exception):

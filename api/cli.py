@@ -17,6 +17,7 @@ from aggregates.vocabulary import Grant, Role
 from api.audit_cli import audit_cli, dossier
 from api.automation_cli import automation_cli
 from api.directory_cli import directory_cli, routing_cli
+from api.export_cli import export_cli
 from api.first_start import admin_token_path, hand_over_admin_token
 from api.personal_data_cli import customers_cli, keys_cli
 from api.projections_cli import projections_cli
@@ -48,6 +49,7 @@ cli.add_typer(keys_cli, name="keys")
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(directory_cli, name="directory")
 cli.add_typer(routing_cli, name="routing")
+cli.add_typer(export_cli, name="export")
 cli.command("dossier")(dossier)
 console = Console()
 

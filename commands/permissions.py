@@ -137,6 +137,7 @@ _TABLE = [
     Permission("analytics.read", "Read the analytics summary", {S: ANY, C: ANY, N: ANY}),
     Permission("events.read", "Read the event feed", {C: ANY, N: ANY, V: ANY}),
     Permission("events.stream", "Stream the events (Server-Sent Events)", {C: ANY, V: ANY}),
+    Permission("events.export", "Export the events (JSONL, Parquet)", {C: ANY, N: ANY, V: ANY}),
     Permission(
         "projections.read",
         "Read the read models' positions, lag and quarantined events",

@@ -1,0 +1,141 @@
+"""Every public event at once, as a file: JSON Lines or Parquet (docs/events.md, "Export").
+
+Read page by page from the notification log like the feed (``stream.feed.read_page``), so memory
+stays flat however long the log is. A JSONL line is exactly the envelope ``GET /events`` sends for
+the same event; a Parquet row holds the same envelope, flat (``PARQUET_SCHEMA``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+from uuid import UUID
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from eventsourcing.application import Application
+
+from stream.envelope import DEFAULT_SOURCE
+from stream.feed import read_page
+
+PAGE_SIZE = 1000
+ROW_GROUP_SIZE = 10_000
+FORMATS = ("jsonl", "parquet")
+
+PARQUET_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("type", pa.string(), nullable=False),
+        pa.field("subject", pa.string(), nullable=False),
+        pa.field("time", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("position", pa.int64(), nullable=False),
+        pa.field("aggregateversion", pa.int64(), nullable=False),
+        pa.field("actor", pa.string(), nullable=False),
+        pa.field("correlationid", pa.string(), nullable=False),
+        pa.field("causationid", pa.string()),
+        pa.field("data", pa.string(), nullable=False),
+    ]
+)
+"""One column per envelope field (``specversion`` and ``datacontenttype`` are constants, left
+out); ``causationid`` is null where the envelope has none; ``data`` is the event's data as JSON."""
+
+
+@dataclass(frozen=True)
+class ExportFilter:
+    """Which events to export: positions after ``after``, public ``types`` (all when None), and
+    event times in [``start``, ``end``) (half-open, so consecutive periods never overlap)."""
+
+    after: int = 0
+    types: Sequence[str] | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def takes(self, envelope: dict[str, Any]) -> bool:
+        if self.start is None and self.end is None:
+            return True
+        time = event_time(envelope)
+        return (self.start is None or time >= self.start) and (self.end is None or time < self.end)
+
+
+def event_time(envelope: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(envelope["time"]).astimezone(UTC)
+
+
+def pages(
+    app: Application[UUID],
+    selection: ExportFilter,
+    *,
+    source: str = DEFAULT_SOURCE,
+    personal_data: bool = False,
+    page_size: int = PAGE_SIZE,
+) -> Iterator[list[dict[str, Any]]]:
+    """The selected envelopes, a page at a time, in position order, up to the log's head when
+    each page was read; personal fields masked unless ``personal_data``."""
+    after = selection.after
+    while True:
+        page = read_page(
+            app, after=after, limit=page_size, types=selection.types, source=source,
+            personal_data=personal_data,
+        )
+        events = [e for e in page.events if selection.takes(e)]
+        if events:
+            yield events
+        if not page.more:
+            return
+        after = page.next_cursor
+
+
+def jsonl(envelope: dict[str, Any]) -> str:
+    """One line of the JSONL export: the envelope as ``GET /events`` sends it."""
+    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def write_jsonl(envelopes: Iterator[list[dict[str, Any]]], out: IO[str]) -> int:
+    count = 0
+    for page in envelopes:
+        out.writelines(jsonl(e) for e in page)
+        count += len(page)
+    return count
+
+
+def write_parquet(
+    envelopes: Iterator[list[dict[str, Any]]],
+    out: Path | IO[bytes],
+    *,
+    row_group_size: int = ROW_GROUP_SIZE,
+) -> int:
+    """Writes the envelopes as Parquet in row groups of ``row_group_size``: at most one row
+    group's rows are held at a time. An export of no events is a valid file with no rows."""
+    count = 0
+    columns: dict[str, list[Any]] = {name: [] for name in PARQUET_SCHEMA.names}
+    with pq.ParquetWriter(out, PARQUET_SCHEMA) as writer:
+
+        def flush() -> None:
+            writer.write_table(
+                pa.table(columns, schema=PARQUET_SCHEMA), row_group_size=row_group_size
+            )
+
+        for page in envelopes:
+            for envelope in page:
+                for name in PARQUET_SCHEMA.names:
+                    columns[name].append(_cell(envelope, name))
+                count += 1
+                if len(columns["id"]) >= row_group_size:
+                    flush()
+                    columns = {name: [] for name in PARQUET_SCHEMA.names}
+        if columns["id"] or count == 0:
+            flush()
+    return count
+
+
+def _cell(envelope: dict[str, Any], name: str) -> Any:
+    if name == "time":
+        return event_time(envelope)
+    if name == "data":
+        return json.dumps(envelope["data"], ensure_ascii=False, separators=(",", ":"))
+    return envelope.get(name)
