@@ -21,6 +21,8 @@ from aggregates.errors import (
     RemedyNotFoundError,
     SurveyNotFoundError,
 )
+from commands.automation_config import RuleNotFoundError
+from commands.directory import DirectoryNotFoundError
 from commands.errors import (
     ComplaintNotFoundError,
     ConcurrencyConflictError,
@@ -30,6 +32,7 @@ from commands.errors import (
     PreconditionFailedError,
     TokenNotFoundError,
 )
+from commands.sla_config import SlaConfigNotFoundError
 from queries.errors import UndecodableEventError
 
 log = logging.getLogger(__name__)
@@ -131,6 +134,9 @@ PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     SurveyNotFoundError: (404, "not-found", "Survey not found"),
     TokenNotFoundError: (404, "not-found", "Token not found"),
     CustomerNotFoundError: (404, "not-found", "Customer not found"),
+    SlaConfigNotFoundError: (404, "not-found", "Not found"),
+    DirectoryNotFoundError: (404, "not-found", "Not found"),
+    RuleNotFoundError: (404, "not-found", "Not found"),
     ForbiddenError: (403, "forbidden", "Forbidden"),
     IllegalTransitionError: (409, "illegal-transition", "Not allowed now"),
     ConcurrencyConflictError: (409, "conflict", "Concurrent update"),

@@ -9,8 +9,6 @@ Reads and dry-runs need ``automation.read`` (supervisor, compliance, admin), wri
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -18,9 +16,9 @@ from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 
 from api.deps import AppDep, ContextDep, Principal, permit
-from api.problems import ProblemError, problem_responses
+from api.problems import problem_responses
 from commands.application import ComplaintsApp
-from commands.automation_config import RuleNotFoundError, RuleVersion
+from commands.automation_config import RuleVersion
 from commands.automation_models import RULE_ID_PATTERN, DryRun, PutRule
 from commands.errors import ComplaintNotFoundError
 
@@ -82,14 +80,6 @@ class DryRunResult(BaseModel):
     matches: list[Match]
 
 
-@contextmanager
-def found() -> Iterator[None]:
-    try:
-        yield
-    except RuleNotFoundError as e:
-        raise ProblemError(404, "not-found", "Not found", str(e)) from None
-
-
 def _json(body: Any, status: int = 200, etag: int | None = None) -> Response:
     headers = {"ETag": f'"{etag}"'} if etag is not None else {}
     return Response(json.dumps(body, ensure_ascii=False), status_code=status,
@@ -109,8 +99,7 @@ def list_rules(app: AppDep, _: ReaderDep) -> Response:
 
 @router.get("/rules/{rule_id}", response_model=RulePublic, responses=READ_ERRORS)
 def get_rule(rule_id: RuleId, app: AppDep, _: ReaderDep) -> Response:
-    with found():
-        return _rule(app, app.automation.version(rule_id))
+    return _rule(app, app.automation.version(rule_id))
 
 
 @router.put(
@@ -135,8 +124,7 @@ def dry_run(rule_id: RuleId, command: DryRun, app: AppDep, _: ReaderDep) -> Resp
         complaint_id = UUID(command.complaint_id)
     except ValueError:
         raise ComplaintNotFoundError(f"no complaint with id {command.complaint_id}") from None
-    with found():
-        return _json(app.automation.dry_run(rule_id, complaint_id))
+    return _json(app.automation.dry_run(rule_id, complaint_id))
 
 
 def shown(app: ComplaintsApp, version: RuleVersion) -> dict[str, Any]:

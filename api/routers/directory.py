@@ -9,8 +9,6 @@ supervisor only the teams their token acts for, and the agents in them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -19,8 +17,8 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from api.deps import AppDep, ContextDep, Principal, permit
-from api.problems import ProblemError, problem_responses
-from commands.directory import AgentRecord, DirectoryNotFoundError, Saved, TeamRecord
+from api.problems import problem_responses
+from commands.directory import AgentRecord, Saved, TeamRecord
 from commands.directory_models import PutAgent, PutTeam
 from commands.input_types import SINGLE_LINE
 
@@ -84,14 +82,6 @@ class AgentList(BaseModel):
     agents: list[AgentPublic]
 
 
-@contextmanager
-def found() -> Iterator[None]:
-    try:
-        yield
-    except DirectoryNotFoundError as e:
-        raise ProblemError(404, "not-found", "Not found", str(e)) from None
-
-
 def _json(body: Any, status: int = 200, **headers: str) -> Response:
     return Response(
         json.dumps(body, ensure_ascii=False), status_code=status,
@@ -118,8 +108,7 @@ def list_teams(app: AppDep, _: ReaderDep) -> Response:
 
 @router.get("/teams/{team_id}", response_model=TeamPublic, responses=READ_ERRORS)
 def get_team(team_id: Id, app: AppDep, _: ReaderDep) -> Response:
-    with found():
-        return _one(app.directory.team_record(team_id))
+    return _one(app.directory.team_record(team_id))
 
 
 @router.put(
@@ -149,8 +138,7 @@ def list_agents(
 
 @router.get("/agents/{agent_id}", response_model=AgentPublic, responses=READ_ERRORS)
 def get_agent(agent_id: Id, app: AppDep, _: ReaderDep) -> Response:
-    with found():
-        return _one(app.directory.agent_record(agent_id))
+    return _one(app.directory.agent_record(agent_id))
 
 
 @router.put(

@@ -8,8 +8,7 @@ set yet) and ``Idempotency-Key`` as the complaint commands do.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -19,11 +18,11 @@ from pydantic import BaseModel, Field
 from aggregates.sla_calendar import NAME_PATTERN
 from aggregates.vocabulary import SlaMetric
 from api.deps import AppDep, ContextDep, Principal, permit
-from api.problems import ProblemError, problem_responses
+from api.problems import problem_responses
 from api.read_models import StoreDep, invalid, waits_for
 from commands.input_types import SINGLE_LINE, PlausibleInstant
 from commands.permissions import reach
-from commands.sla_config import CalendarVersion, PolicyVersion, Saved, SlaConfigNotFoundError
+from commands.sla_config import CalendarVersion, PolicyVersion, Saved
 from commands.sla_models import SetCalendar, SetPolicy
 from queries import sla as sla_reads
 from queries.errors import InvalidQueryError
@@ -113,14 +112,6 @@ class CalendarVersions(BaseModel):
     versions: list[CalendarPublic] = Field(description="Oldest first")
 
 
-@contextmanager
-def found() -> Iterator[None]:
-    try:
-        yield
-    except SlaConfigNotFoundError as e:
-        raise ProblemError(404, "not-found", "Not found", str(e)) from None
-
-
 def _json(body: Any, etag: int | None = None, status: int = 200, **headers: str) -> Response:
     if etag is not None:
         headers["ETag"] = f'"{etag}"'
@@ -164,8 +155,7 @@ def list_calendars(app: AppDep, _: ReaderDep) -> Response:
 
 @router.get("/calendars/{name}", response_model=CalendarPublic, responses=READ_ERRORS)
 def get_calendar(name: CalendarName, app: AppDep, _: ReaderDep) -> Response:
-    with found():
-        return _version(app.sla.calendar_version(name))
+    return _version(app.sla.calendar_version(name))
 
 
 @router.get(
@@ -173,8 +163,7 @@ def get_calendar(name: CalendarName, app: AppDep, _: ReaderDep) -> Response:
 )
 def calendar_versions(name: CalendarName, app: AppDep, _: ReaderDep) -> Response:
     """Every version of the calendar, oldest first, with who changed it, when and why."""
-    with found():
-        return _versions("versions", app.sla.calendar_versions(name))
+    return _versions("versions", app.sla.calendar_versions(name))
 
 
 @router.get(
@@ -183,8 +172,7 @@ def calendar_versions(name: CalendarName, app: AppDep, _: ReaderDep) -> Response
 def calendar_version(
     name: CalendarName, version: VersionNumber, app: AppDep, _: ReaderDep
 ) -> Response:
-    with found():
-        return _version(app.sla.calendar_version(name, version))
+    return _version(app.sla.calendar_version(name, version))
 
 
 @router.put(
@@ -220,8 +208,7 @@ def policy_versions(app: AppDep, _: ReaderDep) -> Response:
 
 @router.get("/policy/versions/{version}", response_model=PolicyPublic, responses=READ_ERRORS)
 def policy_version(version: VersionNumber, app: AppDep, _: ReaderDep) -> Response:
-    with found():
-        return _version(app.sla.policy_version(version))
+    return _version(app.sla.policy_version(version))
 
 
 @router.put("/policy", response_model=PolicyPublic, responses=WRITE_ERRORS)
