@@ -9,28 +9,23 @@ recorded with the principal ``--by`` (default ``cli``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from aggregates.errors import FieldError
 from aggregates.vocabulary import Role
-from api.sla_cli import _echo_json, _read
+from api.config_cli import echo_json, read_json_object, refusals
 from api.terminal_text import cell
 from commands.automation_config import AutomationConfig, RuleNotFoundError
 from commands.automation_models import PutRule
 from commands.context import CommandContext
 from commands.errors import (
     ComplaintNotFoundError,
-    ConcurrencyConflictError,
-    PreconditionFailedError,
 )
 from infra.bootstrap import bootstrap
 from infra.settings import Settings
@@ -44,26 +39,8 @@ RuleId = Annotated[str, typer.Argument(help="The rule's id, e.g. legal-risk")]
 READ_ONLY = ("rule_id", "built_in", "changed_by", "changed_at")
 
 
-@contextmanager
-def _refusals() -> Iterator[None]:
-    try:
-        yield
-    except ValidationError as e:
-        for error in e.errors():
-            typer.echo(f"{'.'.join(str(p) for p in error['loc']) or 'body'}: {error['msg']}",
-                       err=True)
-        raise typer.Exit(1) from None
-    except FieldError as e:
-        typer.echo(f"{e.field}: {e.reason}", err=True)
-        raise typer.Exit(1) from None
-    except (RuleNotFoundError, ComplaintNotFoundError, ConcurrencyConflictError,
-            PreconditionFailedError) as e:
-        typer.echo(str(e.args[0] if e.args else e), err=True)
-        raise typer.Exit(1) from None
-
-
 def _with_rules(action: Callable[[AutomationConfig], T]) -> T:
-    with _refusals(), bootstrap(Settings()) as services:
+    with refusals(RuleNotFoundError, ComplaintNotFoundError), bootstrap(Settings()) as services:
         return action(services.app.automation)
 
 
@@ -82,7 +59,7 @@ def list_rules() -> None:
 @automation_cli.command("show")
 def show(rule_id: RuleId) -> None:
     """Print a rule as JSON."""
-    _echo_json(_with_rules(lambda rules: rules.version(rule_id).as_json()))
+    echo_json(_with_rules(lambda rules: rules.version(rule_id).as_json()))
 
 
 @automation_cli.command("put")
@@ -93,16 +70,16 @@ def put(
 ) -> None:
     """Define the rule's next version from FILE (or only the fields it has, over the rule in
     force: {"enabled": false} switches one off)."""
-    body: dict[str, Any] = _read(file)
+    body: dict[str, Any] = read_json_object(file)
     for key in READ_ONLY:
         body.pop(key, None)
     version = body.pop("version", None)
     ctx = CommandContext(by, Role.ADMIN.value, uuid.uuid4().hex,
                          expected_version=version if isinstance(version, int) else None)
-    with _refusals():
+    with refusals(RuleNotFoundError, ComplaintNotFoundError):
         command = PutRule.model_validate(body)
     saved = _with_rules(lambda rules: rules.put(rule_id, command, ctx))
-    _echo_json(saved.current.as_json())
+    echo_json(saved.current.as_json())
     verb = "recorded" if saved.recorded else "unchanged at"
     typer.echo(f"# rule {rule_id} {verb} version {saved.current.rule.version}", err=True)
 
@@ -118,4 +95,4 @@ def dry_run(
     except ValueError:
         typer.echo(f"not a complaint id: {complaint}", err=True)
         raise typer.Exit(2) from None
-    _echo_json(_with_rules(lambda rules: rules.dry_run(rule_id, complaint_id)))
+    echo_json(_with_rules(lambda rules: rules.dry_run(rule_id, complaint_id)))

@@ -6,26 +6,22 @@ as an admin.
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from aggregates.errors import FieldError
 from aggregates.vocabulary import Role
+from api.config_cli import echo_json, read_json_object, refusals
 from api.terminal_text import cell
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.directory import DirectoryNotFoundError
 from commands.directory_models import PutAgent, PutTeam
-from commands.errors import ConcurrencyConflictError, PreconditionFailedError
 from commands.routing_models import PutRoutingRules
 from infra.bootstrap import bootstrap
 from infra.settings import Settings
@@ -47,35 +43,13 @@ def _context(by: str) -> CommandContext:
     return CommandContext(principal=by, role=Role.ADMIN.value, correlation_id=uuid.uuid4().hex)
 
 
-def _echo_json(body: Any) -> None:
-    typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
-
-
-@contextmanager
-def _refusals() -> Iterator[None]:
-    """Bad input and unknown ids: one line per problem on stderr, exit status 1."""
-    try:
-        yield
-    except ValidationError as e:
-        for error in e.errors():
-            field = ".".join(str(p) for p in error["loc"]) or "body"
-            typer.echo(f"{field}: {error['msg']}", err=True)
-        raise typer.Exit(1) from None
-    except FieldError as e:
-        typer.echo(f"{e.field}: {e.reason}", err=True)
-        raise typer.Exit(1) from None
-    except (DirectoryNotFoundError, ConcurrencyConflictError, PreconditionFailedError) as e:
-        typer.echo(str(e), err=True)
-        raise typer.Exit(1) from None
-
-
 def _with_app(action: Callable[[ComplaintsApp], T]) -> T:
-    with _refusals(), bootstrap(Settings()) as services:
+    with refusals(DirectoryNotFoundError), bootstrap(Settings()) as services:
         return action(services.app)
 
 
 def _report(what: str, body: dict[str, Any], created: bool, recorded: bool) -> None:
-    _echo_json(body)
+    echo_json(body)
     verb = "created at" if created else "recorded" if recorded else "unchanged at"
     typer.echo(f"# {what} {verb} version {body['version']}", err=True)
 
@@ -89,7 +63,7 @@ def team_put(
     by: By = "cli",
 ) -> None:
     """Define a team, or record its new name and supervisor."""
-    with _refusals():
+    with refusals(DirectoryNotFoundError):
         command = PutTeam(name=name, supervisor=supervisor, reason=reason)
     saved = _with_app(lambda app: app.directory.put_team(team_id, command, _context(by)))
     _report(f"team {team_id}", saved.current.as_json(), saved.created, saved.recorded)
@@ -137,7 +111,7 @@ def agent_put(
         ),
         "reason": reason,
     }
-    with _refusals():
+    with refusals(DirectoryNotFoundError):
         command = PutAgent.model_validate(body)
     saved = _with_app(lambda app: app.directory.put_agent(agent_id, command, _context(by)))
     _report(f"agent {agent_id}", saved.current.as_json(), saved.created, saved.recorded)
@@ -171,7 +145,7 @@ def directory_list() -> None:
 @routing_cli.command("show")
 def routing_show() -> None:
     """Print the routing rules in force as JSON (the shape ``set`` takes)."""
-    _echo_json(_with_app(lambda app: app.routing_rules.current().as_json()))
+    echo_json(_with_app(lambda app: app.routing_rules.current().as_json()))
 
 
 @routing_cli.command("set")
@@ -184,19 +158,12 @@ def routing_set(
 ) -> None:
     """Publish the routing rules from FILE (a file printed by ``show`` works: its read-only
     members are ignored)."""
-    try:
-        body = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        typer.echo(f"cannot read {file}: {e}", err=True)
-        raise typer.Exit(2) from None
-    if not isinstance(body, dict):
-        typer.echo(f"{file}: expected a JSON object", err=True)
-        raise typer.Exit(2)
+    body = read_json_object(file)
     for key in ("version", "changed_by", "changed_at"):
         body.pop(key, None)
     if reason is not None:
         body["reason"] = reason
-    with _refusals():
+    with refusals(DirectoryNotFoundError):
         command = PutRoutingRules.model_validate(body)
     published = _with_app(lambda app: app.routing_rules.publish(command, _context(by)))
     _report("routing rules", published.current.as_json(), False, published.recorded)

@@ -10,24 +10,20 @@ Changes are recorded with the principal ``--by`` (default ``cli``).
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from aggregates.errors import FieldError
 from aggregates.vocabulary import Role
+from api.config_cli import echo_json, read_json_object, refusals
 from api.terminal_text import cell
 from commands.context import CommandContext
-from commands.errors import ConcurrencyConflictError, PreconditionFailedError
 from commands.sla_config import (
     CalendarVersion,
     PolicyVersion,
@@ -86,67 +82,33 @@ def _context(by: str, body: dict[str, Any]) -> CommandContext:
     )
 
 
-def _echo_json(body: Any) -> None:
-    typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        body = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        typer.echo(f"cannot read {path}: {e}", err=True)
-        raise typer.Exit(2) from None
-    if not isinstance(body, dict):
-        typer.echo(f"{path}: expected a JSON object", err=True)
-        raise typer.Exit(2)
-    return body
-
-
 def _command(model: type[M], file: Path, reason: str | None, by: str) -> tuple[M, CommandContext]:
     """The change FILE asks for (``--reason`` overriding its ``"reason"``) and its context."""
-    body = _read(file)
+    body = read_json_object(file)
     ctx = _context(by, body)
     if reason is not None:
         body["reason"] = reason
-    with _refusals():
+    with refusals(SlaConfigNotFoundError):
         return model.model_validate(body), ctx
 
 
 def _report(what: str, saved: Saved[CalendarVersion] | Saved[PolicyVersion]) -> None:
     """What a ``set`` left in force, as JSON, and on stderr whether it recorded a version."""
     body = saved.current.as_json()
-    _echo_json(body)
+    echo_json(body)
     verb = "recorded" if saved.recorded else "unchanged at"
     typer.echo(f"# {what} {verb} version {body['version']}", err=True)
 
 
-@contextmanager
-def _refusals() -> Iterator[None]:
-    """Bad input and unknown names: one line per problem on stderr, exit status 1."""
-    try:
-        yield
-    except ValidationError as e:
-        for error in e.errors():
-            field = ".".join(str(p) for p in error["loc"]) or "body"
-            typer.echo(f"{field}: {error['msg']}", err=True)
-        raise typer.Exit(1) from None
-    except FieldError as e:
-        typer.echo(f"{e.field}: {e.reason}", err=True)
-        raise typer.Exit(1) from None
-    except (SlaConfigNotFoundError, ConcurrencyConflictError, PreconditionFailedError) as e:
-        typer.echo(str(e), err=True)
-        raise typer.Exit(1) from None
-
-
 def _with_services(action: Callable[[Any], T]) -> T:
-    with _refusals(), bootstrap(Settings()) as services:
+    with refusals(SlaConfigNotFoundError), bootstrap(Settings()) as services:
         return action(services.app.sla)
 
 
 @policy_cli.command("show")
 def policy_show(version: Version = None) -> None:
     """Print the policy in force (or a past version) as JSON."""
-    _echo_json(_with_services(lambda sla: sla.policy_version(version).as_json()))
+    echo_json(_with_services(lambda sla: sla.policy_version(version).as_json()))
 
 
 @policy_cli.command("set")
@@ -178,7 +140,7 @@ def calendars_show(
     name: Annotated[str, typer.Argument(help="The calendar's name")], version: Version = None
 ) -> None:
     """Print a calendar (or a past version) as JSON."""
-    _echo_json(_with_services(lambda sla: sla.calendar_version(name, version).as_json()))
+    echo_json(_with_services(lambda sla: sla.calendar_version(name, version).as_json()))
 
 
 @calendars_cli.command("set")
