@@ -1,7 +1,7 @@
 """What the write side reads of the directory (teams and agents, issue 12): a team's supervisor,
 an agent's availability, skills and approval limit. The directory service
-(``commands/directory.py``) answers it from its aggregates; until one is plugged in
-(``ComplaintsApp.directory``), the directory is empty.
+(``commands/directory.py``, ``ComplaintsApp.directory``) answers it from its aggregates;
+``EmptyDirectory`` stands in where no application is (unit tests of the rules).
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ class DirectoryLookup(Protocol):
 
 
 class EmptyDirectory:
+    """No teams, no agents."""
+
     def team(self, team_id: str) -> TeamProfile | None:
         return None
 
