@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
@@ -53,6 +53,11 @@ from aggregates.vocabulary import (
 )
 
 MAX_ESCALATION_LEVEL = 10
+IMPORT_KEPT_FIELDS = (
+    "company", "sub_product", "issue", "sub_issue", "state", "zip_code", "company_response",
+    "timely_response", "consumer_disputed",
+)
+"""The source's fields an ``Imported`` event keeps."""
 TAG_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 # Customers' and channels' clocks are not ours: tolerate this much apparent time travel.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -79,6 +84,16 @@ def _carry_over(before: SlaClock, after: SlaClock) -> SlaClock:
         warned_at=before.warned_at,
         breached_at=before.breached_at,
     )
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an imported complaint came from (``Complaint.Imported``)."""
+
+    source: str
+    external_id: str
+    digest: str
+    """Of the mapped row it was imported from: a re-import with another digest changed."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +188,7 @@ class Complaint(Aggregate):
             complaint.remedies = ()
             complaint.customer_replies = ()
             complaint.survey = None
+            complaint.origin = None
 
     class Assigned(Event):
         assignee: str
@@ -231,18 +247,59 @@ class Complaint(Aggregate):
     class Closed(Event):
         resolution_code: Annotated[str, OneOf(ResolutionCode)]
         summary: str
+        closed_at: datetime | None
+        """When it was closed in business time, for a closure recorded later than it happened
+        (an import: the sheet's date); ``None``: at the event's own time."""
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["closed_at"] = None
+
+        @property
+        def closed_time(self) -> datetime:
+            """The business time of the close: ``closed_at`` if given, else the timestamp.
+            Every view and measure of "when it was closed" reads this."""
+            return self.closed_at or self.timestamp
 
         def apply(self, complaint: Complaint) -> None:
+            at = self.closed_time
             complaint.status = Status.CLOSED.value
             complaint.resolution_code = self.resolution_code
             complaint.resolution_summary = self.summary
-            complaint.closed_at = self.timestamp
+            complaint.closed_at = at
             # Closing ends a wait for the customer, meets the resolution clock and, if no
             # customer-visible reply came first, the first-response clock (the customer is told
             # the outcome).
             complaint.paused_since = None
-            complaint._meet(SlaMetric.RESOLUTION, self.timestamp)
-            complaint._meet(SlaMetric.FIRST_RESPONSE, self.timestamp)
+            complaint._meet(SlaMetric.RESOLUTION, at)
+            complaint._meet(SlaMetric.FIRST_RESPONSE, at)
+
+    class Imported(Event):
+        """The complaint came from another system's records (same save as ``Filed``): where
+        from (``source``, ``external_id``: unique together, the complaint's id derives from
+        them), a ``digest`` of the mapped row (a re-import tells a changed row by it), and the
+        source's fields kept as they were (any may be ``None`` when the sheet has no such
+        column)."""
+
+        source: str
+        external_id: str
+        digest: str
+        company: str | None
+        """The company complained about."""
+        sub_product: str | None
+        issue: str | None
+        sub_issue: str | None
+        state: str | None
+        zip_code: str | None
+        company_response: str | None
+        """The company's response as the source worded it (e.g. ``Closed with explanation``)."""
+        timely_response: bool | None
+        consumer_disputed: bool | None
+
+        def apply(self, complaint: Complaint) -> None:
+            complaint.origin = Origin(self.source, self.external_id, self.digest)
 
     class Reopened(Event):
         reason: str
@@ -694,6 +751,8 @@ class Complaint(Aggregate):
         customer_replies: tuple[CustomerReply, ...]
         survey: Survey | None
         """The survey of the latest close; ``None`` before one."""
+        origin: Origin | None
+        """Where an imported complaint came from; ``None`` for one filed here."""
 
     @classmethod
     def file(
@@ -716,10 +775,13 @@ class Complaint(Aggregate):
         region: str | None = None,
         by: Provenance,
         id: UUID | None = None,  # noqa: A002 - the library's own name for it
+        contact_required: bool = True,
     ) -> Complaint:
+        """``contact_required=False`` for an import of history: its customer may have been
+        published without a way to reach them (the CFPB's are anonymous)."""
         _require(customer.id, "customer.id")
         _require(customer.name, "customer.name")
-        if not (customer.phone or customer.email):
+        if contact_required and not (customer.phone or customer.email):
             raise InvalidIntakeError("customer", "needs a phone or an email")
         _in_vocabulary(customer.tier, CustomerTier, "customer.tier")
         for value, field in ((subject, "subject"), (description, "description")):
@@ -822,20 +884,58 @@ class Complaint(Aggregate):
             raise IllegalTransitionError(f"escalation level cannot exceed {MAX_ESCALATION_LEVEL}")
         self.trigger_event(self.Escalated, level=new_level, reason=reason, **by.rule_fields())
 
-    def close(self, resolution_code: str, summary: str, *, by: Provenance) -> None:
+    def close(
+        self,
+        resolution_code: str,
+        summary: str,
+        *,
+        by: Provenance,
+        closed_at: datetime | None = None,
+    ) -> None:
+        """``closed_at``: a closure that happened elsewhere, earlier (an import). The remedy
+        rule is this system's workflow and does not judge such history: its remedies were never
+        recorded here."""
         if self.is_closed:
             raise IllegalTransitionError("the complaint is already closed")
         _in_vocabulary(resolution_code, ResolutionCode, "resolution_code")
         _require(resolution_code, "resolution_code")
         _require(summary, "summary")
-        if resolution_code == ResolutionCode.REMEDY_PROVIDED.value and not any(
+        if closed_at is not None:
+            if closed_at.tzinfo is None:
+                raise InvalidIntakeError("closed_at", "needs a UTC offset")
+            if closed_at < self.received_at:
+                raise InvalidIntakeError("closed_at", "is before the complaint was received")
+        elif resolution_code == ResolutionCode.REMEDY_PROVIDED.value and not any(
             r.status == RemedyStatus.FULFILLED.value for r in self.remedies
         ):
             raise IllegalTransitionError(
                 "remedy_provided needs a fulfilled remedy; fulfil the accepted remedy first"
             )
         self.trigger_event(
-            self.Closed, resolution_code=resolution_code, summary=summary, **by.as_event_fields()
+            self.Closed,
+            resolution_code=resolution_code,
+            summary=summary,
+            closed_at=closed_at,
+            **by.as_event_fields(),
+        )
+
+    def record_import(
+        self, *, source: str, external_id: str, digest: str, kept: Mapping[str, Any],
+        by: Provenance,
+    ) -> None:
+        """Records where the complaint came from, right after ``file`` (same save).
+        ``kept``: the source's fields of ``Imported`` (company, issue, ...)."""
+        if self.version != 1 or self.origin is not None:
+            raise IllegalTransitionError("only a complaint just filed can record its import")
+        _require(source, "source")
+        _require(external_id, "external_id")
+        self.trigger_event(
+            self.Imported,
+            source=source,
+            external_id=external_id,
+            digest=digest,
+            **{name: kept.get(name) for name in IMPORT_KEPT_FIELDS},
+            **by.as_event_fields(),
         )
 
     def reopen(self, reason: str, *, by: Provenance) -> None:

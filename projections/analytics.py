@@ -178,17 +178,18 @@ class AnalyticsProjection(Projection):
                             first_response_ms=milliseconds(e.timestamp - case["received_at"]),
                         )
             elif isinstance(e, Complaint.Closed):
-                day = self.day(e.timestamp)
+                closed = e.closed_time  # business time: an import's closes at their dates
+                day = self.day(closed)
                 fcr = case["reopen_count"] == 0 and case["customer_replies"] <= 1
                 count(
                     case, day, closed=1,
-                    resolution_ms=milliseconds(e.timestamp - case["received_at"]),
+                    resolution_ms=milliseconds(closed - case["received_at"]),
                     first_contact_resolutions=int(fcr),
                 )
                 if fcr:
                     case["fcr_day"] = day
-                meet(case, FIRST_RESPONSE, e.timestamp)
-                meet(case, RESOLUTION, e.timestamp)
+                meet(case, FIRST_RESPONSE, closed)
+                meet(case, RESOLUTION, closed)
             elif isinstance(e, Complaint.Reopened):
                 count(case, self.day(e.timestamp), reopened=1)
                 if case["fcr_day"] is not None:

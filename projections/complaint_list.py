@@ -157,7 +157,7 @@ def transcribe(row: dict[str, Any] | None, p: Positioned) -> dict[str, Any]:
             row["escalation_level"] = e.level
         elif kind is Complaint.Closed:
             row["status"] = CLOSED
-            row["closed_at"] = e.timestamp
+            row["closed_at"] = e.closed_time
         elif kind is Complaint.Reopened:
             row["status"] = ASSIGNED if row["assignee"] else NEW
             row["closed_at"] = None

@@ -78,7 +78,7 @@ def transcribe(row: dict[str, Any] | None, p: Positioned) -> dict[str, Any]:
         if row["status"] != PENDING_CUSTOMER:
             row["status"] = ASSIGNED
     elif kind is Complaint.Closed:
-        row["status"], row["is_open"], row["closed_at"] = CLOSED, False, e.timestamp
+        row["status"], row["is_open"], row["closed_at"] = CLOSED, False, e.closed_time
     elif kind is Complaint.Reopened:
         row["status"] = ASSIGNED if row["has_assignee"] else NEW
         row["is_open"], row["closed_at"] = True, None

@@ -255,8 +255,8 @@ def transcribe(
         case["severity"] = e.severity
     elif kind is Complaint.Closed:
         case["is_open"], case["paused_at"] = False, None
-        _meet(clocks, resolution, e.timestamp)
-        _meet(clocks, (FIRST_RESPONSE, 1), e.timestamp)
+        _meet(clocks, resolution, e.closed_time)
+        _meet(clocks, (FIRST_RESPONSE, 1), e.closed_time)
     elif kind is Complaint.Reopened:
         case["is_open"] = True
         case["resolution_cycle"] += 1

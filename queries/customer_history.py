@@ -280,6 +280,8 @@ class ViewCustomerHistory:
             try:
                 state = decode(n.state)
                 complaint_id, at = UUID(str(n.originator_id)), state["timestamp"]
+                if n.topic == CLOSED and state.get("closed_at"):  # an import's business time
+                    at = state["closed_at"]
                 filed = None
                 if n.topic == FILED:
                     filed = PriorComplaint(

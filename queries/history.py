@@ -48,6 +48,7 @@ EVENT_TYPES: dict[type[Any], str] = {
     Complaint.RemedyFulfilled: "remedy_fulfilled",
     Complaint.SurveyRequested: "survey_requested",
     Complaint.SatisfactionRecorded: "satisfaction_recorded",
+    Complaint.Imported: "imported",
 }
 _ENVELOPE = {
     "originator_id",

@@ -167,7 +167,19 @@ def _sla_recorded(verb: str, instant: str) -> Callable[[Mapping[str, Any], dict[
 
 def _closed(d: Mapping[str, Any], state: dict[str, Any]) -> str:
     state.pop("waiting", None)  # closing ends a wait for the customer
-    return f"closed as {d.get('resolution_code')}: {_quote(d.get('summary'))}"
+    when = f" (closed {_when(d['closed_at'])})" if d.get("closed_at") else ""
+    return f"closed as {d.get('resolution_code')}{when}: {_quote(d.get('summary'))}"
+
+
+def _imported(d: Mapping[str, Any], _: dict[str, Any]) -> str:
+    about = ", ".join(
+        f"{label} {_quote(d[name])}"
+        for name, label in (("company", "company"), ("issue", "issue"))
+        if d.get(name)
+    )
+    return f"imported from {d.get('source')} record {d.get('external_id')}" + (
+        f" ({about})" if about else ""
+    )
 
 
 def _customer_awaited(d: Mapping[str, Any], state: dict[str, Any]) -> str:
@@ -211,6 +223,7 @@ SENTENCES: dict[str, Sentence] = {
     ),
     "escalated": lambda d, _: f"escalated to level {d.get('level')}{_why(d)}",
     "closed": _closed,
+    "imported": _imported,
     "reopened": lambda d, _: f"reopened{_why(d)}",
     "sla_applied": lambda d, _: (
         f"SLA terms applied: policy v{d.get('policy_version')}, rule {d.get('rule')}, calendar "

@@ -41,7 +41,7 @@ DEFAULT_SOURCE = "urn:complaint-ledger:complaints"
 PUBLIC_TYPES: dict[type[Any], str] = {cls: TYPE_PREFIX + name for cls, name in EVENT_TYPES.items()}
 TYPE_CLASSES: dict[str, type[Any]] = {name: cls for cls, name in PUBLIC_TYPES.items()}
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """Version of the public event schema (``GET /events/schema``). Raise it whenever an event's
 stored shape changes, and add the schema it then has as ``tests/data/event_schema_v<N>.json``."""
 

@@ -198,7 +198,8 @@ class Oracle:
                                    first_response_ms=since_received)
                 elif isinstance(e, Complaint.Closed):
                     first_contact = never_reopened and replies <= 1
-                    yield fact(e.timestamp, closed=1, resolution_ms=since_received,
+                    closed_ms = (e.closed_time - filing.received_at) // timedelta(milliseconds=1)
+                    yield fact(e.closed_time, closed=1, resolution_ms=closed_ms,
                                first_contact_resolutions=int(first_contact))
                 elif isinstance(e, Complaint.Reopened):
                     yield fact(e.timestamp, reopened=1)
@@ -285,7 +286,7 @@ def sla_endings(events: Sequence[Aggregate.Event]) -> Iterator[tuple[str, dateti
                 yield from finish(first, first in dues and e.timestamp <= dues[first])
         elif isinstance(e, Complaint.Closed):
             for key in (first, current):
-                yield from finish(key, key in dues and e.timestamp <= dues[key])
+                yield from finish(key, key in dues and e.closed_time <= dues[key])
         elif isinstance(e, Complaint.Reopened):
             cycle += 1
         elif isinstance(e, Complaint.SlaBreached):

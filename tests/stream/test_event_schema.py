@@ -14,6 +14,7 @@ from uuid import UUID
 
 import pytest
 
+from aggregates.complaint import Complaint
 from aggregates.money import Money
 from aggregates.provenance import Provenance
 from aggregates.vocabulary import ResolutionCode, SlaMetric
@@ -159,8 +160,18 @@ def test_stored_events_have_exactly_the_fields_the_schema_declares(
     erased = app.get_complaint(cid)
     erased.erase_personal_data("erasure request 42", by=ctx.provenance)
     app.save(erased)
+    # An import (issue 13): a filing recorded with where it came from, closed at its date.
+    imported = Complaint.file(
+        reference="C-IMPO-RT01", received_at=due, by=ctx.provenance, contact_required=False,
+        **FileComplaint.model_validate(intake()).filing(),
+    )
+    imported.record_import(
+        source="cfpb", external_id="1", digest="d", kept={"company": "Bank"}, by=ctx.provenance
+    )
+    imported.close("resolved", "Closed with explanation", closed_at=due, by=ctx.provenance)
+    app.save(imported)
     defs = json_schema()["$defs"]
-    stored = stored_complaint_events(app, cid)
+    stored = stored_complaint_events(app, cid) + stored_complaint_events(app, imported.id)
     assert {type_ for type_, _ in stored} == set(TYPE_CLASSES)
     for type_, state in stored:
         data = data_of(state)
