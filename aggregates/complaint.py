@@ -63,13 +63,19 @@ TAG_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 CLOCK_SKEW = timedelta(minutes=5)
 
 
+_VOCABULARY_VALUES: dict[type[Any], frozenset[str]] = {}
+
+
 def _require(value: Any, field: str) -> None:
     if value is None or (isinstance(value, str) and not value.strip()):
         raise InvalidIntakeError(field, "is required")
 
 
 def _in_vocabulary(value: str | None, vocabulary: type[Any], field: str) -> None:
-    if value is not None and value not in {m.value for m in vocabulary}:
+    values = _VOCABULARY_VALUES.get(vocabulary)
+    if values is None:  # once per vocabulary: imports check thousands of filings a second
+        values = _VOCABULARY_VALUES[vocabulary] = frozenset(m.value for m in vocabulary)
+    if value is not None and value not in values:
         allowed = ", ".join(m.value for m in vocabulary)
         raise InvalidIntakeError(field, f"must be one of: {allowed}")
 

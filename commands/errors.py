@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from aggregates.errors import FieldError
+
 
 class ComplaintNotFoundError(LookupError):
     """Raised when no complaint has the given id or reference."""
@@ -37,3 +39,15 @@ class ForbiddenError(PermissionError):
     def __init__(self, action: str, reason: str) -> None:
         super().__init__(f"{action}: {reason}")
         self.action, self.reason = action, reason
+
+
+class ImportMappingError(FieldError):
+    """Raised when an import's mapping is unusable: unknown, malformed, or reading columns the
+    sheet does not have (field ``mapping``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("mapping", reason)
+
+
+class ImportNotFoundError(LookupError):
+    """Raised when no import job has the given id."""

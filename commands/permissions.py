@@ -185,6 +185,9 @@ _TABLE = [
         public=True,
     ),
     Permission("survey.answer", "Answer a satisfaction survey (its token)", {}, public=True),
+    # imports (issue 13)
+    Permission("imports.run", "Import complaints from a spreadsheet (CSV, XLSX)", {D: ANY}),
+    Permission("imports.read", "Read an import's progress and result", {D: ANY}),
 ]
 
 PERMISSIONS: dict[str, Permission] = {p.action: p for p in _TABLE}

@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any, NamedTuple, Protocol
 from uuid import UUID
@@ -71,6 +71,11 @@ class DataKeys(Protocol):
 
     def is_erased(self, complaint_id: UUID) -> bool:
         """Whether ``complaint_id``'s customer was erased (for plaintext values)."""
+        ...
+
+    def make_keys(self, customer_ids: Iterable[str]) -> None:
+        """Makes a data key for each customer without a live one, in one transaction (bulk
+        loads: imports)."""
         ...
 
 

@@ -275,10 +275,16 @@ class DataKeyStore:
                 ),
                 rows,
             )
-        alive = self._rows(
-            "SELECT key_id, customer_id, wrapped_key, master_key_id FROM {personal_data_keys}"
-            " WHERE erased_at IS NULL"
-        )
+        # Only the wanted customers' keys (an import makes keys batch after batch).
+        alive = []
+        listed = sorted(wanted)
+        for start in range(0, len(listed), 500):
+            chunk = listed[start : start + 500]
+            alive += self._rows(
+                "SELECT key_id, customer_id, wrapped_key, master_key_id FROM {personal_data_keys}"
+                f" WHERE erased_at IS NULL AND customer_id IN ({', '.join(['%s'] * len(chunk))})",
+                tuple(chunk),
+            )
         now = time.monotonic()
         with self._lock:
             for row in alive:
