@@ -21,6 +21,10 @@ Definitions (the issue leaves them open):
   complaint's category, channel, region and severity: responses, the CSAT sum, satisfied (CSAT 4
   or 5), NPS promoters (9-10) and detractors (0-6).
 
+Imports (issue 13): ``timely_known``/``timely_yes`` count an imported complaint whose source said
+whether the company answered in time, on the day it was received; ``product`` (the product's name)
+is a dimension of the rollup only.
+
 Two tables hold the same amounts: ``analytics_daily`` per day x category x channel x region x
 severity (the full cross product, ~300k rows a year at 200k complaints), and ``analytics_rollup``
 per (dimension, day, value), i.e. the daily table summed over all but one dimension, plus dimension
@@ -52,19 +56,25 @@ MEASURES = (
     "first_response_sla_met", "resolution_sla_counted", "resolution_sla_met",
     # closed loop (issue 12): satisfaction surveys, counted on the day of the answer.
     "survey_responses", "csat_sum", "csat_satisfied", "nps_promoters", "nps_detractors",
+    # imports (issue 13): the source's "timely response?" where it said, on the received day.
+    "timely_known", "timely_yes",
 )
 FIRST_RESPONSE, RESOLUTION = SlaMetric.FIRST_RESPONSE.value, SlaMetric.RESOLUTION.value
 DIMENSIONS = ("category", "channel", "region", "severity")
+ROLLUP_ONLY = ("product",)
+"""Dimensions only the rollup has: the product's name is free text with many values, and the
+daily cross product would multiply by them."""
+NO_PRODUCT = ""
 ALL = "all"
 """The rollup's pseudo-dimension for a day's total (its value is ``""``)."""
 MEASURE_INDEX = {m: i for i, m in enumerate(MEASURES)}
-dimensions_of = itemgetter(*DIMENSIONS)
+dimensions_of = itemgetter(*DIMENSIONS, *ROLLUP_ONLY)
 
 ANALYTICS_CASES = Table(
     name="analytics_cases",
     columns=(
         *columns("id uuid"),
-        *(Column(d, "text") for d in DIMENSIONS),
+        *(Column(d, "text") for d in (*DIMENSIONS, *ROLLUP_ONLY)),
         *columns("received_at timestamp, customer_replies int, reopen_count int, fcr_day date?"),
         # The SLA clocks: the first response's due and end (its meeting, if it came first), the
         # current resolution cycle's.
@@ -100,7 +110,8 @@ ANALYTICS_ROLLUP = Table(
     key=("dimension", "day", "value"),
 )
 
-BucketKey = tuple[date, str, str, str, str]
+BucketKey = tuple[date, str, str, str, str, str]
+"""Day, the ``DIMENSIONS`` and the ``ROLLUP_ONLY`` ones."""
 Amounts = list[int]
 """A bucket's amounts, in the order of ``MEASURES``: lists rather than Counters, so that summing
 them is one ``map(add, ...)`` (a rebuild adds millions of them)."""
@@ -117,7 +128,7 @@ class AnalyticsProjection(Projection):
     topics = topics_of(
         Complaint.Filed, Complaint.Commented, Complaint.Closed, Complaint.Reopened,
         Complaint.SlaApplied, Complaint.SlaCycleStarted, Complaint.CustomerReplied,
-        Complaint.SlaBreached, Complaint.SatisfactionRecorded,
+        Complaint.SlaBreached, Complaint.SatisfactionRecorded, Complaint.Imported,
     )
     tables = (ANALYTICS_CASES, ANALYTICS_DAILY, ANALYTICS_ROLLUP)
 
@@ -157,6 +168,7 @@ class AnalyticsProjection(Projection):
                 case = {
                     "id": e.originator_id, "category": e.category, "channel": e.channel,
                     "region": e.region or NO_REGION, "severity": e.severity,
+                    "product": (e.product.get("name") or NO_PRODUCT)[:200],
                     # As stored (clamped), so durations do not depend on how batches are cut.
                     "received_at": storable_instant(e.received_at), "customer_replies": 0,
                     "reopen_count": 0,
@@ -214,6 +226,10 @@ class AnalyticsProjection(Projection):
             elif isinstance(e, Complaint.CustomerReplied):
                 if e.resolution_due_at is not None and not case["resolution_ended"]:
                     case["resolution_due"] = storable_instant(e.resolution_due_at)
+            elif isinstance(e, Complaint.Imported):
+                if e.timely_response is not None:
+                    count(case, self.day(case["received_at"]), timely_known=1,
+                          timely_yes=int(e.timely_response))
             elif isinstance(e, Complaint.SatisfactionRecorded):
                 count(
                     case, self.day(e.timestamp), survey_responses=1, csat_sum=e.csat,
@@ -231,13 +247,24 @@ class AnalyticsProjection(Projection):
         cases = rows_to_change(tx, ANALYTICS_CASES, events)
         fold(cases, events, transcribe)
         tx.upsert(ANALYTICS_CASES, list(cases.values()))
-        tx.add(ANALYTICS_DAILY, rows_of(DAILY_COLUMNS, buckets))
+        tx.add(ANALYTICS_DAILY, rows_of(DAILY_COLUMNS, daily(buckets)))
         tx.add(ANALYTICS_ROLLUP, rows_of(ROLLUP_COLUMNS, rollup(buckets)))
 
 
 def rows_of(names: Sequence[str], amounts: dict[Any, Amounts]) -> list[dict[str, Any]]:
     """Rows of the key's values and then the amounts, named by ``names``."""
     return [dict(zip(names, (*key, *values), strict=True)) for key, values in amounts.items()]
+
+
+def daily(buckets: dict[BucketKey, Amounts]) -> dict[tuple[Any, ...], Amounts]:
+    """The buckets summed over the ``ROLLUP_ONLY`` dimensions: the daily table's rows."""
+    rows: dict[tuple[Any, ...], Amounts] = {}
+    width = 1 + len(DIMENSIONS)
+    for key, amounts in buckets.items():
+        short = key[:width]
+        row = rows.get(short)
+        rows[short] = amounts.copy() if row is None else list(map(add, row, amounts))
+    return rows
 
 
 def rollup(buckets: dict[BucketKey, Amounts]) -> dict[tuple[str, date, str], Amounts]:
@@ -249,7 +276,9 @@ def rollup(buckets: dict[BucketKey, Amounts]) -> dict[tuple[str, date, str], Amo
     """
     rows: dict[tuple[str, date, str], Amounts] = {}
     for (day, *values), amounts in buckets.items():
-        for dimension, value in (*zip(DIMENSIONS, values, strict=True), (ALL, "")):
+        for dimension, value in (
+            *zip((*DIMENSIONS, *ROLLUP_ONLY), values, strict=True), (ALL, "")
+        ):
             key = (dimension, day, value)
             row = rows.get(key)
             rows[key] = amounts.copy() if row is None else list(map(add, row, amounts))

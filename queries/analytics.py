@@ -26,7 +26,9 @@ from projections.analytics import ALL, ANALYTICS_ROLLUP, MEASURES
 from projections.store import ReadModelStore
 from queries.errors import InvalidQueryError
 
-GroupBy = Literal["category", "channel", "region", "severity", "day", "week", "month"]
+GroupBy = Literal[
+    "category", "channel", "region", "severity", "product", "day", "week", "month"
+]
 MAX_DAYS = 3 * 366
 
 
@@ -53,6 +55,11 @@ class Figures(BaseModel):
     )
     nps: float | None = Field(
         description="Net promoter score, -100 to 100: % promoters (9-10) - % detractors (0-6)"
+    )
+    timely_response_share: float | None = Field(
+        default=None,
+        description="Of the imported complaints received in the period whose source said "
+        "whether the company responded in time, the share that did (null: none said)",
     )
 
 
@@ -99,6 +106,7 @@ def figures(sums: Mapping[str, int]) -> dict[str, Any]:
         "mean_csat": ratio(sums["csat_sum"], responses),
         "csat_satisfied_percent": ratio(100 * sums["csat_satisfied"], responses),
         "nps": ratio(100 * (sums["nps_promoters"] - sums["nps_detractors"]), responses),
+        "timely_response_share": ratio(sums["timely_yes"], sums["timely_known"]),
     }
 
 

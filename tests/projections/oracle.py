@@ -36,6 +36,7 @@ MEASURES = (
     "resolution_ms", "first_contact_resolutions", "first_response_sla_counted",
     "first_response_sla_met", "resolution_sla_counted", "resolution_sla_met",
     "survey_responses", "csat_sum", "csat_satisfied", "nps_promoters", "nps_detractors",
+    "timely_known", "timely_yes",
 )
 DIMENSIONS = ("category", "channel", "region", "severity")
 ALL = "all"
@@ -203,6 +204,9 @@ class Oracle:
                                first_contact_resolutions=int(first_contact))
                 elif isinstance(e, Complaint.Reopened):
                     yield fact(e.timestamp, reopened=1)
+                elif isinstance(e, Complaint.Imported) and e.timely_response is not None:
+                    yield fact(filing.received_at, timely_known=1,
+                               timely_yes=int(e.timely_response))
                 elif isinstance(e, Complaint.SatisfactionRecorded):
                     yield fact(e.timestamp, survey_responses=1, csat_sum=e.csat,
                                csat_satisfied=int(e.csat >= 4), nps_promoters=int(e.nps >= 9),
@@ -300,6 +304,8 @@ def group_key(f: Fact, group_by: str) -> str | None:
     if group_by in DIMENSIONS:
         value: str | None = getattr(f.filing, group_by)
         return value or None
+    if group_by == "product":
+        return f.filing.product.get("name") or None
     if group_by == "week":
         year, week, _ = f.day.isocalendar()
         return f"{year}-W{week:02d}"
@@ -333,6 +339,7 @@ def figures(sums: Mapping[str, int]) -> dict[str, Any]:
             100 * (sums["nps_promoters"] - sums["nps_detractors"]) / sums["survey_responses"]
             if sums["survey_responses"] else None
         ),
+        "timely_response_share": ratio("timely_yes", "timely_known"),
     }
 
 

@@ -13,7 +13,13 @@ import pytest
 
 from commands.application import ComplaintsApp
 from infra.settings import Settings
-from projections.analytics import ALL, ANALYTICS_DAILY, ANALYTICS_ROLLUP, DIMENSIONS
+from projections.analytics import (
+    ALL,
+    ANALYTICS_DAILY,
+    ANALYTICS_ROLLUP,
+    DIMENSIONS,
+    ROLLUP_ONLY,
+)
 from projections.registry import build
 from projections.runner import Runner
 from queries.analytics import GroupBy, Summary, analytics_summary
@@ -95,5 +101,21 @@ def test_totals_agree_across_group_bys_and_with_the_daily_table(history: Runner)
 
 def test_rollup_is_the_daily_table_summed_per_dimension(history: Runner) -> None:
     expected = rollup(history.store.snapshot(ANALYTICS_DAILY))
-    got = rows_by(history.store.snapshot(ANALYTICS_ROLLUP), "dimension", "day", "value")
+    got = rows_by(
+        [r for r in history.store.snapshot(ANALYTICS_ROLLUP) if r["dimension"] not in ROLLUP_ONLY],
+        "dimension", "day", "value",
+    )
     assert expected and got == expected
+
+
+def test_the_product_rollup_sums_to_the_days_totals(history: Runner) -> None:
+    """``product`` is in the rollup only: its rows of a day add up to the day's total."""
+    rows = history.store.snapshot(ANALYTICS_ROLLUP)
+    per_day: dict[tuple[str, date], dict[str, int]] = {}
+    for r in rows:
+        if r["dimension"] in ("product", ALL):
+            sums = per_day.setdefault((r["dimension"], r["day"]), dict.fromkeys(MEASURES, 0))
+            for m in MEASURES:
+                sums[m] += r[m]
+    days = {day for _, day in per_day}
+    assert days and all(per_day[("product", d)] == per_day[(ALL, d)] for d in days)
