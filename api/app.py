@@ -28,6 +28,7 @@ from api.routers import (
     event_export,
     events,
     health,
+    imports,
     remedies,
     routing,
     sla,
@@ -66,8 +67,8 @@ ROUTERS += [directory.router, routing.router]
 ROUTERS += [automation.router]
 # The closed loop with the customer (issue 12): remedies, tracking, surveys.
 ROUTERS += [remedies.router, tracking.router, surveys.router]
-# Export every event (issue 13).
-ROUTERS += [event_export.router]
+# Export every event, import spreadsheets (issue 13).
+ROUTERS += [event_export.router, imports.router]
 
 
 class BodyTooLargeError(Exception):
@@ -88,17 +89,22 @@ class BodySizeLimit:
     request, measurably slowing every command.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max_bytes = max_bytes
+        self.larger = larger or {}
+        """Paths whose bodies may be larger (an import's upload), and their limits."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.larger.get(scope["path"], self.default_max_bytes)
         length = Headers(scope=scope).get("content-length")
-        if length is not None and (not _is_ascii_digits(length) or int(length) > self.max_bytes):
-            await self._refuse(scope, receive, send)
+        if length is not None and (not _is_ascii_digits(length) or int(length) > max_bytes):
+            await self._refuse(scope, receive, send, max_bytes)
             return
         received = 0
         exceeded = False
@@ -109,7 +115,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     exceeded = True
                     raise BodyTooLargeError
             return message
@@ -126,15 +132,15 @@ class BodySizeLimit:
         except BodyTooLargeError:
             pass  # a reader that let it through; answered below
         if exceeded and not started:
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, max_bytes)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
         response = problem_response(
             Request(scope),
             413,
             "too-large",
             "Body too large",
-            f"request bodies are limited to {self.max_bytes} bytes",
+            f"request bodies are limited to {max_bytes} bytes",
             # The rest of the body is never read, so the connection cannot carry another request.
             headers={"Connection": "close"},
         )
@@ -195,6 +201,7 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
     api.state.webhook_store = services.webhook_store
     api.state.access_log = AccessLog(services.read_models)
     api.state.data_keys = services.data_keys
+    api.state.import_jobs = services.import_jobs
     api.state.audit = services
     api.state.stream_slots = StreamSlots(
         settings.stream_max_connections, settings.stream_max_connections_per_token
@@ -204,7 +211,11 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
     )
     install_problem_handlers(api)
 
-    api.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    api.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        larger={"/imports": settings.import_max_bytes},
+    )
     api.add_middleware(RefuseControlCharacters)
 
     for router in ROUTERS:

@@ -19,6 +19,7 @@ from api.automation_cli import automation_cli
 from api.directory_cli import directory_cli, routing_cli
 from api.export_cli import export_cli
 from api.first_start import admin_token_path, hand_over_admin_token
+from api.import_cli import import_command
 from api.personal_data_cli import customers_cli, keys_cli
 from api.projections_cli import projections_cli
 from api.serving import serve_processes
@@ -51,6 +52,7 @@ cli.add_typer(directory_cli, name="directory")
 cli.add_typer(routing_cli, name="routing")
 cli.add_typer(export_cli, name="export")
 cli.command("dossier")(dossier)
+cli.command("import")(import_command)
 console = Console()
 
 

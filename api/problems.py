@@ -29,6 +29,7 @@ from commands.errors import (
     CustomerNotFoundError,
     ForbiddenError,
     IdempotencyKeyReusedError,
+    ImportNotFoundError,
     PreconditionFailedError,
     TokenNotFoundError,
 )
@@ -133,6 +134,7 @@ PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     RemedyNotFoundError: (404, "not-found", "Remedy not found"),
     SurveyNotFoundError: (404, "not-found", "Survey not found"),
     TokenNotFoundError: (404, "not-found", "Token not found"),
+    ImportNotFoundError: (404, "not-found", "Import not found"),
     CustomerNotFoundError: (404, "not-found", "Customer not found"),
     SlaConfigNotFoundError: (404, "not-found", "Not found"),
     DirectoryNotFoundError: (404, "not-found", "Not found"),

@@ -32,6 +32,7 @@ from commands.routing import Router
 from infra.access_log import AccessLog
 from infra.audit_key import audit_key
 from infra.data_keys import DataKeyStore, master_keys
+from infra.import_jobs import ImportJobs
 from infra.persistence import database_from_url
 from infra.secrets import secret_box
 from infra.settings import Settings
@@ -78,6 +79,8 @@ class Services:
     """Customers' data keys (personal data sealed in events; erasure destroys them)."""
     checkpoints: CheckpointService
     """Signed checkpoints of the hash chain (docs/audit.md)."""
+    import_jobs: ImportJobs
+    """The API's import jobs (``POST /imports``), visible to every process."""
     audit_key: bytes = field(repr=False)
     _background: list[Stoppable] = field(default_factory=list, init=False, repr=False)
 
@@ -224,6 +227,7 @@ def bootstrap(settings: Settings) -> Services:
             webhook_store=webhook_store,
             data_keys=data_keys,
             checkpoints=CheckpointService(app, database_of(app), signing_key),
+            import_jobs=ImportJobs(read_models),
             audit_key=signing_key,
         )
     except BaseException:
@@ -246,6 +250,7 @@ def create_tables(app: ComplaintsApp, read_models: ReadModelStore, webhooks: Web
     read_models.clamp_stored_instants(ALL_VIEW_TABLES)
     RelayPositions(app).create_table()
     AccessLog(read_models).create_table()
+    ImportJobs(read_models).create_table()
     webhooks.migrate()
 
 

@@ -243,6 +243,12 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body, counted as received (also chunked); 413 past it.",
     )
+    import_max_bytes: int = Field(
+        default=100_000_000,
+        ge=1024,
+        description="Largest file POST /imports takes (CSV or XLSX), counted as received; 413 "
+        "past it. Larger files: `complaints import` on the host.",
+    )
     admin_token_file: str | None = Field(
         default=None,
         description="Where the first start writes the admin token (mode 0600) when standard"
