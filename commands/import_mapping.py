@@ -26,7 +26,8 @@ BUILT_IN = Path(__file__).parent / "mappings"
 
 TARGETS = (
     "external_id", "received_at", "channel", "category", "severity", "subject", "description",
-    "product", "sub_product", "region", "customer_id", "customer_name", "closed_at",
+    "product", "sub_product", "region", "customer_id", "customer_name", "customer_phone",
+    "customer_email", "closed_at",
     "resolution", "summary", "company", "issue", "sub_issue", "state", "zip_code",
     "company_response", "timely_response", "consumer_disputed",
 )

@@ -86,13 +86,20 @@ def import_record(mapped: dict[str, Any]) -> dict[str, Any]:
     """The model's input from a mapped row (``BoundMapping.apply``): flat targets nested the way
     ``FileComplaint`` takes them."""
     record = {k: v for k, v in mapped.items() if v is not None}
-    customer = {"id": record.pop("customer_id", None), "name": record.pop("customer_name", None)}
+    customer = {
+        part: record.pop(f"customer_{part}")
+        for part in ("id", "name", "phone", "email")
+        if f"customer_{part}" in record
+    }
     record["customer"] = customer
     if "product" in record:
         record["product"] = {"name": record["product"]}
     return record
 
 
-TARGET_OF_FIELD = {"customer.id": "customer_id", "customer.name": "customer_name",
-                   "product.name": "product"}
+TARGET_OF_FIELD = {
+    "customer.id": "customer_id", "customer.name": "customer_name",
+    "customer.phone": "customer_phone", "customer.email": "customer_email",
+    "product.name": "product",
+}
 """A model field's dotted location -> the mapping target it came from (for error columns)."""

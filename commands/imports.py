@@ -329,5 +329,7 @@ def _cell(value: Any) -> str:
 
 
 def _reason(message: str) -> str:
-    return message.removeprefix("Value error, ")
+    """Pydantic's message, worded as the intake's other reasons are."""
+    message = message.removeprefix("Value error, ")
+    return "is required" if message == "Field required" else message
 
