@@ -1,0 +1,71 @@
+"""POST /imports and GET /imports/{id} end to end (both stores): an admin uploads a CSV, the job
+runs in the background, its progress and result are answered; who may, and what is refused."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from aggregates.vocabulary import Role
+from tests.application.test_import_files import cfpb_row
+
+
+def csv_body(rows: list[dict[str, str]]) -> bytes:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue().encode()
+
+
+def finished(client: TestClient, location: str) -> dict[str, Any]:
+    for _ in range(200):
+        job: dict[str, Any] = client.get(location).json()
+        if job["state"] != "running":
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"the import at {location} did not finish")
+
+
+def test_an_upload_is_imported_as_a_job(client: TestClient) -> None:
+    body = csv_body([cfpb_row("1"), cfpb_row("2", **{"Submitted via": "Telex"}), cfpb_row("3")])
+    started = client.post(
+        "/imports?mapping=cfpb", content=body, headers={"Content-Type": "text/csv"}
+    )
+    assert started.status_code == 202, started.text
+    assert started.headers["Location"] == started.json()["location"]
+    job = finished(client, started.headers["Location"])
+    assert job["state"] == "done", job
+    assert (job["rows"], job["imported"], job["rejected"]) == (3, 2, 1)
+    assert job["errors"] == [{
+        "row": 3, "column": "Submitted via", "value": "Telex",
+        "reason": job["errors"][0]["reason"],
+    }]
+    again = client.post("/imports?mapping=cfpb&dry_run=true", content=body)
+    rerun = finished(client, again.headers["Location"])
+    assert (rerun["dry_run"], rerun["imported"], rerun["skipped"]) == (True, 0, 2)
+
+
+def test_only_admins_import(client: TestClient) -> None:
+    for role in (Role.SUPERVISOR, Role.ANALYST, Role.AGENT):
+        answer = client.post(
+            "/imports?mapping=cfpb", content=b"x", headers={
+                "Authorization": f"Bearer {client.tokens[role]}"  # type: ignore[attr-defined]
+            },
+        )
+        assert answer.status_code == 403, role
+
+
+def test_a_mapping_file_path_or_unknown_mapping_is_refused(client: TestClient) -> None:
+    for mapping in ("nope", "/etc/passwd", "docs/examples/mapping.yaml"):
+        answer = client.post(f"/imports?mapping={mapping}", content=b"a,b\n1,2\n")
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["errors"][0]["field"] == "mapping"
+
+
+def test_an_unknown_import_is_not_found(client: TestClient) -> None:
+    assert client.get("/imports/7d1f3c39-0f0e-4a43-9d7a-7a0f5d1c2b11").status_code == 404
