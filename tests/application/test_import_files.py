@@ -154,4 +154,5 @@ def test_an_xlsx_sheet(app: ComplaintsApp, tmp_path: Path) -> None:
     book.save(tmp_path / "sheet.xlsx")
     result = import_file(app, tmp_path / "sheet.xlsx", "cfpb", ADMIN)
     assert (result.imported, result.rejected) == (3, 0), result.errors
-    assert app.get_complaint(imported_id("cfpb", "3")).received_at == datetime(2019, 5, 3, tzinfo=UTC)
+    third = app.get_complaint(imported_id("cfpb", "3"))
+    assert third.received_at == datetime(2019, 5, 3, tzinfo=UTC)
