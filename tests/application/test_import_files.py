@@ -10,6 +10,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
+from aggregates.complaint import Complaint
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.imports import RowError, imported_id
@@ -91,7 +92,7 @@ def test_an_imported_complaint_keeps_source_fields_and_business_times(
     assert complaint.customer.id == "cfpb:3195040" and complaint.customer.phone is None
     assert complaint.origin is not None and complaint.origin.external_id == "3195040"
     assert complaint.resolution_code == "resolved" and complaint.sla is None
-    imported = next(e for e in app.events.get(complaint.id) if type(e).__name__ == "Imported")
+    imported = next(e for e in app.events.get(complaint.id) if isinstance(e, Complaint.Imported))
     assert (imported.company, imported.timely_response, imported.consumer_disputed) == (
         "Bank A", True, None
     )
