@@ -20,7 +20,8 @@ REFERENCE_PATTERN = re.compile(r"^C-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$
 
 
 def new_reference() -> str:
-    chars = "".join(secrets.choice(ALPHABET) for _ in range(8))
+    # 32 letters: each random byte's low five bits pick one, uniformly.
+    chars = "".join(ALPHABET[byte & 31] for byte in secrets.token_bytes(8))
     return f"C-{chars[:4]}-{chars[4:]}"
 
 
