@@ -54,7 +54,14 @@ async def start_import(
     ctx: ContextDep,
     _: RunDep,
     response: Response,
-    mapping: Annotated[str, Query(description=f"A built-in mapping: {', '.join(BUILT_IN_NAMES)}")],
+    mapping: Annotated[
+        str,
+        Query(
+            description=f"A built-in mapping: {', '.join(BUILT_IN_NAMES)}",
+            max_length=40,
+            pattern=r"^[a-z0-9_-]+$",
+        ),
+    ],
     dry_run: Annotated[bool, Query(description="Validate every row, write nothing")] = False,
     encoding: Annotated[
         Literal["utf-8", "utf-8-sig", "gbk", "gb18030"] | None,
