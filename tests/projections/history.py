@@ -77,6 +77,20 @@ def act(rng: random.Random, c: Complaint) -> None:
         )
 
 
+def imported(rng: random.Random, c: Complaint) -> None:
+    """A third of the filings recorded as imports, the source's timely flag random (or not
+    given); half of those closed at a business time after their receipt."""
+    if rng.random() >= 1 / 3:
+        return
+    timely = rng.choice([True, False, None])
+    c.record_import(
+        source="seed", external_id=str(c.id), digest="d", kept={"timely_response": timely}, by=BY
+    )
+    if rng.random() < 0.5:
+        closed_at = c.received_at + timedelta(hours=rng.randrange(1, 400))
+        c.close("resolved", "closed at the source", closed_at=closed_at, by=BY)
+
+
 SHORT = (Target.parse("PT4H"), Target.parse("P3D"))
 LONG = (Target.parse("P900D"), Target.parse("P1000D"))
 """Events are stamped with the time they are generated, long after the complaints' seeded
@@ -131,17 +145,24 @@ def generate(
     rounds: int = 8,
     after_round=None,
     sla: bool = False,
+    imports: bool = False,
 ) -> list[UUID]:
     """Files ``complaints`` complaints over ``rounds`` rounds, acting on earlier ones in between,
     so that the events of different complaints interleave in the log. ``sla``: with SLA clocks
-    (steps drawn from a second generator, so the rest of the history is the same)."""
+    (steps drawn from a second generator, so the rest of the history is the same). ``imports``:
+    some filings are imports (issue 13), a few of them closed at a business time (a third
+    generator)."""
     rng = random.Random(seed)
     sla_rng = random.Random(seed + 1)
+    import_rng = random.Random(seed + 2)
     live: list[Complaint] = []
     per_round = -(-complaints // rounds)
     for r in range(rounds):
         count = min(per_round, complaints - len(live))
         new = [file_random(rng, len(live) + i) for i in range(count)]
+        if imports:
+            for c in new:
+                imported(import_rng, c)
         if sla:
             for c in new:
                 apply_sla(c)

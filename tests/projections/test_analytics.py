@@ -40,9 +40,10 @@ SUMMARY_PARTS = {"groups", "totals", "top_categories"}
 
 @pytest.fixture
 def history(app: ComplaintsApp, report_settings: Settings) -> Runner:
-    """600 complaints over 2025; the view follows along in small, unevenly cut batches."""
+    """600 complaints over 2025, a third imported (timely flags, closes at business times); the
+    view follows along in small, unevenly cut batches."""
     live = Runner(app, build(["analytics"], report_tz=report_settings.report_tz), page_size=89)
-    generate(app, 600, seed=5, rounds=8, after_round=lambda _: live.catch_up())
+    generate(app, 600, seed=5, rounds=8, after_round=lambda _: live.catch_up(), imports=True)
     live.catch_up()
     return live
 
