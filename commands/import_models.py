@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
+from aggregates.complaint import IMPORT_KEPT_FIELDS
 from aggregates.vocabulary import ResolutionCode
 from commands.input_types import MULTI_LINE, PlausibleInstant
 from commands.models import Customer, FileComplaint, OptionalShort, ShortText
@@ -74,12 +75,7 @@ class ImportComplaint(FileComplaint):
 
     def kept(self) -> dict[str, Any]:
         """The source's fields ``Complaint.Imported`` keeps."""
-        return self.model_dump(
-            include={
-                "company", "sub_product", "issue", "sub_issue", "state", "zip_code",
-                "company_response", "timely_response", "consumer_disputed",
-            }
-        )
+        return {name: getattr(self, name) for name in IMPORT_KEPT_FIELDS}
 
 
 def import_record(mapped: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,6 @@ elsewhere, and reacting to it now would assign, notify and breach on years-old c
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -316,8 +315,9 @@ _NOBODY = _Unassigned()
 
 
 def _digest(mapped: Mapping[str, Any]) -> str:
-    """Of the mapped row, independent of column order and of how the sheet spelt dates."""
-    text = json.dumps(mapped, sort_keys=True, default=str, ensure_ascii=False)
+    """Of the mapped row (targets in name order, values as their ``repr``): independent of the
+    sheet's column order and of how it spelt dates."""
+    text = repr(sorted(mapped.items()))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
