@@ -221,7 +221,7 @@ class Generator:
         elif action == "close":
             c.trigger_event(Complaint.Closed, timestamp=when,
                             resolution_code=rng.choice(RESOLUTIONS),
-                            summary="Resolved with the customer.", **AGENT)
+                            summary="Resolved with the customer.", closed_at=None, **AGENT)
         elif action == "reopen":
             # ComplaintsApp._reopen: a new resolution cycle on the clocks' pinned terms.
             c.trigger_event(Complaint.Reopened, timestamp=when, reason="came back", **AGENT)
