@@ -29,6 +29,7 @@ from api.routers import (
     events,
     health,
     remedies,
+    reports,
     routing,
     sla,
     subscriptions,
@@ -68,6 +69,8 @@ ROUTERS += [automation.router]
 ROUTERS += [remedies.router, tracking.router, surveys.router]
 # Export every event (issue 13).
 ROUTERS += [event_export.router]
+# Charts (issue 13): the summary report as a page.
+ROUTERS += [reports.router]
 
 
 class BodyTooLargeError(Exception):

@@ -21,6 +21,7 @@ from api.export_cli import export_cli
 from api.first_start import admin_token_path, hand_over_admin_token
 from api.personal_data_cli import customers_cli, keys_cli
 from api.projections_cli import projections_cli
+from api.report_cli import report
 from api.serving import serve_processes
 from api.sla_cli import sla_cli
 from api.stream_commands import relay_cli, webhooks_cli
@@ -51,6 +52,7 @@ cli.add_typer(directory_cli, name="directory")
 cli.add_typer(routing_cli, name="routing")
 cli.add_typer(export_cli, name="export")
 cli.command("dossier")(dossier)
+cli.command("report")(report)
 console = Console()
 
 
