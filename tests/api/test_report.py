@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from aggregates.vocabulary import Role
+from aggregates.vocabulary import ResolutionCode, Role, Visibility
 from api import cli
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
@@ -56,10 +56,12 @@ def recorded(app: ComplaintsApp, ctx: CommandContext, settings: Settings) -> dic
         body["product"] = {"name": product} if product else {"order_number": "SO-1"}
         complaint_id = app.file_complaint(FileComplaint.model_validate(body), ctx).complaint_id
         if answered:
-            app.handle(complaint_id, CommentOnComplaint(body="on it", visibility="customer"), ctx)
+            reply = CommentOnComplaint(body="on it", visibility=Visibility.CUSTOMER)
+            app.handle(complaint_id, reply, ctx)
             first_responses.append(hours * 3600)
         if closed:
-            app.handle(complaint_id, CloseComplaint(resolution_code="resolved", summary="ok"), ctx)
+            close = CloseComplaint(resolution_code=ResolutionCode.RESOLVED, summary="ok")
+            app.handle(complaint_id, close, ctx)
             resolutions.append(hours * 3600)
     Runner(app, build(report_tz=settings.report_tz)).catch_up()
     return {
