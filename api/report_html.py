@@ -72,7 +72,9 @@ def _percents(groups: Sequence[Group], field: str) -> list[float | None]:
     return [None if (r := getattr(g, field)) is None else round(100 * r, 1) for g in groups]
 
 
-def _figure(title: str, traces: Sequence[Any], empty: bool, **layout: Any) -> go.Figure:
+def _figure(
+    title: str, traces: Sequence[Any], empty: bool, *, no_data: str = NO_DATA, **layout: Any
+) -> go.Figure:
     figure = go.Figure(data=list(traces))
     figure.update_layout(
         title={"text": _plotly_text(title), "x": 0.02, "y": 0.97}, template="plotly_white",
@@ -82,7 +84,7 @@ def _figure(title: str, traces: Sequence[Any], empty: bool, **layout: Any) -> go
         **layout,
     )
     if empty:
-        figure.add_annotation(text=NO_DATA, showarrow=False, x=0.5, y=0.5, xref="paper",
+        figure.add_annotation(text=no_data, showarrow=False, x=0.5, y=0.5, xref="paper",
                               yref="paper", font={"size": 16, "color": "#718096"})
     return figure
 
@@ -129,14 +131,15 @@ def channel_mix(report: SummaryReport) -> go.Figure:
     )
 
 
-def duration_histogram(title: str, d: Distribution, colour: str) -> go.Figure:
+def duration_histogram(title: str, d: Distribution, colour: str, no_data: str) -> go.Figure:
     summary = f"{title}: {d.count} complaints, mean {_hours(d.mean_seconds)}, median " \
         f"{_hours(d.median_seconds)}"
     return _figure(
         summary,
         [go.Bar(x=[b.label for b in d.bins], y=[b.count for b in d.bins], marker_color=colour,
                 name="complaints")],
-        not d.count, xaxis={"type": "category", "title": "time from receipt"},
+        not d.count, no_data=no_data,
+        xaxis={"type": "category", "title": "time from receipt"},
         yaxis={"title": "complaints"}, bargap=0.05,
     )
 
@@ -153,6 +156,7 @@ def sla_compliance(report: SummaryReport) -> go.Figure:
                     mode="lines+markers", line={"color": MET}, connectgaps=False)],
         report.totals.first_response_met_rate is None
         and report.totals.resolution_met_rate is None,
+        no_data="No SLA clock ended in this period",
         xaxis={"type": "category"}, yaxis={"range": [0, 105], "ticksuffix": "%"},
     )
 
@@ -160,7 +164,7 @@ def sla_compliance(report: SummaryReport) -> go.Figure:
 def top_products(report: SummaryReport) -> go.Figure:
     shown = list(reversed(report.top_products))  # the largest at the top of the bars
     return _figure(
-        f"Top {len(report.top_products)} products (filed)",
+        "Top products (filed)",
         [go.Bar(orientation="h", y=[_label(p.product, "(no product)") for p in shown],
                 x=[p.filed for p in shown], marker_color=FILED, name="filed")],
         not shown, yaxis={"type": "category", "automargin": True}, xaxis={"title": "filed"},
@@ -173,8 +177,10 @@ def charts(report: SummaryReport) -> list[tuple[go.Figure, bool]]:
         (volume_trend(report), True),
         (category_pareto(report), False),
         (channel_mix(report), False),
-        (duration_histogram("First response", report.first_response, FILED), False),
-        (duration_histogram("Resolution", report.resolution, MET), False),
+        (duration_histogram("First response", report.first_response, FILED,
+                            "No first response in this period"), False),
+        (duration_histogram("Resolution", report.resolution, MET,
+                            "No complaint closed in this period"), False),
         (sla_compliance(report), False),
         (top_products(report), False),
     ]
