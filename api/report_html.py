@@ -3,7 +3,7 @@
 Self-contained: plotly.js is embedded inline once (``include_plotlyjs=True`` on the first chart
 only), so the page draws with no network. plotly was chosen over Vega-Lite (altair + vl-convert)
 because it is one pure-Python dependency, draws SVG a browser test can count, and gives hover
-values and zoom without more code; the cost is the page's size (plotly.js is ~4.8 MB; ~1.4 MB
+values and zoom without more code; the cost is the page's size (plotly.js is ~4.8 MB; ~1.5 MB
 gzipped).
 
 Escaping: text in the page is escaped with ``html.escape``; every label handed to plotly (product
