@@ -28,6 +28,7 @@ from api.routers import (
     event_export,
     events,
     health,
+    metrics,
     remedies,
     routing,
     sla,
@@ -42,6 +43,7 @@ from api.stream_slots import StreamSlots
 from infra.access_log import AccessLog
 from infra.bootstrap import Services, bootstrap
 from infra.garbage_collection import collect_less_often
+from infra.metrics import RequestMetrics
 from infra.settings import Settings
 from queries.latest_complaints import LatestComplaints
 
@@ -68,6 +70,8 @@ ROUTERS += [automation.router]
 ROUTERS += [remedies.router, tracking.router, surveys.router]
 # Export every event (issue 13).
 ROUTERS += [event_export.router]
+# Prometheus metrics (issue 14).
+ROUTERS += [metrics.router]
 
 
 class BodyTooLargeError(Exception):
@@ -206,6 +210,9 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
 
     api.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     api.add_middleware(RefuseControlCharacters)
+    api.state.metrics = services.metrics
+    if services.metrics is not None:  # outermost: it times and counts every answer
+        api.add_middleware(RequestMetrics, metrics=services.metrics)
 
     for router in ROUTERS:
         api.include_router(router)
