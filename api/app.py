@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.failure_limit import FailureLimit
 from api.problems import MEDIA_TYPE, PROBLEM_SCHEMA, install_problem_handlers, problem_response
 from api.query_guard import RefuseControlCharacters
+from api.request_metrics import RequestMetrics
 from api.routers import (
     access_log,
     analytics,
@@ -43,7 +44,6 @@ from api.stream_slots import StreamSlots
 from infra.access_log import AccessLog
 from infra.bootstrap import Services, bootstrap
 from infra.garbage_collection import collect_less_often
-from infra.metrics import RequestMetrics
 from infra.settings import Settings
 from queries.latest_complaints import LatestComplaints
 

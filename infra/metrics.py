@@ -43,7 +43,6 @@ from prometheus_client import (
     values,
 )
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from commands.application import ComplaintsApp
 from projections.store import ReadModelStore
@@ -147,37 +146,6 @@ class Metrics:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
-
-
-class RequestMetrics:
-    """Counts and times every HTTP request by method, route template and status. A plain ASGI
-    middleware (as ``BodySizeLimit``): Starlette's ``BaseHTTPMiddleware`` costs a task per
-    request. The route is known only once routing ran: the router writes it into the scope."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500  # what the client gets when the application fails before answering
-
-        async def send_and_note(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_note)
-        finally:
-            route = getattr(scope.get("route"), "path", None) or UNMATCHED
-            self.metrics.request_done(
-                scope["method"], route, status, time.perf_counter() - started
-            )
 
 
 @dataclass(frozen=True)
