@@ -109,12 +109,23 @@ class Metrics:
         if collector is not None:
             self.registry.register(collector)
         self._server: Any = None
+        # Each label set's children, looked up without ``labels()``'s validation and lock: on
+        # every request and command. As few entries as label sets (routes, commands, outcomes).
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._command_children: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     # ---- the ports ---------------------------------------------------------------------------
 
     def command_done(self, command: str, outcome: str, seconds: float) -> None:
-        self.commands.labels(command, outcome).inc()
-        self.command_duration.labels(command).observe(seconds)
+        key = (command, outcome)
+        children = self._command_children.get(key)
+        if children is None:
+            children = self._command_children[key] = (
+                self.commands.labels(command, outcome), self.command_duration.labels(command)
+            )
+        count, duration = children
+        count.inc()
+        duration.observe(seconds)
 
     def batch_applied(self, projection: str, events: int) -> None:
         self.projection_batches.labels(projection).observe(events)
@@ -126,9 +137,17 @@ class Metrics:
         self.webhook_deliveries.labels(subscription_id, outcome).inc()
 
     def request_done(self, method: str, route: str, status: int, seconds: float) -> None:
-        method = method if method in METHODS else "other"
-        self.http_requests.labels(method, route, str(status)).inc()
-        self.http_duration.labels(method, route).observe(seconds)
+        key = (method, route, status)
+        children = self._request_children.get(key)
+        if children is None:
+            shown = method if method in METHODS else "other"
+            children = self._request_children[key] = (
+                self.http_requests.labels(shown, route, str(status)),
+                self.http_duration.labels(shown, route),
+            )
+        count, duration = children
+        count.inc()
+        duration.observe(seconds)
 
     # ---- exposition --------------------------------------------------------------------------
 
