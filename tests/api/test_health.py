@@ -3,18 +3,13 @@ when the database goes away and comes back, and when a projection falls too far 
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-import psycopg
 from fastapi.testclient import TestClient
 
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.models import FileComplaint
 from infra.bootstrap import Services
-from tests.conftest import POSTGRES_URL
+from tests.api.database_away import database_away
 from tests.intake import intake
 
 
@@ -32,29 +27,6 @@ def test_readiness_needs_no_token_and_shows_no_figures(
     response = client.get("/health/ready", headers={"Authorization": ""})
     assert response.status_code == 200
     assert response.json() == {"status": "ready"}
-
-
-@contextmanager
-def database_away(services: Services) -> Iterator[None]:
-    """The store's tables unreachable, then back: SQLite's events table renamed (open
-    connections see it at once, unlike a moved file), PostgreSQL's schema renamed."""
-    url = services.settings.database_url
-    if url.startswith("sqlite"):
-        table = services.app.recorder.events_table_name
-        with sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None) as db:
-            db.execute(f"ALTER TABLE {table} RENAME TO away")
-            try:
-                yield
-            finally:
-                db.execute(f"ALTER TABLE away RENAME TO {table}")
-        return
-    schema = url.rsplit("schema=", 1)[1]
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as db:
-        db.execute(f'ALTER SCHEMA "{schema}" RENAME TO "{schema}_away"')
-        try:
-            yield
-        finally:
-            db.execute(f'ALTER SCHEMA "{schema}_away" RENAME TO "{schema}"')
 
 
 def test_readiness_flips_when_the_database_goes_away_and_comes_back(

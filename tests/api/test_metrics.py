@@ -5,6 +5,7 @@ what the scenario did. Parsed with prometheus-client's own parser."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -17,10 +18,12 @@ from aggregates.vocabulary import Role
 from api.app import create_app
 from commands.context import CommandContext
 from commands.errors import ConcurrencyConflictError
-from commands.models import AssignComplaint
+from commands.models import AssignComplaint, FileComplaint
 from infra.bootstrap import Services, bootstrap
 from infra.settings import Settings
+from queries.sla import sla_backlog
 from stream.relay import RelayPositions
+from tests.api.database_away import database_away
 from tests.intake import intake
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -157,3 +160,28 @@ def unmetered(settings: Settings) -> Iterator[TestClient]:
 
 def test_metrics_switched_off_answer_404(unmetered: TestClient) -> None:
     assert unmetered.get("/metrics").status_code == 404
+
+
+def test_a_scrape_while_the_database_is_away_says_so_and_keeps_the_counts(
+    client: TestClient, services: Services
+) -> None:
+    assert client.post("/complaints", json=intake()).status_code == 201
+    scrape(client)  # the scraper's token is now cached: no database needed to accept it
+    with database_away(services):
+        away = scrape(client)
+    assert value(away, "complaints_store_up") == 0
+    assert "complaints_event_store_head_position" not in {name for name, _ in away}
+    assert value(away, "complaints_commands_total", command="FileComplaint", outcome="ok") == 1
+    assert value(scrape(client), "complaints_store_up") == 1
+
+
+def test_the_sla_backlog_counts_overdue_clocks_and_their_lateness(
+    services: Services, ctx: CommandContext
+) -> None:
+    services.app.file_complaint(FileComplaint.model_validate(intake()), ctx)
+    services.runner().catch_up()
+    now = datetime.now(UTC)
+    assert sla_backlog(services.read_models, now).overdue == 0
+    later = sla_backlog(services.read_models, now + timedelta(days=400))
+    assert later.overdue == later.pending == 2  # first response and resolution
+    assert later.oldest_overdue_seconds > 300 * 86400
