@@ -18,7 +18,7 @@ def database_away(services: Services) -> Iterator[None]:
     connections see it at once, unlike a moved file), PostgreSQL's schema renamed."""
     url = services.settings.database_url
     if url.startswith("sqlite"):
-        table = services.app.recorder.events_table_name
+        table = services.app.recorder.events_table_name  # type: ignore[attr-defined]
         with sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None) as db:
             db.execute(f"ALTER TABLE {table} RENAME TO away")
             try:
