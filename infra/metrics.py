@@ -26,7 +26,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -305,5 +305,3 @@ class MultiprocessFiles:
         if self.given is None:
             shutil.rmtree(self.path, ignore_errors=True)
 
-
-ProcessEnded = Callable[[int], None]
