@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.failure_limit import FailureLimit
 from api.problems import MEDIA_TYPE, PROBLEM_SCHEMA, install_problem_handlers, problem_response
 from api.query_guard import RefuseControlCharacters
+from api.request_metrics import RequestMetrics
 from api.routers import (
     access_log,
     analytics,
@@ -28,6 +29,7 @@ from api.routers import (
     event_export,
     events,
     health,
+    metrics,
     remedies,
     reports,
     routing,
@@ -71,6 +73,8 @@ ROUTERS += [remedies.router, tracking.router, surveys.router]
 ROUTERS += [event_export.router]
 # Charts (issue 13): the summary report as a page.
 ROUTERS += [reports.router]
+# Prometheus metrics (issue 14).
+ROUTERS += [metrics.router]
 
 
 class BodyTooLargeError(Exception):
@@ -209,6 +213,9 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
 
     api.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     api.add_middleware(RefuseControlCharacters)
+    api.state.metrics = services.metrics
+    if services.metrics is not None:  # outermost: it times and counts every answer
+        api.add_middleware(RequestMetrics, metrics=services.metrics)
 
     for router in ROUTERS:
         api.include_router(router)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -31,6 +32,7 @@ from commands.errors import ComplaintNotFoundError, TokenNotFoundError
 from commands.token_models import parse_lifetime
 from infra.bootstrap import Services, bootstrap
 from infra.garbage_collection import collect_less_often
+from infra.metrics import MultiprocessFiles
 from infra.settings import Settings
 from queries.history import get_history
 from queries.story import render_text, tell
@@ -87,7 +89,14 @@ def serve(
 
     settings = Settings()
     collect_less_often()
-    with bootstrap(settings) as services:  # every table created here, once
+    workers = workers or settings.workers
+    # Several processes: each writes its counts to a file there, any one's /metrics sums them.
+    files = (
+        MultiprocessFiles(settings.metrics_multiproc_dir)
+        if workers > 1 and settings.metrics_enabled
+        else nullcontext()
+    )
+    with files, bootstrap(settings) as services:  # every table created here, once
         if not services.app.tokens.has_any():
             issued = services.app.tokens.issue("admin", Role.ADMIN.value, cli_context())
             hand_over_admin_token(issued.secret, admin_token_path(settings), sys.stdout)
@@ -98,13 +107,13 @@ def serve(
             sla_watcher=settings.sla_watcher_in_serve,
             audit_checkpoints=True,
         )
-        workers = workers or settings.workers
         if workers > 1:
             # Each worker process bootstraps its own services from the same environment; the
             # tables exist already, and creating them from several processes at once can fail.
             os.environ["COMPLAINTS_CREATE_TABLES"] = "false"
             serve_processes(
-                host or settings.host, port or settings.port, workers, settings.log_level
+                host or settings.host, port or settings.port, workers, settings.log_level,
+                ended=files.process_ended if isinstance(files, MultiprocessFiles) else None,
             )
             return
         uvicorn.run(

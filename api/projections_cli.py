@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from api.metrics_port import MetricsPort, expose_metrics
 from infra.bootstrap import bootstrap
 from infra.garbage_collection import collect_less_often
 from infra.settings import Settings
@@ -52,6 +53,7 @@ def run(
         list[str] | None,
         typer.Argument(help=f"Projections to run (default: all; {FORMER_NAMES})"),
     ] = None,
+    metrics_port: MetricsPort = None,
 ) -> None:
     """Run projections until interrupted (on PostgreSQL, one worker per projection at a time:
     others wait and take over when it stops)."""
@@ -59,6 +61,7 @@ def run(
     console.print(f"running projections: {', '.join(selected or names())} (Ctrl-C to stop)")
     collect_less_often()
     with bootstrap(Settings()) as services:
+        expose_metrics(services, metrics_port)
         run_until_stopped(services.runner(selected))
 
 

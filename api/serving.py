@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import socket
+from collections.abc import Callable
 from types import FrameType
 
 import uvicorn
@@ -25,8 +26,16 @@ def _serve_one(host: str, port: int, log_level: str) -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def serve_processes(host: str, port: int, workers: int, log_level: str) -> None:
-    """Starts ``workers`` server processes and waits; SIGINT/SIGTERM stops them all."""
+def serve_processes(
+    host: str,
+    port: int,
+    workers: int,
+    log_level: str,
+    *,
+    ended: Callable[[int], None] | None = None,
+) -> None:
+    """Starts ``workers`` server processes and waits; SIGINT/SIGTERM stops them all.
+    ``ended`` is told each process's id once it has exited (its metric files are dead)."""
     context = multiprocessing.get_context("spawn")
     processes = [
         context.Process(target=_serve_one, args=(host, port, log_level), daemon=True)
@@ -44,3 +53,5 @@ def serve_processes(host: str, port: int, workers: int, log_level: str) -> None:
     signal.signal(signal.SIGINT, stop)
     for process in processes:
         process.join()
+        if ended is not None and process.pid is not None:
+            ended(process.pid)

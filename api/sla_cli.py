@@ -22,6 +22,7 @@ from rich.table import Table
 
 from aggregates.vocabulary import Role
 from api.config_cli import echo_json, read_json_object, refusals
+from api.metrics_port import MetricsPort, expose_metrics
 from api.terminal_text import cell
 from commands.context import CommandContext
 from commands.sla_config import (
@@ -46,12 +47,13 @@ console = Console()
 
 
 @sla_cli.command("run")
-def run() -> None:
+def run(metrics_port: MetricsPort = None) -> None:
     """Run the SLA deadline watcher until interrupted: it records warnings, breaches (at their
     due instants) and escalations. One works per store; others stand by and take over."""
     console.print("running the SLA deadline watcher (Ctrl-C to stop)")
     stop = threading.Event()
     with bootstrap(Settings()) as services:
+        expose_metrics(services, metrics_port)
         try:
             services.sla_watcher().run_forever(stop)
         except KeyboardInterrupt:

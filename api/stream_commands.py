@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from api.metrics_port import MetricsPort, expose_metrics
 from infra.bootstrap import bootstrap
 from infra.settings import Settings
 
@@ -24,12 +25,13 @@ def _log(settings: Settings) -> None:
 
 
 @webhooks_cli.command("run")
-def webhooks_run() -> None:
+def webhooks_run(metrics_port: MetricsPort = None) -> None:
     """Deliver webhooks until interrupted (instead of inside `serve`: set
     COMPLAINTS_WEBHOOKS_IN_SERVE=false there, one worker per database)."""
     settings = Settings()
     _log(settings)
     with bootstrap(settings) as services:
+        expose_metrics(services, metrics_port)
         worker = services.webhook_worker().start()
         stopped = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stopped.set())
@@ -50,12 +52,14 @@ def relay_nats(
     ] = None,
     name: Annotated[str, typer.Option(help="Relay name: its tracked position's key")] = "nats",
     once: Annotated[bool, typer.Option(help="Exit when caught up instead of following")] = False,
+    metrics_port: MetricsPort = None,
 ) -> None:
     """Publish every public event to JetStream (subjects <prefix>.<type>), resuming where it
     stopped; Nats-Msg-Id = event id, so restarts add no duplicates."""
     settings = Settings()
     _log(settings)
     with bootstrap(settings) as services:
+        expose_metrics(services, metrics_port)
         relay = services.relay(url=url, name=name, stream=stream)
 
         async def main() -> None:

@@ -32,6 +32,7 @@ from commands.routing import Router
 from infra.access_log import AccessLog
 from infra.audit_key import audit_key
 from infra.data_keys import DataKeyStore, master_keys
+from infra.metrics import Metrics, StoreCollector, StoreSources
 from infra.persistence import database_from_url
 from infra.secrets import secret_box
 from infra.settings import Settings
@@ -39,7 +40,7 @@ from projections.database import database_of
 from projections.deadlines import DeadlineWatcher
 from projections.position_watcher import PositionWatcher
 from projections.projection import Projection
-from projections.registry import REGISTERED, build
+from projections.registry import REGISTERED, build, names
 from projections.runner import BackgroundRunner, Runner
 from projections.store import ReadModelStore
 from queries.customer_history import ViewCustomerHistory
@@ -79,6 +80,8 @@ class Services:
     checkpoints: CheckpointService
     """Signed checkpoints of the hash chain (docs/audit.md)."""
     audit_key: bytes = field(repr=False)
+    metrics: Metrics | None = None
+    """The process's metrics (``infra/metrics.py``); None when ``metrics_enabled`` is false."""
     _background: list[Stoppable] = field(default_factory=list, init=False, repr=False)
 
     def projections(self, names: Sequence[str] = ()) -> list[Projection]:
@@ -90,7 +93,7 @@ class Services:
     def runner(self, names: Sequence[str] = ()) -> Runner:
         """A runner of the named projections (all when none are named) on this store."""
         s = self.settings
-        return Runner(
+        runner = Runner(
             self.app,
             self.projections(names),
             store=self.read_models,
@@ -100,13 +103,19 @@ class Services:
             batch_delay_seconds=s.projection_batch_delay_seconds,
             retry_max_seconds=s.projection_retry_max_seconds,
         )
+        if self.metrics is not None:
+            runner.observer = self.metrics
+        return runner
 
     def webhook_worker(self) -> WebhookWorker:
         """The delivery worker (not started), woken by this process's event watcher."""
         self.event_watcher.start()
-        return WebhookWorker(
+        worker = WebhookWorker(
             self.app, delivery_policy(self.settings), self.webhook_store, watcher=self.event_watcher
         )
+        if self.metrics is not None:
+            worker.observer = self.metrics
+        return worker
 
     def relay(
         self, *, url: str | None = None, name: str = "nats", stream: str | None = None
@@ -150,7 +159,15 @@ class Services:
             )
             self._background.append(timer.start())
 
+    def serve_metrics(self, port: int) -> None:
+        """A worker's metrics on a port of its own (``--metrics-port``), on the configured host."""
+        if self.metrics is None:
+            raise RuntimeError("--metrics-port needs COMPLAINTS_METRICS_ENABLED=true")
+        self.metrics.serve(port, self.settings.host)
+
     def close(self) -> None:
+        if self.metrics is not None:
+            self.metrics.close()
         for worker in reversed(self._background):
             worker.stop()
         self._background.clear()
@@ -213,6 +230,11 @@ def bootstrap(settings: Settings) -> Services:
         if settings.create_tables:
             create_tables(app, read_models, webhook_store)
             data_keys.create_tables()
+        metrics = None
+        if settings.metrics_enabled:
+            sources = StoreSources(app, read_models, webhook_store, names())
+            metrics = Metrics(StoreCollector(sources, settings.metrics_cache_seconds))
+            app.observer = metrics
         return Services(
             settings=settings,
             app=app,
@@ -225,6 +247,7 @@ def bootstrap(settings: Settings) -> Services:
             data_keys=data_keys,
             checkpoints=CheckpointService(app, database_of(app), signing_key),
             audit_key=signing_key,
+            metrics=metrics,
         )
     except BaseException:
         app.close()

@@ -38,6 +38,27 @@ class Settings(BaseSettings):
         description="HTTP worker processes of `serve`. More than 1 only with PostgreSQL: SQLite"
         " serialises writers anyway.",
     )
+    # ---- operations (issue 14): metrics and probes, docs/operations.md ----
+    metrics_enabled: bool = Field(
+        default=True,
+        description="Count requests, commands, batches and deliveries and answer GET /metrics;"
+        " false: nothing is counted and /metrics is 404 (for the metrics on/off benchmark).",
+    )
+    metrics_multiproc_dir: str | None = Field(
+        default=None,
+        description="Where `serve --workers N` keeps each process's metric files (emptied at"
+        " start); default: a temporary directory removed on exit.",
+    )
+    metrics_cache_seconds: float = Field(
+        default=1.0, ge=0, le=60,
+        description="How long the figures read from the database at scrape time (head,"
+        " projection lag, webhooks, relay, SLA) are reused.",
+    )
+    ready_max_lag_events: int = Field(
+        default=10000, ge=0,
+        description="GET /health/ready answers 503 (`projection-lag`) while any projection is"
+        " more events behind the head than this.",
+    )
     report_tz: str = Field(
         default="UTC",
         description="IANA time zone in which analytics days are cut, e.g. Asia/Shanghai"

@@ -37,6 +37,7 @@ from projections import quarantine
 from projections.coordination import Coordinator
 from projections.failures import blames_the_event, error_class
 from projections.isolation import Settlement, decode_each, settle
+from projections.observer import BatchObserver, Unobserved
 from projections.position_signal import signal_for
 from projections.projection import Positioned, Projection
 from projections.quarantine import Quarantined
@@ -146,6 +147,8 @@ class Runner:
         """Per projection: whether it may have quarantined events, so that a batch must look up
         which aggregates to park (unknown: look). Only the runner holding a projection adds
         rows (a retry only removes them), so a False stays true until this runner adds one."""
+        self.observer: BatchObserver = Unobserved()
+        """Told each committed batch's size (the metrics, plugged in by the composition root)."""
 
     def catch_up(
         self,
@@ -297,6 +300,7 @@ class Runner:
     ) -> None:
         first = page.batch[0].position if page.batch else page.end
         moved: dict[str, int] = {}
+        sizes: dict[str, int] = {}
         with self.store.write(durable=targets.durable) as tx:
             for p in targets.projections:
                 mine = positions[p.name]
@@ -315,8 +319,11 @@ class Runner:
                     p.apply(tx, events)
                 self.store.advance(tx, p.name, page.end)
                 moved[p.name] = page.end
+                sizes[p.name] = len(events)
             self.store.announce(tx, moved)
         self.signal.publish(moved)
+        for name, size in sizes.items():
+            self.observer.batch_applied(name, size)
 
     def _held(self, tx: Tx, name: str) -> dict[UUID, int]:
         """The aggregates whose events this batch must park (see ``holding``)."""
