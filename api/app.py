@@ -190,6 +190,7 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
     api.state.complaints = services.app
     api.state.latest_complaints = LatestComplaints(services.app)
     api.state.read_models = services.read_models
+    api.state.analytics_as_of = services.analytics_as_of
     api.state.position_watcher = services.position_watcher
     api.state.event_watcher = services.event_watcher
     api.state.webhook_store = services.webhook_store
