@@ -28,6 +28,7 @@ from api.routers import (
     event_export,
     events,
     health,
+    product_issues,
     remedies,
     routing,
     sla,
@@ -68,6 +69,8 @@ ROUTERS += [automation.router]
 ROUTERS += [remedies.router, tracking.router, surveys.router]
 # Export every event (issue 13).
 ROUTERS += [event_export.router]
+# A view added after the fact (issue 13).
+ROUTERS += [product_issues.router]
 
 
 class BodyTooLargeError(Exception):
