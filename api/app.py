@@ -20,6 +20,7 @@ from api.routers import (
     analytics,
     audit,
     automation,
+    complaint_export,
     complaint_list,
     complaints,
     customers,
@@ -48,7 +49,9 @@ from queries.latest_complaints import LatestComplaints
 
 GIL_SWITCH_INTERVAL = 0.0005
 
-ROUTERS = [health.router, complaints.router, events.router, subscriptions.router]
+# The export first: ``/complaints/{complaint_id}`` would take ``/complaints/export``.
+ROUTERS = [complaint_export.router]
+ROUTERS += [health.router, complaints.router, events.router, subscriptions.router]
 # The read side (issue 3); the list shares the /complaints prefix, and GET "" clashes with none.
 ROUTERS += [complaint_list.router, workload.router, analytics.router, projection_status.router]
 # SLA configuration (issue 9): calendars and the policy.

@@ -76,7 +76,7 @@ class ProductIssuesProjection(Projection):
         for p in events:
             e = p.event
             if type(e) is filed:
-                case = {
+                case: dict[str, Any] = {
                     "id": e.originator_id,
                     "product": (e.product or {}).get("name") or NO_PRODUCT,
                     "category": e.category,
