@@ -139,7 +139,7 @@ def complaints(
     sort: Annotated[ListSort, typer.Option("--sort")] = ListSort.FILED_DESC,
 ) -> None:
     """Export the complaint list (the rows and filters of GET /complaints, every page) as CSV or
-    Parquet (README, "Export"). Read page by page: memory stays flat. The command line is a
+    Parquet (docs/api.md, GET /complaints/export). Read page by page: memory stays flat. The command line is a
     trusted operator: customer names are exported IN CLEAR (GET /complaints/export masks them
     for tokens that may not see them)."""
     filters = ListFilters(
