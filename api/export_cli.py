@@ -139,9 +139,9 @@ def complaints(
     sort: Annotated[ListSort, typer.Option("--sort")] = ListSort.FILED_DESC,
 ) -> None:
     """Export the complaint list (the rows and filters of GET /complaints, every page) as CSV or
-    Parquet (docs/api.md, GET /complaints/export). Read page by page: memory stays flat. The command line is a
-    trusted operator: customer names are exported IN CLEAR (GET /complaints/export masks them
-    for tokens that may not see them)."""
+    Parquet (docs/api.md, GET /complaints/export). Read page by page: memory stays flat. The
+    command line is a trusted operator: customer names are exported IN CLEAR (GET
+    /complaints/export masks them for tokens that may not see them)."""
     filters = ListFilters(
         status=_value(status), category=_value(category), severity=_value(severity),
         channel=_value(channel), region=region, assignee=assignee, team=team,
