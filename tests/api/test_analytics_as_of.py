@@ -158,26 +158,18 @@ def test_an_instant_before_any_event_answers_an_empty_report(client: TestClient)
     assert (answer["position"], answer["totals"]["filed"], answer["groups"]) == (0, 0, [])
 
 
-@pytest.mark.parametrize(
-    ("params", "field"),
-    [
-        ({"as_of": "2999-01-01T00:00:00Z"}, "as_of"),  # beyond the plausible range
-        ({"as_of": "2026-01-01T00:00:00"}, "as_of"),  # no UTC offset
-        ({"as_of": "yesterday"}, "as_of"),
-        ({"compare_to": "now"}, "compare_to"),  # without as_of
-        ({"as_of": "2025-01-01T00:00:00Z", "compare_to": "then"}, "compare_to"),
-    ],
-)
-def test_a_bad_as_of_is_refused_naming_the_field(
-    client: TestClient, params: dict[str, str], field: str
-) -> None:
-    response = client.get("/analytics/summary", params=params)
-    assert response.status_code == 422, response.text
-    assert field in {e["field"] for e in response.json()["errors"]}
-
-
-def test_an_instant_in_the_future_is_refused(client: TestClient) -> None:
+def test_a_bad_as_of_is_refused_naming_the_field(client: TestClient) -> None:
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-    response = client.get("/analytics/summary", params={"as_of": tomorrow})
-    assert response.status_code == 422
-    assert response.json()["errors"] == [{"field": "as_of", "reason": "must not be in the future"}]
+    cases = [
+        ({"as_of": tomorrow}, "as_of", "must not be in the future"),
+        ({"as_of": "2999-01-01T00:00:00Z"}, "as_of", None),  # beyond the plausible range
+        ({"as_of": "2026-01-01T00:00:00"}, "as_of", None),  # no UTC offset
+        ({"as_of": "yesterday"}, "as_of", None),
+        ({"compare_to": "now"}, "compare_to", "needs as_of"),
+        ({"as_of": "2025-01-01T00:00:00Z", "compare_to": "then"}, "compare_to", None),
+    ]
+    for params, field, reason in cases:
+        response = client.get("/analytics/summary", params=params)
+        assert response.status_code == 422, (params, response.text)
+        errors = {e["field"]: e["reason"] for e in response.json()["errors"]}
+        assert field in errors and reason in (None, errors[field]), (params, errors)
