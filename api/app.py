@@ -21,6 +21,7 @@ from api.routers import (
     analytics,
     audit,
     automation,
+    complaint_export,
     complaint_list,
     complaints,
     customers,
@@ -30,6 +31,7 @@ from api.routers import (
     events,
     health,
     metrics,
+    product_issues,
     remedies,
     reports,
     routing,
@@ -50,7 +52,9 @@ from queries.latest_complaints import LatestComplaints
 
 GIL_SWITCH_INTERVAL = 0.0005
 
-ROUTERS = [health.router, complaints.router, events.router, subscriptions.router]
+# The export first: ``/complaints/{complaint_id}`` would take ``/complaints/export``.
+ROUTERS = [complaint_export.router]
+ROUTERS += [health.router, complaints.router, events.router, subscriptions.router]
 # The read side (issue 3); the list shares the /complaints prefix, and GET "" clashes with none.
 ROUTERS += [complaint_list.router, workload.router, analytics.router, projection_status.router]
 # SLA configuration (issue 9): calendars and the policy.
@@ -75,6 +79,8 @@ ROUTERS += [event_export.router]
 ROUTERS += [reports.router]
 # Prometheus metrics (issue 14).
 ROUTERS += [metrics.router]
+# A view added after the fact (issue 13).
+ROUTERS += [product_issues.router]
 
 
 class BodyTooLargeError(Exception):
@@ -197,6 +203,7 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
     api.state.complaints = services.app
     api.state.latest_complaints = LatestComplaints(services.app)
     api.state.read_models = services.read_models
+    api.state.analytics_as_of = services.analytics_as_of
     api.state.position_watcher = services.position_watcher
     api.state.event_watcher = services.event_watcher
     api.state.webhook_store = services.webhook_store

@@ -34,6 +34,7 @@ from infra.audit_key import audit_key
 from infra.data_keys import DataKeyStore, master_keys
 from infra.metrics import Metrics, StoreCollector, StoreSources
 from infra.persistence import database_from_url
+from infra.scratch_views import TemporaryView
 from infra.secrets import secret_box
 from infra.settings import Settings
 from projections.database import database_of
@@ -43,6 +44,7 @@ from projections.projection import Projection
 from projections.registry import REGISTERED, build, names
 from projections.runner import BackgroundRunner, Runner
 from projections.store import ReadModelStore
+from queries.analytics_as_of import AnalyticsAsOf
 from queries.customer_history import ViewCustomerHistory
 from queries.workload import WorkloadStaffing
 from stream.delivery_policy import DeliveryPolicy
@@ -82,7 +84,21 @@ class Services:
     audit_key: bytes = field(repr=False)
     metrics: Metrics | None = None
     """The process's metrics (``infra/metrics.py``); None when ``metrics_enabled`` is false."""
+    analytics_as_of: AnalyticsAsOf = field(init=False, repr=False)
+    """The analytics summary as of past instants (scratch rebuilds, cached)."""
     _background: list[Stoppable] = field(default_factory=list, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        source = database_of(self.app)
+        self.analytics_as_of = AnalyticsAsOf(
+            self.app,
+            lambda position: TemporaryView(source, position, s),
+            report_tz=s.report_tz,
+            cache_size=s.analytics_as_of_cache_size,
+            page_size=s.projection_page_size,
+            bulk_page_size=s.projection_bulk_page_size,
+        )
 
     def projections(self, names: Sequence[str] = ()) -> list[Projection]:
         """The named projections (all when none are named), configured from the settings."""
@@ -173,6 +189,7 @@ class Services:
         self._background.clear()
         self.event_watcher.stop()
         self.position_watcher.close()
+        self.analytics_as_of.close()
         self.app.close()
 
     def __enter__(self) -> Services:

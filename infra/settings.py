@@ -64,6 +64,11 @@ class Settings(BaseSettings):
         description="IANA time zone in which analytics days are cut, e.g. Asia/Shanghai"
         " (changing it needs `complaints projections rebuild analytics`).",
     )
+    analytics_as_of_cache_size: int = Field(
+        default=4, ge=1, le=64,
+        description="Past analytics views (`/analytics/summary?as_of=`) kept, each a temporary"
+        " SQLite file rebuilt from the events up to its position; least recently used dropped.",
+    )
     projection_page_size: int = Field(
         default=1000, ge=1, le=100_000,
         description="Positions (events) read and applied per transaction while tailing.",

@@ -211,9 +211,9 @@ class Runner:
         return read + self.catch_up(projections, stop=stop, progress=progress)
 
     def _pages(self, start: int, topics: Sequence[str], stop: threading.Event) -> Iterator[Page]:
-        recorder, mapper = self.app.recorder, self.app.mapper
+        mapper = self.app.mapper
         while not stop.is_set():
-            head = recorder.max_notification_id() or 0
+            head = self.store.head()
             if start >= head:
                 return
             size = self.bulk_page_size if head - start > self.page_size else self.page_size
