@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.failure_limit import FailureLimit
 from api.problems import MEDIA_TYPE, PROBLEM_SCHEMA, install_problem_handlers, problem_response
 from api.query_guard import RefuseControlCharacters
+from api.request_log import RequestLog
 from api.routers import (
     access_log,
     analytics,
@@ -42,6 +43,7 @@ from api.stream_slots import StreamSlots
 from infra.access_log import AccessLog
 from infra.bootstrap import Services, bootstrap
 from infra.garbage_collection import collect_less_often
+from infra.logs import configure_logging
 from infra.settings import Settings
 from queries.latest_complaints import LatestComplaints
 
@@ -206,6 +208,7 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
 
     api.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     api.add_middleware(RefuseControlCharacters)
+    api.add_middleware(RequestLog)  # outermost: every answer logged with its request id
 
     for router in ROUTERS:
         api.include_router(router)
@@ -217,7 +220,9 @@ def create_worker_app() -> FastAPI:
     """The API of one worker process of ``serve --workers N`` (a uvicorn factory): built from
     the environment, closed with the process's server."""
     collect_less_often()
-    return create_app(bootstrap(Settings()), owns_services=True)
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return create_app(bootstrap(settings), owns_services=True)
 
 
 def document_settings(api: FastAPI, settings: Settings) -> None:

@@ -21,7 +21,7 @@ from api.export_cli import export_cli
 from api.first_start import admin_token_path, hand_over_admin_token
 from api.personal_data_cli import customers_cli, keys_cli
 from api.projections_cli import projections_cli
-from api.serving import serve_processes
+from api.serving import serve_processes, server_options
 from api.sla_cli import sla_cli
 from api.stream_commands import relay_cli, webhooks_cli
 from api.terminal_text import cell, visible
@@ -30,6 +30,7 @@ from commands.errors import ComplaintNotFoundError, TokenNotFoundError
 from commands.token_models import parse_lifetime
 from infra.bootstrap import Services, bootstrap
 from infra.garbage_collection import collect_less_often
+from infra.logs import configure_logging
 from infra.settings import Settings
 from queries.history import get_history
 from queries.story import render_text, tell
@@ -52,6 +53,13 @@ cli.add_typer(routing_cli, name="routing")
 cli.add_typer(export_cli, name="export")
 cli.command("dossier")(dossier)
 console = Console()
+
+
+@cli.callback()
+def configure() -> None:
+    """complaint-ledger: event-sourced customer-complaint handling."""
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
 
 
 def cli_context() -> CommandContext:
@@ -101,15 +109,13 @@ def serve(
             # Each worker process bootstraps its own services from the same environment; the
             # tables exist already, and creating them from several processes at once can fail.
             os.environ["COMPLAINTS_CREATE_TABLES"] = "false"
-            serve_processes(
-                host or settings.host, port or settings.port, workers, settings.log_level
-            )
+            serve_processes(host or settings.host, port or settings.port, workers)
             return
         uvicorn.run(
             create_app(services),
             host=host or settings.host,
             port=port or settings.port,
-            log_level=settings.log_level,
+            **server_options(settings),
         )
 
 

@@ -16,6 +16,7 @@ from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.errors import ForbiddenError
 from commands.permissions import Actor, permission
+from infra.logs import current_request
 from queries.latest_complaints import LatestComplaints
 
 # ``fullmatch``, not ``^...$``: ``$`` also matches before a trailing newline.
@@ -94,6 +95,8 @@ async def authenticate(
             "the token is unknown or revoked",
             unauthorised,
         )
+    if (fields := current_request.get()) is not None:  # for the log lines of this request
+        fields.principal, fields.token_id = token.name, str(token.id)
     return Principal(token.name, token.role, token.id, token.teams, token.grants)
 
 
@@ -196,7 +199,9 @@ async def command_context(
             raise ProblemError(
                 400, "bad-header", "Bad header", f"{name} must be 1-200 visible ASCII characters"
             )
-    request_id = x_request_id or uuid.uuid4().hex
+    # The id the request is logged under (api/request_log.py), which is X-Request-ID if sent.
+    fields = current_request.get()
+    request_id = x_request_id or (fields.request_id if fields else uuid.uuid4().hex)
     return CommandContext(
         principal=principal.name,
         role=principal.role,
