@@ -23,6 +23,7 @@ from api.personal_data_cli import customers_cli, keys_cli
 from api.projections_cli import projections_cli
 from api.serving import serve_processes, server_options
 from api.sla_cli import sla_cli
+from api.stopping import stop_on_signals
 from api.stream_commands import relay_cli, webhooks_cli
 from api.terminal_text import cell, visible
 from commands.context import CommandContext
@@ -111,6 +112,10 @@ def serve(
             os.environ["COMPLAINTS_CREATE_TABLES"] = "false"
             serve_processes(host or settings.host, port or settings.port, workers)
             return
+        # uvicorn answers SIGTERM by finishing the requests in flight, then raises it again with
+        # the handler it found: this one, so that the process goes on to close its services
+        # (background projections commit and release their locks, the writer flushes).
+        stop_on_signals()
         uvicorn.run(
             create_app(services),
             host=host or settings.host,

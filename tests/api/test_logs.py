@@ -49,7 +49,7 @@ def json_logging_server(
                "--host", "127.0.0.1", "--port", str(port), "--no-projections"]
     with stderr.open("wb") as err, (directory / "serve.out").open("wb") as out:
         process = subprocess.Popen(command, env=env, cwd=directory, stdout=out, stderr=err)
-    server = ServerProcess(process, f"http://127.0.0.1:{port}")
+    server = ServerProcess(process, f"http://127.0.0.1:{port}", stderr)
     try:
         wait_until_up(server)
         yield server, stderr
