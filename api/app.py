@@ -45,6 +45,7 @@ from infra.bootstrap import Services, bootstrap
 from infra.garbage_collection import collect_less_often
 from infra.logs import configure_logging
 from infra.settings import Settings
+from infra.tracing import FASTAPI_TELEMETRY
 from queries.latest_complaints import LatestComplaints
 
 GIL_SWITCH_INTERVAL = 0.0005
@@ -186,6 +187,7 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
         "`Authorization: Bearer <token>` (create one with `complaints tokens create`).",
         lifespan=lifespan,
         responses=COMMON_PROBLEMS,
+        telemetry=services.tracing.fastapi_telemetry() if services.tracing else FASTAPI_TELEMETRY,
     )
     # What the routes' dependencies hand out (``api/deps.py``, ``api/read_models.py``, ...).
     api.state.settings = settings
@@ -208,7 +210,8 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
 
     api.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     api.add_middleware(RefuseControlCharacters)
-    api.add_middleware(RequestLog)  # outermost: every answer logged with its request id
+    # Outermost: every answer logged (and traced) with its request id.
+    api.add_middleware(RequestLog, tracing=services.tracing)
 
     for router in ROUTERS:
         api.include_router(router)

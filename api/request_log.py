@@ -21,6 +21,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from infra.logs import RequestFields, current_request
+from infra.tracing import Tracing
 
 log = logging.getLogger("complaints.access")
 
@@ -32,8 +33,12 @@ def _valid(value: str | None) -> str | None:
 
 
 class RequestLog:
-    def __init__(self, app: ASGIApp) -> None:
+    """Also labels the request's trace span with its ids, when tracing is on
+    (``infra/tracing.py``)."""
+
+    def __init__(self, app: ASGIApp, tracing: Tracing | None = None) -> None:
         self.app = app
+        self.tracing = tracing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,6 +51,8 @@ class RequestLog:
             correlation_id=_valid(headers.get("x-correlation-id")) or request_id,
             method=scope["method"],
         )
+        if self.tracing is not None:
+            self.tracing.annotate_request(request_id, fields.correlation_id)
         token = current_request.set(fields)
         started = time.perf_counter()
 

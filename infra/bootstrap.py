@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -35,6 +36,7 @@ from infra.data_keys import DataKeyStore, master_keys
 from infra.persistence import database_from_url
 from infra.secrets import secret_box
 from infra.settings import Settings
+from infra.tracing import Tracing, tracing_from_environment
 from projections.database import database_of
 from projections.deadlines import DeadlineWatcher
 from projections.position_watcher import PositionWatcher
@@ -79,6 +81,8 @@ class Services:
     checkpoints: CheckpointService
     """Signed checkpoints of the hash chain (docs/audit.md)."""
     audit_key: bytes = field(repr=False)
+    tracing: Tracing | None = None
+    """OpenTelemetry spans, when configured (``infra/tracing.py``); None: off."""
     _background: list[Stoppable] = field(default_factory=list, init=False, repr=False)
 
     def projections(self, names: Sequence[str] = ()) -> list[Projection]:
@@ -157,6 +161,8 @@ class Services:
         self.event_watcher.stop()
         self.position_watcher.close()
         self.app.close()
+        if self.tracing is not None:
+            self.tracing.close()
 
     def __enter__(self) -> Services:
         return self
@@ -210,6 +216,9 @@ def bootstrap(settings: Settings) -> Services:
         if settings.automation:
             app.reactions.append(Automation(app.automation))
         signing_key = audit_key(settings)
+        tracing = tracing_from_environment(os.environ)
+        if tracing is not None:
+            app.tracer = tracing
         if settings.create_tables:
             create_tables(app, read_models, webhook_store)
             data_keys.create_tables()
@@ -225,6 +234,7 @@ def bootstrap(settings: Settings) -> Services:
             data_keys=data_keys,
             checkpoints=CheckpointService(app, database_of(app), signing_key),
             audit_key=signing_key,
+            tracing=tracing,
         )
     except BaseException:
         app.close()
