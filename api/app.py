@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.telemetry import TelemetryConfig
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -45,7 +46,6 @@ from infra.bootstrap import Services, bootstrap
 from infra.garbage_collection import collect_less_often
 from infra.logs import configure_logging
 from infra.settings import Settings
-from infra.tracing import FASTAPI_TELEMETRY
 from queries.latest_complaints import LatestComplaints
 
 GIL_SWITCH_INTERVAL = 0.0005
@@ -187,7 +187,7 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
         "`Authorization: Bearer <token>` (create one with `complaints tokens create`).",
         lifespan=lifespan,
         responses=COMMON_PROBLEMS,
-        telemetry=services.tracing.fastapi_telemetry() if services.tracing else FASTAPI_TELEMETRY,
+        telemetry=telemetry(services),
     )
     # What the routes' dependencies hand out (``api/deps.py``, ``api/read_models.py``, ...).
     api.state.settings = settings
@@ -217,6 +217,16 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
         api.include_router(router)
     document_settings(api, settings)
     return api
+
+
+def telemetry(services: Services) -> TelemetryConfig:
+    """FastAPI's own OpenTelemetry support opens the request spans once a tracer provider is
+    configured (ours when tracing is on, infra/tracing.py). Never its OpenTelemetry logs: they
+    record a refused request's input values, personal data; nor its metrics (``/metrics``)."""
+    config: TelemetryConfig = {"logs": False, "metrics": False}
+    if services.tracing is not None:
+        config["tracer_provider"] = services.tracing.provider
+    return config
 
 
 def create_worker_app() -> FastAPI:

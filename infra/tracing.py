@@ -29,11 +29,6 @@ from commands.context import CommandContext
 
 log = logging.getLogger(__name__)
 
-# FastAPI (0.165+) opens the HTTP request spans itself whenever a tracer provider is configured.
-# Never its OpenTelemetry logs: they record a refused request's input values (personal data);
-# nor its metrics (Prometheus has them, /metrics).
-FASTAPI_TELEMETRY: dict[str, Any] = {"logs": False, "metrics": False}
-
 _OTLP_ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 
 
@@ -54,7 +49,8 @@ class Tracing:
         from opentelemetry import propagate, trace
 
         self._tracer = tracer
-        self._provider = provider
+        self.provider = provider
+        """The SDK's ``TracerProvider`` (FastAPI's request spans go to it, ``api/app.py``)."""
         self._propagate = propagate
         self._trace = trace
 
@@ -76,13 +72,9 @@ class Tracing:
         span.set_attribute("complaints.request_id", request_id)
         span.set_attribute("complaints.correlation_id", correlation_id)
 
-    def fastapi_telemetry(self) -> dict[str, Any]:
-        """FastAPI's own OpenTelemetry support, sending its request spans to our provider."""
-        return {**FASTAPI_TELEMETRY, "tracer_provider": self._provider}
-
     def close(self) -> None:
-        if self._provider is not None:
-            self._provider.shutdown()  # exports what the batch processor still holds
+        if self.provider is not None:
+            self.provider.shutdown()  # exports what the batch processor still holds
 
 
 def tracing_from_environment(environ: Mapping[str, str]) -> Tracing | None:
