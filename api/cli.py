@@ -124,6 +124,16 @@ def serve(
         )
 
 
+@cli.command()
+def migrate() -> None:
+    """Create or upgrade every table, then exit: run once before starting several processes
+    on a new or upgraded PostgreSQL database, each of them with COMPLAINTS_CREATE_TABLES=false
+    (concurrent DDL can fail)."""
+    with bootstrap(Settings(create_tables=True)):
+        pass
+    typer.echo("tables ready", err=True)
+
+
 @tokens_cli.command("create")
 def tokens_create(
     name: Annotated[str, typer.Option(help="Principal name recorded on every event it causes")],
