@@ -115,13 +115,13 @@ def serve(
         # uvicorn answers SIGTERM by finishing the requests in flight, then raises it again with
         # the handler it found: this one, so that the process goes on to close its services
         # (background projections commit and release their locks, the writer flushes).
-        stop_on_signals()
-        uvicorn.run(
-            create_app(services),
-            host=host or settings.host,
-            port=port or settings.port,
-            **server_options(settings),
-        )
+        with stop_on_signals():
+            uvicorn.run(
+                create_app(services),
+                host=host or settings.host,
+                port=port or settings.port,
+                **server_options(settings),
+            )
 
 
 @cli.command()

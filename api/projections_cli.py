@@ -3,6 +3,7 @@ events."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 import typer
@@ -61,7 +62,9 @@ def run(
     console.print(f"running projections: {', '.join(selected or names())} (Ctrl-C to stop)")
     collect_less_often()
     with bootstrap(Settings()) as services:
-        services.runner(selected).run_forever(stop_on_signals())
+        # A KeyboardInterrupt can only come before the handlers are in place.
+        with stop_on_signals() as stop, contextlib.suppress(KeyboardInterrupt):
+            services.runner(selected).run_forever(stop)
 
 
 @projections_cli.command("status")

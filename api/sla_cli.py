@@ -50,8 +50,8 @@ def run() -> None:
     """Run the SLA deadline watcher until interrupted: it records warnings, breaches (at their
     due instants) and escalations. One works per store; others stand by and take over."""
     console.print("running the SLA deadline watcher (Ctrl-C to stop)")
-    stop = stop_on_signals()  # SIGTERM too: the watcher's lock is released on the way out
-    with bootstrap(Settings()) as services:
+    # SIGTERM too: the watcher's lock is released on the way out.
+    with bootstrap(Settings()) as services, stop_on_signals() as stop:
         services.sla_watcher().run_forever(stop)
 T = TypeVar("T")
 M = TypeVar("M", SetCalendar, SetPolicy)

@@ -87,14 +87,24 @@ class TextLines(logging.Formatter):
 
 
 class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """The handler ``configure_logging`` installs, told apart from anyone else's."""
+    """The handler ``configure_logging`` installs, told apart from anyone else's. It writes to
+    whatever ``sys.stderr`` is when a record comes (as ``logging.lastResort`` does), not to the
+    one it was made with, which a test runner may have closed since."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
 
 
 def configure_logging(log_format: LogFormat, level: str) -> None:
     """Sends every logger's records to one handler on standard error, formatted as asked.
     Called once per process (the CLI, and each worker process of ``serve --workers N``); uvicorn
     is then started with ``log_config=None`` so that it keeps this."""
-    handler = _OurHandler(sys.stderr)
+    handler = _OurHandler()
     handler.setFormatter(JsonLines() if log_format == "json" else TextLines())
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _OurHandler)]:
