@@ -12,6 +12,7 @@ from pydantic import WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 
 from api.problems import ProblemError
+from api.request_log import current_request_id
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.errors import ForbiddenError
@@ -199,9 +200,8 @@ async def command_context(
             raise ProblemError(
                 400, "bad-header", "Bad header", f"{name} must be 1-200 visible ASCII characters"
             )
-    # The id the request is logged under (api/request_log.py), which is X-Request-ID if sent.
-    fields = current_request.get()
-    request_id = x_request_id or (fields.request_id if fields else uuid.uuid4().hex)
+    # The id the request is logged under, which is X-Request-ID if sent.
+    request_id = x_request_id or current_request_id()
     return CommandContext(
         principal=principal.name,
         role=principal.role,

@@ -32,6 +32,12 @@ def _valid(value: str | None) -> str | None:
     return value if value is not None and _HEADER_VALUE.fullmatch(value) else None
 
 
+def current_request_id() -> str:
+    """The id the current request is logged under (a new one outside a request)."""
+    fields = current_request.get()
+    return fields.request_id if fields is not None else uuid.uuid4().hex
+
+
 class RequestLog:
     """Also labels the request's trace span with its ids, when tracing is on
     (``infra/tracing.py``)."""

@@ -43,15 +43,15 @@ def wanted(environ: Mapping[str, str]) -> bool:
 
 
 class Tracing:
-    """Opens the spans, with a tracer of a configured provider; ``close`` flushes them."""
+    """Opens the command spans and labels FastAPI's request spans, with a tracer of a
+    configured provider; ``close`` flushes what is not exported yet."""
 
     def __init__(self, tracer: Any, provider: Any = None) -> None:
-        from opentelemetry import propagate, trace
+        from opentelemetry import trace
 
         self._tracer = tracer
         self.provider = provider
         """The SDK's ``TracerProvider`` (FastAPI's request spans go to it, ``api/app.py``)."""
-        self._propagate = propagate
         self._trace = trace
 
     @contextmanager
