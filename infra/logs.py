@@ -26,6 +26,9 @@ LogFormat = Literal["text", "json"]
 # Loggers that get their own handlers from uvicorn's default configuration; here they propagate
 # to the root instead, so one handler formats every line.
 _UVICORN = ("uvicorn", "uvicorn.error", "uvicorn.access")
+# httpx logs every request at INFO with its full URL: a webhook target's query string may hold
+# the receiver's own credentials. Its warnings still come through.
+_QUIETER = ("httpx", "httpcore")
 
 
 @dataclass
@@ -116,3 +119,5 @@ def configure_logging(log_format: LogFormat, level: str) -> None:
         logger.handlers.clear()
         logger.propagate = True
         logger.setLevel(logging.NOTSET)
+    for name in _QUIETER:
+        logging.getLogger(name).setLevel(logging.WARNING)
