@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.telemetry import TelemetryConfig
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -15,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.failure_limit import FailureLimit
 from api.problems import MEDIA_TYPE, PROBLEM_SCHEMA, install_problem_handlers, problem_response
 from api.query_guard import RefuseControlCharacters
+from api.request_log import RequestLog
 from api.request_metrics import RequestMetrics
 from api.routers import (
     access_log,
@@ -47,6 +49,7 @@ from api.stream_slots import StreamSlots
 from infra.access_log import AccessLog
 from infra.bootstrap import Services, bootstrap
 from infra.garbage_collection import collect_less_often
+from infra.logs import configure_logging
 from infra.settings import Settings
 from queries.latest_complaints import LatestComplaints
 
@@ -197,6 +200,7 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
         "`Authorization: Bearer <token>` (create one with `complaints tokens create`).",
         lifespan=lifespan,
         responses=COMMON_PROBLEMS,
+        telemetry=telemetry(services),
     )
     # What the routes' dependencies hand out (``api/deps.py``, ``api/read_models.py``, ...).
     api.state.settings = settings
@@ -220,6 +224,8 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
 
     api.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     api.add_middleware(RefuseControlCharacters)
+    # Every answer logged (and traced) with its request id.
+    api.add_middleware(RequestLog, tracing=services.tracing)
     api.state.metrics = services.metrics
     if services.metrics is not None:  # outermost: it times and counts every answer
         api.add_middleware(RequestMetrics, metrics=services.metrics)
@@ -230,11 +236,23 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
     return api
 
 
+def telemetry(services: Services) -> TelemetryConfig:
+    """FastAPI's own OpenTelemetry support opens the request spans once a tracer provider is
+    configured (ours when tracing is on, infra/tracing.py). Never its OpenTelemetry logs: they
+    record a refused request's input values, personal data; nor its metrics (``/metrics``)."""
+    config: TelemetryConfig = {"logs": False, "metrics": False}
+    if services.tracing is not None:
+        config["tracer_provider"] = services.tracing.provider
+    return config
+
+
 def create_worker_app() -> FastAPI:
     """The API of one worker process of ``serve --workers N`` (a uvicorn factory): built from
     the environment, closed with the process's server."""
     collect_less_often()
-    return create_app(bootstrap(Settings()), owns_services=True)
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return create_app(bootstrap(settings), owns_services=True)
 
 
 def document_settings(api: FastAPI, settings: Settings) -> None:

@@ -85,6 +85,7 @@ from commands.sla_clocks import SlaTerms, after_pauses, deadline, resumed
 from commands.sla_config import SlaConfigService
 from commands.sla_watch import WATCHER, Settled, escalation_for, settle
 from commands.tokens import TokenService
+from commands.tracing import NO_TRACING, CommandTracer
 
 REFERENCE_ATTEMPTS = 5
 SURVEY_VALIDITY = timedelta(days=30)
@@ -133,6 +134,8 @@ class ComplaintsApp(Application[UUID]):
         """How long a satisfaction survey issued on closing may be answered."""
         self.writer = GroupCommit(self, group_commit or GroupCommitOptions())
         """Where commands save: concurrent saves share a transaction (commands/group_commit.py)."""
+        self.tracer: CommandTracer = NO_TRACING
+        """A span around each command when tracing is on (commands/tracing.py)."""
         # Here, not in a composition root: tokens are saved through this application, and the
         # token cache must be one per process (a revocation made here takes effect at once).
         self.tokens = TokenService(self, token_cache_seconds)
@@ -174,26 +177,30 @@ class ComplaintsApp(Application[UUID]):
     # ---- complaints ------------------------------------------------------------------------
 
     def file_complaint(self, command: FileComplaint, ctx: CommandContext) -> CommandResult:
-        return self._run(self._file(command, ctx), "FileComplaint")
+        with self.tracer.command_span(command, ctx):
+            return self._run(self._file(command, ctx), "FileComplaint")
 
     async def file_complaint_async(
         self, command: FileComplaint, ctx: CommandContext
     ) -> CommandResult:
         """``file_complaint`` for an event loop: decided on the loop, the save awaited."""
-        return await self._run_async(self._file(command, ctx), "FileComplaint")
+        with self.tracer.command_span(command, ctx):
+            return await self._run_async(self._file(command, ctx), "FileComplaint")
 
     def handle(self, complaint_id: UUID, command: Command, ctx: CommandContext) -> CommandResult:
         """Applies an update command (one of ``DECISIONS``) to the complaint: replays an
         idempotent retry, checks ``If-Match``, decides, saves."""
-        return self._run(self._handle(complaint_id, command, ctx), type(command).__name__)
+        with self.tracer.command_span(command, ctx):
+            return self._run(self._handle(complaint_id, command, ctx), type(command).__name__)
 
     async def handle_async(
         self, complaint_id: UUID, command: Command, ctx: CommandContext
     ) -> CommandResult:
         """``handle`` for an event loop: decided on the loop, the save awaited."""
-        return await self._run_async(
-            self._handle(complaint_id, command, ctx), type(command).__name__
-        )
+        with self.tracer.command_span(command, ctx):
+            return await self._run_async(
+                self._handle(complaint_id, command, ctx), type(command).__name__
+            )
 
     # ---- running a command's steps ---------------------------------------------------------
     #
@@ -458,16 +465,18 @@ class ComplaintsApp(Application[UUID]):
     def handle_as_customer(
         self, reference: str, code: str, command: Command, ctx: CommandContext
     ) -> CommandResult:
-        return self._run(
-            self._handle_as_customer(reference, code, command, ctx), type(command).__name__
-        )
+        with self.tracer.command_span(command, ctx):
+            return self._run(
+                self._handle_as_customer(reference, code, command, ctx), type(command).__name__
+            )
 
     async def handle_as_customer_async(
         self, reference: str, code: str, command: Command, ctx: CommandContext
     ) -> CommandResult:
-        return await self._run_async(
-            self._handle_as_customer(reference, code, command, ctx), type(command).__name__
-        )
+        with self.tracer.command_span(command, ctx):
+            return await self._run_async(
+                self._handle_as_customer(reference, code, command, ctx), type(command).__name__
+            )
 
     def _handle_as_customer(
         self, reference: str, code: str, command: Command, ctx: CommandContext
@@ -489,12 +498,14 @@ class ComplaintsApp(Application[UUID]):
     def answer_survey(
         self, token: str, command: AnswerSurvey, ctx: CommandContext
     ) -> CommandResult:
-        return self._run(self._answer_survey(token, command, ctx), "AnswerSurvey")
+        with self.tracer.command_span(command, ctx):
+            return self._run(self._answer_survey(token, command, ctx), "AnswerSurvey")
 
     async def answer_survey_async(
         self, token: str, command: AnswerSurvey, ctx: CommandContext
     ) -> CommandResult:
-        return await self._run_async(self._answer_survey(token, command, ctx), "AnswerSurvey")
+        with self.tracer.command_span(command, ctx):
+            return await self._run_async(self._answer_survey(token, command, ctx), "AnswerSurvey")
 
     def _answer_survey(self, token: str, command: AnswerSurvey, ctx: CommandContext) -> Steps:
         """Records the answer once (a second one is 409); an unknown, superseded or expired

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -37,6 +38,7 @@ from infra.persistence import database_from_url
 from infra.scratch_views import TemporaryView
 from infra.secrets import secret_box
 from infra.settings import Settings
+from infra.tracing import Tracing, tracing_from_environment
 from projections.database import database_of
 from projections.deadlines import DeadlineWatcher
 from projections.position_watcher import PositionWatcher
@@ -86,6 +88,8 @@ class Services:
     """The process's metrics (``infra/metrics.py``); None when ``metrics_enabled`` is false."""
     analytics_as_of: AnalyticsAsOf = field(init=False, repr=False)
     """The analytics summary as of past instants (scratch rebuilds, cached)."""
+    tracing: Tracing | None = None
+    """OpenTelemetry spans, when configured (``infra/tracing.py``); None: off."""
     _background: list[Stoppable] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -191,6 +195,8 @@ class Services:
         self.position_watcher.close()
         self.analytics_as_of.close()
         self.app.close()
+        if self.tracing is not None:
+            self.tracing.close()
 
     def __enter__(self) -> Services:
         return self
@@ -244,6 +250,9 @@ def bootstrap(settings: Settings) -> Services:
         if settings.automation:
             app.reactions.append(Automation(app.automation))
         signing_key = audit_key(settings)
+        tracing = tracing_from_environment(os.environ)
+        if tracing is not None:
+            app.tracer = tracing
         if settings.create_tables:
             create_tables(app, read_models, webhook_store)
             data_keys.create_tables()
@@ -265,6 +274,7 @@ def bootstrap(settings: Settings) -> Services:
             checkpoints=CheckpointService(app, database_of(app), signing_key),
             audit_key=signing_key,
             metrics=metrics,
+            tracing=tracing,
         )
     except BaseException:
         app.close()

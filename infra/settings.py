@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
@@ -28,6 +28,16 @@ class Settings(BaseSettings):
         default=5, description="How long a writer waits for the event table lock."
     )
     log_level: str = "info"
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Log lines as readable text, or one JSON object per line (infra/logs.py).",
+    )
+    shutdown_grace_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="On SIGTERM, how long `serve` waits for requests in flight before cancelling"
+        " them (it accepts no new ones meanwhile).",
+    )
     create_tables: bool = Field(
         default=True,
         description="Create missing tables on start. `serve --workers N` creates them once and"

@@ -366,11 +366,17 @@ class Runner:
         retried after a pause that doubles with each consecutive failure, up to
         ``retry_max_seconds``: never a tight loop on the same batch."""
         failures = 0
+        held: list[str] | None = None
         while not stop.is_set():
             try:
                 with self.coordinator() as coordinator:
                     while not stop.is_set():
                         locked = [p for p in self.projections if coordinator.acquire(p.name)]
+                        if [p.name for p in locked] != held:  # told once per change
+                            held = [p.name for p in locked]
+                            waiting = [p.name for p in self.projections if p not in locked]
+                            log.info("running projections: %s; standing by for: %s",
+                                     ", ".join(held) or "none", ", ".join(waiting) or "none")
                         self.catch_up(locked, stop=stop)
                         failures = 0
                         coordinator.wait(IDLE_WAIT_SECONDS, stop)
@@ -386,6 +392,8 @@ class Runner:
                     exc_info=failures == 1,
                 )
                 stop.wait(pause)
+                held = None  # the locks went with the session
+        log.info("projection runner stopped; its locks are released")
 
 
 class BackgroundRunner:
