@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.telemetry import TelemetryConfig
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -15,11 +16,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.failure_limit import FailureLimit
 from api.problems import MEDIA_TYPE, PROBLEM_SCHEMA, install_problem_handlers, problem_response
 from api.query_guard import RefuseControlCharacters
+from api.request_log import RequestLog
+from api.request_metrics import RequestMetrics
 from api.routers import (
     access_log,
     analytics,
     audit,
     automation,
+    complaint_export,
     complaint_list,
     complaints,
     customers,
@@ -29,7 +33,10 @@ from api.routers import (
     events,
     health,
     imports,
+    metrics,
+    product_issues,
     remedies,
+    reports,
     routing,
     sla,
     subscriptions,
@@ -43,12 +50,15 @@ from api.stream_slots import StreamSlots
 from infra.access_log import AccessLog
 from infra.bootstrap import Services, bootstrap
 from infra.garbage_collection import collect_less_often
+from infra.logs import configure_logging
 from infra.settings import Settings
 from queries.latest_complaints import LatestComplaints
 
 GIL_SWITCH_INTERVAL = 0.0005
 
-ROUTERS = [health.router, complaints.router, events.router, subscriptions.router]
+# The export first: ``/complaints/{complaint_id}`` would take ``/complaints/export``.
+ROUTERS = [complaint_export.router]
+ROUTERS += [health.router, complaints.router, events.router, subscriptions.router]
 # The read side (issue 3); the list shares the /complaints prefix, and GET "" clashes with none.
 ROUTERS += [complaint_list.router, workload.router, analytics.router, projection_status.router]
 # SLA configuration (issue 9): calendars and the policy.
@@ -69,6 +79,12 @@ ROUTERS += [automation.router]
 ROUTERS += [remedies.router, tracking.router, surveys.router]
 # Export every event, import spreadsheets (issue 13).
 ROUTERS += [event_export.router, imports.router]
+# Charts (issue 13): the summary report as a page.
+ROUTERS += [reports.router]
+# Prometheus metrics (issue 14).
+ROUTERS += [metrics.router]
+# A view added after the fact (issue 13).
+ROUTERS += [product_issues.router]
 
 
 class BodyTooLargeError(Exception):
@@ -190,12 +206,14 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
         "`Authorization: Bearer <token>` (create one with `complaints tokens create`).",
         lifespan=lifespan,
         responses=COMMON_PROBLEMS,
+        telemetry=telemetry(services),
     )
     # What the routes' dependencies hand out (``api/deps.py``, ``api/read_models.py``, ...).
     api.state.settings = settings
     api.state.complaints = services.app
     api.state.latest_complaints = LatestComplaints(services.app)
     api.state.read_models = services.read_models
+    api.state.analytics_as_of = services.analytics_as_of
     api.state.position_watcher = services.position_watcher
     api.state.event_watcher = services.event_watcher
     api.state.webhook_store = services.webhook_store
@@ -217,6 +235,11 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
         larger={"/imports": settings.import_max_bytes},
     )
     api.add_middleware(RefuseControlCharacters)
+    # Every answer logged (and traced) with its request id.
+    api.add_middleware(RequestLog, tracing=services.tracing)
+    api.state.metrics = services.metrics
+    if services.metrics is not None:  # outermost: it times and counts every answer
+        api.add_middleware(RequestMetrics, metrics=services.metrics)
 
     for router in ROUTERS:
         api.include_router(router)
@@ -224,11 +247,23 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
     return api
 
 
+def telemetry(services: Services) -> TelemetryConfig:
+    """FastAPI's own OpenTelemetry support opens the request spans once a tracer provider is
+    configured (ours when tracing is on, infra/tracing.py). Never its OpenTelemetry logs: they
+    record a refused request's input values, personal data; nor its metrics (``/metrics``)."""
+    config: TelemetryConfig = {"logs": False, "metrics": False}
+    if services.tracing is not None:
+        config["tracer_provider"] = services.tracing.provider
+    return config
+
+
 def create_worker_app() -> FastAPI:
     """The API of one worker process of ``serve --workers N`` (a uvicorn factory): built from
     the environment, closed with the process's server."""
     collect_less_often()
-    return create_app(bootstrap(Settings()), owns_services=True)
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return create_app(bootstrap(settings), owns_services=True)
 
 
 def document_settings(api: FastAPI, settings: Settings) -> None:

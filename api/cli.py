@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -22,8 +23,10 @@ from api.first_start import admin_token_path, hand_over_admin_token
 from api.import_cli import import_command
 from api.personal_data_cli import customers_cli, keys_cli
 from api.projections_cli import projections_cli
-from api.serving import serve_processes
+from api.report_cli import report
+from api.serving import serve_processes, server_options
 from api.sla_cli import sla_cli
+from api.stopping import stop_on_signals
 from api.stream_commands import relay_cli, webhooks_cli
 from api.terminal_text import cell, visible
 from commands.context import CommandContext
@@ -31,6 +34,8 @@ from commands.errors import ComplaintNotFoundError, TokenNotFoundError
 from commands.token_models import parse_lifetime
 from infra.bootstrap import Services, bootstrap
 from infra.garbage_collection import collect_less_often
+from infra.logs import configure_logging
+from infra.metrics import MultiprocessFiles
 from infra.settings import Settings
 from queries.history import get_history
 from queries.story import render_text, tell
@@ -53,7 +58,15 @@ cli.add_typer(routing_cli, name="routing")
 cli.add_typer(export_cli, name="export")
 cli.command("dossier")(dossier)
 cli.command("import")(import_command)
+cli.command("report")(report)
 console = Console()
+
+
+@cli.callback()
+def configure() -> None:
+    """complaint-ledger: event-sourced customer-complaint handling."""
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
 
 
 def cli_context() -> CommandContext:
@@ -87,7 +100,14 @@ def serve(
 
     settings = Settings()
     collect_less_often()
-    with bootstrap(settings) as services:  # every table created here, once
+    workers = workers or settings.workers
+    # Several processes: each writes its counts to a file there, any one's /metrics sums them.
+    files = (
+        MultiprocessFiles(settings.metrics_multiproc_dir)
+        if workers > 1 and settings.metrics_enabled
+        else nullcontext()
+    )
+    with files, bootstrap(settings) as services:  # every table created here, once
         if not services.app.tokens.has_any():
             issued = services.app.tokens.issue("admin", Role.ADMIN.value, cli_context())
             hand_over_admin_token(issued.secret, admin_token_path(settings), sys.stdout)
@@ -98,21 +118,35 @@ def serve(
             sla_watcher=settings.sla_watcher_in_serve,
             audit_checkpoints=True,
         )
-        workers = workers or settings.workers
         if workers > 1:
             # Each worker process bootstraps its own services from the same environment; the
             # tables exist already, and creating them from several processes at once can fail.
             os.environ["COMPLAINTS_CREATE_TABLES"] = "false"
             serve_processes(
-                host or settings.host, port or settings.port, workers, settings.log_level
+                host or settings.host, port or settings.port, workers,
+                ended=files.process_ended if isinstance(files, MultiprocessFiles) else None,
             )
             return
-        uvicorn.run(
-            create_app(services),
-            host=host or settings.host,
-            port=port or settings.port,
-            log_level=settings.log_level,
-        )
+        # uvicorn answers SIGTERM by finishing the requests in flight, then raises it again with
+        # the handler it found: this one, so that the process goes on to close its services
+        # (background projections commit and release their locks, the writer flushes).
+        with stop_on_signals():
+            uvicorn.run(
+                create_app(services),
+                host=host or settings.host,
+                port=port or settings.port,
+                **server_options(settings),
+            )
+
+
+@cli.command()
+def migrate() -> None:
+    """Create or upgrade every table, then exit: run once before starting several processes
+    on a new or upgraded PostgreSQL database, each of them with COMPLAINTS_CREATE_TABLES=false
+    (concurrent DDL can fail)."""
+    with bootstrap(Settings(create_tables=True)):
+        pass
+    typer.echo("tables ready", err=True)
 
 
 @tokens_cli.command("create")

@@ -12,10 +12,12 @@ from pydantic import WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 
 from api.problems import ProblemError
+from api.request_log import current_request_id
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.errors import ForbiddenError
 from commands.permissions import Actor, permission
+from infra.logs import current_request
 from queries.latest_complaints import LatestComplaints
 
 # ``fullmatch``, not ``^...$``: ``$`` also matches before a trailing newline.
@@ -94,6 +96,8 @@ async def authenticate(
             "the token is unknown or revoked",
             unauthorised,
         )
+    if (fields := current_request.get()) is not None:  # for the log lines of this request
+        fields.principal, fields.token_id = token.name, str(token.id)
     return Principal(token.name, token.role, token.id, token.teams, token.grants)
 
 
@@ -196,7 +200,8 @@ async def command_context(
             raise ProblemError(
                 400, "bad-header", "Bad header", f"{name} must be 1-200 visible ASCII characters"
             )
-    request_id = x_request_id or uuid.uuid4().hex
+    # The id the request is logged under, which is X-Request-ID if sent.
+    request_id = x_request_id or current_request_id()
     return CommandContext(
         principal=principal.name,
         role=principal.role,

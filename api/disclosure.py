@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -24,6 +23,7 @@ from starlette.routing import Route
 from aggregates.complaint import Complaint
 from api.deps import VISIBLE_ASCII, Principal, PrincipalDep
 from api.problems import ProblemError
+from api.request_log import current_request_id
 from infra.access_log import AccessLog, Disclosure, ReadRequest
 from queries.comments import CommentPage
 from queries.complaint_list import ComplaintPage
@@ -229,7 +229,7 @@ async def reader(
             role=principal.role,
             token_id=principal.token_id,
             route=_route(request),
-            request_id=x_request_id or uuid.uuid4().hex,
+            request_id=x_request_id or current_request_id(),  # the HTTP log's id
             purpose=x_purpose,
         ),
         request.app.state.access_log,

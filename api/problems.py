@@ -224,7 +224,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
         # The database is down, restarting, or busy past the lock timeout: the request changed
         # nothing (a failed transaction rolls back), so the client may simply try again.
-        log.warning("store unavailable for %s %s: %s", request.method, request.url.path, exc)
+        # The route template, not the path: a path can name a customer (docs/operations.md#logs).
+        route = getattr(request.scope.get("route"), "path", "(unmatched)")
+        log.warning("store unavailable for %s %s: %s", request.method, route, exc)
         return problem_response(
             request,
             503,

@@ -3,6 +3,7 @@ events."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 import typer
@@ -10,12 +11,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from api.metrics_port import MetricsPort, expose_metrics
+from api.stopping import stop_on_signals
 from infra.bootstrap import bootstrap
 from infra.garbage_collection import collect_less_often
 from infra.settings import Settings
 from projections.registry import FORMER_NAMES, UnknownProjectionError, check, names
 from projections.retry import retry_quarantined
-from projections.worker import rebuild, run_until_stopped
+from projections.worker import rebuild
 from queries.projection_status import projection_status
 
 projections_cli = typer.Typer(
@@ -52,14 +55,19 @@ def run(
         list[str] | None,
         typer.Argument(help=f"Projections to run (default: all; {FORMER_NAMES})"),
     ] = None,
+    metrics_port: MetricsPort = None,
 ) -> None:
-    """Run projections until interrupted (on PostgreSQL, one worker per projection at a time:
-    others wait and take over when it stops)."""
+    """Run projections until interrupted (one worker per projection at a time: others wait and
+    take over when it stops). SIGTERM or Ctrl-C: the batch in hand commits, the locks are
+    released, and a standby takes over at once."""
     selected = _checked(name or [])
     console.print(f"running projections: {', '.join(selected or names())} (Ctrl-C to stop)")
     collect_less_often()
     with bootstrap(Settings()) as services:
-        run_until_stopped(services.runner(selected))
+        expose_metrics(services, metrics_port)
+        # A KeyboardInterrupt can only come before the handlers are in place.
+        with stop_on_signals() as stop, contextlib.suppress(KeyboardInterrupt):
+            services.runner(selected).run_forever(stop)
 
 
 @projections_cli.command("status")

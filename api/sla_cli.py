@@ -10,7 +10,6 @@ Changes are recorded with the principal ``--by`` (default ``cli``).
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +21,8 @@ from rich.table import Table
 
 from aggregates.vocabulary import Role
 from api.config_cli import echo_json, read_json_object, refusals
+from api.metrics_port import MetricsPort, expose_metrics
+from api.stopping import stop_on_signals
 from api.terminal_text import cell
 from commands.context import CommandContext
 from commands.sla_config import (
@@ -46,16 +47,14 @@ console = Console()
 
 
 @sla_cli.command("run")
-def run() -> None:
+def run(metrics_port: MetricsPort = None) -> None:
     """Run the SLA deadline watcher until interrupted: it records warnings, breaches (at their
     due instants) and escalations. One works per store; others stand by and take over."""
     console.print("running the SLA deadline watcher (Ctrl-C to stop)")
-    stop = threading.Event()
-    with bootstrap(Settings()) as services:
-        try:
-            services.sla_watcher().run_forever(stop)
-        except KeyboardInterrupt:
-            stop.set()
+    # SIGTERM too: the watcher's lock is released on the way out.
+    with bootstrap(Settings()) as services, stop_on_signals() as stop:
+        expose_metrics(services, metrics_port)
+        services.sla_watcher().run_forever(stop)
 T = TypeVar("T")
 M = TypeVar("M", SetCalendar, SetPolicy)
 

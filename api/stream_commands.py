@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 import threading
 from typing import Annotated
 
 import typer
 
+from api.metrics_port import MetricsPort, expose_metrics
 from infra.bootstrap import bootstrap
 from infra.settings import Settings
 
@@ -17,19 +17,13 @@ webhooks_cli = typer.Typer(help="Webhook delivery.", no_args_is_help=True)
 relay_cli = typer.Typer(help="Relay the public event stream to a broker.", no_args_is_help=True)
 
 
-def _log(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-
-
 @webhooks_cli.command("run")
-def webhooks_run() -> None:
+def webhooks_run(metrics_port: MetricsPort = None) -> None:
     """Deliver webhooks until interrupted (instead of inside `serve`: set
     COMPLAINTS_WEBHOOKS_IN_SERVE=false there, one worker per database)."""
     settings = Settings()
-    _log(settings)
     with bootstrap(settings) as services:
+        expose_metrics(services, metrics_port)
         worker = services.webhook_worker().start()
         stopped = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stopped.set())
@@ -50,12 +44,13 @@ def relay_nats(
     ] = None,
     name: Annotated[str, typer.Option(help="Relay name: its tracked position's key")] = "nats",
     once: Annotated[bool, typer.Option(help="Exit when caught up instead of following")] = False,
+    metrics_port: MetricsPort = None,
 ) -> None:
     """Publish every public event to JetStream (subjects <prefix>.<type>), resuming where it
     stopped; Nats-Msg-Id = event id, so restarts add no duplicates."""
     settings = Settings()
-    _log(settings)
     with bootstrap(settings) as services:
+        expose_metrics(services, metrics_port)
         relay = services.relay(url=url, name=name, stream=stream)
 
         async def main() -> None:

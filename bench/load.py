@@ -70,6 +70,7 @@ from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -739,10 +740,46 @@ def client_of(args: argparse.Namespace, target: Target, limit: int) -> Client:
     return Client(args.client, target.url, target.token, limit)
 
 
-async def drive(args: argparse.Namespace, targets: list[Target]) -> dict[tuple[str, str], Phase]:
+async def drive(
+    args: argparse.Namespace, targets: list[Target]
+) -> list[dict[tuple[str, str], Phase]]:
+    """Every phase, ``--rounds`` times; the targets' order alternates from round to round, so
+    neither always runs first (a machine shared with others drifts)."""
     for target in targets:
         await prepare(args, target)
-    return await run_phases(args, command_phases(args) + read_phases(args), targets)
+    specs = command_phases(args) + read_phases(args)
+    rounds = []
+    for n in range(args.rounds):
+        if args.rounds > 1:
+            print(f"\n=== round {n + 1} of {args.rounds}")
+        rounds.append(await run_phases(args, specs, targets if n % 2 == 0 else targets[::-1]))
+    return rounds
+
+
+def print_rounds(rounds: list[dict[tuple[str, str], Phase]], labels: list[str]) -> None:
+    """Medians over the rounds: requests/s and server CPU per request of each target, and of
+    the per-round ratio this / baseline."""
+    print(f"\nmedians over {len(rounds)} rounds (order alternating)")
+    print(f"  {'phase':<12} {'target':<9} {'req/s':>8} {'ms CPU/req':>10} {'/ baseline':>10}"
+          f"   per round req/s")
+    for key in dict.fromkeys(k for k, _ in rounds[0]):
+        for label in labels:
+            phases = [r[key, label] for r in rounds if (key, label) in r]
+            rates = [p.rate for p in phases]
+            cpu = [
+                p.server_cpu / max(1, sum(map(len, p.latencies.values()))) * 1e3
+                for p in phases if p.server_cpu
+            ]
+            ratios = [
+                r[key, label].rate / r[key, labels[0]].rate
+                for r in rounds if label != labels[0] and r[key, labels[0]].rate
+            ]
+            print(
+                f"  {key:<12} {label:<9} {median(rates):>8,.0f} "
+                f"{(f'{median(cpu):.3f}' if cpu else '-'):>10} "
+                f"{(f'{median(ratios):.3f}' if ratios else '-'):>10}   "
+                + " ".join(f"{rate:,.0f}" for rate in rates)
+            )
 
 
 def numbers(text: str) -> list[float]:
@@ -818,6 +855,9 @@ def main() -> None:
                         " COMPLAINTS_ENCRYPT_PERSONAL_DATA=false")
     parser.add_argument("--seconds", type=float, default=10,
                         help="length of each phase (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every phase this many times, the targets' order alternating,"
+                        " and print medians (default: %(default)s)")
     parser.add_argument("--warmup", type=float, default=1,
                         help="seconds of unrecorded closed-loop load first (0: none)")
     parser.add_argument("--closed", type=numbers, default=[16, 64],
@@ -875,7 +915,8 @@ def main() -> None:
                  if args.baseline else "")
               + f"; mix per complaint: {' -> '.join(KINDS)} (a quarter each);"
               f" {args.seconds:g} s per phase; client CPU is this process alone")
-        phases = asyncio.run(drive(args, targets))
+        rounds = asyncio.run(drive(args, targets))
+        phases = rounds[-1]
     finally:
         for target in targets:
             stop(target.procs)
@@ -895,6 +936,8 @@ def main() -> None:
     elif not args.no_pgbench:
         print("\npgbench: skipped (--database-url is not PostgreSQL, or no command phase)")
     print_summary(phases, bare, tps, [t.label for t in targets])
+    if len(rounds) > 1:
+        print_rounds(rounds, [t.label for t in targets])
 
 
 if __name__ == "__main__":

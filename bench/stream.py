@@ -224,7 +224,7 @@ def main() -> None:
             elapsed = sse_throughput(http, count)
             rate = count / elapsed
             print(f"SSE:        {count} events in {elapsed:.2f} s = {rate:,.0f} events/s")
-            head = int(http.get("/health/ready").json()["head"])
+            head = int(http.get("/projections").json()["head"])
         latencies, sent, elapsed = latency_under_load(
             base, headers, args.rate, args.seconds, head
         )

@@ -9,6 +9,7 @@ idempotency keys.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -75,6 +76,7 @@ from commands.models import (
     TrackReply,
     UntagComplaint,
 )
+from commands.observer import OK, REPLAYED, CommandObserver, Unobserved, outcome_of
 from commands.permissions import authorize, authorize_assignment
 from commands.personal_data_mapper import PersonalDataMapper
 from commands.reactions import Reaction, react
@@ -83,6 +85,7 @@ from commands.sla_clocks import SlaTerms, after_pauses, deadline, resumed
 from commands.sla_config import SlaConfigService
 from commands.sla_watch import WATCHER, Settled, escalation_for, settle
 from commands.tokens import TokenService
+from commands.tracing import NO_TRACING, CommandTracer
 
 REFERENCE_ATTEMPTS = 5
 SURVEY_VALIDITY = timedelta(days=30)
@@ -131,6 +134,8 @@ class ComplaintsApp(Application[UUID]):
         """How long a satisfaction survey issued on closing may be answered."""
         self.writer = GroupCommit(self, group_commit or GroupCommitOptions())
         """Where commands save: concurrent saves share a transaction (commands/group_commit.py)."""
+        self.tracer: CommandTracer = NO_TRACING
+        """A span around each command when tracing is on (commands/tracing.py)."""
         # Here, not in a composition root: tokens are saved through this application, and the
         # token cache must be one per process (a revocation made here takes effect at once).
         self.tokens = TokenService(self, token_cache_seconds)
@@ -155,6 +160,8 @@ class ComplaintsApp(Application[UUID]):
         self.reactions: list[Reaction] = []
         """What runs on every save of a complaint, in order (``commands/reactions.py``): routing,
         automation rules, repeat-complaint links."""
+        self.observer: CommandObserver = Unobserved()
+        """Told each command's outcome (the metrics, plugged in by the composition root)."""
 
     mapper: PersonalDataMapper
 
@@ -170,24 +177,30 @@ class ComplaintsApp(Application[UUID]):
     # ---- complaints ------------------------------------------------------------------------
 
     def file_complaint(self, command: FileComplaint, ctx: CommandContext) -> CommandResult:
-        return self._run(self._file(command, ctx))
+        with self.tracer.command_span(command, ctx):
+            return self._run(self._file(command, ctx), "FileComplaint")
 
     async def file_complaint_async(
         self, command: FileComplaint, ctx: CommandContext
     ) -> CommandResult:
         """``file_complaint`` for an event loop: decided on the loop, the save awaited."""
-        return await self._run_async(self._file(command, ctx))
+        with self.tracer.command_span(command, ctx):
+            return await self._run_async(self._file(command, ctx), "FileComplaint")
 
     def handle(self, complaint_id: UUID, command: Command, ctx: CommandContext) -> CommandResult:
         """Applies an update command (one of ``DECISIONS``) to the complaint: replays an
         idempotent retry, checks ``If-Match``, decides, saves."""
-        return self._run(self._handle(complaint_id, command, ctx))
+        with self.tracer.command_span(command, ctx):
+            return self._run(self._handle(complaint_id, command, ctx), type(command).__name__)
 
     async def handle_async(
         self, complaint_id: UUID, command: Command, ctx: CommandContext
     ) -> CommandResult:
         """``handle`` for an event loop: decided on the loop, the save awaited."""
-        return await self._run_async(self._handle(complaint_id, command, ctx))
+        with self.tracer.command_span(command, ctx):
+            return await self._run_async(
+                self._handle(complaint_id, command, ctx), type(command).__name__
+            )
 
     # ---- running a command's steps ---------------------------------------------------------
     #
@@ -197,7 +210,8 @@ class ComplaintsApp(Application[UUID]):
     # drivers run it: ``_run`` blocks on each save (CLI, watcher, tests), ``_run_async`` awaits
     # it, so an HTTP worker's event loop keeps serving while the group-commit writer writes.
 
-    def _run(self, steps: Steps) -> CommandResult:
+    def _run(self, steps: Steps, command: str) -> CommandResult:
+        started = time.perf_counter()
         try:
             save = next(steps)
             while True:
@@ -208,10 +222,13 @@ class ComplaintsApp(Application[UUID]):
                 else:
                     save = steps.send(recordings)
         except StopIteration as done:
-            result: CommandResult = done.value
-            return result
+            return self._observed(command, started, done.value)
+        except BaseException as error:
+            self.observer.command_done(command, outcome_of(error), time.perf_counter() - started)
+            raise
 
-    async def _run_async(self, steps: Steps) -> CommandResult:
+    async def _run_async(self, steps: Steps, command: str) -> CommandResult:
+        started = time.perf_counter()
         try:
             save = next(steps)
             while True:
@@ -222,8 +239,15 @@ class ComplaintsApp(Application[UUID]):
                 else:
                     save = steps.send(recordings)
         except StopIteration as done:
-            result: CommandResult = done.value
-            return result
+            return self._observed(command, started, done.value)
+        except BaseException as error:
+            self.observer.command_done(command, outcome_of(error), time.perf_counter() - started)
+            raise
+
+    def _observed(self, command: str, started: float, result: CommandResult) -> CommandResult:
+        outcome = REPLAYED if result.replayed else OK
+        self.observer.command_done(command, outcome, time.perf_counter() - started)
+        return result
 
     def _file(self, command: FileComplaint, ctx: CommandContext) -> Steps:
         authorize("complaint.file", ctx.actor, _NO_COMPLAINT)
@@ -344,7 +368,10 @@ class ComplaintsApp(Application[UUID]):
             if not settled.recorded:
                 return settled
             try:
-                self._run(self._save(complaint, CommandContext(WATCHER, "system", WATCHER), ""))
+                self._run(
+                    self._save(complaint, CommandContext(WATCHER, "system", WATCHER), ""),
+                    "SettleSla",
+                )
             except ConcurrencyConflictError:
                 if attempt == 3:
                     raise
@@ -438,12 +465,18 @@ class ComplaintsApp(Application[UUID]):
     def handle_as_customer(
         self, reference: str, code: str, command: Command, ctx: CommandContext
     ) -> CommandResult:
-        return self._run(self._handle_as_customer(reference, code, command, ctx))
+        with self.tracer.command_span(command, ctx):
+            return self._run(
+                self._handle_as_customer(reference, code, command, ctx), type(command).__name__
+            )
 
     async def handle_as_customer_async(
         self, reference: str, code: str, command: Command, ctx: CommandContext
     ) -> CommandResult:
-        return await self._run_async(self._handle_as_customer(reference, code, command, ctx))
+        with self.tracer.command_span(command, ctx):
+            return await self._run_async(
+                self._handle_as_customer(reference, code, command, ctx), type(command).__name__
+            )
 
     def _handle_as_customer(
         self, reference: str, code: str, command: Command, ctx: CommandContext
@@ -465,12 +498,14 @@ class ComplaintsApp(Application[UUID]):
     def answer_survey(
         self, token: str, command: AnswerSurvey, ctx: CommandContext
     ) -> CommandResult:
-        return self._run(self._answer_survey(token, command, ctx))
+        with self.tracer.command_span(command, ctx):
+            return self._run(self._answer_survey(token, command, ctx), "AnswerSurvey")
 
     async def answer_survey_async(
         self, token: str, command: AnswerSurvey, ctx: CommandContext
     ) -> CommandResult:
-        return await self._run_async(self._answer_survey(token, command, ctx))
+        with self.tracer.command_span(command, ctx):
+            return await self._run_async(self._answer_survey(token, command, ctx), "AnswerSurvey")
 
     def _answer_survey(self, token: str, command: AnswerSurvey, ctx: CommandContext) -> Steps:
         """Records the answer once (a second one is 409); an unknown, superseded or expired

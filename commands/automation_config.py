@@ -237,7 +237,7 @@ class AutomationConfig:
                 return 0
             try:
                 app._run(app._save(complaint, CommandContext(AUTOMATION, "system", AUTOMATION),
-                                   ""))
+                                   ""), "PerformFollowUps")
             except ConcurrencyConflictError:
                 if attempt == 3:
                     raise

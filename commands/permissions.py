@@ -89,7 +89,10 @@ _TABLE = [
     Permission("health.live", "Liveness (no figures)", {}, public=True),
     Permission("events.schema", "JSON Schema of the public events", {}, public=True),
     Permission("api.docs", "/docs, /redoc and /openapi.json", {}, public=True),
-    Permission("health.ready", "Read readiness and the head of the log", EVERY_ROLE),
+    Permission(
+        "health.ready", "Readiness: database, tables, projection lag (no figures)", {}, public=True
+    ),
+    Permission("metrics.read", "Prometheus metrics (counts and positions)", {V: ANY, D: ANY}),
     Permission("complaint.file", "File a complaint", {A: ANY, S: ANY}),
     Permission(
         "complaint.read",

@@ -22,7 +22,8 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Collection, Iterable, Sequence
 from functools import partial
 from typing import Any, NamedTuple, Protocol
 from uuid import UUID
@@ -37,6 +38,8 @@ from aggregates.complaint import Complaint
 from aggregates.personal_data import ERASED, PERSONAL_FIELDS
 
 SEALED_PREFIX = "pd:v1:"
+_SEALED_KEY_IDS = re.compile(rb'"pd:v1:([0-9A-Za-z_-]+):')
+"""The data key ids of the sealed values in a stored (JSON) state."""
 NONCE_BYTES = 12
 
 
@@ -71,6 +74,10 @@ class DataKeys(Protocol):
 
     def is_erased(self, complaint_id: UUID) -> bool:
         """Whether ``complaint_id``'s customer was erased (for plaintext values)."""
+        ...
+
+    def open_keys(self, key_ids: Collection[str]) -> None:
+        """Reads the keys ``key_ids`` at once, so that ``open_key`` finds them cached."""
         ...
 
     def make_keys(self, customer_ids: Iterable[str]) -> None:
@@ -158,6 +165,19 @@ class PersonalDataMapper(Mapper[UUID]):
             topic=get_topic(type(domain_event)),
             state=stored_state,
         )
+
+    def open_keys_of(self, stored_events: Sequence[StoredEvent]) -> None:
+        """Opens the data keys the events' sealed fields name in one read, before they are
+        decoded one by one (a page of the feed or of an export): otherwise each event whose key
+        is not cached reads its key alone, which was most of an export's time on PostgreSQL.
+        Found in the stored JSON by their prefix; nothing to do for a compressed or encrypted
+        state (none is configured here)."""
+        keys = self.keys
+        if keys is None or self.compressor is not None or self.cipher is not None:
+            return
+        found = {key for e in stored_events for key in _SEALED_KEY_IDS.findall(e.state)}
+        if found:
+            keys.open_keys({key.decode() for key in found})
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         event = super().to_domain_event(stored_event)

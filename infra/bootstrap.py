@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -33,16 +34,20 @@ from infra.access_log import AccessLog
 from infra.audit_key import audit_key
 from infra.data_keys import DataKeyStore, master_keys
 from infra.import_jobs import ImportJobs
+from infra.metrics import Metrics, StoreCollector, StoreSources
 from infra.persistence import database_from_url
+from infra.scratch_views import TemporaryView
 from infra.secrets import secret_box
 from infra.settings import Settings
+from infra.tracing import Tracing, tracing_from_environment
 from projections.database import database_of
 from projections.deadlines import DeadlineWatcher
 from projections.position_watcher import PositionWatcher
 from projections.projection import Projection
-from projections.registry import REGISTERED, build
+from projections.registry import REGISTERED, build, names
 from projections.runner import BackgroundRunner, Runner
 from projections.store import ReadModelStore
+from queries.analytics_as_of import AnalyticsAsOf
 from queries.customer_history import ViewCustomerHistory
 from queries.workload import WorkloadStaffing
 from stream.delivery_policy import DeliveryPolicy
@@ -82,7 +87,25 @@ class Services:
     import_jobs: ImportJobs
     """The API's import jobs (``POST /imports``), visible to every process."""
     audit_key: bytes = field(repr=False)
+    metrics: Metrics | None = None
+    """The process's metrics (``infra/metrics.py``); None when ``metrics_enabled`` is false."""
+    analytics_as_of: AnalyticsAsOf = field(init=False, repr=False)
+    """The analytics summary as of past instants (scratch rebuilds, cached)."""
+    tracing: Tracing | None = None
+    """OpenTelemetry spans, when configured (``infra/tracing.py``); None: off."""
     _background: list[Stoppable] = field(default_factory=list, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        source = database_of(self.app)
+        self.analytics_as_of = AnalyticsAsOf(
+            self.app,
+            lambda position: TemporaryView(source, position, s),
+            report_tz=s.report_tz,
+            cache_size=s.analytics_as_of_cache_size,
+            page_size=s.projection_page_size,
+            bulk_page_size=s.projection_bulk_page_size,
+        )
 
     def projections(self, names: Sequence[str] = ()) -> list[Projection]:
         """The named projections (all when none are named), configured from the settings."""
@@ -93,7 +116,7 @@ class Services:
     def runner(self, names: Sequence[str] = ()) -> Runner:
         """A runner of the named projections (all when none are named) on this store."""
         s = self.settings
-        return Runner(
+        runner = Runner(
             self.app,
             self.projections(names),
             store=self.read_models,
@@ -103,13 +126,19 @@ class Services:
             batch_delay_seconds=s.projection_batch_delay_seconds,
             retry_max_seconds=s.projection_retry_max_seconds,
         )
+        if self.metrics is not None:
+            runner.observer = self.metrics
+        return runner
 
     def webhook_worker(self) -> WebhookWorker:
         """The delivery worker (not started), woken by this process's event watcher."""
         self.event_watcher.start()
-        return WebhookWorker(
+        worker = WebhookWorker(
             self.app, delivery_policy(self.settings), self.webhook_store, watcher=self.event_watcher
         )
+        if self.metrics is not None:
+            worker.observer = self.metrics
+        return worker
 
     def relay(
         self, *, url: str | None = None, name: str = "nats", stream: str | None = None
@@ -153,13 +182,24 @@ class Services:
             )
             self._background.append(timer.start())
 
+    def serve_metrics(self, port: int) -> None:
+        """A worker's metrics on a port of its own (``--metrics-port``), on the configured host."""
+        if self.metrics is None:
+            raise RuntimeError("--metrics-port needs COMPLAINTS_METRICS_ENABLED=true")
+        self.metrics.serve(port, self.settings.host)
+
     def close(self) -> None:
+        if self.metrics is not None:
+            self.metrics.close()
         for worker in reversed(self._background):
             worker.stop()
         self._background.clear()
         self.event_watcher.stop()
         self.position_watcher.close()
+        self.analytics_as_of.close()
         self.app.close()
+        if self.tracing is not None:
+            self.tracing.close()
 
     def __enter__(self) -> Services:
         return self
@@ -213,9 +253,17 @@ def bootstrap(settings: Settings) -> Services:
         if settings.automation:
             app.reactions.append(Automation(app.automation))
         signing_key = audit_key(settings)
+        tracing = tracing_from_environment(os.environ)
+        if tracing is not None:
+            app.tracer = tracing
         if settings.create_tables:
             create_tables(app, read_models, webhook_store)
             data_keys.create_tables()
+        metrics = None
+        if settings.metrics_enabled:
+            sources = StoreSources(app, read_models, webhook_store, names())
+            metrics = Metrics(StoreCollector(sources, settings.metrics_cache_seconds))
+            app.observer = metrics
         return Services(
             settings=settings,
             app=app,
@@ -229,6 +277,8 @@ def bootstrap(settings: Settings) -> Services:
             checkpoints=CheckpointService(app, database_of(app), signing_key),
             import_jobs=ImportJobs(read_models),
             audit_key=signing_key,
+            metrics=metrics,
+            tracing=tracing,
         )
     except BaseException:
         app.close()

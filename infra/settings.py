@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
@@ -28,6 +28,16 @@ class Settings(BaseSettings):
         default=5, description="How long a writer waits for the event table lock."
     )
     log_level: str = "info"
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Log lines as readable text, or one JSON object per line (infra/logs.py).",
+    )
+    shutdown_grace_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="On SIGTERM, how long `serve` waits for requests in flight before cancelling"
+        " them (it accepts no new ones meanwhile).",
+    )
     create_tables: bool = Field(
         default=True,
         description="Create missing tables on start. `serve --workers N` creates them once and"
@@ -38,10 +48,36 @@ class Settings(BaseSettings):
         description="HTTP worker processes of `serve`. More than 1 only with PostgreSQL: SQLite"
         " serialises writers anyway.",
     )
+    # ---- operations (issue 14): metrics and probes, docs/operations.md ----
+    metrics_enabled: bool = Field(
+        default=True,
+        description="Count requests, commands, batches and deliveries and answer GET /metrics;"
+        " false: nothing is counted and /metrics is 404 (for the metrics on/off benchmark).",
+    )
+    metrics_multiproc_dir: str | None = Field(
+        default=None,
+        description="Where `serve --workers N` keeps each process's metric files (emptied at"
+        " start); default: a temporary directory removed on exit.",
+    )
+    metrics_cache_seconds: float = Field(
+        default=1.0, ge=0, le=60,
+        description="How long the figures read from the database at scrape time (head,"
+        " projection lag, webhooks, relay, SLA) are reused.",
+    )
+    ready_max_lag_events: int = Field(
+        default=10000, ge=0,
+        description="GET /health/ready answers 503 (`projection-lag`) while any projection is"
+        " more events behind the head than this.",
+    )
     report_tz: str = Field(
         default="UTC",
         description="IANA time zone in which analytics days are cut, e.g. Asia/Shanghai"
         " (changing it needs `complaints projections rebuild analytics`).",
+    )
+    analytics_as_of_cache_size: int = Field(
+        default=4, ge=1, le=64,
+        description="Past analytics views (`/analytics/summary?as_of=`) kept, each a temporary"
+        " SQLite file rebuilt from the events up to its position; least recently used dropped.",
     )
     projection_page_size: int = Field(
         default=1000, ge=1, le=100_000,

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from projections.analytics import AnalyticsProjection
 from projections.complaint_list import ComplaintListProjection
 from projections.customers import CustomersProjection
+from projections.product_issues import ProductIssuesProjection
 from projections.projection import Projection
 from projections.sla import Calendars, SlaProjection
 from projections.store import RENAMED_PROJECTIONS
@@ -18,6 +19,7 @@ REGISTERED: tuple[type[Projection], ...] = (
     AnalyticsProjection,
     SlaProjection,
     CustomersProjection,
+    ProductIssuesProjection,
 )
 
 FORMER_NAMES = "former names accepted: " + ", ".join(

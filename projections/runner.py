@@ -37,6 +37,7 @@ from projections import quarantine
 from projections.coordination import Coordinator
 from projections.failures import blames_the_event, error_class
 from projections.isolation import Settlement, decode_each, settle
+from projections.observer import BatchObserver, Unobserved
 from projections.position_signal import signal_for
 from projections.projection import Positioned, Projection
 from projections.quarantine import Quarantined
@@ -146,6 +147,8 @@ class Runner:
         """Per projection: whether it may have quarantined events, so that a batch must look up
         which aggregates to park (unknown: look). Only the runner holding a projection adds
         rows (a retry only removes them), so a False stays true until this runner adds one."""
+        self.observer: BatchObserver = Unobserved()
+        """Told each committed batch's size (the metrics, plugged in by the composition root)."""
 
     def catch_up(
         self,
@@ -208,9 +211,9 @@ class Runner:
         return read + self.catch_up(projections, stop=stop, progress=progress)
 
     def _pages(self, start: int, topics: Sequence[str], stop: threading.Event) -> Iterator[Page]:
-        recorder, mapper = self.app.recorder, self.app.mapper
+        mapper = self.app.mapper
         while not stop.is_set():
-            head = recorder.max_notification_id() or 0
+            head = self.store.head()
             if start >= head:
                 return
             size = self.bulk_page_size if head - start > self.page_size else self.page_size
@@ -297,6 +300,7 @@ class Runner:
     ) -> None:
         first = page.batch[0].position if page.batch else page.end
         moved: dict[str, int] = {}
+        sizes: dict[str, int] = {}
         with self.store.write(durable=targets.durable) as tx:
             for p in targets.projections:
                 mine = positions[p.name]
@@ -315,8 +319,11 @@ class Runner:
                     p.apply(tx, events)
                 self.store.advance(tx, p.name, page.end)
                 moved[p.name] = page.end
+                sizes[p.name] = len(events)
             self.store.announce(tx, moved)
         self.signal.publish(moved)
+        for name, size in sizes.items():
+            self.observer.batch_applied(name, size)
 
     def _held(self, tx: Tx, name: str) -> dict[UUID, int]:
         """The aggregates whose events this batch must park (see ``holding``)."""
@@ -359,11 +366,17 @@ class Runner:
         retried after a pause that doubles with each consecutive failure, up to
         ``retry_max_seconds``: never a tight loop on the same batch."""
         failures = 0
+        held: list[str] | None = None
         while not stop.is_set():
             try:
                 with self.coordinator() as coordinator:
                     while not stop.is_set():
                         locked = [p for p in self.projections if coordinator.acquire(p.name)]
+                        if [p.name for p in locked] != held:  # told once per change
+                            held = [p.name for p in locked]
+                            waiting = [p.name for p in self.projections if p not in locked]
+                            log.info("running projections: %s; standing by for: %s",
+                                     ", ".join(held) or "none", ", ".join(waiting) or "none")
                         self.catch_up(locked, stop=stop)
                         failures = 0
                         coordinator.wait(IDLE_WAIT_SECONDS, stop)
@@ -379,6 +392,8 @@ class Runner:
                     exc_info=failures == 1,
                 )
                 stop.wait(pause)
+                held = None  # the locks went with the session
+        log.info("projection runner stopped; its locks are released")
 
 
 class BackgroundRunner:

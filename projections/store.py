@@ -122,6 +122,10 @@ class ReadModelStore:
         """Names this database (and schema) within the process (see ``Database.identity``)."""
         return self.database.identity
 
+    def head(self) -> int:
+        """The last position the runner may read up to: the event store's head."""
+        return self.app.recorder.max_notification_id() or 0
+
     def notifications(
         self, first: int, last: int, topics: Sequence[str]
     ) -> Sequence[Notification | StoredRow]:

@@ -1,10 +1,9 @@
-"""What the command line does with a built runner: run it until stopped, or rebuild with it.
+"""What the command line does with a built runner besides running it: rebuild with it.
 
 The runner itself is built by the composition root (``infra/bootstrap.py``)."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 
@@ -40,12 +39,3 @@ def rebuild(runner: Runner, progress: Callable[[int, int], None]) -> None:
             if min(positions.values()) >= head:
                 break
             time.sleep(FOLLOW_SECONDS)
-
-
-def run_until_stopped(runner: Runner) -> None:
-    """Runs the runner in this thread until Ctrl-C."""
-    stop = threading.Event()
-    try:
-        runner.run_forever(stop)
-    except KeyboardInterrupt:
-        stop.set()

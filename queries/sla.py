@@ -196,3 +196,36 @@ def breaches(
     rows, next_cursor = _page(store, "breaches", where, params, "breached_at", True, limit,
                               cursor)
     return BreachPage(items=[BreachItem(**r) for r in rows], next_cursor=next_cursor)
+
+
+@dataclass(frozen=True)
+class SlaBacklog:
+    """The deadline watcher's work, for the metrics: counts and an age, no business detail."""
+
+    pending: int
+    """Clocks running toward their due instant (running or at risk)."""
+    overdue: int
+    """Of those, the ones whose due instant has passed: the watcher has not recorded their
+    breach yet."""
+    oldest_overdue_seconds: float
+    """How long ago the oldest of them fell due (0 when none): the watcher's lateness."""
+
+
+def sla_backlog(store: ReadModelStore, now: datetime) -> SlaBacklog:
+    """Two index probes of the ``sla`` view (``state, due_at``)."""
+    states = [SlaState.RUNNING.value, SlaState.AT_RISK.value]
+    with store.read() as tx:
+        table = tx.table(SLA.name)
+        [pending] = tx.rows(f"SELECT COUNT(*) AS n FROM {table} WHERE state IN (%s, %s)", states)
+        [overdue] = tx.rows(
+            f"SELECT COUNT(*) AS n, MIN(due_at) AS oldest FROM {table}"
+            " WHERE state IN (%s, %s) AND due_at <= %s",
+            [*states, tx.encode(SLA, "due_at", now)],
+        )
+        oldest = overdue["oldest"]
+        oldest_due = tx.decode(SLA, "due_at", oldest) if oldest is not None else None
+    return SlaBacklog(
+        pending=int(pending["n"]),
+        overdue=int(overdue["n"]),
+        oldest_overdue_seconds=(now - oldest_due).total_seconds() if oldest_due else 0.0,
+    )

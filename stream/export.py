@@ -110,32 +110,46 @@ def write_parquet(
     row_group_size: int = ROW_GROUP_SIZE,
 ) -> int:
     """Writes the envelopes as Parquet in row groups of ``row_group_size``: at most one row
-    group's rows are held at a time. An export of no events is a valid file with no rows."""
+    group's rows (and a page) are held at a time. An export of no events is a valid file with no
+    rows.
+
+    Built column by column, a page at a time (one list comprehension per column rather than a
+    call per cell); times are handed to Arrow as the envelope's ISO strings and parsed there."""
     count = 0
     columns: dict[str, list[Any]] = {name: [] for name in PARQUET_SCHEMA.names}
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     with pq.ParquetWriter(out, PARQUET_SCHEMA) as writer:
 
-        def flush() -> None:
+        def flush(rows: int) -> None:
+            arrays = [
+                _times(columns["time"][:rows]) if name == "time"
+                else pa.array(columns[name][:rows], type=PARQUET_SCHEMA.field(name).type)
+                for name in PARQUET_SCHEMA.names
+            ]
             writer.write_table(
-                pa.table(columns, schema=PARQUET_SCHEMA), row_group_size=row_group_size
+                pa.Table.from_arrays(arrays, schema=PARQUET_SCHEMA), row_group_size=row_group_size
             )
+            for held in columns.values():
+                del held[:rows]
 
         for page in envelopes:
-            for envelope in page:
-                for name in PARQUET_SCHEMA.names:
-                    columns[name].append(_cell(envelope, name))
-                count += 1
-                if len(columns["id"]) >= row_group_size:
-                    flush()
-                    columns = {name: [] for name in PARQUET_SCHEMA.names}
+            for name in _PLAIN_COLUMNS:
+                columns[name] += [e[name] for e in page]
+            columns["causationid"] += [e.get("causationid") for e in page]
+            columns["data"] += [dumps(e["data"]) for e in page]
+            count += len(page)
+            held = len(columns["id"])
+            if held >= row_group_size:
+                flush(held - held % row_group_size)
         if columns["id"] or count == 0:
-            flush()
+            flush(len(columns["id"]))
     return count
 
 
-def _cell(envelope: dict[str, Any], name: str) -> Any:
-    if name == "time":
-        return event_time(envelope)
-    if name == "data":
-        return json.dumps(envelope["data"], ensure_ascii=False, separators=(",", ":"))
-    return envelope.get(name)
+_PLAIN_COLUMNS = ("id", "source", "type", "subject", "time", "position", "aggregateversion",
+                  "actor", "correlationid")
+
+
+def _times(times: list[str]) -> pa.Array:
+    """The envelopes' times (ISO 8601, always ``Z``) as Arrow UTC timestamps, parsed in C."""
+    return pa.array(times, type=pa.string()).cast(PARQUET_SCHEMA.field("time").type)

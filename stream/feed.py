@@ -23,7 +23,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Notification, PersistenceError
 from eventsourcing.utils import get_topic
 
-from commands.personal_data_mapper import DataKeyUnavailableError
+from commands.personal_data_mapper import DataKeyUnavailableError, PersonalDataMapper
 from projections.database import database_of
 from stream.envelope import DEFAULT_SOURCE, PUBLIC_TYPES, TYPE_CLASSES, to_cloud_event
 
@@ -88,6 +88,8 @@ def read_page(
         notifications = database_of(app).notifications_of(
             aggregate_id, after=after, stop=stop, limit=limit, topics=topics
         )
+    if isinstance(app.mapper, PersonalDataMapper):
+        app.mapper.open_keys_of(notifications)
     events = [
         envelope
         for n in notifications

@@ -61,6 +61,12 @@ class RelayPositions:
             row = cursor.fetchone()
         return int(row["position"]) if row else 0
 
+    def all(self) -> dict[str, int]:
+        """Every relay's position, by name."""
+        with self._tables.cursor(commit=False) as cursor:
+            cursor.execute(self._tables.sql("SELECT name, position FROM {relay_positions}"))
+            return {row["name"]: int(row["position"]) for row in cursor.fetchall()}
+
     def set(self, name: str, position: int) -> None:
         with self._tables.cursor(commit=True) as cursor:
             cursor.execute(

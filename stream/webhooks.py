@@ -37,6 +37,7 @@ from projections.database import database_of
 from stream.delivery_policy import DeliveryPolicy
 from stream.event_watcher import EventWatcher
 from stream.feed import read_page
+from stream.observer import DeliveryObserver, Unobserved
 from stream.webhook_sender import WebhookSender
 from stream.webhook_store import (
     ACTIVE,
@@ -80,6 +81,8 @@ class WebhookWorker:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._standing_by = False
+        self.observer: DeliveryObserver = Unobserved()
+        """Told each attempt's outcome (the metrics, plugged in by the composition root)."""
         # Made in the worker's own event loop (see _main).
         self._slots: asyncio.Semaphore
         self._sender: WebhookSender
@@ -232,6 +235,7 @@ class WebhookWorker:
         self, subscription: Subscription, event: dict[str, object], failures: int
     ) -> bool:
         delivery = await self._send(subscription, event, attempt=failures + 1, manual=False)
+        self.observer.delivered(subscription.id, succeeded=delivery.succeeded, manual=False)
         if delivery.succeeded:
             await asyncio.to_thread(self._store.record_success, delivery)
             return True
@@ -276,5 +280,6 @@ class WebhookWorker:
             subscription, page.events[0], attempt=redelivery.attempt, manual=True,
             delivery_id=redelivery.id,
         )
+        self.observer.delivered(subscription.id, succeeded=delivery.succeeded, manual=True)
         await asyncio.to_thread(self._store.record_redelivery, delivery)
 

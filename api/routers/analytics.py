@@ -1,9 +1,10 @@
-"""GET /analytics/summary: counts, means and rates over reporting days (``analytics`` view)."""
+"""GET /analytics/summary: counts, means and rates over reporting days (``analytics`` view),
+now or as of a past instant (``queries/analytics_as_of.py``)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Annotated
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
@@ -11,8 +12,9 @@ from fastapi import APIRouter, Query, Request
 from aggregates.plausible_time import EARLIEST_DAY
 from api.deps import Principal, permit
 from api.read_models import StoreDep, invalid, settings_of, waits_for
-from commands.input_types import PlausibleDay
+from commands.input_types import PlausibleDay, PlausibleInstant
 from queries.analytics import GroupBy, Summary, analytics_summary
+from queries.analytics_as_of import AnalyticsAsOf, Comparison, SummaryAsOf
 from queries.errors import InvalidQueryError
 
 router = APIRouter(prefix="/analytics", tags=["read models"])
@@ -20,7 +22,11 @@ router = APIRouter(prefix="/analytics", tags=["read models"])
 DEFAULT_DAYS = 30
 
 
-@router.get("/summary", response_model=Summary, response_model_by_alias=True)
+@router.get(
+    "/summary",
+    response_model=Summary | SummaryAsOf | Comparison,
+    response_model_by_alias=True,
+)
 def summary(
     request: Request,
     store: StoreDep,
@@ -36,11 +42,29 @@ def summary(
     ] = None,
     group_by: GroupBy = "category",
     top: Annotated[int, Query(ge=1, le=50)] = 5,
-) -> Summary:
+    as_of: Annotated[
+        PlausibleInstant | None,
+        Query(description="Answer from the events recorded up to this instant (not in the "
+              "future): the report as it was then"),
+    ] = None,
+    compare_to: Annotated[
+        Literal["now"] | None,
+        Query(description="With `as_of`: both summaries and their differences (now - as_of)"),
+    ] = None,
+) -> Summary | SummaryAsOf | Comparison:
     today = datetime.now(ZoneInfo(settings_of(request).report_tz)).date()
     last = to or today
     first = from_ or max(EARLIEST_DAY, last - timedelta(days=DEFAULT_DAYS - 1))
     try:
-        return analytics_summary(store, first, last, group_by, top)
+        if as_of is None:
+            if compare_to is not None:
+                raise InvalidQueryError("compare_to", "needs as_of")
+            return analytics_summary(store, first, last, group_by, top)
+        if as_of > datetime.now(UTC):
+            raise InvalidQueryError("as_of", "must not be in the future")
+        past: AnalyticsAsOf = request.app.state.analytics_as_of
+        if compare_to == "now":
+            return past.compare(store, as_of, first, last, group_by, top)
+        return past.summary(as_of, first, last, group_by, top)
     except InvalidQueryError as e:
         raise invalid(e) from None

@@ -6,9 +6,10 @@ Eventually consistent; pass ``min_position`` (a command's ``position``) to read 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from aggregates.vocabulary import Category, Channel, CustomerTier, Severity, Status
 from api.deps import Principal, permit
@@ -16,7 +17,7 @@ from api.disclosure import ReaderDep
 from api.json_body import json_body
 from api.read_models import StoreDep, invalid, waits_for
 from commands.input_types import SINGLE_LINE, PlausibleInstant
-from commands.permissions import reach
+from commands.permissions import Reach, reach
 from queries.complaint_list import ComplaintPage, ListFilters, Sort, list_complaints
 from queries.errors import InvalidQueryError
 
@@ -27,13 +28,19 @@ router = APIRouter(prefix="/complaints", tags=["complaints"])
 Text = Annotated[Annotated[str, SINGLE_LINE] | None, Query(min_length=1, max_length=200)]
 
 
-@router.get("", response_model=ComplaintPage)
-def list_all(
-    request: Request,
-    store: StoreDep,
-    principal: Annotated[Principal, permit("complaint.list")],
-    reader: ReaderDep,
-    _view: Annotated[None, waits_for("complaint_list")],
+@dataclass(frozen=True)
+class ListQuery:
+    """The list's filters and order as the query string gave them (also ``GET
+    /complaints/export``'s)."""
+
+    filters_given: ListFilters
+    sort: Sort
+
+    def filters(self, scope: Reach | None) -> ListFilters:
+        return replace(self.filters_given, reach=scope)
+
+
+def list_query(
     status: Status | None = None,
     category: Category | None = None,
     severity: Severity | None = None,
@@ -52,9 +59,7 @@ def list_all(
         Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="Tagged so now (e.g. legal_risk)"),
     ] = None,
     sort: Sort = "-filed_at",
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
-) -> Response:
+) -> ListQuery:
     filters = ListFilters(
         status=status.value if status else None,
         category=category.value if category else None,
@@ -70,10 +75,27 @@ def list_all(
         filed_to=filed_to,
         q=q,
         tag=tag,
-        reach=reach("complaint.list", principal.actor),
     )
+    return ListQuery(filters, sort)
+
+
+ListQueryDep = Annotated[ListQuery, Depends(list_query)]
+
+
+@router.get("", response_model=ComplaintPage)
+def list_all(
+    request: Request,
+    store: StoreDep,
+    principal: Annotated[Principal, permit("complaint.list")],
+    reader: ReaderDep,
+    _view: Annotated[None, waits_for("complaint_list")],
+    query: ListQueryDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> Response:
+    filters = query.filters(reach("complaint.list", principal.actor))
     try:
-        page = list_complaints(store, filters, sort=sort, limit=limit, cursor=cursor)
+        page = list_complaints(store, filters, sort=query.sort, limit=limit, cursor=cursor)
         return json_body(reader.complaint_page(page))
     except InvalidQueryError as e:
         raise invalid(e) from None

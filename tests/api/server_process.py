@@ -21,6 +21,8 @@ from tests.stream.live_server import free_port
 class ServerProcess:
     process: subprocess.Popen[bytes]
     url: str
+    log: Path
+    """Its standard output and error."""
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hook, no queued write flushed, no answer finished."""
@@ -41,17 +43,21 @@ def environment(settings: Settings) -> dict[str, str]:
 
 
 @contextmanager
-def server_process(settings: Settings, logs: Path) -> Iterator[ServerProcess]:
-    """Starts `complaints serve --no-projections` and waits until it answers; stops it (SIGTERM)
-    afterwards unless the test killed it."""
+def server_process(
+    settings: Settings, logs: Path, env: dict[str, str] | None = None
+) -> Iterator[ServerProcess]:
+    """Starts `complaints serve --no-projections` (``env`` added to its environment) and waits
+    until it answers; stops it (SIGTERM) afterwards unless the test did."""
     port = free_port()
     command = [sys.executable, "-c", "from api.cli import main; main()", "serve",
                "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--no-projections"]
-    with (logs / f"serve-{port}.log").open("wb") as log:
+    log_path = logs / f"serve-{port}.log"
+    with log_path.open("wb") as log:
         process = subprocess.Popen(
-            command, env=environment(settings), cwd=logs, stdout=log, stderr=subprocess.STDOUT
+            command, env=environment(settings) | (env or {}), cwd=logs, stdout=log,
+            stderr=subprocess.STDOUT,
         )
-    server = ServerProcess(process, f"http://127.0.0.1:{port}")
+    server = ServerProcess(process, f"http://127.0.0.1:{port}", log_path)
     try:
         wait_until_up(server)
         yield server

@@ -363,7 +363,7 @@ def test_admins_issue_list_and_revoke_tokens(
     assert (shown["issued_at"], shown["issued_by"]) == (token["issued_at"], "perm-admin")
 
     assert http.delete(f"/tokens/{token['id']}", headers=admin).status_code == 204
-    assert http.get("/health/ready", headers=bearer(token["secret"])).status_code == 401
+    assert http.get(f"/complaints/{east}", headers=bearer(token["secret"])).status_code == 401
     assert http.delete(f"/tokens/{token['id']}", headers=admin).status_code == 409
     assert http.delete(f"/tokens/{uuid.uuid4()}", headers=admin).status_code == 404
     assert http.delete("/tokens/not-an-id", headers=admin).status_code == 404

@@ -137,7 +137,7 @@ def test_status_lists_every_projection_at_or_behind_the_head(
     catch_up(app, settings)
     status = client.get("/projections").json()
     assert {p["name"] for p in status["projections"]} == {
-        "complaint_list", "workload", "analytics", "sla", "customers",
+        "complaint_list", "workload", "analytics", "sla", "customers", "product_issues",
     }
     assert all(p["position"] <= status["head"] for p in status["projections"])
 

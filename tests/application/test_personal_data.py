@@ -239,3 +239,25 @@ def test_a_missing_master_key_fails_the_event_feed_instead_of_skipping_events(
     services.app.mapper.protect_with(DataKeyStore(services.app, MasterKeys(other_key)))
     with pytest.raises(DataKeyUnavailableError):
         read_page(services.app, after=0, limit=100)  # webhooks and the relay retry it later
+
+
+def test_a_feed_page_reads_its_data_keys_at_once_and_erased_ones_stay_erased(
+    services: Services, ctx: CommandContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(3):
+        file(services.app, ctx, customer=intake()["customer"] | {"id": f"CUST-P{n}"})
+    erase(services, "CUST-P1", ctx)
+    cold = DataKeyStore(services.app, services.data_keys.master)  # nothing cached
+    services.app.mapper.protect_with(cold)
+    reads: list[str] = []
+    rows = cold._rows  # noqa: SLF001 - counting the store's reads
+
+    def counted(statement: str, params: tuple[object, ...] = ()) -> list[object]:
+        reads.append(statement)
+        return rows(statement, params)
+
+    monkeypatch.setattr(cold, "_rows", counted)
+    page = read_page(services.app, after=0, limit=1000, personal_data=True)
+    filed = [e for e in page.events if e["type"] == "complaint.filed"]
+    assert [e["data"]["customer"]["name"] for e in filed] == ["张伟", ERASED, "张伟"]
+    assert len([r for r in reads if "personal_data_keys" in r]) == 1  # one read for the page
