@@ -189,6 +189,7 @@ class Services:
         self.metrics.serve(port, self.settings.host)
 
     def close(self) -> None:
+        self.import_jobs.stop()  # after their current batch, before the store closes
         if self.metrics is not None:
             self.metrics.close()
         for worker in reversed(self._background):

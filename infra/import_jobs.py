@@ -3,8 +3,9 @@
 A job's state is a row of ``import_jobs`` beside the event store (created in
 ``infra/bootstrap.create_tables``), so ``GET /imports/{id}`` answers from any worker process;
 the work runs in a daemon thread of the process that took the upload, which updates the row
-after every batch. A process that dies mid-import leaves its job ``running`` for good: the
-rows written so far are written, and running the same file again imports the rest (imports are
+after every batch. A process shutting down stops its jobs after their current batch and marks
+them failed; one that dies mid-import leaves its job ``running`` for good. Either way the rows
+written so far stay written, and running the same file again imports the rest (imports are
 idempotent).
 """
 
@@ -95,11 +96,26 @@ class ImportJob(BaseModel):
     error: str | None = Field(default=None, description="Why the job failed")
 
 
+class ImportStoppedError(Exception):
+    """Raised inside a job when its process shuts down: it stops after the batch it was on."""
+
+
 class ImportJobs:
-    """The jobs of every process, in ``import_jobs``."""
+    """The jobs of every process, in ``import_jobs``; this process's running ones stop, after
+    the batch they are on, when ``stop()`` is called (``Services.close``)."""
 
     def __init__(self, store: ReadModelStore) -> None:
         self._store = store
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stops this process's jobs after their current batch (each is marked failed, with
+        the reason) and waits for them."""
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
 
     def create_table(self) -> None:
         self._store.create_tables([IMPORT_JOBS])
@@ -123,10 +139,12 @@ class ImportJobs:
             "dry_run": dry_run, "created_at": now, "updated_at": now, "rows": 0, "imported": 0,
             "skipped": 0, "changed": 0, "rejected": 0, "result": None, "error": None,
         })
-        threading.Thread(
+        thread = threading.Thread(
             target=self._run, args=(job_id, app, upload, mapping, ctx, dry_run, encoding),
             name=f"import-{job_id}", daemon=True,
-        ).start()
+        )
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
         return job_id
 
     def _run(
@@ -136,6 +154,11 @@ class ImportJobs:
         row = self._row(job_id)
 
         def progress(result: ImportResult) -> None:
+            if self._stopping.is_set():
+                raise ImportStoppedError(
+                    f"stopped after {result.rows} rows: the process shut down; the rows written"
+                    " stay written, run the file again to import the rest"
+                )
             self._put({**row, **_counts(result), "updated_at": datetime.now(UTC)})
 
         try:
@@ -143,9 +166,13 @@ class ImportJobs:
                 app, upload, mapping, ctx, dry_run=dry_run, encoding=encoding, progress=progress
             )
         except Exception as error:  # the job's answer, whatever went wrong
-            log.exception("import %s failed", job_id)
-            self._put({**self._row(job_id), "state": "failed", "error": str(error)[:2000],
-                       "updated_at": datetime.now(UTC)})
+            if not isinstance(error, ImportStoppedError):
+                log.exception("import %s failed", job_id)
+            try:
+                self._put({**self._row(job_id), "state": "failed", "error": str(error)[:2000],
+                           "updated_at": datetime.now(UTC)})
+            except Exception:  # the store itself is gone: the job stays "running"
+                log.exception("import %s: could not record its failure", job_id)
         else:
             details = {
                 "rejected_by_reason": result.rejected_by_reason,

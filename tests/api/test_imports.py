@@ -11,7 +11,13 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from aggregates.vocabulary import Role
+from api.app import create_app
+from commands.context import CommandContext
+from infra.bootstrap import bootstrap
+from infra.settings import Settings
 from tests.application.test_import_files import cfpb_row
+
+CTX = CommandContext(principal="setup", role="admin", correlation_id="corr-setup")
 
 
 def csv_body(rows: list[dict[str, str]]) -> bytes:
@@ -69,3 +75,20 @@ def test_a_mapping_file_path_or_unknown_mapping_is_refused(client: TestClient) -
 
 def test_an_unknown_import_is_not_found(client: TestClient) -> None:
     assert client.get("/imports/7d1f3c39-0f0e-4a43-9d7a-7a0f5d1c2b11").status_code == 404
+
+
+def test_an_upload_past_the_import_limit_is_413_and_other_bodies_keep_theirs(
+    settings: Settings, role_tokens: dict[Role, str]
+) -> None:
+    small = settings.model_copy(update={"import_max_bytes": 4096, "max_body_bytes": 2048})
+    body = csv_body([cfpb_row(str(n)) for n in range(40)])
+    assert len(body) > 4096
+    with bootstrap(small) as services, TestClient(create_app(services)) as http:
+        secret = services.app.tokens.issue("root", "admin", CTX).secret
+        admin = {"Authorization": f"Bearer {secret}"}
+        assert http.post("/imports?mapping=cfpb", content=body, headers=admin).status_code == 413
+        fits = csv_body([cfpb_row(str(n)) for n in range(14)])
+        assert 2048 < len(fits) <= 4096  # past the general limit, within the import's
+        assert http.post("/imports?mapping=cfpb", content=fits, headers=admin).status_code == 202
+        # The larger limit is the import route's alone.
+        assert http.post("/tokens", content=b"x" * 3000, headers=admin).status_code == 413
