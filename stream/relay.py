@@ -167,10 +167,24 @@ class NatsRelay:
                     unflushed = 0
                 if until_caught_up:
                     return
-                await watcher.wait_async(generation, 5.0)
+                await self._wait(watcher, generation, stop)
         finally:
             await asyncio.to_thread(watcher.stop)
             await nc.close()
+
+    @staticmethod
+    async def _wait(watcher: EventWatcher, generation: int, stop: asyncio.Event | None) -> None:
+        """Until new events may be there, 5 s have passed, or ``stop`` is set: SIGTERM ends the
+        relay at once, not after the rest of its 5 s (on SQLite, whose watcher only wakes for
+        new events, it waited them out)."""
+        waits = {asyncio.ensure_future(watcher.wait_async(generation, 5.0))}
+        if stop is not None:
+            waits.add(asyncio.ensure_future(stop.wait()))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
 
     async def _publish(self, js: JetStreamContext, event: dict[str, object]) -> None:
         body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()

@@ -396,8 +396,20 @@ class PostgresDatabase(Database, PostgresApplicationRecorder):
         )
 
     def create_table(self) -> None:
+        self._create_schema()
         self._migrate_to_chain()
         super().create_table()
+
+    def _create_schema(self) -> None:
+        """Creates the store's schema (``?schema=NAME``) when it is missing, so ``migrate`` on a
+        new database needs no step by hand. Looked up first: ``CREATE SCHEMA IF NOT EXISTS``
+        needs the CREATE privilege on the database even when the schema exists (made by a DBA
+        for a role that may only use it)."""
+        schema = self.datastore.schema
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,))
+            if cursor.fetchone() is None:
+                cursor.execute(SQL("CREATE SCHEMA IF NOT EXISTS {}").format(Identifier(schema)))
 
     def _migrate_to_chain(self) -> None:
         """Adds the chain's columns to a store from before them and hashes its events, in one

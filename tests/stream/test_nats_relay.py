@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import nats
 import pytest
@@ -74,3 +75,27 @@ def test_relay_killed_after_k_publishes_restarts_without_duplicates(
     assert [m[0] for m in messages] == [e["id"] for e in expected]
     assert [m[1] for m in messages] == expected
     assert len({m[0] for m in messages}) == len(expected)
+
+
+def test_a_following_relay_stops_at_once_when_told(
+    app: ComplaintsApp, ctx: CommandContext, relay_settings: Settings, nats_url: str
+) -> None:
+    """``relay nats`` sets ``stop`` on SIGTERM (``docker stop``): a relay waiting for new
+    events ends then, not when its 5 s wait runs out."""
+    app.file_complaint(FileComplaint.model_validate(intake()), ctx)
+    relay = NatsRelay(app, relay_options(relay_settings), url=nats_url)
+
+    async def seconds_to_stop() -> float:
+        stop = asyncio.Event()
+        running = asyncio.create_task(relay.run(stop=stop))
+        deadline = time.monotonic() + 10
+        while relay.stats.published < 2 and time.monotonic() < deadline:  # filed, SLA applied
+            await asyncio.sleep(0.02)
+        assert relay.stats.published == 2
+        await asyncio.sleep(0.3)  # caught up: waiting for new events
+        asked = time.monotonic()
+        stop.set()
+        await asyncio.wait_for(running, 10)
+        return time.monotonic() - asked
+
+    assert asyncio.run(seconds_to_stop()) < 1.0
