@@ -25,10 +25,10 @@ from pydantic import BaseModel, Field
 
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
-from commands.errors import ImportNotFoundError
+from commands.errors import FieldError, ImportNotFoundError
 from commands.import_mapping import load_mapping
 from commands.imports import Importer, ImportResult, Progress
-from infra.spreadsheets import open_sheet
+from infra.spreadsheets import SheetError, open_sheet
 from projections.schema import Table, columns
 from projections.store import ReadModelStore
 
@@ -61,6 +61,14 @@ def import_file(
     importer = Importer(app, load_mapping(mapping), ctx, dry_run=dry_run, progress=progress)
     with open_sheet(path, encoding) as (header, rows):
         return importer.run(header, rows)
+
+
+def check_sheet(path: Path, mapping: str, encoding: str | None = None) -> None:
+    """Reads the file's header and binds the mapping to it, so that an unreadable file or one
+    lacking the mapping's columns is refused when uploaded (422), not as a failed job later.
+    Raises ``SheetError`` (field ``file``) or ``ImportMappingError``."""
+    with open_sheet(path, encoding) as (header, _):
+        load_mapping(mapping).bind(header)
 
 
 class RowErrorOut(BaseModel):
@@ -166,7 +174,9 @@ class ImportJobs:
                 app, upload, mapping, ctx, dry_run=dry_run, encoding=encoding, progress=progress
             )
         except Exception as error:  # the job's answer, whatever went wrong
-            if not isinstance(error, ImportStoppedError):
+            if isinstance(error, (SheetError, FieldError)):  # the file's fault: no traceback
+                log.warning("import %s refused: %s", job_id, error)
+            elif not isinstance(error, ImportStoppedError):
                 log.exception("import %s failed", job_id)
             try:
                 self._put({**self._row(job_id), "state": "failed", "error": str(error)[:2000],

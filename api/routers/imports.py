@@ -19,9 +19,10 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import AppDep, ContextDep, Principal, permit
 from api.problems import problem_responses
-from commands.errors import ImportMappingError
+from commands.errors import FieldError, ImportMappingError
 from commands.import_mapping import BUILT_IN
-from infra.import_jobs import ImportJob, ImportJobs, spooled_upload
+from infra.import_jobs import ImportJob, ImportJobs, check_sheet, spooled_upload
+from infra.spreadsheets import SheetError
 
 router = APIRouter(prefix="/imports", tags=["imports"])
 ERRORS = problem_responses(
@@ -29,7 +30,8 @@ ERRORS = problem_responses(
         403: "Not an admin",
         404: "No import with that id",
         413: "The file is larger than COMPLAINTS_IMPORT_MAX_BYTES",
-        422: "Unknown mapping or encoding",
+        422: "Unknown mapping or encoding; a file that cannot be read, or lacks the mapping's "
+        "columns (checked on upload: nothing is started)",
     }
 )
 RunDep = Annotated[Principal, permit("imports.run")]
@@ -77,6 +79,10 @@ async def start_import(
         with upload.open("wb") as out:
             async for chunk in request.stream():
                 out.write(chunk)
+        try:
+            await run_in_threadpool(check_sheet, upload, mapping, encoding)
+        except SheetError as error:
+            raise FieldError("file", str(error)) from None
         job_id = await run_in_threadpool(
             jobs(request).start, app, upload, mapping, ctx, dry_run=dry_run, encoding=encoding
         )

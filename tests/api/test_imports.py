@@ -73,6 +73,23 @@ def test_a_mapping_file_path_or_unknown_mapping_is_refused(client: TestClient) -
         assert answer.json()["errors"][0]["field"] == "mapping"
 
 
+def test_a_file_that_cannot_be_read_or_lacks_the_columns_is_refused_on_upload(
+    client: TestClient,
+) -> None:
+    """Nothing is started: 422 naming the field, and no job, no event."""
+    head = client.get("/projections").json()["head"]
+    for body, field in (
+        (b"", "file"),  # no header row
+        (b"\xff\xfe\x00\xd8garbage\n", "file"),  # neither UTF-8 nor GB18030
+        (b"Complaint ID,Product\n1,Mortgage\n", "mapping"),  # the cfpb columns are missing
+        (b"PK\x03\x04 not really a workbook", "file"),
+    ):
+        answer = client.post("/imports?mapping=cfpb", content=body)
+        assert answer.status_code == 422, (body, answer.text)
+        assert answer.json()["errors"][0]["field"] == field, answer.text
+    assert client.get("/projections").json()["head"] == head
+
+
 def test_an_unknown_import_is_not_found(client: TestClient) -> None:
     assert client.get("/imports/7d1f3c39-0f0e-4a43-9d7a-7a0f5d1c2b11").status_code == 404
 
