@@ -80,11 +80,20 @@ def pages(
         cursor = page.next_cursor
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet read a cell as a formula (OWASP "CSV injection")."""
+
+
 def csv_cell(value: Any) -> str:
+    """The cell's text. Text that a spreadsheet would run as a formula (a customer can write a
+    subject ``=HYPERLINK(...)``) gets a leading apostrophe, which spreadsheets show as text;
+    numbers and times are written as they are."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     return str(value)
 
 

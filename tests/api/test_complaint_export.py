@@ -149,3 +149,20 @@ def test_bad_filters_are_refused_naming_the_field(client: TestClient) -> None:
         response = client.get("/complaints/export", params=params)
         assert response.status_code == 422
         assert response.json()["errors"][0]["field"] == field
+
+
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_text(
+    client: TestClient, services: Services
+) -> None:
+    """A customer's subject ``=HYPERLINK(...)`` reaches the CSV with a leading apostrophe (shown
+    as text by spreadsheets); Parquet keeps the value as it is."""
+    subjects = ["=HYPERLINK(\"http://x.example\",\"click\")", "+1+1", "-2", "@SUM(A1)", "plain"]
+    for subject in subjects:
+        assert client.post("/complaints", json=intake(subject=subject)).status_code == 201
+    services.runner(["complaint_list"]).catch_up()
+    rows = read_csv(client.get("/complaints/export", params={"sort": "filed_at"}).text)
+    assert [r["subject"] for r in rows] == [f"'{s}" for s in subjects[:4]] + ["plain"]
+    table = pq.read_table(io.BytesIO(
+        client.get("/complaints/export", params={"sort": "filed_at", "format": "parquet"}).content
+    ))
+    assert table.column("subject").to_pylist() == subjects
