@@ -19,8 +19,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from eventsourcing.application import Application
 
+from projections.database import database_of
 from stream.envelope import DEFAULT_SOURCE
-from stream.feed import read_page
+from stream.feed import head, topics_for
+from stream.stored_envelopes import stored_envelopes
 
 PAGE_SIZE = 1000
 ROW_GROUP_SIZE = 10_000
@@ -74,20 +76,25 @@ def pages(
     personal_data: bool = False,
     page_size: int = PAGE_SIZE,
 ) -> Iterator[list[dict[str, Any]]]:
-    """The selected envelopes, a page at a time, in position order, up to the log's head when
-    each page was read; personal fields masked unless ``personal_data``."""
+    """The selected envelopes, a page of ``page_size`` positions at a time, in position order,
+    up to the log's head when each page was read (everything up to it is committed, see
+    ``stream.feed``); personal fields masked unless ``personal_data``. The envelopes are those
+    of the feed, mapped from the stored rows where they can be (``stream.stored_envelopes``)."""
+    topics = topics_for(selection.types)
+    database = database_of(app)
     after = selection.after
-    while True:
-        page = read_page(
-            app, after=after, limit=page_size, types=selection.types, source=source,
-            personal_data=personal_data,
-        )
-        events = [e for e in page.events if selection.takes(e)]
+    while (stop := head(app)) > after:
+        last = min(after + page_size, stop)
+        rows = database.notifications_between(after + 1, last, topics)
+        events = [
+            e for e in stored_envelopes(app, rows, source, personal_data=personal_data)
+            if selection.takes(e)
+        ]
         if events:
             yield events
-        if not page.more:
+        if last == stop:
             return
-        after = page.next_cursor
+        after = last
 
 
 def jsonl(envelope: dict[str, Any]) -> str:
