@@ -54,6 +54,11 @@ _EARLIEST = datetime.min.replace(tzinfo=UTC)
 _LATEST = datetime.max.replace(tzinfo=UTC)
 
 
+def has_control_characters(text: str) -> bool:
+    """Whether ``public_value`` would remove characters from ``text``."""
+    return _CONTROL.search(text) is not None
+
+
 def public_value(value: Any) -> Any:
     """``value`` with control characters removed and out-of-range instants clamped, recursively."""
     if isinstance(value, str):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 from uuid import UUID
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 from eventsourcing.application import Application
@@ -22,7 +23,7 @@ from eventsourcing.application import Application
 from projections.database import database_of
 from stream.envelope import DEFAULT_SOURCE
 from stream.feed import head, topics_for
-from stream.stored_envelopes import stored_envelopes
+from stream.stored_envelopes import PlainEnvelope, stored_envelopes
 
 PAGE_SIZE = 1000
 ROW_GROUP_SIZE = 10_000
@@ -99,6 +100,8 @@ def pages(
 
 def jsonl(envelope: dict[str, Any]) -> str:
     """One line of the JSONL export: the envelope as ``GET /events`` sends it."""
+    if type(envelope) is PlainEnvelope:
+        return orjson.dumps(envelope).decode() + "\n"
     return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
@@ -143,7 +146,10 @@ def write_parquet(
             for name in _PLAIN_COLUMNS:
                 columns[name] += [e[name] for e in page]
             columns["causationid"] += [e.get("causationid") for e in page]
-            columns["data"] += [dumps(e["data"]) for e in page]
+            columns["data"] += [
+                orjson.dumps(e["data"]).decode() if type(e) is PlainEnvelope else dumps(e["data"])
+                for e in page
+            ]
             count += len(page)
             held = len(columns["id"])
             if held >= row_group_size:

@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from hashlib import sha1
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 import orjson
@@ -31,15 +31,21 @@ from aggregates.personal_data import PERSONAL_FIELDS
 from commands.personal_data_mapper import PersonalDataMapper
 from projections.database import StoredRow
 from queries.disclosure import ALL_FIELDS, Paths, disclose, event_paths
-from stream.envelope import DATA_CONTENT_TYPE, PUBLIC_TYPES, SPEC_VERSION, public_value
+from stream.envelope import DATA_CONTENT_TYPE, PUBLIC_TYPES, SPEC_VERSION, has_control_characters
 from stream.feed import decoded_envelope
 
 _UTC_INSTANT = re.compile(
     rb'\{"_type_":"datetime_iso","_data_":"'
-    rb'(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{6})?)\+00:00"\}'
+    rb'(?=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{6})?\+00:00"\})'
 )
-"""An instant as the library's transcoding stores a UTC datetime; pydantic (the envelope's
-``data``) and ``to_cloud_event`` (its ``time``) write the same text with ``Z`` for the offset."""
+"""The start of an instant as the library's transcoding stores a UTC datetime; pydantic (the
+envelope's ``data``) and ``to_cloud_event`` (its ``time``) write the same text with ``Z`` for the
+offset. Replaced by a constant (no template to expand: a third of the time), its end below."""
+_UTC_END = b'+00:00"}'
+_EXPONENT_SIGNS = (b"e-", b"e+")
+_EXPONENT = re.compile(rb"\de[-+]\d")
+"""Python writes a float below 1e-4 or from 1e16 with an exponent (``1e-05``), orjson otherwise
+(``0.00001``); with none in a stored state, orjson writes its envelope as ``json`` does."""
 _STORED_TIMESTAMP = b'"timestamp":{"_type_":"datetime_iso"'
 _TRANSCODED = b'"_type_"'
 _ESCAPED = b"\\u"
@@ -112,7 +118,11 @@ def _mapped(
     state = row.state
     if _ESCAPED in state or _DELETE in state or _STORED_TIMESTAMP not in state:
         return None
-    state = _UTC_INSTANT.sub(rb'"\1Z"', state)
+    instants = state.count(_UTC_END)
+    state, replaced = _UTC_INSTANT.subn(b'"', state)
+    if replaced != instants:
+        return None
+    state = state.replace(_UTC_END, b'Z"')
     if _TRANSCODED in state:
         return None
     try:
@@ -126,16 +136,17 @@ def _mapped(
         for name in _NOT_DATA:
             fields.pop(name, None)
         version = row.originator_version
+        subject = str(row.originator_id)
         if kind.personal:
-            mapper.open_fields(kind.qualname, cast(UUID, row.originator_id), version, fields)
+            mapper.open_fields(kind.qualname, subject, version, fields)
             if any(_control_in(fields, parts) for parts in kind.personal):
                 return None
     except Exception:  # noqa: BLE001 - the slow way raises or logs it, naming the event
         return None
     if not personal_data and kind.paths:
         fields, _ = disclose(fields, kind.paths, ALL_FIELDS)
-    subject = str(row.originator_id)
-    envelope: dict[str, Any] = {
+    plain = not any(sign in state for sign in _EXPONENT_SIGNS) or not _EXPONENT.search(state)
+    envelope: dict[str, Any] = (PlainEnvelope if plain else dict)({
         "specversion": SPEC_VERSION,
         "id": _event_id(subject, version),
         "source": source,
@@ -147,11 +158,16 @@ def _mapped(
         "aggregateversion": version,
         "actor": actor,
         "correlationid": correlation_id,
-    }
+    })
     if causation_id is not None:
         envelope["causationid"] = causation_id
     envelope["data"] = fields
     return envelope
+
+
+class PlainEnvelope(dict[str, Any]):
+    """An envelope holding only what orjson writes exactly as ``json`` does (no float that
+    Python writes with an exponent): the export writes it with orjson, four times faster."""
 
 
 def _control_in(fields: dict[str, Any], parts: tuple[str, ...]) -> bool:
@@ -162,7 +178,7 @@ def _control_in(fields: dict[str, Any], parts: tuple[str, ...]) -> bool:
         if not isinstance(value, dict):
             return False
         value = value.get(part)
-    return isinstance(value, str) and public_value(value) != value
+    return isinstance(value, str) and has_control_characters(value)
 
 
 def _event_id(subject: str, version: int) -> str:
