@@ -33,6 +33,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
+from commands.personal_data_mapper import PersonalDataMapper
 from projections import quarantine
 from projections.coordination import Coordinator
 from projections.failures import blames_the_event, error_class
@@ -222,6 +223,10 @@ class Runner:
             # ``head - position``).
             end = min(head, start + size)
             page = self.store.notifications(start + 1, end, topics)
+            if isinstance(mapper, PersonalDataMapper):
+                # The page's data keys in one read, not one read per event whose key is not
+                # cached: a rebuild reads every customer's key.
+                mapper.open_keys_of(page)  # type: ignore[arg-type]
             decode = mapper.to_domain_event
             try:
                 batch = [Positioned(n.id, n.topic, decode(n)) for n in page]  # type: ignore[arg-type]

@@ -54,7 +54,12 @@ _EARLIEST = datetime.min.replace(tzinfo=UTC)
 _LATEST = datetime.max.replace(tzinfo=UTC)
 
 
-def _public_value(value: Any) -> Any:
+def has_control_characters(text: str) -> bool:
+    """Whether ``public_value`` would remove characters from ``text``."""
+    return _CONTROL.search(text) is not None
+
+
+def public_value(value: Any) -> Any:
     """``value`` with control characters removed and out-of-range instants clamped, recursively."""
     if isinstance(value, str):
         return _CONTROL.sub("", value)
@@ -68,9 +73,9 @@ def _public_value(value: Any) -> Any:
             return _EARLIEST if value.year == 1 else _LATEST
         return value
     if isinstance(value, dict):
-        return {_public_value(k): _public_value(v) for k, v in value.items()}
+        return {public_value(k): public_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_public_value(v) for v in value]
+        return [public_value(v) for v in value]
     return value
 
 
@@ -91,13 +96,13 @@ def to_cloud_event(
         "datacontenttype": DATA_CONTENT_TYPE,
         "position": position,
         "aggregateversion": event.originator_version,
-        "actor": _public_value(event.actor),
-        "correlationid": _public_value(event.correlation_id),
+        "actor": public_value(event.actor),
+        "correlationid": public_value(event.correlation_id),
     }
     # CloudEvents has no null attribute values: an absent cause is an absent attribute.
     if event.causation_id is not None:
-        envelope["causationid"] = _public_value(event.causation_id)
-    data = to_jsonable_python(_public_value(event_data(event)))
+        envelope["causationid"] = public_value(event.causation_id)
+    data = to_jsonable_python(public_value(event_data(event)))
     if not personal_data:
         data, _ = disclose(data, event_paths(type(event).__qualname__), ALL_FIELDS)
     envelope["data"] = data

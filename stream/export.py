@@ -15,12 +15,15 @@ from pathlib import Path
 from typing import IO, Any
 from uuid import UUID
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 from eventsourcing.application import Application
 
+from projections.database import database_of
 from stream.envelope import DEFAULT_SOURCE
-from stream.feed import read_page
+from stream.feed import head, topics_for
+from stream.stored_envelopes import PlainEnvelope, stored_envelopes
 
 PAGE_SIZE = 1000
 ROW_GROUP_SIZE = 10_000
@@ -74,24 +77,31 @@ def pages(
     personal_data: bool = False,
     page_size: int = PAGE_SIZE,
 ) -> Iterator[list[dict[str, Any]]]:
-    """The selected envelopes, a page at a time, in position order, up to the log's head when
-    each page was read; personal fields masked unless ``personal_data``."""
+    """The selected envelopes, a page of ``page_size`` positions at a time, in position order,
+    up to the log's head when each page was read (everything up to it is committed, see
+    ``stream.feed``); personal fields masked unless ``personal_data``. The envelopes are those
+    of the feed, mapped from the stored rows where they can be (``stream.stored_envelopes``)."""
+    topics = topics_for(selection.types)
+    database = database_of(app)
     after = selection.after
-    while True:
-        page = read_page(
-            app, after=after, limit=page_size, types=selection.types, source=source,
-            personal_data=personal_data,
-        )
-        events = [e for e in page.events if selection.takes(e)]
+    while (stop := head(app)) > after:
+        last = min(after + page_size, stop)
+        rows = database.notifications_between(after + 1, last, topics)
+        events = [
+            e for e in stored_envelopes(app, rows, source, personal_data=personal_data)
+            if selection.takes(e)
+        ]
         if events:
             yield events
-        if not page.more:
+        if last == stop:
             return
-        after = page.next_cursor
+        after = last
 
 
 def jsonl(envelope: dict[str, Any]) -> str:
     """One line of the JSONL export: the envelope as ``GET /events`` sends it."""
+    if type(envelope) is PlainEnvelope:
+        return orjson.dumps(envelope).decode() + "\n"
     return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
@@ -136,7 +146,10 @@ def write_parquet(
             for name in _PLAIN_COLUMNS:
                 columns[name] += [e[name] for e in page]
             columns["causationid"] += [e.get("causationid") for e in page]
-            columns["data"] += [dumps(e["data"]) for e in page]
+            columns["data"] += [
+                orjson.dumps(e["data"]).decode() if type(e) is PlainEnvelope else dumps(e["data"])
+                for e in page
+            ]
             count += len(page)
             held = len(columns["id"])
             if held >= row_group_size:

@@ -24,7 +24,7 @@ from eventsourcing.persistence import Notification, PersistenceError
 from eventsourcing.utils import get_topic
 
 from commands.personal_data_mapper import DataKeyUnavailableError, PersonalDataMapper
-from projections.database import database_of
+from projections.database import StoredRow, database_of
 from stream.envelope import DEFAULT_SOURCE, PUBLIC_TYPES, TYPE_CLASSES, to_cloud_event
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def read_page(
         envelope
         for n in notifications
         if n.topic in _PUBLIC_TOPIC_SET
-        and (envelope := _envelope(app, n, source, personal_data)) is not None
+        and (envelope := decoded_envelope(app, n, source, personal_data)) is not None
     ]
     full = len(notifications) >= limit
     return FeedPage(events, notifications[-1].id if full else stop, more=full)
@@ -103,14 +103,16 @@ def read_page(
 _PUBLIC_TOPIC_SET = frozenset(get_topic(cls) for cls in PUBLIC_TYPES)
 
 
-def _envelope(
-    app: Application[UUID], notification: Notification, source: str, personal_data: bool
+def decoded_envelope(
+    app: Application[UUID], notification: Notification | StoredRow, source: str,
+    personal_data: bool,
 ) -> dict[str, Any] | None:
     """The CloudEvent of one notification, or None (logged) when its stored state cannot be
     decoded: every follower (webhooks, relays, SSE) would otherwise stop at it for ever."""
     try:
         return to_cloud_event(
-            app.mapper.to_domain_event(notification), notification.id, source,
+            app.mapper.to_domain_event(notification),  # type: ignore[arg-type]
+            notification.id, source,
             personal_data=personal_data,
         )
     except (DataKeyUnavailableError, PersistenceError):
