@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from uuid import UUID, uuid5
 
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.utils import get_topic
 from pydantic import ValidationError
 
@@ -123,6 +124,9 @@ class Importer:
         self.progress = progress or (lambda _: None)
         self.now = (clock or (lambda: datetime.now(UTC)))()
         self.result = ImportResult(dry_run=dry_run)
+        self._writer: ThreadPoolExecutor
+        self._saving: tuple[list[_Planned], Future[Any]] | None = None
+        """The batch the writer thread is saving."""
 
     def run(self, header: Sequence[str], rows: Iterable[tuple[int, Mapping[str, str]]]) -> (
         ImportResult
@@ -131,17 +135,21 @@ class Importer:
         ``ImportMappingError`` before any row when the sheet lacks a mapped column."""
         bound = self.mapping.bind(header)
         batch: list[_Planned] = []
-        for number, row in rows:
-            self.result.rows += 1
-            planned = self._plan(bound, number, row)
-            if planned is not None:
-                batch.append(planned)
-            if len(batch) >= self.batch_size:
-                self._write(bound, batch)
-                batch = []
-                self.progress(self.result)
-        if batch:
-            self._write(bound, batch)
+        with ThreadPoolExecutor(1, thread_name_prefix="import-writer") as self._writer:
+            try:
+                for number, row in rows:
+                    self.result.rows += 1
+                    planned = self._plan(bound, number, row)
+                    if planned is not None:
+                        batch.append(planned)
+                    if len(batch) >= self.batch_size:
+                        self._write(batch)
+                        batch = []
+                        self.progress(self.result)
+                if batch:
+                    self._write(batch)
+            finally:
+                self._written()
         self.progress(self.result)
         return self.result
 
@@ -219,7 +227,10 @@ class Importer:
 
     # ---- writing -----------------------------------------------------------------------------
 
-    def _write(self, bound: BoundMapping, batch: list[_Planned]) -> None:
+    def _write(self, batch: list[_Planned]) -> None:
+        """Judges the batch's rows against the store in one query, then hands the new ones to
+        the writer thread as one save, while this thread maps the next batch: the save's round
+        trip and the insert's trigger run in PostgreSQL's process, not in this interpreter."""
         # Within one batch, a row whose id came earlier is judged against that one.
         unique: dict[UUID, _Planned] = {}
         for planned in batch:
@@ -228,31 +239,43 @@ class Importer:
                 unique[planned.complaint_id] = planned
             else:
                 self._present(planned, first.digest)
-        planned_rows = list(unique.values())
+        # The batch before may still be in flight: a row of this one it holds (an id twice in
+        # the file, far apart) is not seen here, and the save below collides and is redone row
+        # by row, each checked then (``_written``).
+        stored = self._stored_digests(list(unique))
+        new = []
+        for planned in unique.values():
+            digest = stored.get(planned.complaint_id)
+            if digest is None:
+                new.append(planned)
+            else:
+                self._present(planned, digest)
         if self.dry_run:
-            for planned in planned_rows:
-                self._one(planned)
+            self.result.imported += len(new)
             return
-        if not planned_rows:
+        if not new:
             return
-        # A file run again: its rows are there already. Judge them one by one at once rather
-        # than build a batch that will collide.
-        if any(self._stored_digest(p.complaint_id) is not None
-               for p in (planned_rows[0], planned_rows[-1])):
-            for planned in planned_rows:
-                self._one(planned)
-            return
-        self._make_keys(planned_rows)
+        self._make_keys(new)
         aggregates: list[Any] = []
-        for planned in planned_rows:
+        for planned in new:
             aggregates.extend(self._complaint(planned))
+        self._written()
+        self._saving = (new, self._writer.submit(self.app.save, *aggregates))
+
+    def _written(self) -> None:
+        """Waits for the batch in flight, and counts it; one that collided (some rows were
+        there already, a reference drawn twice) is written again row by row, each checked."""
+        if self._saving is None:
+            return
+        new, saving = self._saving
+        self._saving = None
         try:
-            self.app.save(*aggregates)
+            saving.result()
         except IntegrityError:
-            for planned in planned_rows:  # some were there already: one by one, each checked
+            for planned in new:
                 self._one(planned)
         else:
-            self.result.imported += len(planned_rows)
+            self.result.imported += len(new)
 
     def _one(self, planned: _Planned) -> None:
         stored = self._stored_digest(planned.complaint_id)
@@ -277,15 +300,28 @@ class Importer:
 
     def _stored_digest(self, complaint_id: UUID) -> str | None:
         """The digest the stored complaint was imported with ("" if it has none); ``None`` when
-        there is no such complaint. Reads its first two events only (``Filed``, ``Imported``)."""
-        stored = self.app.recorder.select_events(complaint_id, lte=2)
-        if not stored:
-            return None
-        for row in stored:
+        there is no such complaint."""
+        return self._stored_digests([complaint_id]).get(complaint_id)
+
+    def _stored_digests(self, complaint_ids: list[UUID]) -> dict[UUID, str]:
+        """``_stored_digest`` of each complaint present, in one query reading their first two
+        events only (``Filed``, ``Imported``)."""
+        digests: dict[UUID, str] = {}
+        recorder = self.app.recorder
+        if isinstance(recorder, _ReadsFirstEvents):
+            rows = recorder.first_events(complaint_ids, 2)
+        else:  # the library's recorders: one aggregate a query
+            rows = [e for i in complaint_ids for e in recorder.select_events(i, lte=2)]
+        for row in rows:
+            key = row.originator_id if isinstance(row.originator_id, UUID) else (
+                UUID(row.originator_id)
+            )
             if row.topic == _IMPORTED_TOPIC:
                 event = self.app.mapper.to_domain_event(row)
-                return str(event.digest)  # type: ignore[attr-defined]
-        return ""
+                digests[key] = str(event.digest)  # type: ignore[attr-defined]
+            else:
+                digests.setdefault(key, "")
+        return digests
 
     def _present(self, planned: _Planned, digest: str) -> None:
         if digest == planned.digest:
@@ -303,6 +339,16 @@ class Importer:
         keys = self.app.mapper.keys
         if keys is not None and self.app.mapper.encrypt:
             keys.make_keys({p.record.customer.id for p in rows})
+
+
+@runtime_checkable
+class _ReadsFirstEvents(Protocol):
+    """Our databases (``projections/database.py``, a layer above): first events of many
+    aggregates in one query."""
+
+    def first_events(
+        self, originator_ids: Sequence[UUID], up_to: int
+    ) -> Sequence[StoredEvent]: ...
 
 
 @dataclass(frozen=True)

@@ -336,6 +336,10 @@ class PostgresDatabase(Database, PostgresApplicationRecorder):
             "SELECT notification_id, originator_id, originator_version, topic, state FROM {} "
             "WHERE originator_id = %s AND originator_version > %s ORDER BY originator_version"
         ).format(events)
+        self._select_first_events = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {} "
+            "WHERE originator_id = ANY(%s) AND originator_version <= %s"
+        ).format(events)
         self._select_of_originator = SQL(
             "SELECT * FROM {} WHERE originator_id = %s AND notification_id > %s "
             "AND notification_id <= %s AND topic = ANY(%s) ORDER BY notification_id LIMIT %s"
@@ -578,6 +582,11 @@ class PostgresDatabase(Database, PostgresApplicationRecorder):
             cursor.execute(self._select_after_version, (originator_id, version), prepare=True)
             rows = cursor.fetchall()
         return [_notification(row) for row in rows]
+
+    def first_events(self, originator_ids: Sequence[UUID], up_to: int) -> Sequence[StoredEvent]:
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(self._select_first_events, (list(originator_ids), up_to), prepare=True)
+            return [StoredEvent(**row) for row in cursor.fetchall()]
 
     def notifications_of(
         self, originator_id: UUID, *, after: int, stop: int, limit: int, topics: Sequence[str]
