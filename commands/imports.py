@@ -31,7 +31,7 @@ from eventsourcing.utils import get_topic
 from pydantic import ValidationError
 
 from aggregates.complaint import CLOCK_SKEW, Complaint
-from aggregates.reference import ComplaintReference, new_reference
+from aggregates.reference import ComplaintReference, new_reference, new_references
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.import_mapping import BoundMapping, CellError, ImportMapping
@@ -196,9 +196,10 @@ class Importer:
                 return "closed_at", "is before the complaint was received"
         return None
 
-    def _complaint(self, planned: _Planned) -> tuple[Complaint, ComplaintReference]:
+    def _complaint(
+        self, planned: _Planned, reference: str
+    ) -> tuple[Complaint, ComplaintReference]:
         record, by = planned.record, self.ctx.provenance
-        reference = new_reference()
         assert record.received_at is not None  # _refusal
         complaint = Complaint.file(
             id=planned.complaint_id,
@@ -255,12 +256,17 @@ class Importer:
             return
         if not new:
             return
-        self._make_keys(new)
         aggregates: list[Any] = []
-        for planned in new:
-            aggregates.extend(self._complaint(planned))
+        for planned, reference in zip(new, new_references(len(new)), strict=True):
+            aggregates.extend(self._complaint(planned, reference))
         self._written()
-        self._saving = (new, self._writer.submit(self.app.save, *aggregates))
+        self._saving = (new, self._writer.submit(self._save, new, aggregates))
+
+    def _save(self, new: list[_Planned], aggregates: list[Any]) -> None:
+        """In the writer thread: the customers' data keys, then the batch in one save (their
+        round trips wait there, not in the thread mapping rows)."""
+        self._make_keys(new)
+        self.app.save(*aggregates)
 
     def _written(self) -> None:
         """Waits for the batch in flight, and counts it; one that collided (some rows were
@@ -288,7 +294,7 @@ class Importer:
         self._make_keys([planned])
         for _ in range(REFERENCE_ATTEMPTS):
             try:
-                self.app.save(*self._complaint(planned))
+                self.app.save(*self._complaint(planned, new_reference()))
             except IntegrityError:
                 if self._stored_digest(planned.complaint_id) is not None:  # another run won
                     self._present(planned, planned.digest)
