@@ -125,6 +125,7 @@ class Importer:
         self.now = (clock or (lambda: datetime.now(UTC)))()
         self.result = ImportResult(dry_run=dry_run)
         self._writer: ThreadPoolExecutor
+        self._keys: ThreadPoolExecutor
         self._saving: tuple[list[_Planned], Future[Any]] | None = None
         """The batch the writer thread is saving."""
 
@@ -135,7 +136,10 @@ class Importer:
         ``ImportMappingError`` before any row when the sheet lacks a mapped column."""
         bound = self.mapping.bind(header)
         batch: list[_Planned] = []
-        with ThreadPoolExecutor(1, thread_name_prefix="import-writer") as self._writer:
+        with (
+            ThreadPoolExecutor(1, thread_name_prefix="import-writer") as self._writer,
+            ThreadPoolExecutor(1, thread_name_prefix="import-keys") as self._keys,
+        ):
             try:
                 for number, row in rows:
                     self.result.rows += 1
@@ -256,16 +260,17 @@ class Importer:
             return
         if not new:
             return
+        # The customers' data keys are made while the batch before is saved.
+        keys = self._keys.submit(self._make_keys, new)
         aggregates: list[Any] = []
         for planned, reference in zip(new, new_references(len(new)), strict=True):
             aggregates.extend(self._complaint(planned, reference))
         self._written()
-        self._saving = (new, self._writer.submit(self._save, new, aggregates))
+        self._saving = (new, self._writer.submit(self._save, keys, aggregates))
 
-    def _save(self, new: list[_Planned], aggregates: list[Any]) -> None:
-        """In the writer thread: the customers' data keys, then the batch in one save (their
-        round trips wait there, not in the thread mapping rows)."""
-        self._make_keys(new)
+    def _save(self, keys: Future[None], aggregates: list[Any]) -> None:
+        """In the writer thread: the batch in one save, once its data keys are made."""
+        keys.result()
         self.app.save(*aggregates)
 
     def _written(self) -> None:
