@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
@@ -124,10 +123,6 @@ class Importer:
         self.progress = progress or (lambda _: None)
         self.now = (clock or (lambda: datetime.now(UTC)))()
         self.result = ImportResult(dry_run=dry_run)
-        self._writer: ThreadPoolExecutor
-        self._keys: ThreadPoolExecutor
-        self._saving: tuple[list[_Planned], Future[Any]] | None = None
-        """The batch the writer thread is saving."""
 
     def run(self, header: Sequence[str], rows: Iterable[tuple[int, Mapping[str, str]]]) -> (
         ImportResult
@@ -136,24 +131,17 @@ class Importer:
         ``ImportMappingError`` before any row when the sheet lacks a mapped column."""
         bound = self.mapping.bind(header)
         batch: list[_Planned] = []
-        with (
-            ThreadPoolExecutor(1, thread_name_prefix="import-writer") as self._writer,
-            ThreadPoolExecutor(1, thread_name_prefix="import-keys") as self._keys,
-        ):
-            try:
-                for number, row in rows:
-                    self.result.rows += 1
-                    planned = self._plan(bound, number, row)
-                    if planned is not None:
-                        batch.append(planned)
-                    if len(batch) >= self.batch_size:
-                        self._write(batch)
-                        batch = []
-                        self.progress(self.result)
-                if batch:
-                    self._write(batch)
-            finally:
-                self._written()
+        for number, row in rows:
+            self.result.rows += 1
+            planned = self._plan(bound, number, row)
+            if planned is not None:
+                batch.append(planned)
+            if len(batch) >= self.batch_size:
+                self._write(batch)
+                batch = []
+                self.progress(self.result)
+        if batch:
+            self._write(batch)
         self.progress(self.result)
         return self.result
 
@@ -233,9 +221,6 @@ class Importer:
     # ---- writing -----------------------------------------------------------------------------
 
     def _write(self, batch: list[_Planned]) -> None:
-        """Judges the batch's rows against the store in one query, then hands the new ones to
-        the writer thread as one save, while this thread maps the next batch: the save's round
-        trip and the insert's trigger run in PostgreSQL's process, not in this interpreter."""
         # Within one batch, a row whose id came earlier is judged against that one.
         unique: dict[UUID, _Planned] = {}
         for planned in batch:
@@ -244,9 +229,7 @@ class Importer:
                 unique[planned.complaint_id] = planned
             else:
                 self._present(planned, first.digest)
-        # The batch before may still be in flight: a row of this one it holds (an id twice in
-        # the file, far apart) is not seen here, and the save below collides and is redone row
-        # by row, each checked then (``_written``).
+        # Which rows are there already (a file run again): one query for the batch.
         stored = self._stored_digests(list(unique))
         new = []
         for planned in unique.values():
@@ -260,30 +243,14 @@ class Importer:
             return
         if not new:
             return
-        # The customers' data keys are made while the batch before is saved.
-        keys = self._keys.submit(self._make_keys, new)
+        self._make_keys(new)
         aggregates: list[Any] = []
         for planned, reference in zip(new, new_references(len(new)), strict=True):
             aggregates.extend(self._complaint(planned, reference))
-        self._written()
-        self._saving = (new, self._writer.submit(self._save, keys, aggregates))
-
-    def _save(self, keys: Future[None], aggregates: list[Any]) -> None:
-        """In the writer thread: the batch in one save, once its data keys are made."""
-        keys.result()
-        self.app.save(*aggregates)
-
-    def _written(self) -> None:
-        """Waits for the batch in flight, and counts it; one that collided (some rows were
-        there already, a reference drawn twice) is written again row by row, each checked."""
-        if self._saving is None:
-            return
-        new, saving = self._saving
-        self._saving = None
         try:
-            saving.result()
+            self.app.save(*aggregates)
         except IntegrityError:
-            for planned in new:
+            for planned in new:  # some were there already: one by one, each checked
                 self._one(planned)
         else:
             self.result.imported += len(new)

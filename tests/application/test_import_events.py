@@ -1,7 +1,7 @@
 """The events an import writes, compared with a stored expectation (made before the import was
 made faster, ``tests/data/import_events_expected.json``): same events, same order, same decoded
 states, on both stores. Twelve rows of the CFPB sample, one of them twice and one broken, in
-batches of four, so that batches follow each other through the writer thread."""
+batches of four (the duplicate in a later batch than its first)."""
 
 from __future__ import annotations
 
