@@ -20,9 +20,15 @@ REFERENCE_PATTERN = re.compile(r"^C-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$
 
 
 def new_reference() -> str:
+    return new_references(1)[0]
+
+
+def new_references(count: int) -> list[str]:
+    """``count`` references drawn with one read of the system's randomness (an import draws
+    hundreds a batch; a read costs a system call)."""
     # 32 letters: each random byte's low five bits pick one, uniformly.
-    chars = "".join(ALPHABET[byte & 31] for byte in secrets.token_bytes(8))
-    return f"C-{chars[:4]}-{chars[4:]}"
+    chars = "".join(ALPHABET[byte & 31] for byte in secrets.token_bytes(8 * count))
+    return [f"C-{chars[i:i + 4]}-{chars[i + 4:i + 8]}" for i in range(0, 8 * count, 8)]
 
 
 def normalise_reference(text: str) -> str:

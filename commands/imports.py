@@ -22,15 +22,15 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from uuid import UUID, uuid5
 
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.utils import get_topic
 from pydantic import ValidationError
 
 from aggregates.complaint import CLOCK_SKEW, Complaint
-from aggregates.reference import ComplaintReference, new_reference
+from aggregates.reference import ComplaintReference, new_reference, new_references
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.import_mapping import BoundMapping, CellError, ImportMapping
@@ -137,11 +137,11 @@ class Importer:
             if planned is not None:
                 batch.append(planned)
             if len(batch) >= self.batch_size:
-                self._write(bound, batch)
+                self._write(batch)
                 batch = []
                 self.progress(self.result)
         if batch:
-            self._write(bound, batch)
+            self._write(batch)
         self.progress(self.result)
         return self.result
 
@@ -188,9 +188,10 @@ class Importer:
                 return "closed_at", "is before the complaint was received"
         return None
 
-    def _complaint(self, planned: _Planned) -> tuple[Complaint, ComplaintReference]:
+    def _complaint(
+        self, planned: _Planned, reference: str
+    ) -> tuple[Complaint, ComplaintReference]:
         record, by = planned.record, self.ctx.provenance
-        reference = new_reference()
         assert record.received_at is not None  # _refusal
         complaint = Complaint.file(
             id=planned.complaint_id,
@@ -219,7 +220,7 @@ class Importer:
 
     # ---- writing -----------------------------------------------------------------------------
 
-    def _write(self, bound: BoundMapping, batch: list[_Planned]) -> None:
+    def _write(self, batch: list[_Planned]) -> None:
         # Within one batch, a row whose id came earlier is judged against that one.
         unique: dict[UUID, _Planned] = {}
         for planned in batch:
@@ -228,31 +229,31 @@ class Importer:
                 unique[planned.complaint_id] = planned
             else:
                 self._present(planned, first.digest)
-        planned_rows = list(unique.values())
+        # Which rows are there already (a file run again): one query for the batch.
+        stored = self._stored_digests(list(unique))
+        new = []
+        for planned in unique.values():
+            digest = stored.get(planned.complaint_id)
+            if digest is None:
+                new.append(planned)
+            else:
+                self._present(planned, digest)
         if self.dry_run:
-            for planned in planned_rows:
-                self._one(planned)
+            self.result.imported += len(new)
             return
-        if not planned_rows:
+        if not new:
             return
-        # A file run again: its rows are there already. Judge them one by one at once rather
-        # than build a batch that will collide.
-        if any(self._stored_digest(p.complaint_id) is not None
-               for p in (planned_rows[0], planned_rows[-1])):
-            for planned in planned_rows:
-                self._one(planned)
-            return
-        self._make_keys(planned_rows)
+        self._make_keys(new)
         aggregates: list[Any] = []
-        for planned in planned_rows:
-            aggregates.extend(self._complaint(planned))
+        for planned, reference in zip(new, new_references(len(new)), strict=True):
+            aggregates.extend(self._complaint(planned, reference))
         try:
             self.app.save(*aggregates)
         except IntegrityError:
-            for planned in planned_rows:  # some were there already: one by one, each checked
+            for planned in new:  # some were there already: one by one, each checked
                 self._one(planned)
         else:
-            self.result.imported += len(planned_rows)
+            self.result.imported += len(new)
 
     def _one(self, planned: _Planned) -> None:
         stored = self._stored_digest(planned.complaint_id)
@@ -265,7 +266,7 @@ class Importer:
         self._make_keys([planned])
         for _ in range(REFERENCE_ATTEMPTS):
             try:
-                self.app.save(*self._complaint(planned))
+                self.app.save(*self._complaint(planned, new_reference()))
             except IntegrityError:
                 if self._stored_digest(planned.complaint_id) is not None:  # another run won
                     self._present(planned, planned.digest)
@@ -277,15 +278,28 @@ class Importer:
 
     def _stored_digest(self, complaint_id: UUID) -> str | None:
         """The digest the stored complaint was imported with ("" if it has none); ``None`` when
-        there is no such complaint. Reads its first two events only (``Filed``, ``Imported``)."""
-        stored = self.app.recorder.select_events(complaint_id, lte=2)
-        if not stored:
-            return None
-        for row in stored:
+        there is no such complaint."""
+        return self._stored_digests([complaint_id]).get(complaint_id)
+
+    def _stored_digests(self, complaint_ids: list[UUID]) -> dict[UUID, str]:
+        """``_stored_digest`` of each complaint present, in one query reading their first two
+        events only (``Filed``, ``Imported``)."""
+        digests: dict[UUID, str] = {}
+        recorder = self.app.recorder
+        if isinstance(recorder, _ReadsFirstEvents):
+            rows = recorder.first_events(complaint_ids, 2)
+        else:  # the library's recorders: one aggregate a query
+            rows = [e for i in complaint_ids for e in recorder.select_events(i, lte=2)]
+        for row in rows:
+            key = row.originator_id if isinstance(row.originator_id, UUID) else (
+                UUID(row.originator_id)
+            )
             if row.topic == _IMPORTED_TOPIC:
                 event = self.app.mapper.to_domain_event(row)
-                return str(event.digest)  # type: ignore[attr-defined]
-        return ""
+                digests[key] = str(event.digest)  # type: ignore[attr-defined]
+            else:
+                digests.setdefault(key, "")
+        return digests
 
     def _present(self, planned: _Planned, digest: str) -> None:
         if digest == planned.digest:
@@ -303,6 +317,16 @@ class Importer:
         keys = self.app.mapper.keys
         if keys is not None and self.app.mapper.encrypt:
             keys.make_keys({p.record.customer.id for p in rows})
+
+
+@runtime_checkable
+class _ReadsFirstEvents(Protocol):
+    """Our databases (``projections/database.py``, a layer above): first events of many
+    aggregates in one query."""
+
+    def first_events(
+        self, originator_ids: Sequence[UUID], up_to: int
+    ) -> Sequence[StoredEvent]: ...
 
 
 @dataclass(frozen=True)

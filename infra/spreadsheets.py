@@ -80,7 +80,7 @@ def _csv(text: IO[str], encoding: str) -> tuple[list[str], Rows]:
         try:
             for cells in reader:
                 number += 1
-                if not any(c.strip() for c in cells):
+                if not "".join(cells).strip():
                     continue  # a blank line
                 yield number, dict(zip(header, cells, strict=False))
         except UnicodeDecodeError as error:

@@ -98,6 +98,12 @@ class Database(ApplicationRecorder):
         a cached aggregate's fast-forward and its position in one query (``version`` 0: all)."""
 
     @abstractmethod
+    def first_events(self, originator_ids: Sequence[UUID], up_to: int) -> Sequence[StoredEvent]:
+        """The events up to version ``up_to`` of each of these aggregates that exist, in one
+        query (the library's ``select_events`` reads one aggregate per round trip): an import
+        asks it of a whole batch of rows at once."""
+
+    @abstractmethod
     def notifications_of(
         self, originator_id: UUID, *, after: int, stop: int, limit: int, topics: Sequence[str]
     ) -> Sequence[Notification]:

@@ -396,6 +396,29 @@ class SQLiteDatabase(Database, SQLiteApplicationRecorder):
             for row in rows
         ]
 
+    def first_events(self, originator_ids: Sequence[UUID], up_to: int) -> Sequence[StoredEvent]:
+        rows = []
+        with self.datastore.transaction(commit=False) as cursor:
+            # In chunks: SQLite bounds a statement's parameters.
+            for start in range(0, len(originator_ids), MAX_PARAMS - 1):
+                chunk = [i.hex for i in originator_ids[start : start + MAX_PARAMS - 1]]
+                cursor.execute(
+                    "SELECT originator_id, originator_version, topic, state FROM "
+                    f"{self.events_table_name} WHERE originator_id IN "
+                    f"({', '.join('?' * len(chunk))}) AND originator_version <= ?",
+                    (*chunk, up_to),
+                )
+                rows += cursor.fetchall()
+        return [
+            StoredEvent(
+                originator_id=UUID(row["originator_id"]),
+                originator_version=row["originator_version"],
+                topic=row["topic"],
+                state=row["state"],
+            )
+            for row in rows
+        ]
+
     def notifications_of(
         self, originator_id: UUID, *, after: int, stop: int, limit: int, topics: Sequence[str]
     ) -> Sequence[Notification]:
