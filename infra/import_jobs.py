@@ -4,7 +4,8 @@ A job's state is a row of ``import_jobs`` beside the event store (created in
 ``infra/bootstrap.create_tables``), so ``GET /imports/{id}`` answers from any worker process;
 the work runs in a daemon thread of the process that took the upload, which updates the row
 after every batch. A process shutting down stops its jobs after their current batch and marks
-them failed; one that dies mid-import leaves its job ``running`` for good. Either way the rows
+them failed; a job whose process died mid-import is answered as failed once it has made no
+progress for ``STALLED_AFTER``. Either way the rows
 written so far stay written, and running the same file again imports the rest (imports are
 idempotent).
 """
@@ -16,7 +17,7 @@ import logging
 import tempfile
 import threading
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID, uuid4
@@ -44,6 +45,8 @@ IMPORT_JOBS = Table(
     key=("id",),
 )
 JobState = Literal["running", "done", "failed"]
+STALLED_AFTER = timedelta(minutes=10)
+"""A running job with no progress for this long is answered as failed (its process died)."""
 
 
 def import_file(
@@ -203,6 +206,13 @@ class ImportJobs:
         if principal is not None and row["principal"] != principal:
             raise ImportNotFoundError(f"no import {job_id}")
         details: dict[str, Any] = json.loads(row["result"]) if row["result"] else {}
+        if row["state"] == "running" and datetime.now(UTC) - row["updated_at"] > STALLED_AFTER:
+            # Its process died mid-import (a job records progress after every batch, a batch
+            # takes about a second): answered as failed, not left "running" for good.
+            row = {**row, "state": "failed", "error": (
+                f"interrupted: no progress since {row['updated_at'].isoformat()} (its process "
+                "stopped); the rows written stay written, run the file again to import the rest"
+            )}
         fields = {k: v for k, v in row.items() if k not in {"result", "principal"}}
         return ImportJob(**fields, **details)
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import time
+from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 from fastapi.testclient import TestClient
 
@@ -109,3 +111,23 @@ def test_an_upload_past_the_import_limit_is_413_and_other_bodies_keep_theirs(
         assert http.post("/imports?mapping=cfpb", content=fits, headers=admin).status_code == 202
         # The larger limit is the import route's alone.
         assert http.post("/tokens", content=b"x" * 3000, headers=admin).status_code == 413
+
+
+def test_a_job_whose_process_died_is_answered_as_failed(
+    client: TestClient, services: Any
+) -> None:
+    """A job left ``running`` with no progress for STALLED_AFTER (its process died mid-import)
+    is answered as failed with the reason; a fresh running job is not."""
+    from datetime import UTC, datetime
+
+    from infra.import_jobs import STALLED_AFTER
+
+    started = client.post("/imports?mapping=cfpb", content=csv_body([cfpb_row("9")]))
+    job = finished(client, started.headers["Location"])
+    row = services.import_jobs._row(UUID(job["id"]))
+    services.import_jobs._put({**row, "state": "running", "updated_at": datetime.now(UTC)})
+    assert client.get(started.headers["Location"]).json()["state"] == "running"
+    stalled = datetime.now(UTC) - STALLED_AFTER - timedelta(seconds=1)
+    services.import_jobs._put({**row, "state": "running", "updated_at": stalled})
+    answer = client.get(started.headers["Location"]).json()
+    assert answer["state"] == "failed" and answer["error"].startswith("interrupted"), answer
