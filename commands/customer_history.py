@@ -25,12 +25,20 @@ class PriorComplaint:
     """``None`` while open."""
 
 
+MAX_PRIOR = 200
+"""At most this many prior complaints are answered (the newest): a filing's cost must not grow
+with a customer's history (a benchmark filing for one customer slowed down with every complaint
+before this bound). Links take the newest 10; a count over them (``complaints_last_30_days``)
+reads at most ``MAX_PRIOR`` + 1."""
+
+
 class CustomerHistory(Protocol):
     def prior(
         self, customer_id: str, order_number: str | None, since: datetime
     ) -> Sequence[PriorComplaint]:
         """The complaints of ``customer_id``, or about ``order_number`` when given, that are
-        open, or were filed or closed at or after ``since``; oldest first."""
+        open, or were filed or closed at or after ``since``: the newest ``MAX_PRIOR`` of them
+        (by filing), oldest first."""
 
 
 class NoHistory:

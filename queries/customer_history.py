@@ -39,7 +39,7 @@ from uuid import UUID
 from eventsourcing.utils import get_topic
 
 from aggregates.complaint import Complaint
-from commands.customer_history import PriorComplaint
+from commands.customer_history import MAX_PRIOR, PriorComplaint
 from projections.customers import CUSTOMERS_COMPLAINTS, CustomersProjection
 from projections.store import ReadModelStore, tracking_key
 
@@ -105,12 +105,18 @@ class ViewCustomerHistory:
                 at = tx.encode(table, "filed_at", since)
                 recent = "(is_open = TRUE OR closed_at >= %s OR filed_at >= %s)"
                 name = tx.table(table.name)
-                # Two indexed lookups, not one OR (which would scan the table).
-                statement = f"SELECT * FROM {name} WHERE customer_id = %s AND {recent}"
+                # Two indexed lookups, not one OR (which would scan the table); each the newest
+                # MAX_PRIOR by its (customer_id|order_number, filed_at) index.
+                newest = f"ORDER BY filed_at DESC LIMIT {MAX_PRIOR}"
+                statement = (
+                    f"SELECT * FROM (SELECT * FROM {name} WHERE customer_id = %s AND {recent} "
+                    f"{newest}) AS by_customer"
+                )
                 params: list[Any] = [customer_id, at, at]
                 if order_number is not None:
                     statement += (
-                        f" UNION SELECT * FROM {name} WHERE order_number = %s AND {recent}"
+                        f" UNION SELECT * FROM (SELECT * FROM {name} WHERE order_number = %s "
+                        f"AND {recent} {newest}) AS by_order"
                     )
                     params += [order_number, at, at]
                 found = {p.id: p for p in self._decode(tx.rows(statement, params))}
@@ -140,7 +146,7 @@ class ViewCustomerHistory:
             if (p.customer_id == customer_id or (order_number and p.order_number == order_number))
             and (p.closed_at is None or p.closed_at >= since or p.filed_at >= since)
         ]
-        return sorted(matching, key=lambda p: (p.filed_at, str(p.id)))
+        return sorted(matching, key=lambda p: (p.filed_at, str(p.id)))[-MAX_PRIOR:]
 
     def _view_position(self) -> int:
         """The view's position, read at most every ``POSITION_SECONDS``: an older position only

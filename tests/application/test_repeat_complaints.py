@@ -159,3 +159,20 @@ def test_the_fourth_complaint_in_30_days_is_tagged_high_attention_by_the_shipped
     assert tagged == [False, False, False, True, True]
     fourth = app.get_complaint(filed[3])
     assert len(fourth.linked) == 3  # and linked to the three before it
+
+
+def test_a_customer_with_a_long_history_is_answered_its_newest_complaints_only(
+    services: Services, app: ComplaintsApp, ctx: CommandContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filing's cost must not grow with the customer's history: the view answers the newest
+    MAX_PRIOR (by customer and by order alike), in the view and in its tail."""
+    import queries.customer_history
+
+    monkeypatch.setattr(queries.customer_history, "MAX_PRIOR", 3)
+    runner = services.runner(["customers"])
+    filed = [file(app, ctx, "CUST-BIG", f"SO-{n}") for n in range(5)]
+    since = app.clock() - timedelta(days=30)
+    assert [p.id for p in app.customer_history.prior("CUST-BIG", None, since)] == filed[-3:]
+    runner.catch_up()
+    assert [p.id for p in app.customer_history.prior("CUST-BIG", "SO-0", since)] == filed[-3:]
+    assert [p.id for p in app.customer_history.prior("CUST-X", "SO-0", since)] == filed[:1]
