@@ -3,11 +3,11 @@ now or as of a past instant (``queries/analytics_as_of.py``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from aggregates.plausible_time import EARLIEST_DAY
 from api.deps import Principal, permit
@@ -22,6 +22,27 @@ router = APIRouter(prefix="/analytics", tags=["read models"])
 DEFAULT_DAYS = 30
 
 
+def report_days(
+    request: Request,
+    from_: Annotated[
+        PlausibleDay | None,
+        Query(alias="from", description="First day (YYYY-MM-DD, reporting time zone; default: "
+              f"{DEFAULT_DAYS} days up to `to`)"),
+    ] = None,
+    to: Annotated[
+        PlausibleDay | None,
+        Query(description="Last day, inclusive (default: today in the reporting time zone)"),
+    ] = None,
+) -> tuple[date, date]:
+    """The first and last reporting day asked for, defaults filled in (the summary and the
+    report page take the same)."""
+    last = to or datetime.now(ZoneInfo(settings_of(request).report_tz)).date()
+    return from_ or max(EARLIEST_DAY, last - timedelta(days=DEFAULT_DAYS - 1)), last
+
+
+ReportDays = Annotated[tuple[date, date], Depends(report_days)]
+
+
 @router.get(
     "/summary",
     response_model=Summary | SummaryAsOf | Comparison,
@@ -32,14 +53,7 @@ def summary(
     store: StoreDep,
     _: Annotated[Principal, permit("analytics.read")],
     _view: Annotated[None, waits_for("analytics")],
-    from_: Annotated[
-        PlausibleDay | None,
-        Query(alias="from", description="First day (YYYY-MM-DD, reporting time zone)"),
-    ] = None,
-    to: Annotated[
-        PlausibleDay | None,
-        Query(description="Last day, inclusive (default: today in the reporting time zone)"),
-    ] = None,
+    days: ReportDays,
     group_by: GroupBy = "category",
     top: Annotated[int, Query(ge=1, le=50)] = 5,
     as_of: Annotated[
@@ -52,9 +66,7 @@ def summary(
         Query(description="With `as_of`: both summaries and their differences (now - as_of)"),
     ] = None,
 ) -> Summary | SummaryAsOf | Comparison:
-    today = datetime.now(ZoneInfo(settings_of(request).report_tz)).date()
-    last = to or today
-    first = from_ or max(EARLIEST_DAY, last - timedelta(days=DEFAULT_DAYS - 1))
+    first, last = days
     try:
         if as_of is None:
             if compare_to is not None:

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from aggregates.plausible_time import EARLIEST_DAY
 from api.deps import Principal, permit
 from api.problems import problem_responses
 from api.read_models import StoreDep, invalid, settings_of, waits_for
 from api.report_html import render_report
-from api.routers.analytics import DEFAULT_DAYS
-from commands.input_types import PlausibleDay
+from api.routers.analytics import ReportDays
 from queries.errors import InvalidQueryError
 from queries.report import Period, summary_report
 
@@ -35,14 +31,7 @@ def summary_page(
     store: StoreDep,
     _: Annotated[Principal, permit("analytics.read")],
     _view: Annotated[None, waits_for("analytics")],
-    from_: Annotated[
-        PlausibleDay | None,
-        Query(alias="from", description="First day (YYYY-MM-DD, reporting time zone)"),
-    ] = None,
-    to: Annotated[
-        PlausibleDay | None,
-        Query(description="Last day, inclusive (default: today in the reporting time zone)"),
-    ] = None,
+    days: ReportDays,
     group_by: Annotated[
         Period | None,
         Query(description="Periods of the trend charts (default: day up to 62 days, else week)"),
@@ -52,12 +41,11 @@ def summary_page(
     """Charts of the period: volume trend, category Pareto, channel mix, first-response and
     resolution time distributions, SLA compliance, top products (docs/api.md, "Reports"). The
     figures are those of GET /analytics/summary for the same days."""
-    zone = settings_of(request).report_tz
-    today = datetime.now(ZoneInfo(zone)).date()
-    last = to or today
-    first = from_ or max(EARLIEST_DAY, last - timedelta(days=DEFAULT_DAYS - 1))
+    first, last = days
     try:
-        report = summary_report(store, first, last, zone, group_by, top)
+        report = summary_report(
+            store, first, last, settings_of(request).report_tz, group_by, top
+        )
     except InvalidQueryError as e:
         raise invalid(e) from None
     return HTMLResponse(render_report(report))
