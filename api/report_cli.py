@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 
-from aggregates.plausible_time import EARLIEST_DAY
 from api.report_html import render_report
-from api.routers.analytics import DEFAULT_DAYS
 from commands.input_types import PlausibleDay
 from infra.bootstrap import bootstrap
 from infra.settings import Settings
+from queries.analytics import reporting_days
 from queries.errors import InvalidQueryError
 from queries.report import Period, summary_report
 
@@ -67,8 +65,7 @@ def report(
     first, last = _day("--from", start), _day("--to", end)
     settings = Settings()
     zone = settings.report_tz
-    last = last or datetime.now(ZoneInfo(zone)).date()
-    first = first or max(EARLIEST_DAY, last - timedelta(days=DEFAULT_DAYS - 1))
+    first, last = reporting_days(first, last, zone)
     with bootstrap(settings) as services:
         try:
             made = summary_report(services.read_models, first, last, zone, period, top)

@@ -16,15 +16,27 @@ rows, which keeps a year's summary in the low milliseconds at 200k complaints.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
-from aggregates.plausible_time import DAY_RANGE, is_plausible_day
+from aggregates.plausible_time import DAY_RANGE, EARLIEST_DAY, is_plausible_day
 from projections.analytics import ALL, ANALYTICS_ROLLUP, MEASURES
 from projections.store import ReadModelStore
 from queries.errors import InvalidQueryError
+
+DEFAULT_DAYS = 30
+"""A summary or report asked without ``from`` covers this many days up to ``to``."""
+
+
+def reporting_days(first: date | None, last: date | None, zone: str) -> tuple[date, date]:
+    """The first and last reporting day asked for, defaults filled in: ``last`` today in
+    ``zone``, ``first`` ``DEFAULT_DAYS`` up to it (the summary, the report page and its CLI)."""
+    last = last or datetime.now(ZoneInfo(zone)).date()
+    return first or max(EARLIEST_DAY, last - timedelta(days=DEFAULT_DAYS - 1)), last
+
 
 GroupBy = Literal[
     "category", "channel", "region", "severity", "product", "day", "week", "month"

@@ -3,23 +3,19 @@ now or as of a past instant (``queries/analytics_as_of.py``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from aggregates.plausible_time import EARLIEST_DAY
 from api.deps import Principal, permit
 from api.read_models import StoreDep, invalid, settings_of, waits_for
 from commands.input_types import PlausibleDay, PlausibleInstant
-from queries.analytics import GroupBy, Summary, analytics_summary
+from queries.analytics import DEFAULT_DAYS, GroupBy, Summary, analytics_summary, reporting_days
 from queries.analytics_as_of import AnalyticsAsOf, Comparison, SummaryAsOf
 from queries.errors import InvalidQueryError
 
 router = APIRouter(prefix="/analytics", tags=["read models"])
-
-DEFAULT_DAYS = 30
 
 
 def report_days(
@@ -36,8 +32,7 @@ def report_days(
 ) -> tuple[date, date]:
     """The first and last reporting day asked for, defaults filled in (the summary and the
     report page take the same)."""
-    last = to or datetime.now(ZoneInfo(settings_of(request).report_tz)).date()
-    return from_ or max(EARLIEST_DAY, last - timedelta(days=DEFAULT_DAYS - 1)), last
+    return reporting_days(from_, to, settings_of(request).report_tz)
 
 
 ReportDays = Annotated[tuple[date, date], Depends(report_days)]
