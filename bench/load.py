@@ -90,7 +90,25 @@ MIX: list[tuple[str, str, dict[str, Any]]] = [  # (name, path after /complaints/
     ("close", "/close", {"resolution_code": "resolved", "summary": "Replaced the item."}),
 ]
 KINDS = ["file"] + [name for name, _, _ in MIX]
-FILE_BODY = json.dumps(intake()).encode()
+CUSTOMERS = 5_000
+"""Filings are spread over this many customers (and orders), as a real intake is: with a single
+customer every filing would look up, link and flag that customer's growing history (issue 12's
+repeat-complaint rules), which measures the repeat path, not the common one."""
+FILE_BODIES = [
+    json.dumps(intake(
+        customer={**intake()["customer"], "id": f"CUST-{n:05d}", "phone": f"1380{n:07d}",
+                  "email": f"customer.{n}@example.com"},
+        product={**intake()["product"], "order_number": f"SO-2026-{n:06d}"},
+    )).encode()
+    for n in range(CUSTOMERS)
+]
+FILE_BODY = FILE_BODIES[0]  # the bare reference validates one body; its content costs the same
+_next_body = itertools.cycle(FILE_BODIES)
+
+
+def file_body() -> bytes:
+    """The next filing's body, cycling over ``CUSTOMERS`` customers."""
+    return next(_next_body)
 STEP_BODIES = {name: (path, json.dumps(body).encode()) for name, path, body in MIX}
 LIST_PATH = "/complaints?limit=50"
 
@@ -323,7 +341,7 @@ async def closed_loop(
     async def worker() -> None:
         while time.perf_counter() < deadline:
             t = time.perf_counter()
-            status, data = await client.post("/complaints", FILE_BODY)
+            status, data = await client.post("/complaints", file_body())
             if not phase.record("file", status, time.perf_counter() - t, data):
                 continue
             cid = json.loads(data)["id"]
@@ -356,7 +374,7 @@ async def open_loop(
         kind = KINDS[i % 4]
         following = KINDS[i % 4 + 1] if i % 4 < 3 else None
         if kind == "file":
-            status, data = await client.post("/complaints", FILE_BODY)
+            status, data = await client.post("/complaints", file_body())
             ok = phase.record(kind, status, time.perf_counter() - scheduled, data)
             cid = json.loads(data)["id"] if ok else None
             if cid is not None and filed is not None:
