@@ -26,7 +26,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
@@ -150,6 +150,10 @@ class Runner:
         rows (a retry only removes them), so a False stays true until this runner adds one."""
         self.observer: BatchObserver = Unobserved()
         """Told each committed batch's size (the metrics, plugged in by the composition root)."""
+        self.known: dict[str, int] = {}
+        """Per projection: the position this runner last committed or read. Tailing reads no
+        positions per wake-up: each batch's claim checks them anyway (a reset or another
+        worker's batch meanwhile fails it, and they are read again)."""
 
     def catch_up(
         self,
@@ -169,8 +173,17 @@ class Runner:
         targets = Targets.of(projections, durable)
         read = 0
         while not stop.is_set():
-            positions = self.store.positions([p.name for p in projections])
-            with self._read_ahead(self._pages(min(positions.values()), topics, stop)) as pages:
+            positions = self._positions([p.name for p in projections])
+            start, head = min(positions.values()), self.store.head()
+            if head <= start:
+                break
+            pages = self._pages(start, topics, stop, head=head)
+            # Tailing (a page at most behind), the page is read here: a read-ahead thread would
+            # only add its start and hand-offs to every wake-up.
+            reading = nullcontext(pages) if head - start <= self.page_size else (
+                self._read_ahead(pages)
+            )
+            with reading as pages:
                 try:
                     for page in pages:
                         if stop.is_set():
@@ -183,9 +196,17 @@ class Runner:
                 except PositionMovedError as moved:
                     log.info("projection position moved (%s); reloading", moved)
                     self.holding.clear()  # a reset (rebuild elsewhere) empties the quarantine
+                    self.known.clear()
                     continue
             break
         return read
+
+    def _positions(self, names: Sequence[str]) -> dict[str, int]:
+        """The positions to resume from: those this runner knows, the others read (one query)."""
+        missing = [n for n in names if n not in self.known]
+        if missing:
+            self.known.update(self.store.positions(missing))
+        return {n: self.known[n] for n in names}
 
     def rebuild(
         self,
@@ -206,15 +227,21 @@ class Runner:
         projections = list(self.projections if projections is None else projections)
         for p in projections:
             self.store.reset(p.name, p.tables, secondary=False)
+            self.known.pop(p.name, None)
         with paused_gc():
             read = self.catch_up(projections, stop=stop, progress=progress, durable=False)
         self.store.create_indexes([t for p in projections for t in p.tables])
         return read + self.catch_up(projections, stop=stop, progress=progress)
 
-    def _pages(self, start: int, topics: Sequence[str], stop: threading.Event) -> Iterator[Page]:
+    def _pages(
+        self, start: int, topics: Sequence[str], stop: threading.Event, *, head: int | None = None
+    ) -> Iterator[Page]:
+        """Pages from ``start`` up to the head, read again after each page (``head``: the first
+        time's, already read)."""
         mapper = self.app.mapper
         while not stop.is_set():
-            head = self.store.head()
+            if head is None:
+                head = self.store.head()
             if start >= head:
                 return
             size = self.bulk_page_size if head - start > self.page_size else self.page_size
@@ -235,7 +262,7 @@ class Runner:
                 yield Page(batch, end, head, decoded=False)
             else:
                 yield Page(batch, end, head)
-            start = end
+            start, head = end, None
 
     @contextmanager
     def _read_ahead(self, pages: Iterator[Page]) -> Iterator[Iterator[Page]]:
@@ -285,6 +312,17 @@ class Runner:
         """One transaction: each projection claims its position, applies its part of the page
         and moves to the page's end. If that fails because of events, once more with the
         culprits isolated and quarantined (see the module's docstring)."""
+        if page.decoded and self._pipelines(targets, positions, page):
+            try:
+                self._write(targets, positions, page, isolate=False, pipelined=True)
+                return
+            except PositionMovedError:
+                raise
+            except Exception as error:  # raised late, maybe by a later statement: once more,
+                log.debug(  # one statement at a time, to know what failed and why
+                    "the pipelined batch up to position %s failed (%s); writing it again",
+                    page.end, error_class(error),
+                )
         if page.decoded:
             try:
                 self._write(targets, positions, page, isolate=False)
@@ -300,18 +338,33 @@ class Runner:
                 )
         self._write(targets, positions, page, isolate=True)
 
+    def _pipelines(self, targets: Targets, positions: dict[str, int], page: Page) -> bool:
+        """Whether the batch may be written pipelined (``Database.transaction``): while tailing
+        (durable commits, a page of ``page_size`` at most), and only when no view it moves may
+        park events (parking runs each event in a savepoint, which must fail where it fails)."""
+        return (
+            targets.durable
+            and len(page.batch) <= self.page_size
+            and all(
+                self.holding.get(p.name) is False
+                for p in targets.projections if positions[p.name] < page.end
+            )
+        )
+
     def _write(
-        self, targets: Targets, positions: dict[str, int], page: Page, *, isolate: bool
+        self, targets: Targets, positions: dict[str, int], page: Page, *, isolate: bool,
+        pipelined: bool = False,
     ) -> None:
         first = page.batch[0].position if page.batch else page.end
+        moving = [p for p in targets.projections if positions[p.name] < page.end]
         moved: dict[str, int] = {}
         sizes: dict[str, int] = {}
-        with self.store.write(durable=targets.durable) as tx:
-            for p in targets.projections:
+        with self.store.write(durable=targets.durable, pipelined=pipelined) as tx:
+            # Every view's position claimed in one statement and advanced in one: a tail batch
+            # carries few events, so per-statement round trips are most of its cost.
+            self.store.claim_all(tx, {p.name: positions[p.name] for p in moving})
+            for p in moving:
                 mine = positions[p.name]
-                if mine >= page.end:
-                    continue
-                self.store.claim(tx, p.name, mine)
                 topics = targets.topics[p.name]
                 if mine < first:
                     events = [b for b in page.batch if b.topic in topics]
@@ -322,10 +375,11 @@ class Runner:
                     self._quarantine(tx, p.name, settle(tx, p, events, held))
                 else:
                     p.apply(tx, events)
-                self.store.advance(tx, p.name, page.end)
                 moved[p.name] = page.end
                 sizes[p.name] = len(events)
+            self.store.advance_all(tx, list(moved), page.end)
             self.store.announce(tx, moved)
+        self.known.update(moved)
         self.signal.publish(moved)
         for name, size in sizes.items():
             self.observer.batch_applied(name, size)
@@ -398,6 +452,7 @@ class Runner:
                 )
                 stop.wait(pause)
                 held = None  # the locks went with the session
+                self.known.clear()  # another worker may have run them meanwhile
         log.info("projection runner stopped; its locks are released")
 
 
