@@ -176,7 +176,13 @@ class Runner:
             positions = self._positions([p.name for p in projections])
             start, head = min(positions.values()), self.store.head()
             if head <= start:
-                break
+                # Nothing to do as far as this runner knows: ask the store, in case a reset
+                # (a rebuild by another process) moved a position back while no event came.
+                stored = self.store.positions(list(positions))
+                if stored == positions:
+                    break
+                self.known.update(stored)
+                continue
             pages = self._pages(start, topics, stop, head=head)
             # Tailing (a page at most behind), the page is read here: a read-ahead thread would
             # only add its start and hand-offs to every wake-up.
@@ -312,20 +318,13 @@ class Runner:
         """One transaction: each projection claims its position, applies its part of the page
         and moves to the page's end. If that fails because of events, once more with the
         culprits isolated and quarantined (see the module's docstring)."""
-        if page.decoded and self._pipelines(targets, positions, page):
-            try:
-                self._write(targets, positions, page, isolate=False, pipelined=True)
-                return
-            except PositionMovedError:
-                raise
-            except Exception as error:  # raised late, maybe by a later statement: once more,
-                log.debug(  # one statement at a time, to know what failed and why
-                    "the pipelined batch up to position %s failed (%s); writing it again",
-                    page.end, error_class(error),
-                )
         if page.decoded:
             try:
-                self._write(targets, positions, page, isolate=False)
+                # Pipelined, an error surfaces at a later statement, but it is the same error:
+                # whether it blames the events is judged alike, and isolating them is not
+                # pipelined.
+                pipelined = self._pipelines(targets, positions, page)
+                self._write(targets, positions, page, isolate=False, pipelined=pipelined)
                 return
             except PositionMovedError:
                 raise
