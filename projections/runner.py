@@ -25,6 +25,7 @@ import gc
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -126,6 +127,7 @@ class Runner:
         bulk_page_size: int | None = None,
         poll_seconds: float = 0.1,
         batch_delay_seconds: float = 0.0,
+        batch_interval_seconds: float = 0.0,
         retry_base_seconds: float = RETRY_BASE_SECONDS,
         retry_max_seconds: float = RETRY_MAX_SECONDS,
     ) -> None:
@@ -141,6 +143,7 @@ class Runner:
         self.bulk_page_size = max(bulk_page_size or page_size, page_size)
         self.poll_seconds = poll_seconds
         self.batch_delay_seconds = batch_delay_seconds
+        self.batch_interval_seconds = batch_interval_seconds
         self.retry_base_seconds = retry_base_seconds
         self.retry_max_seconds = retry_max_seconds
         self.signal = signal_for(self.store.identity)
@@ -435,12 +438,20 @@ class Runner:
                             waiting = [p.name for p in self.projections if p not in locked]
                             log.info("running projections: %s; standing by for: %s",
                                      ", ".join(held) or "none", ", ".join(waiting) or "none")
+                        began = time.monotonic()
                         self.catch_up(locked, stop=stop)
                         failures = 0
                         coordinator.wait(IDLE_WAIT_SECONDS, stop)
                         # Under a steady stream of commands every insert wakes us; pausing a
                         # moment lets one batch (one transaction) carry many events instead of one.
-                        stop.wait(self.batch_delay_seconds)
+                        # While events keep coming, batches start at most every
+                        # ``batch_interval_seconds``: a batch's statements cost about as much for
+                        # one event as for fifty, so fewer, fuller batches cost less CPU per
+                        # event, for at most that much more lag. After a quiet spell, only the
+                        # delay.
+                        since = time.monotonic() - began
+                        stop.wait(max(self.batch_delay_seconds,
+                                      self.batch_interval_seconds - since))
             except Exception as error:
                 failures += 1
                 pause = back_off(failures, self.retry_base_seconds, self.retry_max_seconds)
