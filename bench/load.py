@@ -260,6 +260,10 @@ class Phase:
     elapsed: float = 0.0
     client_cpu: float = 0.0
     server_cpu: float | None = None
+    worker_cpu: float | None = None
+    """CPU seconds of the projections worker alone (``--projections worker``)."""
+    positions: int = 0
+    """Positions the views moved through during the phase (with ``--lag``)."""
     machine_cpu: float = 0.0
     lag: LagProbe | None = None
     """With --lag: acknowledged commands' positions go here (projection lag)."""
@@ -286,6 +290,14 @@ class Phase:
             cpu += f", server CPU {self.server_cpu / self.elapsed:.2f} s/s"
         cpu += f", machine busy {self.machine_cpu / self.elapsed:.2f} of {os.cpu_count()} cores"
         print(f"  {len(every)} requests in {self.elapsed:.2f} s = {self.rate:,.0f}/s; {cpu}")
+        if self.worker_cpu is not None:
+            per_event = (
+                f", {self.worker_cpu / self.positions * 1e3:.3f} ms per position"
+                f" ({self.positions} positions, {self.positions / max(1, len(every)):.2f} per"
+                " request)" if self.positions else ""
+            )
+            print(f"  projections worker CPU {self.worker_cpu / self.elapsed:.2f} s/s,"
+                  f" {self.worker_cpu / max(1, len(every)) * 1e3:.3f} ms per request{per_event}")
         print(f"  {'request':<8} {'n':>7} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}")
         rows = [(k, sorted(vs)) for k, vs in self.latencies.items()]
         for name, vs in [*rows, ("all", every)] if len(rows) > 1 else rows:
@@ -307,16 +319,21 @@ class Phase:
 
 
 async def measure(
-    phase: Phase, cpu: ProcessCpu | None, run: Awaitable[None]
+    phase: Phase, cpu: ProcessCpu | None, run: Awaitable[None], worker: ProcessCpu | None = None
 ) -> Phase:
-    """Awaits ``run`` (a coroutine not started yet) and prints ``phase`` with the CPU it cost."""
+    """Awaits ``run`` (a coroutine not started yet) and prints ``phase`` with the CPU it cost
+    (``worker``: the projections worker's alone, too)."""
     c0, s0, t0 = time.process_time(), cpu.seconds() if cpu else 0.0, time.perf_counter()
+    w0 = worker.seconds() if worker else 0.0
+    p0 = phase.lag.reached if phase.lag else 0
     m0 = machine_busy()
     await run
     phase.machine_cpu = machine_busy() - m0
     phase.elapsed = time.perf_counter() - t0
     phase.client_cpu = time.process_time() - c0
     phase.server_cpu = cpu.seconds() - s0 if cpu else None
+    phase.worker_cpu = worker.seconds() - w0 if worker else None
+    phase.positions = phase.lag.reached - p0 if phase.lag and p0 else 0
     if phase.lag is not None:
         phase.unseen = await asyncio.to_thread(phase.lag.stop)
     phase.print()
@@ -456,9 +473,16 @@ class Target:
     database_url: str | None = None
     """Its store, for the projection-lag probe (None: not measured)."""
 
+    worker: subprocess.Popen[bytes] | None = None
+    """The ``projections run`` process (``--projections worker``)."""
+
     @property
     def cpu(self) -> ProcessCpu | None:
         return ProcessCpu([p.pid for p in self.procs]) if self.procs else None
+
+    @property
+    def worker_cpu(self) -> ProcessCpu | None:
+        return ProcessCpu([self.worker.pid]) if self.worker else None
 
 
 def complaints_command(checkout: str | None) -> list[str]:
@@ -530,7 +554,8 @@ def start_app(
         )
     if workers > 1:
         time.sleep(3)  # the first process answered; let the others bind their SO_REUSEPORT sockets
-    return Target(label, url, token, procs, database_url=database_url)
+    worker = procs[1] if projections == "worker" else None
+    return Target(label, url, token, procs, database_url=database_url, worker=worker)
 
 
 def bare_app() -> Any:
@@ -716,7 +741,7 @@ async def run_phases(
             if args.lag and target.database_url and spec.key.split()[0] in ("closed", "open"):
                 phase.lag = LagProbe(target.database_url).start()
             phases[spec.key, target.label] = await measure(
-                phase, target.cpu, spec.run(client, phase, target)
+                phase, target.cpu, spec.run(client, phase, target), target.worker_cpu
             )
             if args.client == "raw" and spec.key.startswith("open"):
                 print(f"  connections opened: {client.opened}")

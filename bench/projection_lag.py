@@ -25,10 +25,14 @@ class LagProbe:
     interval: float = 0.01
     lags: list[float] = field(default_factory=list)
     """Seconds from acknowledgement to visibility, one per acknowledged command."""
+    reached: int = 0
+    """The lowest projection position last read (events applied, with ``reached`` at two
+    moments: how many positions the views moved through in between)."""
     _pending: list[tuple[int, float]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    _ready: threading.Event = field(default_factory=threading.Event)
 
     def acknowledged(self, position: int) -> None:
         with self._lock:
@@ -37,6 +41,7 @@ class LagProbe:
     def start(self) -> LagProbe:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
+        self._ready.wait(10)  # the first positions read: ``reached`` counts from there
         return self
 
     def stop(self, drain_seconds: float = 30.0) -> int:
@@ -61,7 +66,8 @@ class LagProbe:
         with bootstrap(settings) as services:
             store = services.read_models
             while not self._stop.is_set():
-                reached = min(store.positions(names).values(), default=0)
+                reached = self.reached = min(store.positions(names).values(), default=0)
+                self._ready.set()
                 now = time.perf_counter()
                 with self._lock:
                     self.lags += [now - at for wanted, at in self._pending if wanted <= reached]

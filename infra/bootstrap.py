@@ -124,6 +124,7 @@ class Services:
             bulk_page_size=s.projection_bulk_page_size,
             poll_seconds=s.projection_poll_seconds,
             batch_delay_seconds=s.projection_batch_delay_seconds,
+            batch_interval_seconds=s.projection_batch_interval_seconds,
             retry_max_seconds=s.projection_retry_max_seconds,
         )
         if self.metrics is not None:

@@ -97,6 +97,14 @@ class Settings(BaseSettings):
         description="Pause after a wake-up before reading, so that under load one batch carries"
         " many events: less CPU per event for at most this much more lag.",
     )
+    projection_batch_interval_seconds: float = Field(
+        default=0.05,
+        ge=0,
+        description="Least time from the start of one tail batch to the start of the next while"
+        " events keep arriving (after a quiet spell only the batch delay applies): under load a"
+        " batch carries what arrived meanwhile, for less CPU per event and at most this much"
+        " more lag.",
+    )
     group_commit_enabled: bool = Field(
         default=True,
         description="Write the saves of concurrent commands of one process in one transaction"

@@ -156,12 +156,18 @@ class Database(ApplicationRecorder):
     # ---- our own tables ---------------------------------------------------------------------
 
     @abstractmethod
-    def transaction(self, *, commit: bool, durable: bool = True) -> AbstractContextManager[Any]:
+    def transaction(
+        self, *, commit: bool, durable: bool = True, pipelined: bool = False
+    ) -> AbstractContextManager[Any]:
         """A DB-API cursor in a transaction on our own tables, committed on exit when ``commit``
         (rolled back on error). A committing transaction can always write what it has read: it
         holds the write lock from its start where the database has one (SQLite).
         ``durable=False`` lets the commit return before it reaches the disk where the database
-        allows it (PostgreSQL): a crash may then lose the last few such commits, each whole."""
+        allows it (PostgreSQL): a crash may then lose the last few such commits, each whole.
+        ``pipelined=True`` lets a networked database send statements without waiting for each
+        one's result (PostgreSQL's pipeline mode: one round trip per read rather than per
+        statement); an error then surfaces at a later statement or at the commit, so a caller
+        that must know which statement failed (savepoints) does not ask for it."""
 
     @abstractmethod
     def index_names(self, table: Table) -> set[str]:

@@ -25,8 +25,9 @@ import gc
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
@@ -126,6 +127,7 @@ class Runner:
         bulk_page_size: int | None = None,
         poll_seconds: float = 0.1,
         batch_delay_seconds: float = 0.0,
+        batch_interval_seconds: float = 0.0,
         retry_base_seconds: float = RETRY_BASE_SECONDS,
         retry_max_seconds: float = RETRY_MAX_SECONDS,
     ) -> None:
@@ -141,6 +143,7 @@ class Runner:
         self.bulk_page_size = max(bulk_page_size or page_size, page_size)
         self.poll_seconds = poll_seconds
         self.batch_delay_seconds = batch_delay_seconds
+        self.batch_interval_seconds = batch_interval_seconds
         self.retry_base_seconds = retry_base_seconds
         self.retry_max_seconds = retry_max_seconds
         self.signal = signal_for(self.store.identity)
@@ -150,6 +153,10 @@ class Runner:
         rows (a retry only removes them), so a False stays true until this runner adds one."""
         self.observer: BatchObserver = Unobserved()
         """Told each committed batch's size (the metrics, plugged in by the composition root)."""
+        self.known: dict[str, int] = {}
+        """Per projection: the position this runner last committed or read. Tailing reads no
+        positions per wake-up: each batch's claim checks them anyway (a reset or another
+        worker's batch meanwhile fails it, and they are read again)."""
 
     def catch_up(
         self,
@@ -169,8 +176,23 @@ class Runner:
         targets = Targets.of(projections, durable)
         read = 0
         while not stop.is_set():
-            positions = self.store.positions([p.name for p in projections])
-            with self._read_ahead(self._pages(min(positions.values()), topics, stop)) as pages:
+            positions = self._positions([p.name for p in projections])
+            start, head = min(positions.values()), self.store.head()
+            if head <= start:
+                # Nothing to do as far as this runner knows: ask the store, in case a reset
+                # (a rebuild by another process) moved a position back while no event came.
+                stored = self.store.positions(list(positions))
+                if stored == positions:
+                    break
+                self.known.update(stored)
+                continue
+            pages = self._pages(start, topics, stop, head=head)
+            # Tailing (a page at most behind), the page is read here: a read-ahead thread would
+            # only add its start and hand-offs to every wake-up.
+            reading = nullcontext(pages) if head - start <= self.page_size else (
+                self._read_ahead(pages)
+            )
+            with reading as pages:
                 try:
                     for page in pages:
                         if stop.is_set():
@@ -183,9 +205,17 @@ class Runner:
                 except PositionMovedError as moved:
                     log.info("projection position moved (%s); reloading", moved)
                     self.holding.clear()  # a reset (rebuild elsewhere) empties the quarantine
+                    self.known.clear()
                     continue
             break
         return read
+
+    def _positions(self, names: Sequence[str]) -> dict[str, int]:
+        """The positions to resume from: those this runner knows, the others read (one query)."""
+        missing = [n for n in names if n not in self.known]
+        if missing:
+            self.known.update(self.store.positions(missing))
+        return {n: self.known[n] for n in names}
 
     def rebuild(
         self,
@@ -206,15 +236,21 @@ class Runner:
         projections = list(self.projections if projections is None else projections)
         for p in projections:
             self.store.reset(p.name, p.tables, secondary=False)
+            self.known.pop(p.name, None)
         with paused_gc():
             read = self.catch_up(projections, stop=stop, progress=progress, durable=False)
         self.store.create_indexes([t for p in projections for t in p.tables])
         return read + self.catch_up(projections, stop=stop, progress=progress)
 
-    def _pages(self, start: int, topics: Sequence[str], stop: threading.Event) -> Iterator[Page]:
+    def _pages(
+        self, start: int, topics: Sequence[str], stop: threading.Event, *, head: int | None = None
+    ) -> Iterator[Page]:
+        """Pages from ``start`` up to the head, read again after each page (``head``: the first
+        time's, already read)."""
         mapper = self.app.mapper
         while not stop.is_set():
-            head = self.store.head()
+            if head is None:
+                head = self.store.head()
             if start >= head:
                 return
             size = self.bulk_page_size if head - start > self.page_size else self.page_size
@@ -235,7 +271,7 @@ class Runner:
                 yield Page(batch, end, head, decoded=False)
             else:
                 yield Page(batch, end, head)
-            start = end
+            start, head = end, None
 
     @contextmanager
     def _read_ahead(self, pages: Iterator[Page]) -> Iterator[Iterator[Page]]:
@@ -287,7 +323,11 @@ class Runner:
         culprits isolated and quarantined (see the module's docstring)."""
         if page.decoded:
             try:
-                self._write(targets, positions, page, isolate=False)
+                # Pipelined, an error surfaces at a later statement, but it is the same error:
+                # whether it blames the events is judged alike, and isolating them is not
+                # pipelined.
+                pipelined = self._pipelines(targets, positions, page)
+                self._write(targets, positions, page, isolate=False, pipelined=pipelined)
                 return
             except PositionMovedError:
                 raise
@@ -300,18 +340,33 @@ class Runner:
                 )
         self._write(targets, positions, page, isolate=True)
 
+    def _pipelines(self, targets: Targets, positions: dict[str, int], page: Page) -> bool:
+        """Whether the batch may be written pipelined (``Database.transaction``): while tailing
+        (durable commits, a page of ``page_size`` at most), and only when no view it moves may
+        park events (parking runs each event in a savepoint, which must fail where it fails)."""
+        return (
+            targets.durable
+            and len(page.batch) <= self.page_size
+            and all(
+                self.holding.get(p.name) is False
+                for p in targets.projections if positions[p.name] < page.end
+            )
+        )
+
     def _write(
-        self, targets: Targets, positions: dict[str, int], page: Page, *, isolate: bool
+        self, targets: Targets, positions: dict[str, int], page: Page, *, isolate: bool,
+        pipelined: bool = False,
     ) -> None:
         first = page.batch[0].position if page.batch else page.end
+        moving = [p for p in targets.projections if positions[p.name] < page.end]
         moved: dict[str, int] = {}
         sizes: dict[str, int] = {}
-        with self.store.write(durable=targets.durable) as tx:
-            for p in targets.projections:
+        with self.store.write(durable=targets.durable, pipelined=pipelined) as tx:
+            # Every view's position claimed in one statement and advanced in one: a tail batch
+            # carries few events, so per-statement round trips are most of its cost.
+            self.store.claim_all(tx, {p.name: positions[p.name] for p in moving})
+            for p in moving:
                 mine = positions[p.name]
-                if mine >= page.end:
-                    continue
-                self.store.claim(tx, p.name, mine)
                 topics = targets.topics[p.name]
                 if mine < first:
                     events = [b for b in page.batch if b.topic in topics]
@@ -322,10 +377,11 @@ class Runner:
                     self._quarantine(tx, p.name, settle(tx, p, events, held))
                 else:
                     p.apply(tx, events)
-                self.store.advance(tx, p.name, page.end)
                 moved[p.name] = page.end
                 sizes[p.name] = len(events)
+            self.store.advance_all(tx, list(moved), page.end)
             self.store.announce(tx, moved)
+        self.known.update(moved)
         self.signal.publish(moved)
         for name, size in sizes.items():
             self.observer.batch_applied(name, size)
@@ -382,12 +438,20 @@ class Runner:
                             waiting = [p.name for p in self.projections if p not in locked]
                             log.info("running projections: %s; standing by for: %s",
                                      ", ".join(held) or "none", ", ".join(waiting) or "none")
+                        began = time.monotonic()
                         self.catch_up(locked, stop=stop)
                         failures = 0
                         coordinator.wait(IDLE_WAIT_SECONDS, stop)
                         # Under a steady stream of commands every insert wakes us; pausing a
                         # moment lets one batch (one transaction) carry many events instead of one.
-                        stop.wait(self.batch_delay_seconds)
+                        # While events keep coming, batches start at most every
+                        # ``batch_interval_seconds``: a batch's statements cost about as much for
+                        # one event as for fifty, so fewer, fuller batches cost less CPU per
+                        # event, for at most that much more lag. After a quiet spell, only the
+                        # delay.
+                        since = time.monotonic() - began
+                        stop.wait(max(self.batch_delay_seconds,
+                                      self.batch_interval_seconds - since))
             except Exception as error:
                 failures += 1
                 pause = back_off(failures, self.retry_base_seconds, self.retry_max_seconds)
@@ -398,6 +462,7 @@ class Runner:
                 )
                 stop.wait(pause)
                 held = None  # the locks went with the session
+                self.known.clear()  # another worker may have run them meanwhile
         log.info("projection runner stopped; its locks are released")
 
 

@@ -134,11 +134,14 @@ class ReadModelStore:
         return self.database.notifications_between(first, last, topics)
 
     @contextmanager
-    def write(self, *, durable: bool = True) -> Iterator[Tx]:
+    def write(self, *, durable: bool = True, pipelined: bool = False) -> Iterator[Tx]:
         """A read-write transaction. ``durable=False`` need not wait for the commit to reach the
         disk: a crash may then lose the last few such commits, each whole (rows and position
-        together), which a rebuild simply redoes."""
-        with self.database.transaction(commit=True, durable=durable) as cursor:
+        together), which a rebuild simply redoes. ``pipelined``: see ``Database.transaction``
+        (no savepoints inside)."""
+        with self.database.transaction(
+            commit=True, durable=durable, pipelined=pipelined
+        ) as cursor:
             yield Tx(cursor, self.database)
 
     @contextmanager
@@ -238,13 +241,48 @@ class ReadModelStore:
         return self.database.tracking_position(tracking_key(name)) or 0
 
     def positions(self, names: Sequence[str]) -> dict[str, int]:
-        return {name: self.position(name) for name in names}
+        """Each projection's position (0 if it has none), in one read."""
+        if not names:
+            return {}
+        with self.read() as tx:
+            found = self._tracked(tx, names, lock=False)
+        return {name: found.get(name, 0) for name in names}
+
+    def _tracked(self, tx: Tx, names: Sequence[str], *, lock: bool) -> dict[str, int]:
+        """The stored positions of those of ``names`` that have a tracking row (``lock``: rows
+        locked until the transaction ends, in key order, so two lockers never deadlock)."""
+        keys = {tracking_key(name): name for name in names}
+        marks = ", ".join("%s" for _ in keys)
+        rows = tx.rows(
+            f"SELECT application_name, notification_id FROM {self.database.tracking_table} "
+            f"WHERE application_name IN ({marks}) ORDER BY application_name"
+            f"{self.dialect.row_lock if lock else ''}",
+            list(keys),
+        )
+        return {keys[r["application_name"]]: r["notification_id"] for r in rows}
 
     def claim(self, tx: Tx, name: str, expected: int) -> None:
         """Locks the projection's tracking row and checks it still says ``expected``."""
-        stored = self.lock(tx, name)
-        if stored != expected:
-            raise PositionMovedError(f"{name} is at {stored}, not {expected}")
+        self.claim_all(tx, {name: expected})
+
+    def claim_all(self, tx: Tx, expected: Mapping[str, int]) -> None:
+        """``claim`` for several projections in one statement (two the first time, when the
+        rows are created): a batch claims every view it applies at once."""
+        names = list(expected)
+        if not names:
+            return
+        stored = self._tracked(tx, names, lock=True)
+        if len(stored) < len(names):
+            table = self.database.tracking_table
+            tx.executemany(
+                f"INSERT INTO {table} (application_name, notification_id) "
+                "VALUES (%s, 0) ON CONFLICT (application_name) DO NOTHING",
+                [(tracking_key(n),) for n in names if n not in stored],
+            )
+            stored = self._tracked(tx, names, lock=True)
+        for name in names:
+            if stored[name] != expected[name]:
+                raise PositionMovedError(f"{name} is at {stored[name]}, not {expected[name]}")
 
     def lock(self, tx: Tx, name: str) -> int:
         """Locks the projection's tracking row until the transaction ends; returns the position.
@@ -268,6 +306,19 @@ class ReadModelStore:
 
     def advance(self, tx: Tx, name: str, position: int) -> None:
         self.database.record_tracking(tx.cursor, Tracking(tracking_key(name), position))
+
+    def advance_all(self, tx: Tx, names: Sequence[str], position: int) -> None:
+        """Moves the projections ``names`` to ``position`` in one statement, never backwards.
+        The caller has claimed them (``claim_all``: rows locked, each below ``position``), so
+        every row moves."""
+        if not names:
+            return
+        marks = ", ".join("%s" for _ in names)
+        tx.execute(
+            f"UPDATE {self.database.tracking_table} SET notification_id = %s "
+            f"WHERE application_name IN ({marks}) AND notification_id < %s",
+            [position, *(tracking_key(n) for n in names), position],
+        )
 
     def announce(self, tx: Tx, positions: Mapping[str, int]) -> None:
         """Tells readers in other processes (``?min_position=`` waits) where the projections will

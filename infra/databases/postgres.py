@@ -126,7 +126,8 @@ class PostgresDialect(Dialect):
         # COPY fails on the server (the write then rolls back to its savepoint).
         if not rows:
             return
-        if len(rows) < STAGE_MIN_ROWS:
+        # COPY cannot run in a pipeline (``transaction(pipelined=True)``): arrays there.
+        if len(rows) < STAGE_MIN_ROWS or cursor.connection.pgconn.pipeline_status:
             try:
                 self._write_small(cursor, table, rows, mode)
             except psycopg.DataError as refused:
@@ -655,8 +656,19 @@ class PostgresDatabase(Database, PostgresApplicationRecorder):
     # ---- our own tables ---------------------------------------------------------------------
 
     @contextmanager
-    def transaction(self, *, commit: bool, durable: bool = True) -> Iterator[Any]:
-        with self.datastore.transaction(commit=commit) as cursor:
+    def transaction(
+        self, *, commit: bool, durable: bool = True, pipelined: bool = False
+    ) -> Iterator[Any]:
+        with contextlib.ExitStack() as stack:
+            if pipelined:
+                # The pipeline around the transaction: BEGIN, the writes and COMMIT go out
+                # without waiting; only a read (and the end) waits for what was sent before it.
+                conn = stack.enter_context(self.datastore.get_connection())
+                stack.enter_context(conn.pipeline())
+                stack.enter_context(conn.transaction(force_rollback=not commit))
+                cursor = conn.cursor()
+            else:
+                cursor = stack.enter_context(self.datastore.transaction(commit=commit))
             if commit and not durable:
                 # The commit returns before the log reaches the disk; the next durable commit
                 # makes it durable, since the log is flushed in order.

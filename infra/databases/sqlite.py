@@ -467,8 +467,11 @@ class SQLiteDatabase(Database, SQLiteApplicationRecorder):
     # ---- our own tables ---------------------------------------------------------------------
 
     @contextmanager
-    def transaction(self, *, commit: bool, durable: bool = True) -> Iterator[Any]:
-        # ``durable`` has no per-transaction switch here (``synchronous`` is the connection's).
+    def transaction(
+        self, *, commit: bool, durable: bool = True, pipelined: bool = False
+    ) -> Iterator[Any]:
+        # ``durable`` has no per-transaction switch here (``synchronous`` is the connection's);
+        # ``pipelined`` means nothing in process (no round trips).
         with self.datastore.transaction(commit=commit) as wrapper:
             cursor = wrapper.sqlite_cursor  # the library's wrapper lacks ``rowcount``
             if commit:
