@@ -21,7 +21,7 @@ from fastapi import Depends, Header, Request
 from starlette.routing import Route
 
 from aggregates.complaint import Complaint
-from api.deps import VISIBLE_ASCII, Principal, PrincipalDep
+from api.deps import VISIBLE_ASCII, AuthorizationHeader, Principal, principal_of
 from api.problems import ProblemError
 from api.request_log import current_request_id
 from infra.access_log import AccessLog, Disclosure, ReadRequest
@@ -194,7 +194,6 @@ def _route(request: Request) -> str:
 
 async def reader(
     request: Request,
-    principal: PrincipalDep,
     x_purpose: Annotated[
         str | None,
         VISIBLE_ASCII,
@@ -212,7 +211,10 @@ async def reader(
             description="Recorded in the access log (1-200 visible ASCII characters)",
         ),
     ] = None,
+    authorization: AuthorizationHeader = None,
 ) -> Reader:
+    # Authenticated once per request (the route's permission check did it already).
+    principal = await principal_of(request, authorization)
     for name, value in (("X-Purpose", x_purpose), ("X-Request-ID", x_request_id)):
         if value is not None and not _HEADER_VALUE.fullmatch(value):
             raise ProblemError(
