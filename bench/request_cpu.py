@@ -77,7 +77,8 @@ async def run(
 ) -> float:
     """CPU seconds per request over ``requests`` requests after a warm-up. With ``bursts``:
     after the warm-up, print ``ready``, then for each number N read from standard input run N
-    requests and print their CPU seconds (``bench/request_cpu_pair.py`` drives two checkouts
+    requests and print their CPU seconds, their number and the event loop thread's CPU
+    seconds alone (``bench/request_cpu_pair.py`` drives two checkouts
     so, alternating short bursts, which cancels most of a shared machine's drift)."""
     visits: dict[str, int] = {}
 
@@ -93,13 +94,15 @@ async def run(
 
     spread = max(1, len(paths) // concurrency)
     done = 0
+    loop_cpus: list[float] = []  # the event loop's thread alone (not the writer, the executor)
 
     async def burst(n: int) -> float:
         nonlocal done
         each = max(1, n // concurrency)
-        cpu = time.process_time()
+        cpu, loop_cpu = time.process_time(), time.thread_time()
         await asyncio.gather(*(worker(each, w * spread + done) for w in range(concurrency)))
         done += each
+        loop_cpus.append(time.thread_time() - loop_cpu)
         return time.process_time() - cpu
 
     await burst(50 * concurrency)  # warm-up
@@ -108,7 +111,8 @@ async def run(
     print("ready", flush=True)
     for line in sys.stdin:
         n = int(line)
-        print(await burst(n), n // concurrency * concurrency, flush=True)
+        cpu = await burst(n)
+        print(cpu, n // concurrency * concurrency, loop_cpus[-1], flush=True)
     return 0.0
 
 

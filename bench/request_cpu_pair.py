@@ -3,8 +3,11 @@
 Starts ``bench/request_cpu.py --bursts`` twice, one importing this checkout (or ``--this DIR``)
 and one importing ``--base DIR``, each on its own database, both set up and warmed up first; then
 runs ``--rounds`` bursts of ``--burst`` requests on each in turn (the one that goes first
-alternates). On a shared, noisy machine the load drifts by 2x in a minute; bursts of a second or
-two each see nearly the same machine, so the ratio is steadier than that of two whole runs.
+alternates). It prints the process's CPU per request and the event loop thread's alone (a
+command's request path without the group-commit writer, whose CPU per command depends on how
+many commands each batch happened to hold). On a shared, noisy machine the load drifts by 2x
+in a minute; bursts of a second or two each see nearly the same machine, so the ratio is
+steadier than that of two whole runs.
 
     uv run python bench/request_cpu_pair.py --base ../api-base --route one \\
         --database-url postgresql://postgres@127.0.0.1/pair_this \\
@@ -44,15 +47,15 @@ def ready(process: subprocess.Popen[str]) -> None:
     raise SystemExit(f"the benchmark exited ({process.wait()}) before it was ready")
 
 
-def burst(process: subprocess.Popen[str], n: int) -> tuple[float, int]:
+def burst(process: subprocess.Popen[str], n: int) -> tuple[float, int, float]:
     assert process.stdin is not None and process.stdout is not None
     process.stdin.write(f"{n}\n")
     process.stdin.flush()
     line = process.stdout.readline()
     if not line:
         raise SystemExit(f"the benchmark exited ({process.wait()}) during a burst")
-    cpu, done = line.split()
-    return float(cpu), int(done)
+    cpu, done, loop_cpu = line.split()
+    return float(cpu), int(done), float(loop_cpu)
 
 
 def main() -> None:
@@ -72,7 +75,7 @@ def main() -> None:
     this = start(args.this.resolve(), args.database_url, extra)
     ready(this)
     ratios = []
-    totals = {"base": [0.0, 0], "this": [0.0, 0]}
+    totals = {"base": [0.0, 0, 0.0], "this": [0.0, 0, 0.0]}
     try:
         for i in range(args.rounds):
             order = [("base", base), ("this", this)]
@@ -80,9 +83,10 @@ def main() -> None:
                 order.reverse()
             per = {}
             for name, process in order:
-                cpu, done = burst(process, args.burst)
+                cpu, done, loop_cpu = burst(process, args.burst)
                 totals[name][0] += cpu
                 totals[name][1] += done
+                totals[name][2] += loop_cpu
                 per[name] = cpu / done
             ratios.append(per["this"] / per["base"])
             print(f"round {i + 1}: base {per['base'] * 1e6:,.0f} us, this "
@@ -94,8 +98,12 @@ def main() -> None:
             process.wait()
     per_base = totals["base"][0] / totals["base"][1] * 1e6
     per_this = totals["this"][0] / totals["this"][1] * 1e6
+    loop_base = totals["base"][2] / totals["base"][1] * 1e6
+    loop_this = totals["this"][2] / totals["this"][1] * 1e6
     print(f"{' '.join(extra)}: base {per_base:,.0f} us, this {per_this:,.0f} us per request; "
-          f"ratio {per_this / per_base:.3f} (median of rounds {statistics.median(ratios):.3f})")
+          f"ratio {per_this / per_base:.3f} (median of rounds {statistics.median(ratios):.3f});"
+          f" event loop thread alone: base {loop_base:,.0f} us, this {loop_this:,.0f} us,"
+          f" ratio {loop_this / loop_base:.3f}")
 
 
 if __name__ == "__main__":
