@@ -17,7 +17,6 @@ from api.failure_limit import FailureLimit
 from api.problems import MEDIA_TYPE, PROBLEM_SCHEMA, install_problem_handlers, problem_response
 from api.query_guard import RefuseControlCharacters
 from api.request_log import RequestLog
-from api.request_metrics import RequestMetrics
 from api.routers import (
     access_log,
     analytics,
@@ -235,11 +234,9 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
         larger={"/imports": settings.import_max_bytes},
     )
     api.add_middleware(RefuseControlCharacters)
-    # Every answer logged (and traced) with its request id.
-    api.add_middleware(RequestLog, tracing=services.tracing)
+    # Outermost: every answer logged (and traced) with its request id, counted and timed.
     api.state.metrics = services.metrics
-    if services.metrics is not None:  # outermost: it times and counts every answer
-        api.add_middleware(RequestMetrics, metrics=services.metrics)
+    api.add_middleware(RequestLog, tracing=services.tracing, metrics=services.metrics)
 
     for router in ROUTERS:
         api.include_router(router)

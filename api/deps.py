@@ -72,9 +72,24 @@ class Principal:
         return Actor(self.name, self.role, self.teams)
 
 
-async def authenticate(
-    app: AppDep, authorization: Annotated[str | None, Header()] = None
-) -> Principal:
+AuthorizationHeader = Annotated[str | None, Header()]
+_PRINCIPAL = "complaints.principal"
+"""Where the request's scope keeps its principal once authenticated."""
+
+
+async def principal_of(request: Request, authorization: str | None) -> Principal:
+    """The request's principal, authenticated once per request: the permission check, the
+    command context and the reader all need it, and FastAPI solves a shared dependency's own
+    parameters again for every dependency that names it (about 20 us each; docs/performance.md,
+    "Request CPU, session 22")."""
+    principal: Principal | None = request.scope.get(_PRINCIPAL)
+    if principal is None:
+        principal = await _authenticate(request.app.state.complaints, authorization)
+        request.scope[_PRINCIPAL] = principal
+    return principal
+
+
+async def _authenticate(app: ComplaintsApp, authorization: str | None) -> Principal:
     unauthorised = {"WWW-Authenticate": 'Bearer realm="complaint-ledger"'}
     if not authorization or not authorization.lower().startswith("bearer "):
         raise ProblemError(
@@ -101,6 +116,10 @@ async def authenticate(
     return Principal(token.name, token.role, token.id, token.teams, token.grants)
 
 
+async def authenticate(request: Request, authorization: AuthorizationHeader = None) -> Principal:
+    return await principal_of(request, authorization)
+
+
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
 
 
@@ -118,7 +137,9 @@ def permit(action: str) -> Any:
         public.permission_action = action  # type: ignore[attr-defined]
         return Depends(public)
 
-    async def check(principal: PrincipalDep) -> Principal:
+    # Authenticates itself rather than naming ``PrincipalDep``: one dependency level fewer.
+    async def check(request: Request, authorization: AuthorizationHeader = None) -> Principal:
+        principal = await principal_of(request, authorization)
         if not allowed.allows(principal.role):
             raise ForbiddenError(action, allowed.refusal(principal.role))
         return principal
@@ -127,17 +148,27 @@ def permit(action: str) -> Any:
     return Depends(check)
 
 
-async def idempotency_key(
-    idempotency_key: Annotated[
-        str | None,
-        VISIBLE_ASCII,
-        Header(
-            alias="Idempotency-Key",
-            description="1-200 visible ASCII characters. A retry with the same key and body gets "
-            "the original answer; the same key with another body is a 422.",
-        ),
-    ] = None,
-) -> str | None:
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    VISIBLE_ASCII,
+    Header(
+        alias="Idempotency-Key",
+        description="1-200 visible ASCII characters. A retry with the same key and body gets "
+        "the original answer; the same key with another body is a 422.",
+    ),
+]
+IfMatchHeader = Annotated[
+    str | None,
+    _ETAG_FORMAT,
+    Header(
+        alias="If-Match",
+        description="The version the command expects, as the ETag it was served with "
+        '(e.g. "3"), or *; 412 if the complaint has moved on',
+    ),
+]
+
+
+def checked_idempotency_key(idempotency_key: str | None) -> str | None:
     if idempotency_key is not None and not _HEADER_VALUE.fullmatch(idempotency_key):
         raise ProblemError(
             400,
@@ -148,20 +179,7 @@ async def idempotency_key(
     return idempotency_key
 
 
-IdempotencyKeyDep = Annotated[str | None, Depends(idempotency_key)]
-
-
-async def expected_version(
-    if_match: Annotated[
-        str | None,
-        _ETAG_FORMAT,
-        Header(
-            alias="If-Match",
-            description="The version the command expects, as the ETag it was served with "
-            '(e.g. "3"), or *; 412 if the complaint has moved on',
-        ),
-    ] = None,
-) -> int | None:
+def parsed_if_match(if_match: str | None) -> int | None:
     """Parses ``If-Match: "3"`` (also ``W/"3"`` or a bare ``3``); ``*`` means any version."""
     if if_match is None or if_match.strip() == "*":
         return None
@@ -177,13 +195,24 @@ async def expected_version(
     return int(etag.group(1) or etag.group(2))
 
 
+async def idempotency_key(idempotency_key: IdempotencyKeyHeader = None) -> str | None:
+    return checked_idempotency_key(idempotency_key)
+
+
+IdempotencyKeyDep = Annotated[str | None, Depends(idempotency_key)]
+
+
+async def expected_version(if_match: IfMatchHeader = None) -> int | None:
+    return parsed_if_match(if_match)
+
+
 ExpectedVersionDep = Annotated[int | None, Depends(expected_version)]
 
 
+# One dependency with its headers, not one per header: each dependency FastAPI solves costs
+# about 10-20 us per request (docs/performance.md, "Request CPU, session 22").
 async def command_context(
-    principal: PrincipalDep,
-    key: IdempotencyKeyDep,
-    version: ExpectedVersionDep,
+    request: Request,
     x_correlation_id: Annotated[
         str | None,
         VISIBLE_ASCII,
@@ -194,7 +223,13 @@ async def command_context(
         VISIBLE_ASCII,
         Header(description="Recorded as the events' cause (1-200 visible ASCII characters)"),
     ] = None,
+    authorization: AuthorizationHeader = None,
+    key: IdempotencyKeyHeader = None,
+    if_match: IfMatchHeader = None,
 ) -> CommandContext:
+    principal = await principal_of(request, authorization)
+    key = checked_idempotency_key(key)
+    version = parsed_if_match(if_match)
     for name, value in (("X-Correlation-ID", x_correlation_id), ("X-Request-ID", x_request_id)):
         if value is not None and not _HEADER_VALUE.fullmatch(value):
             raise ProblemError(

@@ -21,7 +21,7 @@ from fastapi import Depends, Header, Request
 from starlette.routing import Route
 
 from aggregates.complaint import Complaint
-from api.deps import VISIBLE_ASCII, Principal, PrincipalDep
+from api.deps import VISIBLE_ASCII, Principal, principal_of
 from api.problems import ProblemError
 from api.request_log import current_request_id
 from infra.access_log import AccessLog, Disclosure, ReadRequest
@@ -194,7 +194,6 @@ def _route(request: Request) -> str:
 
 async def reader(
     request: Request,
-    principal: PrincipalDep,
     x_purpose: Annotated[
         str | None,
         VISIBLE_ASCII,
@@ -213,6 +212,9 @@ async def reader(
         ),
     ] = None,
 ) -> Reader:
+    # Authenticated once per request, by the route's permission check, which also documents the
+    # header: declared here too, it would be validated a second time on every read.
+    principal = await principal_of(request, request.headers.get("authorization"))
     for name, value in (("X-Purpose", x_purpose), ("X-Request-ID", x_request_id)):
         if value is not None and not _HEADER_VALUE.fullmatch(value):
             raise ProblemError(

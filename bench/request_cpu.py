@@ -39,6 +39,8 @@ from infra.settings import Settings  # noqa: E402
 from tests.intake import intake  # noqa: E402
 
 COMMENT = b'{"body": "We are looking into it.", "visibility": "customer"}'
+ASSIGN = [b'{"assignee": "agent-a"}', b'{"assignee": "agent-b"}']
+CLOSE = b'{"resolution_code": "resolved", "summary": "Refunded."}'
 
 
 async def call(api: Any, path: str, token: str, body: bytes = b"") -> int:
@@ -70,23 +72,48 @@ async def call(api: Any, path: str, token: str, body: bytes = b"") -> int:
 
 
 async def run(
-    api: Any, paths: list[str], token: str, requests: int, concurrency: int, body: bytes = b""
+    api: Any, paths: list[str], token: str, requests: int, concurrency: int,
+    bodies: list[bytes], bursts: bool = False,
 ) -> float:
-    """CPU seconds per request over ``requests`` requests after a warm-up."""
+    """CPU seconds per request over ``requests`` requests after a warm-up. With ``bursts``:
+    after the warm-up, print ``ready``, then for each number N read from standard input run N
+    requests and print their CPU seconds, their number and the event loop thread's CPU
+    seconds alone (``bench/request_cpu_pair.py`` drives two checkouts
+    so, alternating short bursts, which cancels most of a shared machine's drift)."""
+    visits: dict[str, int] = {}
+
     async def worker(n: int, first: int) -> None:
         # Each worker starts elsewhere in ``paths``: commands on one complaint at once conflict.
         for i in range(first, first + n):
-            status = await call(api, paths[i % len(paths)], token, body)
+            path = paths[i % len(paths)]
+            # A path's bodies in turn (assign: to one agent, then the other).
+            visit = visits[path] = visits.get(path, -1) + 1
+            status = await call(api, path, token, bodies[visit % len(bodies)])
             if status not in (200, 201):
-                raise SystemExit(f"{paths[i % len(paths)]} answered {status}")
+                raise SystemExit(f"{path} answered {status}")
 
     spread = max(1, len(paths) // concurrency)
-    await asyncio.gather(*(worker(50, w * spread) for w in range(concurrency)))  # warm-up
-    cpu = time.process_time()
-    await asyncio.gather(
-        *(worker(requests // concurrency, w * spread) for w in range(concurrency))
-    )
-    return (time.process_time() - cpu) / (requests // concurrency * concurrency)
+    done = 0
+    loop_cpus: list[float] = []  # the event loop's thread alone (not the writer, the executor)
+
+    async def burst(n: int) -> float:
+        nonlocal done
+        each = max(1, n // concurrency)
+        cpu, loop_cpu = time.process_time(), time.thread_time()
+        await asyncio.gather(*(worker(each, w * spread + done) for w in range(concurrency)))
+        done += each
+        loop_cpus.append(time.thread_time() - loop_cpu)
+        return time.process_time() - cpu
+
+    await burst(50 * concurrency)  # warm-up
+    if not bursts:
+        return await burst(requests) / (requests // concurrency * concurrency)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        n = int(line)
+        cpu = await burst(n)
+        print(cpu, n // concurrency * concurrency, loop_cpus[-1], flush=True)
+    return 0.0
 
 
 def main() -> None:
@@ -95,13 +122,18 @@ def main() -> None:
     )
     parser.add_argument("--database-url", help="default: a new SQLite file in a temporary "
                         "directory (the data keys there are wrapped by that run's own key)")
-    parser.add_argument("--route", choices=["one", "list", "comment", "file"], default="one",
+    parser.add_argument("--route", choices=["one", "list", "comment", "file", "assign", "close"],
+                        default="one",
                         help="GET /complaints/{id} (over --complaints ids), GET /complaints,"
-                        " POST /complaints/{id}/comments or POST /complaints (commands; the"
-                        " writer included)")
+                        " POST /complaints/{id}/comments, POST /complaints,"
+                        " POST /complaints/{id}/assign (two agents in turn) or"
+                        " POST /complaints/{id}/close (each complaint once: --complaints above"
+                        " 800 + --requests) (commands; the writer included)")
     parser.add_argument("--complaints", type=int, default=100)
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--bursts", action="store_true",
+                        help="driven by bench/request_cpu_pair.py (see run())")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as files:
@@ -112,7 +144,9 @@ def main() -> None:
         )
         with bootstrap(settings) as services:
             ctx = CommandContext(principal="bench", role="agent", correlation_id="bench")
-            token = services.app.tokens.issue("bench", "agent", ctx).secret
+            # An agent may assign only to themselves; a supervisor to anyone.
+            role = "supervisor" if args.route == "assign" else "agent"
+            token = services.app.tokens.issue("bench", role, ctx).secret
             ids = [
                 services.app.file_complaint(FileComplaint(**intake()), ctx).complaint_id
                 for _ in range(args.complaints)
@@ -124,13 +158,23 @@ def main() -> None:
                 "list": ["/complaints?limit=50"],
                 "comment": [f"/complaints/{cid}/comments" for cid in ids],
                 "file": ["/complaints"],
+                "assign": [f"/complaints/{cid}/assign" for cid in ids],
+                "close": [f"/complaints/{cid}/close" for cid in ids],
             }[args.route]
-            body = {"comment": COMMENT, "file": json.dumps(intake()).encode()}.get(args.route, b"")
-            per_request = asyncio.run(
-                run(create_app(services), paths, token, args.requests, args.concurrency, body)
-            )
+            bodies = {
+                "comment": [COMMENT], "file": [json.dumps(intake()).encode()],
+                "assign": ASSIGN, "close": [CLOSE],
+            }.get(args.route, [b""])
+            per_request = asyncio.run(run(
+                create_app(services), paths, token, args.requests, args.concurrency, bodies,
+                args.bursts,
+            ))
+            if args.bursts:
+                return
     shown = {"one": "GET /complaints/{id}", "list": f"GET {paths[0]}",
-             "comment": "POST /complaints/{id}/comments", "file": "POST /complaints"}[args.route]
+             "comment": "POST /complaints/{id}/comments", "file": "POST /complaints",
+             "assign": "POST /complaints/{id}/assign",
+             "close": "POST /complaints/{id}/close"}[args.route]
     sealed = getattr(settings, "encrypt_personal_data", False)  # absent in older checkouts
     print(f"{CHECKOUT.name}: {shown}: "
           f"{per_request * 1e6:,.0f} us CPU per request ({args.requests:,} requests,"

@@ -36,7 +36,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.domain import CollectEventsProtocol, DomainEventProtocol
+from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
@@ -255,8 +255,11 @@ def _collect(objs: Sequence[Any]) -> list[DomainEventProtocol[UUID]]:
     for obj in objs:
         if obj is None:
             continue
-        if isinstance(obj, DomainEventProtocol):
+        # An attribute test first: ``isinstance`` against the library's runtime-checkable
+        # protocols costs about 10 us per object, and every command saves one or two aggregates.
+        collect = getattr(obj, "collect_events", None)
+        if collect is not None:
+            events.extend(collect())
+        elif isinstance(obj, DomainEventProtocol):
             events.append(obj)
-        elif isinstance(obj, CollectEventsProtocol):
-            events.extend(obj.collect_events())
     return events

@@ -146,7 +146,9 @@ class ViewCustomerHistory:
             if (p.customer_id == customer_id or (order_number and p.order_number == order_number))
             and (p.closed_at is None or p.closed_at >= since or p.filed_at >= since)
         ]
-        return sorted(matching, key=lambda p: (p.filed_at, str(p.id)))[-MAX_PRIOR:]
+        # ``p.id``, not ``str(p.id)``: the same order (UUIDs compare as their fixed-width hex),
+        # without formatting every id on every filing.
+        return sorted(matching, key=lambda p: (p.filed_at, p.id))[-MAX_PRIOR:]
 
     def _view_position(self) -> int:
         """The view's position, read at most every ``POSITION_SECONDS``: an older position only
