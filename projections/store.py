@@ -168,12 +168,10 @@ class ReadModelStore:
         """The views (name: tables) whose tables exist with other columns than this version
         declares, e.g. after an upgrade that added a measure. A view is made from the events,
         so the cure is ``reset``: a runner then refills it from event zero."""
+        stored = self.database.columns_of([t for tables in views.values() for t in tables])
         return [
             name for name, tables in views.items()
-            if any(
-                (stored := self.database.column_names(t)) and stored != list(t.column_names)
-                for t in tables
-            )
+            if any(stored[t.name] and stored[t.name] != list(t.column_names) for t in tables)
         ]
 
     def rename_projections(self, tx: Tx, renamed: Mapping[str, str]) -> None:

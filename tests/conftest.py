@@ -1,9 +1,11 @@
 """Shared fixtures: every storage-touching test runs on SQLite and on PostgreSQL.
 
 PostgreSQL: one fresh schema per test session in the ``test`` database (override with
-COMPLAINTS_TEST_POSTGRES_URL), dropped and recreated before each test so tests never see each
-other's rows. Without a reachable server the PostgreSQL cases skip with a one-line reason, except
-under CI=true, where they fail: CI must exercise the production store.
+COMPLAINTS_TEST_POSTGRES_URL), emptied before each test so tests never see each other's rows:
+dropped and recreated, or, for a test whose store is bootstrapped by the ``services`` fixture,
+reset to a copy of a store bootstrapped once per session (see ``database_url``). Without a
+reachable server the PostgreSQL cases skip with a one-line reason, except under CI=true, where
+they fail: CI must exercise the production store.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -29,6 +33,13 @@ POSTGRES_URL = os.environ.get(
     "COMPLAINTS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# Every PostgreSQL session the tests open (libpq reads PGOPTIONS, and the servers and workers
+# the tests start inherit it) commits without waiting for the WAL flush: ~5 ms a commit on this
+# disk, thousands of commits a run (each test's tables and rows). Only a crash of the PostgreSQL
+# server could tell the difference, and no test crashes it; the statements are the same.
+if "synchronous_commit" not in os.environ.get("PGOPTIONS", ""):
+    os.environ["PGOPTIONS"] = f"{os.environ.get('PGOPTIONS', '')} -c synchronous_commit=off".strip()
 
 
 def _postgres_reason() -> str | None:
@@ -58,13 +69,128 @@ def reset_schema(schema: str) -> None:
         conn.execute(f'CREATE SCHEMA "{schema}"')
 
 
+# Everything in a schema a test could change the shape of, as text (the schema's own name
+# left out, since index and function definitions name it): two schemas alike here differ only
+# in their rows and sequence positions.
+_SHAPE = """
+WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname = %(schema)s)
+SELECT 'rel ' || c.relname || ' ' || c.relkind::text FROM pg_class c
+ WHERE c.relnamespace = (SELECT oid FROM ns)
+UNION ALL
+SELECT 'col ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+       || ' ' || a.attnotnull::text || ' ' || a.attidentity::text || a.attgenerated::text || ' '
+       || coalesce(pg_get_expr(d.adbin, d.adrelid), '')
+  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+ WHERE c.relnamespace = (SELECT oid FROM ns) AND a.attnum > 0 AND NOT a.attisdropped
+UNION ALL
+SELECT 'idx ' || indexdef FROM pg_indexes WHERE schemaname = %(schema)s
+UNION ALL
+SELECT 'con ' || conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+ WHERE connamespace = (SELECT oid FROM ns)
+UNION ALL
+SELECT 'trg ' || pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+ WHERE c.relnamespace = (SELECT oid FROM ns) AND NOT t.tgisinternal
+UNION ALL
+SELECT 'fn ' || pg_get_functiondef(p.oid) FROM pg_proc p WHERE p.pronamespace = (SELECT oid FROM ns)
+UNION ALL
+SELECT 'rule ' || definition FROM pg_rules WHERE schemaname = %(schema)s
+"""
+
+
+def schema_shape(conn: psycopg.Connection[Any], schema: str) -> frozenset[str]:
+    rows = conn.execute(_SHAPE, {"schema": schema}).fetchall()
+    return frozenset(str(row[0]).replace(schema, "{schema}") for row in rows)
+
+
+@dataclass(frozen=True)
+class PristineStore:
+    """A schema bootstrapped once per session, never used by a test: what a test's schema is
+    reset to (its rows and sequence positions) when its shape is still the same."""
+
+    schema: str
+    shape: frozenset[str]
+    tables: tuple[str, ...]
+    filled: tuple[str, ...]
+    """The tables bootstrap itself writes rows to (the migration marker)."""
+    sequences: tuple[tuple[str, int, bool], ...]
+    """Name, value and is_called, as ``setval`` takes them."""
+
+    def reset(self, schema: str) -> bool:
+        """Empties ``schema`` to this store's state, in one transaction; False (and nothing
+        done) when its shape differs (missing, or changed by a test), so it must be rebuilt."""
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            if schema_shape(conn, schema) != self.shape:
+                return False
+            statements = ["BEGIN", "SET LOCAL lock_timeout = '20s'"]
+            statements += [f'DELETE FROM "{schema}"."{table}"' for table in self.tables]
+            statements += [
+                f'INSERT INTO "{schema}"."{table}" SELECT * FROM "{self.schema}"."{table}"'
+                for table in self.filled
+            ]
+            statements += [
+                f"SELECT setval('\"{schema}\".\"{name}\"', {value}, {called})"
+                for name, value, called in self.sequences
+            ]
+            conn.execute("; ".join([*statements, "COMMIT"]).encode())
+        return True
+
+
+@pytest.fixture(scope="session")
+def postgres_pristine(
+    postgres_schema: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PristineStore]:
+    schema = f"{postgres_schema}_pristine"
+    reset_schema(schema)
+    where = tmp_path_factory.mktemp("pristine")
+    settings = Settings(
+        database_url=f"{POSTGRES_URL}?schema={schema}",
+        secret_key_file=str(where / "secret.key"),
+        admin_token_file=str(where / "admin-token"),
+        repeat_complaints_enabled=False,
+        automation_disabled_rules=["repeat-customer"],
+    )
+    with bootstrap(settings):
+        pass
+    try:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            tables = [str(row[0]) for row in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", (schema,)
+            )]
+            filled = [t for t in tables if conn.execute(
+                f'SELECT EXISTS (SELECT FROM "{schema}"."{t}")').fetchone() == (True,)]
+            sequences = [
+                (str(name), int(last) if last is not None else int(start), last is not None)
+                for name, last, start in conn.execute(
+                    "SELECT sequencename, last_value, start_value FROM pg_sequences"
+                    " WHERE schemaname = %s", (schema,),
+                )
+            ]
+            shape = schema_shape(conn, schema)
+        yield PristineStore(schema, shape, tuple(tables), tuple(filled), tuple(sequences))
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty store: a new SQLite file, or the session's PostgreSQL schema emptied."""
+    """A fresh, empty store: a new SQLite file, or the session's PostgreSQL schema emptied.
+
+    A test whose store the ``services`` fixture bootstraps (before the test, or any fixture
+    using it, sees the store) gets the schema with the pristine store's tables and rows rather
+    than dropped: what that bootstrap would have made, without its ~80 CREATE statements (the
+    largest part of a PostgreSQL test's set-up). Any other test, or a schema whose shape a test
+    changed, gets it dropped and recreated empty, as before."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'complaints.db'}"
     schema = request.getfixturevalue("postgres_schema")
-    reset_schema(schema)
+    pristine: PristineStore | None = (
+        request.getfixturevalue("postgres_pristine") if "services" in request.fixturenames
+        else None
+    )
+    if pristine is None or not pristine.reset(schema):
+        reset_schema(schema)
     return f"{POSTGRES_URL}?schema={schema}"
 
 

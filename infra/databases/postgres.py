@@ -692,6 +692,20 @@ class PostgresDatabase(Database, PostgresApplicationRecorder):
             )
             return [row["name"] for row in cursor.fetchall()]
 
+    def columns_of(self, tables: Sequence[Table]) -> dict[str, list[str]]:
+        # One round trip instead of a transaction per table (~14 at each process start).
+        columns: dict[str, list[str]] = {table.name: [] for table in tables}
+        with self.transaction(commit=False) as cursor:
+            cursor.execute(
+                "SELECT table_name AS table, column_name AS name FROM information_schema.columns"
+                " WHERE table_schema = %s AND table_name = ANY(%s)"
+                " ORDER BY table_name, ordinal_position",
+                (self.datastore.schema, list(columns)),
+            )
+            for row in cursor.fetchall():
+                columns[row["table"]].append(row["name"])
+        return columns
+
     def clamp_stored_instants(self, tables: Sequence[Table]) -> None:
         """Such rows make every query that reads them fail; one statement per table, so that
         upgrading needs no rebuild."""
