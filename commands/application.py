@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Generator, Mapping
+from copy import deepcopy
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -594,7 +595,18 @@ class ComplaintsApp(Application[UUID]):
             (r.notification.id for r in recordings if r.domain_event.originator_id == complaint.id),
             default=None,
         )
+        self._cache(complaint)
         return CommandResult(complaint.id, complaint.version, position, state=complaint)
+
+    def _cache(self, complaint: Complaint) -> None:
+        """Puts the complaint as just saved in the repository's cache. The library caches only
+        what it reads (it skips saved aggregates when it fast-forwards), so the first command on
+        a new complaint replayed it from the store, decoding (and decrypting) every event. A
+        copy: a reader fast-forwards the cached object in place, which the answer being
+        rendered from ``complaint`` must not see. Safe with other processes: every read still
+        fast-forwards from the cached version."""
+        if self.repository.cache is not None:
+            self.repository.cache.put(complaint.id, deepcopy(complaint))
 
     def _replay(self, ctx: CommandContext, print_: str) -> CommandResult | None:
         """The recorded outcome of the same request, when ``ctx`` carries a key already used."""

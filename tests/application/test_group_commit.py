@@ -165,3 +165,26 @@ def test_a_request_whose_event_loop_closed_is_still_written_and_the_writer_lives
     later.join(timeout=10)
     assert [r.version for r in answered] == [3]
     assert [c.body for c in app.get_complaint(first).comments] == ["hello"]
+
+
+def test_a_saved_complaint_is_read_from_the_cache_and_still_sees_other_processes(
+    app: ComplaintsApp, rival: Services, ctx: CommandContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cid = file(app, ctx)
+    replayed = app.repository._reconstruct_aggregate
+
+    def no_replay(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("version", args[1] if len(args) > 1 else None) is None:
+            raise AssertionError("the latest complaint was replayed from the store")
+        return replayed(*args, **kwargs)
+
+    monkeypatch.setattr(app.repository, "_reconstruct_aggregate", no_replay)
+    assigned = app.handle(cid, AssignComplaint(assignee="bob"), ctx)  # the filing, cached
+    assert app.get_complaint(cid).version == assigned.version  # as saved, from the cache
+    rival.app.handle(cid, OTHER, ctx)  # another process moves it on
+    ours = app.handle(cid, HELLO, ctx)  # decided on the cached copy, fast-forwarded
+    assert [c.body for c in app.get_complaint(cid).comments] == ["another", "hello"]
+    assert ours.version == assigned.version + 2
+    # The answer's state is not the cached object: a reader fast-forwarding the cache in place
+    # must not change an answer being rendered.
+    assert ours.state is not app.repository.cache.get(cid)
