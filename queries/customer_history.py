@@ -102,10 +102,29 @@ class _Index:
         self.events[at] = entry
         self.complaints.setdefault(entry.complaint_id, {})[at] = entry
         if entry.filed is not None:
-            for key in _keys(entry.filed):
+            for key in _keys(entry.filed.customer_id, entry.filed.order_number):
                 self.filings.setdefault(key, set()).add(at)
         elif entry.topic == REOPENED:
             self.reopens.add(at)
+
+    def select(
+        self, start: int, found: set[UUID], customer_id: str, order_number: str | None
+    ) -> list[_Tail]:
+        """The events after ``start`` that ``_replay`` needs, oldest first: those of the
+        complaints ``found`` in the view and of this customer's (or order's) filings in the
+        tail. A complaint's events change only its own entry, so the others' need not be
+        replayed."""
+        ids = set(found)
+        for key in _keys(customer_id, order_number):
+            filed = self.filings.get(key, ())
+            ids.update(self.events[at].complaint_id for at in filed if at > start)
+        complaints = self.complaints
+        tail = [
+            (at, t) for i in ids if i in complaints
+            for at, t in complaints[i].items() if at > start
+        ]
+        tail.sort(key=lambda e: e[0])
+        return [t for _, t in tail]
 
     def prune(self, position: int) -> None:
         """Drops the events at or before ``position`` (those the view has applied)."""
@@ -122,7 +141,7 @@ class _Index:
         if not events:
             del self.complaints[entry.complaint_id]
         if entry.filed is not None:
-            for key in _keys(entry.filed):
+            for key in _keys(entry.filed.customer_id, entry.filed.order_number):
                 filings = self.filings[key]
                 filings.discard(at)
                 if not filings:
@@ -130,10 +149,26 @@ class _Index:
         self.reopens.discard(at)
 
 
-def _keys(filed: PriorComplaint) -> list[str]:
-    if filed.order_number is None:
-        return [f"c:{filed.customer_id}"]
-    return [f"c:{filed.customer_id}", f"o:{filed.order_number}"]
+def _keys(customer_id: str, order_number: str | None) -> list[str]:
+    if order_number is None:
+        return [f"c:{customer_id}"]
+    return [f"c:{customer_id}", f"o:{order_number}"]
+
+
+def _replay(
+    found: dict[UUID, PriorComplaint], tail: Iterable[_Tail], customer_id: str,
+    order_number: str | None,
+) -> None:
+    """Applies the tail, oldest first, to the complaints ``found`` in the view: this customer's
+    (or order's) filings join them, closes and reopens change them."""
+    for t in tail:
+        if t.filed is not None:
+            if t.filed.customer_id == customer_id or (
+                order_number is not None and t.filed.order_number == order_number
+            ):
+                found[t.complaint_id] = t.filed
+        elif (known := found.get(t.complaint_id)) is not None:
+            found[t.complaint_id] = replace(known, closed_at=t.at if t.topic == CLOSED else None)
 
 
 class ViewCustomerHistory:
@@ -163,37 +198,11 @@ class ViewCustomerHistory:
         try:
             found = self._found(customer_id, order_number, since, reopened)
             with self._lock:
-                # The tail's events of the complaints found in the view and of this customer's
-                # (or order's) filings in the tail, in the log's order: a complaint's events
-                # change only its own entry, so the others' need not be replayed.
-                ids = set(found)
-                keys = [f"c:{customer_id}"]
-                if order_number is not None:
-                    keys.append(f"o:{order_number}")
-                for key in keys:
-                    ids.update(
-                        index.events[at].complaint_id
-                        for at in index.filings.get(key, ()) if at > start
-                    )
-                complaints = index.complaints
-                tail = [
-                    (at, t) for i in ids if i in complaints
-                    for at, t in complaints[i].items() if at > start
-                ]
+                tail = index.select(start, set(found), customer_id, order_number)
         finally:
             with self._lock:
                 self._release(index, start)
-        tail.sort(key=lambda e: e[0])
-        for _, t in tail:
-            if t.filed is not None:
-                if t.filed.customer_id == customer_id or (
-                    order_number is not None and t.filed.order_number == order_number
-                ):
-                    found[t.complaint_id] = t.filed
-            elif (known := found.get(t.complaint_id)) is not None:
-                found[t.complaint_id] = replace(
-                    known, closed_at=t.at if t.topic == CLOSED else None
-                )
+        _replay(found, tail, customer_id, order_number)
         matching = [
             p for p in found.values()
             if (p.customer_id == customer_id or (order_number and p.order_number == order_number))
