@@ -27,6 +27,7 @@ up.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import logging
 import threading
@@ -84,8 +85,10 @@ class _Index:
         self.events: dict[int, _Tail] = {}
         self.positions: list[int] = []
         """A heap of the positions in ``events``: the oldest are pruned without a scan."""
-        self.filings: dict[str, set[int]] = {}
-        """The positions of the filings by ``c:<customer>`` and ``o:<order>``."""
+        self.filings: dict[str, list[tuple[datetime, UUID, int]]] = {}
+        """The filings by ``c:<customer>`` and ``o:<order>``, as (filed at, id, position) in
+        the answer's order: a customer with thousands of complaints in the tail (one filing
+        after another while the view is stopped) is answered from its newest."""
         self.complaints: dict[UUID, dict[int, _Tail]] = {}
         """Each complaint's events by position (a complaint has a few: filed, closed, ...)."""
         self.reopens: set[int] = set()
@@ -102,29 +105,46 @@ class _Index:
         self.events[at] = entry
         self.complaints.setdefault(entry.complaint_id, {})[at] = entry
         if entry.filed is not None:
+            filed = (entry.filed.filed_at, entry.complaint_id, at)
             for key in _keys(entry.filed.customer_id, entry.filed.order_number):
-                self.filings.setdefault(key, set()).add(at)
+                bisect.insort(self.filings.setdefault(key, []), filed)
         elif entry.topic == REOPENED:
             self.reopens.add(at)
 
-    def select(
-        self, start: int, found: set[UUID], customer_id: str, order_number: str | None
-    ) -> list[_Tail]:
-        """The events after ``start`` that ``_replay`` needs, oldest first: those of the
-        complaints ``found`` in the view and of this customer's (or order's) filings in the
-        tail. A complaint's events change only its own entry, so the others' need not be
-        replayed."""
-        ids = set(found)
-        for key in _keys(customer_id, order_number):
-            filed = self.filings.get(key, ())
-            ids.update(self.events[at].complaint_id for at in filed if at > start)
+    def answer(
+        self, start: int, found: dict[UUID, PriorComplaint], customer_id: str,
+        order_number: str | None, since: datetime, limit: int,
+    ) -> dict[UUID, PriorComplaint]:
+        """``found`` (the view's rows) with the events after ``start`` applied: those of the
+        complaints found, and this customer's (or order's) filings in the tail with theirs,
+        newest first until ``limit`` of them match (older ones could not be among the newest
+        ``limit`` answered). A complaint's events change only its own entry, so replaying
+        each complaint's alone, in the log's order, ends as replaying the whole tail."""
+        result = dict(found)
         complaints = self.complaints
-        tail = [
-            (at, t) for i in ids if i in complaints
-            for at, t in complaints[i].items() if at > start
-        ]
-        tail.sort(key=lambda e: e[0])
-        return [t for _, t in tail]
+
+        def replay(i: UUID) -> None:
+            if i in complaints:
+                events = sorted((at, t) for at, t in complaints[i].items() if at > start)
+                _replay(result, (t for _, t in events), customer_id, order_number)
+
+        for i in found:
+            replay(i)
+        seen, taken = set(found), 0
+        newest = heapq.merge(
+            *(reversed(self.filings.get(k, ())) for k in _keys(customer_id, order_number)),
+            reverse=True,
+        )
+        for _, i, at in newest:
+            if taken >= limit:
+                break
+            if at <= start or i in seen:
+                continue
+            seen.add(i)
+            replay(i)
+            if (p := result.get(i)) is not None and _matches(p, customer_id, order_number, since):
+                taken += 1
+        return result
 
     def prune(self, position: int) -> None:
         """Drops the events at or before ``position`` (those the view has applied)."""
@@ -141,9 +161,10 @@ class _Index:
         if not events:
             del self.complaints[entry.complaint_id]
         if entry.filed is not None:
+            filed = (entry.filed.filed_at, entry.complaint_id, at)
             for key in _keys(entry.filed.customer_id, entry.filed.order_number):
                 filings = self.filings[key]
-                filings.discard(at)
+                del filings[bisect.bisect_left(filings, filed)]
                 if not filings:
                     del self.filings[key]
         self.reopens.discard(at)
@@ -153,6 +174,16 @@ def _keys(customer_id: str, order_number: str | None) -> list[str]:
     if order_number is None:
         return [f"c:{customer_id}"]
     return [f"c:{customer_id}", f"o:{order_number}"]
+
+
+def _matches(
+    p: PriorComplaint, customer_id: str, order_number: str | None, since: datetime
+) -> bool:
+    """Whether ``p`` is one of the customer's (or order's) open or recent complaints."""
+    return bool(
+        (p.customer_id == customer_id or (order_number and p.order_number == order_number))
+        and (p.closed_at is None or p.closed_at >= since or p.filed_at >= since)
+    )
 
 
 def _replay(
@@ -198,16 +229,11 @@ class ViewCustomerHistory:
         try:
             found = self._found(customer_id, order_number, since, reopened)
             with self._lock:
-                tail = index.select(start, set(found), customer_id, order_number)
+                found = index.answer(start, found, customer_id, order_number, since, MAX_PRIOR)
         finally:
             with self._lock:
                 self._release(index, start)
-        _replay(found, tail, customer_id, order_number)
-        matching = [
-            p for p in found.values()
-            if (p.customer_id == customer_id or (order_number and p.order_number == order_number))
-            and (p.closed_at is None or p.closed_at >= since or p.filed_at >= since)
-        ]
+        matching = [p for p in found.values() if _matches(p, customer_id, order_number, since)]
         # ``p.id``, not ``str(p.id)``: the same order (UUIDs compare as their fixed-width hex),
         # without formatting every id on every filing.
         return sorted(matching, key=lambda p: (p.filed_at, p.id))[-MAX_PRIOR:]
