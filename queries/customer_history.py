@@ -18,6 +18,9 @@ the rules on put these lookups at the head of their cost; docs/performance.md):
   among them, the common case, costs no query.
 - the view's position is read at most every ``POSITION_SECONDS``: an older position only means
   a longer tail to replay over the rows.
+- the tail is indexed (``_Index``): a filing replays its customer's and order's complaints only,
+  not the whole tail, which grows to ``max_tail`` while the view is behind (a rebuild, stopped
+  projections).
 
 A view left far behind (never run, or rebuilding after an upgrade) would make the first lookup
 read the whole log since its position: past ``max_tail`` positions only the newest ``max_tail``
@@ -130,14 +133,20 @@ class _Index:
 
         for i in found:
             replay(i)
+        # The view's rows count towards ``limit`` too: with the view running, the customer's
+        # newest complaints are among them, and the tail's older filings need no replay.
+        viewed = sorted(
+            (p.filed_at, p.id) for p in result.values()
+            if _matches(p, customer_id, order_number, since)
+        )
         seen, taken = set(found), 0
         newest = heapq.merge(
             *(reversed(self.filings.get(k, ())) for k in _keys(customer_id, order_number)),
             reverse=True,
         )
-        for _, i, at in newest:
-            if taken >= limit:
-                break
+        for filed_at, i, at in newest:
+            if taken + len(viewed) - bisect.bisect_right(viewed, (filed_at, i)) >= limit:
+                break  # ``limit`` newer ones match already
             if at <= start or i in seen:
                 continue
             seen.add(i)
