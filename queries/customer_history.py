@@ -18,6 +18,9 @@ the rules on put these lookups at the head of their cost; docs/performance.md):
   among them, the common case, costs no query.
 - the view's position is read at most every ``POSITION_SECONDS``: an older position only means
   a longer tail to replay over the rows.
+- the tail is indexed (``_Index``): a filing replays its customer's and order's complaints only,
+  not the whole tail, which grows to ``max_tail`` while the view is behind (a rebuild, stopped
+  projections).
 
 A view left far behind (never run, or rebuilding after an upgrade) would make the first lookup
 read the whole log since its position: past ``max_tail`` positions only the newest ``max_tail``
@@ -27,6 +30,8 @@ up.
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import logging
 import threading
 import time
@@ -74,6 +79,138 @@ class _Tail:
     """For a filing, the complaint it made."""
 
 
+class _Index:
+    """The tail, indexed by what ``prior`` asks, so that a filing costs the same whatever the
+    tail's length (a view left behind, by a rebuild or stopped projections, let it grow to
+    ``max_tail`` and every filing walked it all; docs/performance.md)."""
+
+    def __init__(self) -> None:
+        self.events: dict[int, _Tail] = {}
+        self.positions: list[int] = []
+        """A heap of the positions in ``events``: the oldest are pruned without a scan."""
+        self.filings: dict[str, list[tuple[datetime, UUID, int]]] = {}
+        """The filings by ``c:<customer>`` and ``o:<order>``, as (filed at, id, position) in
+        the answer's order: a customer with thousands of complaints in the tail (one filing
+        after another while the view is stopped) is answered from its newest."""
+        self.complaints: dict[UUID, dict[int, _Tail]] = {}
+        """Each complaint's events by position (a complaint has a few: filed, closed, ...)."""
+        self.reopens: set[int] = set()
+        """The positions of the reopens: rare, and ``prior`` reads those complaints by id."""
+        self.readers: dict[int, int] = {}
+        """How many calls of ``prior`` are between reading the index and replaying it, by the
+        position they replay from: what is after it stays until they are done."""
+
+    def add(self, at: int, entry: _Tail) -> None:
+        if at in self.events:
+            self._unindex(at, self.events[at])
+        else:
+            heapq.heappush(self.positions, at)
+        self.events[at] = entry
+        self.complaints.setdefault(entry.complaint_id, {})[at] = entry
+        if entry.filed is not None:
+            filed = (entry.filed.filed_at, entry.complaint_id, at)
+            for key in _keys(entry.filed.customer_id, entry.filed.order_number):
+                bisect.insort(self.filings.setdefault(key, []), filed)
+        elif entry.topic == REOPENED:
+            self.reopens.add(at)
+
+    def answer(
+        self, start: int, found: dict[UUID, PriorComplaint], customer_id: str,
+        order_number: str | None, since: datetime, limit: int,
+    ) -> dict[UUID, PriorComplaint]:
+        """``found`` (the view's rows) with the events after ``start`` applied: those of the
+        complaints found, and this customer's (or order's) filings in the tail with theirs,
+        newest first until ``limit`` of them match (older ones could not be among the newest
+        ``limit`` answered). A complaint's events change only its own entry, so replaying
+        each complaint's alone, in the log's order, ends as replaying the whole tail."""
+        result = dict(found)
+        complaints = self.complaints
+
+        def replay(i: UUID) -> None:
+            if i in complaints:
+                events = sorted((at, t) for at, t in complaints[i].items() if at > start)
+                _replay(result, (t for _, t in events), customer_id, order_number)
+
+        for i in found:
+            replay(i)
+        # The view's rows count towards ``limit`` too: with the view running, the customer's
+        # newest complaints are among them, and the tail's older filings need no replay.
+        viewed = sorted(
+            (p.filed_at, p.id) for p in result.values()
+            if _matches(p, customer_id, order_number, since)
+        )
+        seen, taken = set(found), 0
+        newest = heapq.merge(
+            *(reversed(self.filings.get(k, ())) for k in _keys(customer_id, order_number)),
+            reverse=True,
+        )
+        for filed_at, i, at in newest:
+            if taken + len(viewed) - bisect.bisect_right(viewed, (filed_at, i)) >= limit:
+                break  # ``limit`` newer ones match already
+            if at <= start or i in seen:
+                continue
+            seen.add(i)
+            replay(i)
+            if (p := result.get(i)) is not None and _matches(p, customer_id, order_number, since):
+                taken += 1
+        return result
+
+    def prune(self, position: int) -> None:
+        """Drops the events at or before ``position`` (those the view has applied)."""
+        if self.readers:
+            position = min(position, min(self.readers))
+        positions = self.positions
+        while positions and positions[0] <= position:
+            at = heapq.heappop(positions)
+            self._unindex(at, self.events.pop(at))
+
+    def _unindex(self, at: int, entry: _Tail) -> None:
+        events = self.complaints[entry.complaint_id]
+        del events[at]
+        if not events:
+            del self.complaints[entry.complaint_id]
+        if entry.filed is not None:
+            filed = (entry.filed.filed_at, entry.complaint_id, at)
+            for key in _keys(entry.filed.customer_id, entry.filed.order_number):
+                filings = self.filings[key]
+                del filings[bisect.bisect_left(filings, filed)]
+                if not filings:
+                    del self.filings[key]
+        self.reopens.discard(at)
+
+
+def _keys(customer_id: str, order_number: str | None) -> list[str]:
+    if order_number is None:
+        return [f"c:{customer_id}"]
+    return [f"c:{customer_id}", f"o:{order_number}"]
+
+
+def _matches(
+    p: PriorComplaint, customer_id: str, order_number: str | None, since: datetime
+) -> bool:
+    """Whether ``p`` is one of the customer's (or order's) open or recent complaints."""
+    return bool(
+        (p.customer_id == customer_id or (order_number and p.order_number == order_number))
+        and (p.closed_at is None or p.closed_at >= since or p.filed_at >= since)
+    )
+
+
+def _replay(
+    found: dict[UUID, PriorComplaint], tail: Iterable[_Tail], customer_id: str,
+    order_number: str | None,
+) -> None:
+    """Applies the tail, oldest first, to the complaints ``found`` in the view: this customer's
+    (or order's) filings join them, closes and reopens change them."""
+    for t in tail:
+        if t.filed is not None:
+            if t.filed.customer_id == customer_id or (
+                order_number is not None and t.filed.order_number == order_number
+            ):
+                found[t.complaint_id] = t.filed
+        elif (known := found.get(t.complaint_id)) is not None:
+            found[t.complaint_id] = replace(known, closed_at=t.at if t.topic == CLOSED else None)
+
+
 class ViewCustomerHistory:
     """A customer's (or an order's) open and recent complaints: the customers view plus the
     events it has not applied yet."""
@@ -82,9 +219,9 @@ class ViewCustomerHistory:
         self.store = store
         self.max_tail = max_tail
         self._lock = threading.Lock()
-        # The tail: the events of positions (_covered_from, ...] by position; the log is read up
+        # The tail: the events of positions (_covered_from, ...], indexed; the log is read up
         # to _covered_to (this process's own saves may already be beyond it).
-        self._events: dict[int, _Tail] = {}
+        self._index = _Index()
         self._covered_from = self._covered_to = -1  # nothing read yet: the first call starts afresh
         self._tail_read_at = -TAIL_SECONDS
         self._position: tuple[float, int] = (-POSITION_SECONDS, 0)
@@ -94,11 +231,28 @@ class ViewCustomerHistory:
     def prior(
         self, customer_id: str, order_number: str | None, since: datetime
     ) -> Sequence[PriorComplaint]:
-        store, table = self.store, CUSTOMERS_COMPLAINTS
         # The rows are at or after the view's position as last read (replaying the tail from
         # an older position over newer rows ends in the same state).
         position = self._view_position()
-        tail = self._tail(position)
+        index, start, reopened = self._tail(position)
+        try:
+            found = self._found(customer_id, order_number, since, reopened)
+            with self._lock:
+                found = index.answer(start, found, customer_id, order_number, since, MAX_PRIOR)
+        finally:
+            with self._lock:
+                self._release(index, start)
+        matching = [p for p in found.values() if _matches(p, customer_id, order_number, since)]
+        # ``p.id``, not ``str(p.id)``: the same order (UUIDs compare as their fixed-width hex),
+        # without formatting every id on every filing.
+        return sorted(matching, key=lambda p: (p.filed_at, p.id))[-MAX_PRIOR:]
+
+    def _found(
+        self, customer_id: str, order_number: str | None, since: datetime, reopened: set[UUID]
+    ) -> dict[UUID, PriorComplaint]:
+        """The view's rows: the customer's (or order's) open and recent complaints, and those
+        reopened in the tail."""
+        store, table = self.store, CUSTOMERS_COMPLAINTS
         found: dict[UUID, PriorComplaint] = {}
         if self._knows(customer_id, order_number):
             with store.read() as tx:
@@ -122,7 +276,7 @@ class ViewCustomerHistory:
                 found = {p.id: p for p in self._decode(tx.rows(statement, params))}
         # A reopen in the tail may bring back a complaint the view holds as closed long ago:
         # read by id, whoever it belongs to (filtered below).
-        reopened = {t.complaint_id for t in tail if t.topic == REOPENED} - set(found)
+        reopened = reopened - set(found)
         if reopened:
             with store.read() as tx:
                 marks = ", ".join(["%s"] * len(reopened))
@@ -131,24 +285,7 @@ class ViewCustomerHistory:
                     [tx.encode(table, "id", i) for i in sorted(reopened, key=str)],
                 )
             found |= {p.id: p for p in self._decode(rows)}
-        for t in tail:
-            if t.filed is not None:
-                if t.filed.customer_id == customer_id or (
-                    order_number is not None and t.filed.order_number == order_number
-                ):
-                    found[t.complaint_id] = t.filed
-            elif (known := found.get(t.complaint_id)) is not None:
-                found[t.complaint_id] = replace(
-                    known, closed_at=t.at if t.topic == CLOSED else None
-                )
-        matching = [
-            p for p in found.values()
-            if (p.customer_id == customer_id or (order_number and p.order_number == order_number))
-            and (p.closed_at is None or p.closed_at >= since or p.filed_at >= since)
-        ]
-        # ``p.id``, not ``str(p.id)``: the same order (UUIDs compare as their fixed-width hex),
-        # without formatting every id on every filing.
-        return sorted(matching, key=lambda p: (p.filed_at, p.id))[-MAX_PRIOR:]
+        return found
 
     def _view_position(self) -> int:
         """The view's position, read at most every ``POSITION_SECONDS``: an older position only
@@ -205,11 +342,14 @@ class ViewCustomerHistory:
                 order_number is not None and f"o:{order_number}" in self._known
             )
 
-    def _tail(self, position: int) -> list[_Tail]:
-        """The events after ``position``, oldest first; the log is read at most every
-        ``TAIL_SECONDS``, from where the last read ended. Starting afresh (first call, or the
-        view moved back), it reads at most the newest ``max_tail`` positions, and the known
-        customers again."""
+    def _tail(self, position: int) -> tuple[_Index, int, set[UUID]]:
+        """The index of the events after ``position``, the position they start after and the
+        complaints reopened among them; the log is read at most every ``TAIL_SECONDS``, from
+        where the last read ended. Starting afresh (first call, or the view moved back), it
+        reads at most the newest ``max_tail`` positions, and the known customers again. The
+        caller replays the index after its queries and then calls ``_release``: until then
+        the events after its position stay (another call may prune past it meanwhile, and its
+        rows may be older than that call's position)."""
         with self._lock:
             now = time.monotonic()
             if self._covered_to < 0 or position < self._covered_from:
@@ -221,29 +361,40 @@ class ViewCustomerHistory:
                         "looked up in the newest %d only", head - position, self.max_tail,
                     )
                     position = head - self.max_tail
-                self._events.clear()
+                self._index = _Index()  # a call still replaying the old one keeps it
                 self._covered_to = position
                 self._tail_read_at = -TAIL_SECONDS
                 self._known_read_at = -KNOWN_SECONDS
             self._covered_from = position
             self._covered_to = max(self._covered_to, position)
-            for at in [at for at in self._events if at <= position]:
-                del self._events[at]
+            index = self._index
+            index.prune(position)
             if now - self._known_read_at >= KNOWN_SECONDS:
                 self._known = self._read_known()
                 self._known_read_at = now
-                for entry in self._events.values():
+                for entry in index.events.values():
                     self._learn(entry)
             if now - self._tail_read_at >= TAIL_SECONDS:
                 self._tail_read_at = now
                 for at, entry in self._read(self._covered_to + 1):
                     self._add(at, entry)
                     self._covered_to = max(self._covered_to, at)
-            return [self._events[at] for at in sorted(self._events)]
+            start = self._covered_from
+            index.readers[start] = index.readers.get(start, 0) + 1
+            reopened = {index.events[at].complaint_id for at in index.reopens if at > start}
+            return index, start, reopened
+
+    @staticmethod
+    def _release(index: _Index, start: int) -> None:
+        """A call of ``prior`` is done with ``index`` (under the lock)."""
+        if index.readers[start] == 1:
+            del index.readers[start]
+        else:
+            index.readers[start] -= 1
 
     def _add(self, at: int, entry: _Tail) -> None:
         if at > self._covered_from:
-            self._events[at] = entry
+            self._index.add(at, entry)
             self._learn(entry)
 
     def _learn(self, entry: _Tail) -> None:

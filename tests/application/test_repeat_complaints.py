@@ -176,3 +176,44 @@ def test_a_customer_with_a_long_history_is_answered_its_newest_complaints_only(
     runner.catch_up()
     assert [p.id for p in app.customer_history.prior("CUST-BIG", "SO-0", since)] == filed[-3:]
     assert [p.id for p in app.customer_history.prior("CUST-X", "SO-0", since)] == filed[:1]
+
+
+def test_a_long_tail_answers_as_the_view_caught_up(
+    services: Services, app: ComplaintsApp, ctx: CommandContext
+) -> None:
+    """Thousands of events of other customers in the tail (the view stopped), among them a
+    reopen of the asked customer's old complaint and closes of theirs: the indexed tail
+    answers what the view answers once it has caught up (and each filing looks at the asked
+    customer's events only: docs/performance.md)."""
+    app.reactions.clear()  # the lookups alone: no links, no rules
+    runner = services.runner(["customers"])
+    old = file(app, ctx, "CUST-A", "SO-1")
+    app.handle(old, CloseComplaint(resolution_code="resolved", summary="Done"), ctx)
+    kept = file(app, ctx, "CUST-A", None)
+    runner.catch_up()  # all below is in the tail only
+    others = [file(app, ctx, f"CUST-O{n % 500}", f"SO-O{n}") for n in range(1_500)]
+    for n, other in enumerate(others[::3]):
+        app.handle(other, CloseComplaint(resolution_code="resolved", summary="Done"), ctx)
+        if n % 50 == 0:
+            app.handle(other, ReopenComplaint(reason="Not done"), ctx)
+    app.handle(old, ReopenComplaint(reason="Broken again"), ctx)
+    by_order = file(app, ctx, "CUST-Z", "SO-1")
+    app.handle(kept, CloseComplaint(resolution_code="resolved", summary="Done"), ctx)
+    newest = file(app, ctx, "CUST-A", "SO-2")
+    asked = [
+        ("CUST-A", "SO-1"), ("CUST-A", None), ("CUST-Z", "SO-1"), ("CUST-O3", "SO-O3"),
+        ("CUST-O0", None), ("CUST-NEW", None),
+    ]
+    windows = [app.clock() - timedelta(days=30), app.clock()]  # the second: closed is too old
+
+    def answers(history: ViewCustomerHistory) -> list[list[Any]]:
+        return [list(history.prior(c, o, since)) for c, o in asked for since in windows]
+
+    tail = answers(app.customer_history)
+    assert len(app.customer_history._index.events) > 2_000
+    assert [p.id for p in tail[0]] == [old, kept, by_order, newest]
+    assert [p.id for p in tail[1]] == [old, by_order, newest]  # open; ``kept`` closed since
+    runner.catch_up()
+    caught_up = ViewCustomerHistory(services.read_models)
+    assert answers(caught_up) == tail
+    assert len(caught_up._index.events) == 0
