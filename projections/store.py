@@ -266,21 +266,10 @@ class ReadModelStore:
     def claim_all(self, tx: Tx, expected: Mapping[str, int]) -> None:
         """``claim`` for several projections in one statement (two the first time, when the
         rows are created): a batch claims every view it applies at once."""
-        names = list(expected)
-        if not names:
-            return
-        stored = self._tracked(tx, names, lock=True)
-        if len(stored) < len(names):
-            table = self.database.tracking_table
-            tx.executemany(
-                f"INSERT INTO {table} (application_name, notification_id) "
-                "VALUES (%s, 0) ON CONFLICT (application_name) DO NOTHING",
-                [(tracking_key(n),) for n in names if n not in stored],
-            )
-            stored = self._tracked(tx, names, lock=True)
-        for name in names:
-            if stored[name] != expected[name]:
-                raise PositionMovedError(f"{name} is at {stored[name]}, not {expected[name]}")
+        stored = self.lock_all(tx, list(expected))
+        for name, position in expected.items():
+            if stored[name] != position:
+                raise PositionMovedError(f"{name} is at {stored[name]}, not {position}")
 
     def lock(self, tx: Tx, name: str) -> int:
         """Locks the projection's tracking row until the transaction ends; returns the position.
@@ -289,17 +278,21 @@ class ReadModelStore:
         lock, so they never interleave. The row is created if missing, then read with the
         dialect's row lock (on SQLite the write transaction's own lock excludes other writers).
         """
-        key, table = tracking_key(name), self.database.tracking_table
-        tx.execute(
-            f"INSERT INTO {table} (application_name, notification_id) "
-            "VALUES (%s, 0) ON CONFLICT (application_name) DO NOTHING",
-            (key,),
-        )
-        stored: int = tx.rows(
-            f"SELECT notification_id FROM {table} "
-            f"WHERE application_name = %s{self.dialect.row_lock}",
-            (key,),
-        )[0]["notification_id"]
+        return self.lock_all(tx, [name])[name]
+
+    def lock_all(self, tx: Tx, names: Sequence[str]) -> dict[str, int]:
+        """``lock`` for several projections: their rows read with the row lock in one statement,
+        the missing ones created first."""
+        if not names:
+            return {}
+        stored = self._tracked(tx, names, lock=True)
+        if len(stored) < len(names):
+            tx.executemany(
+                f"INSERT INTO {self.database.tracking_table} (application_name, notification_id) "
+                "VALUES (%s, 0) ON CONFLICT (application_name) DO NOTHING",
+                [(tracking_key(n),) for n in names if n not in stored],
+            )
+            stored = self._tracked(tx, names, lock=True)
         return stored
 
     def advance(self, tx: Tx, name: str, position: int) -> None:
