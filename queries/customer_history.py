@@ -338,9 +338,7 @@ class ViewCustomerHistory:
     def _knows(self, customer_id: str, order_number: str | None) -> bool:
         """Whether the customer (or order) may have complaints in the view: else no query."""
         with self._lock:
-            return f"c:{customer_id}" in self._known or (
-                order_number is not None and f"o:{order_number}" in self._known
-            )
+            return any(key in self._known for key in _keys(customer_id, order_number))
 
     def _tail(self, position: int) -> tuple[_Index, int, set[UUID]]:
         """The index of the events after ``position``, the position they start after and the
@@ -399,9 +397,7 @@ class ViewCustomerHistory:
 
     def _learn(self, entry: _Tail) -> None:
         if entry.filed is not None:
-            self._known.add(f"c:{entry.filed.customer_id}")
-            if entry.filed.order_number is not None:
-                self._known.add(f"o:{entry.filed.order_number}")
+            self._known.update(_keys(entry.filed.customer_id, entry.filed.order_number))
 
     def _read_known(self) -> set[str]:
         """The customers and orders with an open complaint, or one filed or closed lately."""
