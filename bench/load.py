@@ -32,7 +32,8 @@ References measured in the same run, with ratios printed:
 Every phase prints requests/s, p50/p90/p99/max per request type and overall, errors by status
 (0 = connection error), the client's own CPU seconds per second (``time.process_time``; servers run
 in child processes, so this is the load generator alone), the server processes' CPU s/s (serve,
-its workers and the projections worker; not PostgreSQL) and the whole machine's busy CPU s/s.
+its workers and the projections worker; not PostgreSQL), the local PostgreSQL server's CPU s/s
+(all its backends, whoever they serve) and the whole machine's busy CPU s/s.
 
 The client is one asyncio event loop. ``--client raw`` (default) is a minimal keep-alive HTTP/1.1
 client on asyncio streams (about 25 us of CPU per request measured here); ``--client httpx`` uses
@@ -245,6 +246,23 @@ class ProcessCpu:
         return total / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu() -> ProcessCpu | None:
+    """The local PostgreSQL server's processes (the postmaster and its backends), if it runs
+    on this machine: its CPU is the part of "machine busy" that no client or server process
+    of this script reports."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, rest = stat.read_text().split("(", 1)[1].rsplit(")", 1)
+        except (OSError, ValueError):
+            continue
+        if name == "postgres" and rest.split()[1] == "1":  # the postmaster: its parent is init
+            return ProcessCpu([int(stat.parent.name)])
+    return None
+
+
+POSTGRES = postgres_cpu()
+
+
 def machine_busy() -> float:
     """CPU seconds all cores spent not idle (PostgreSQL included), from /proc/stat."""
     ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -265,6 +283,8 @@ class Phase:
     positions: int = 0
     """Positions the views moved through during the phase (with ``--lag``)."""
     machine_cpu: float = 0.0
+    postgres_cpu: float | None = None
+    """CPU seconds of the local PostgreSQL server (every backend, whoever's)."""
     lag: LagProbe | None = None
     """With --lag: acknowledged commands' positions go here (projection lag)."""
     unseen: int = 0
@@ -290,6 +310,9 @@ class Phase:
             cpu += f", server CPU {self.server_cpu / self.elapsed:.2f} s/s"
         cpu += f", machine busy {self.machine_cpu / self.elapsed:.2f} of {os.cpu_count()} cores"
         print(f"  {len(every)} requests in {self.elapsed:.2f} s = {self.rate:,.0f}/s; {cpu}")
+        if self.postgres_cpu is not None and every:
+            print(f"  PostgreSQL server CPU {self.postgres_cpu / self.elapsed:.2f} s/s,"
+                  f" {self.postgres_cpu / len(every) * 1e3:.3f} ms per request")
         if self.worker_cpu is not None:
             per_event = (
                 f", {self.worker_cpu / self.positions * 1e3:.3f} ms per position"
@@ -319,16 +342,22 @@ class Phase:
 
 
 async def measure(
-    phase: Phase, cpu: ProcessCpu | None, run: Awaitable[None], worker: ProcessCpu | None = None
+    phase: Phase,
+    cpu: ProcessCpu | None,
+    run: Awaitable[None],
+    worker: ProcessCpu | None = None,
+    postgres: ProcessCpu | None = None,
 ) -> Phase:
     """Awaits ``run`` (a coroutine not started yet) and prints ``phase`` with the CPU it cost
-    (``worker``: the projections worker's alone, too)."""
+    (``worker``: the projections worker's alone, too; ``postgres``: the database server's)."""
     c0, s0, t0 = time.process_time(), cpu.seconds() if cpu else 0.0, time.perf_counter()
     w0 = worker.seconds() if worker else 0.0
     p0 = phase.lag.reached if phase.lag else 0
     m0 = machine_busy()
+    g0 = postgres.seconds() if postgres else 0.0
     await run
     phase.machine_cpu = machine_busy() - m0
+    phase.postgres_cpu = postgres.seconds() - g0 if postgres else None
     phase.elapsed = time.perf_counter() - t0
     phase.client_cpu = time.process_time() - c0
     phase.server_cpu = cpu.seconds() - s0 if cpu else None
@@ -740,8 +769,10 @@ async def run_phases(
             phase = Phase(f"{spec.title}, {target.label}, {args.client} client")
             if args.lag and target.database_url and spec.key.split()[0] in ("closed", "open"):
                 phase.lag = LagProbe(target.database_url).start()
+            on_postgres = (target.database_url or "").startswith("postgresql")
             phases[spec.key, target.label] = await measure(
-                phase, target.cpu, spec.run(client, phase, target), target.worker_cpu
+                phase, target.cpu, spec.run(client, phase, target), target.worker_cpu,
+                POSTGRES if on_postgres else None,
             )
             if args.client == "raw" and spec.key.startswith("open"):
                 print(f"  connections opened: {client.opened}")
@@ -837,7 +868,8 @@ def print_summary(
 ) -> None:
     print("\nsummary (ratios within this run; open loop: achieved / offered)")
     print(f"  {'phase':<12} {'target':<9} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}"
-          f" {'client CPU':>10} {'server CPU':>10} {'ms CPU/req':>10} {'machine':>8} {'/ bare':>7}"
+          f" {'client CPU':>10} {'server CPU':>10} {'ms CPU/req':>10} {'pg ms/req':>9}"
+          f" {'machine':>8} {'/ bare':>7}"
           f" {'/ pgbench':>9}"
           + (f" {'/ baseline':>10}" if len(labels) > 1 else ""))
     for (key, label), phase in [*phases.items(), *bare.items()]:
@@ -853,6 +885,8 @@ def print_summary(
             f"{cpu / phase.elapsed:>8.2f}/s {cpu / len(every) * 1e3:>10.2f}"
             if cpu and every else f"{'-':>10} {'-':>10}"
         )
+        server += (f" {phase.postgres_cpu / len(every) * 1e3:>9.2f}"
+                   if phase.postgres_cpu is not None and every else f" {'-':>9}")
         server += f" {phase.machine_cpu / phase.elapsed:>6.2f}/s"
         pg = (f" {phase.rate / tps:>9.3f}" if tps and kind_ in ("closed", "open")
               else f" {'-':>9}")
