@@ -49,8 +49,11 @@ ACCESS_LOG = Table(
         Index("access_log_by_principal", ("principal", "at", "id")),
     ),
 )
-# Rows per INSERT statement: SQLite allows 32,766 parameters in one statement.
-_ROWS_PER_STATEMENT = 2000
+_TYPES = tuple(c.type for c in ACCESS_LOG.columns)
+_INSERT = (
+    f"INSERT INTO {{table}} ({', '.join(ACCESS_LOG.column_names)})"
+    f" VALUES ({', '.join(['%s'] * len(ACCESS_LOG.columns))})"
+)
 
 
 @dataclass(frozen=True)
@@ -168,39 +171,37 @@ class AccessLog:
                     done.set_result(None)
 
     def _write(self, batch: Sequence[_Pending]) -> None:
+        encode = self._store.dialect.encode
         rows = [
-            (
-                uuid.uuid4(),
-                at,
-                request.principal,
-                request.role,
-                request.token_id,
-                d.complaint_id,
-                d.customer_id,
-                json.dumps(sorted(d.fields)),
-                request.route,
-                request.request_id,
-                request.purpose,
-            )
+            [
+                encode(logical, value)
+                for logical, value in zip(
+                    _TYPES,
+                    (
+                        uuid.uuid4(),
+                        at,
+                        request.principal,
+                        request.role,
+                        request.token_id,
+                        d.complaint_id,
+                        d.customer_id,
+                        json.dumps(sorted(d.fields)),
+                        request.route,
+                        request.request_id,
+                        request.purpose,
+                    ),
+                    strict=True,
+                )
+            ]
             for request, disclosures, at, _ in batch
             for d in disclosures
         ]
-        names = ACCESS_LOG.column_names
         with self._store.write() as tx:
-            table = tx.table(ACCESS_LOG.name)
-            for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-                chunk = rows[start : start + _ROWS_PER_STATEMENT]
-                params = [
-                    tx.encode(ACCESS_LOG, name, value)
-                    for row in chunk
-                    for name, value in zip(names, row, strict=True)
-                ]
-                one_row = "(" + ", ".join(["%s"] * len(names)) + ")"
-                tx.execute(
-                    f"INSERT INTO {table} ({', '.join(names)}) VALUES "
-                    + ", ".join([one_row] * len(chunk)),
-                    params,
-                )
+            # One short statement for every row (executemany: one pipelined round trip on
+            # PostgreSQL), not one statement of all the rows: psycopg parses a statement's text
+            # again unless it has at most 50 parameters, and parsing a page's 550 took most of
+            # the list's access-log CPU (docs/performance.md, "Reads, session 23").
+            tx.executemany(_INSERT.format(table=tx.table(ACCESS_LOG.name)), rows)
 
     def entries(
         self, filters: AccessLogFilters, *, limit: int = 50, cursor: str | None = None

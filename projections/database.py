@@ -169,6 +169,13 @@ class Database(ApplicationRecorder):
         statement); an error then surfaces at a later statement or at the commit, so a caller
         that must know which statement failed (savepoints) does not ask for it."""
 
+    def one_read(self) -> AbstractContextManager[Any]:
+        """A DB-API cursor for a single read statement on our own tables. A transaction gives
+        one statement nothing (it sees one snapshot alone), so where a transaction costs round
+        trips (PostgreSQL: BEGIN and ROLLBACK) the statement runs outside one; here, and on
+        SQLite, it is a read-only transaction."""
+        return self.transaction(commit=False)
+
     @abstractmethod
     def index_names(self, table: Table) -> set[str]:
         """The names of the table's indexes, primary key included (tests, operations)."""

@@ -8,6 +8,7 @@ same Python values (UUID, aware UTC datetime, date, bool, int, str) on either ba
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal, cast, get_args
 
 LogicalType = Literal["uuid", "text", "int", "bool", "timestamp", "date"]
@@ -65,8 +66,9 @@ class Table:
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
-    @property
+    @cached_property
     def types(self) -> dict[str, LogicalType]:
+        """Made once per table (a list page decodes every column of every row through it)."""
         return {c.name: c.type for c in self.columns}
 
 

@@ -145,8 +145,12 @@ class ReadModelStore:
             yield Tx(cursor, self.database)
 
     @contextmanager
-    def read(self) -> Iterator[Tx]:
-        with self.database.transaction(commit=False) as cursor:
+    def read(self, *, one_statement: bool = False) -> Iterator[Tx]:
+        """A read-only transaction; with ``one_statement``, for a single statement, which needs
+        none (``Database.one_read``)."""
+        with (
+            self.database.one_read() if one_statement else self.database.transaction(commit=False)
+        ) as cursor:
             yield Tx(cursor, self.database)
 
     # ---- tables ----------------------------------------------------------------------------

@@ -198,7 +198,7 @@ def list_complaints(
         + f" ORDER BY {column} {direction}, id {direction} LIMIT %s"
     )
     params.append(limit + 1)
-    with store.read() as tx:
+    with store.read(one_statement=True) as tx:
         rows = [dialect.decode_row(COMPLAINT_LIST, r) for r in tx.rows(statement, params)]
     more = len(rows) > limit
     rows = rows[:limit]

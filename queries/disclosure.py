@@ -16,9 +16,9 @@ It also says which personal fields the answer shows in clear, for the access log
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -108,14 +108,38 @@ def disclose(node: T, paths: Paths, hidden: frozenset[str]) -> tuple[T, frozense
 
     ``node`` is a pydantic model, a dict, or a list of them; a path's segments are attribute or
     key names, and a list on the way applies the rest of the path to each element. ``node`` is
-    never changed: what is masked is copied, down to it."""
-    shown: set[str] = set()
+    never changed: what is masked is copied, down to it, once however many of its fields are
+    masked (a complaint's representation is large, and an agent sees two of its fields masked)."""
+    masks, shown_paths = _plan(paths, hidden)
+    shown = frozenset(field for parts, field in shown_paths if _has_value(node, parts))
+    return (_mask(node, masks) if masks else node), shown
+
+
+_Masks = dict[str, "_Masks | str"]
+"""What to mask under a node: a field's name (a leaf: the personal field it holds) or the masks
+under that field's value."""
+
+
+@lru_cache(maxsize=256)
+def _plan(
+    paths: Paths, hidden: frozenset[str]
+) -> tuple[_Masks, tuple[tuple[tuple[str, ...], str], ...]]:
+    """The masks of ``hidden`` as a tree, and the paths of the other fields, split: the same few
+    (paths, hidden) pairs come back on every read."""
+    masks: _Masks = {}
+    shown: list[tuple[tuple[str, ...], str]] = []
     for path, field in paths:
-        if field in hidden:
-            node = _replace(node, path.split("."), partial(masked, field))
-        elif _has_value(node, path.split(".")):
-            shown.add(field)
-    return node, frozenset(shown)
+        parts = tuple(path.split("."))
+        if field not in hidden:
+            shown.append((parts, field))
+            continue
+        level = masks
+        for part in parts[:-1]:
+            nested = level.setdefault(part, {})
+            assert isinstance(nested, dict), f"{path} lies under another masked field"
+            level = nested
+        level[parts[-1]] = field
+    return masks, tuple(shown)
 
 
 def disclose_all(
@@ -143,16 +167,20 @@ def _get(node: Any, name: str) -> Any:
     return _ABSENT
 
 
-def _replace(node: Any, parts: Sequence[str], change: Callable[[Any], Any]) -> Any:
+def _mask(node: Any, masks: _Masks) -> Any:
     if isinstance(node, list | tuple):
-        return [_replace(item, parts, change) for item in node]
-    value = _get(node, parts[0])
-    if value is _ABSENT or value is None:
+        return [_mask(item, masks) for item in node]
+    updates: dict[str, Any] = {}
+    for name, under in masks.items():
+        value = _get(node, name)
+        if value is _ABSENT or value is None:
+            continue
+        updates[name] = masked(under, value) if isinstance(under, str) else _mask(value, under)
+    if not updates:
         return node
-    new = change(value) if len(parts) == 1 else _replace(value, parts[1:], change)
     if isinstance(node, BaseModel):
-        return node.model_copy(update={parts[0]: new})
-    return {**node, parts[0]: new}
+        return node.model_copy(update=updates)
+    return {**node, **updates}
 
 
 def _has_value(node: Any, parts: Sequence[str]) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import LRUCache
@@ -33,6 +34,10 @@ class LatestComplaints:
         self.app = app
         self._database = database_of(app)
         self._cache: LRUCache[UUID, tuple[Complaint, int]] = LRUCache(size)
+        self.shown: LRUCache[UUID, tuple[Complaint, Any]] = LRUCache(size)
+        """A cached complaint's representation, kept by the query that makes it
+        (``queries.complaint_state.read_complaint``) with the complaint it was made of: a
+        complaint cached here never changes, so the same object means the same answer."""
         self._replacing = threading.Lock()
 
     def get(self, complaint_id: UUID) -> tuple[Complaint, int]:

@@ -675,6 +675,14 @@ class PostgresDatabase(Database, PostgresApplicationRecorder):
                 cursor.execute("SET LOCAL synchronous_commit = off")
             yield cursor
 
+    @contextmanager
+    def one_read(self) -> Iterator[Any]:
+        # The pool's connections are in autocommit: no BEGIN and ROLLBACK around the statement
+        # (two round trips and about 190 us of client CPU per read; docs/performance.md,
+        # "Reads, session 23"), as ``events_after`` reads the event store.
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            yield cursor
+
     def index_names(self, table: Table) -> set[str]:
         with self.transaction(commit=False) as cursor:
             cursor.execute(

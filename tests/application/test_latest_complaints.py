@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from uuid import uuid4
 
 import pytest
@@ -13,6 +14,7 @@ from commands.models import AssignComplaint, CommentOnComplaint, FileComplaint
 from infra.bootstrap import bootstrap
 from infra.settings import Settings
 from projections.database import database_of
+from queries.complaint_state import read_complaint, represent
 from queries.latest_complaints import LatestComplaints
 from tests.intake import intake
 
@@ -45,3 +47,23 @@ def test_ids_of_no_complaint_are_not_found(app: ComplaintsApp, ctx: CommandConte
     for unknown in (uuid4(), token):
         with pytest.raises(ComplaintNotFoundError):
             latest.get(unknown)
+
+
+def test_a_read_made_of_the_cached_complaint_reads_its_clocks_now_and_follows_its_changes(
+    app: ComplaintsApp, ctx: CommandContext, settings: Settings
+) -> None:
+    latest = LatestComplaints(app)
+    cid = app.file_complaint(FileComplaint(**intake()), ctx).complaint_id
+    first = read_complaint(latest, cid)
+    later = first.sla.first_response.due_at + timedelta(minutes=1)  # type: ignore[union-attr]
+    app.clock = lambda: later  # type: ignore[method-assign]
+    again = read_complaint(latest, cid)
+    # The same representation but for the clocks, read at the new instant.
+    assert again.sla == represent(latest.get(cid)[0], again.position, later).sla
+    assert again.sla != first.sla
+    assert again.model_dump(exclude={"sla"}) == first.model_dump(exclude={"sla"})
+    with bootstrap(settings) as other:  # another process on the same store
+        other.app.handle(cid, CommentOnComplaint(body="On it", visibility="customer"), ctx)
+    changed = read_complaint(latest, cid)
+    assert (changed.version, changed.comment_count) == (first.version + 1, 1)
+    assert changed.position == database_of(app).event_positions(cid)[changed.version]
