@@ -339,9 +339,9 @@ class PostgresDatabase(Database, PostgresApplicationRecorder):
             "WHERE originator_id = %s AND originator_version > %s ORDER BY originator_version"
         ).format(events)
         # The repository's fast-forward of a cached aggregate (every command and cached read),
-        # rendered once: the library composes its statement and renders it again on each call
-        # (psycopg caches the parsing of plain bytes, not of a composed statement), and its
-        # ``SELECT *`` also fetches the chain's two hashes, which nothing reading events uses.
+        # rendered once: the library composes its statement from pieces on each call, and
+        # psycopg renders a composed statement to bytes on each execute; and its ``SELECT *``
+        # also fetches the chain's two hashes, which nothing reading events uses.
         self._select_events_after = (
             SQL(
                 "SELECT originator_id, originator_version, topic, state FROM {} "
