@@ -16,6 +16,7 @@ and a rule's action can never be lost between two transactions.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aggregates.complaint import Complaint
@@ -42,14 +43,19 @@ class Trigger:
 
     event: Any
     """The complaint's event (a ``Complaint.Event``; ``Complaint.Filed`` at filing)."""
-    event_id: str
-    """Its id (``aggregates/event_ids.py``): what an action it causes names as ``causation_id``."""
     correlation_id: str
     chain: frozenset[str]
     """The rule ids in its causation chain (empty for a person's action)."""
     shared: dict[Any, Any] = field(default_factory=dict, compare=False)
     """What the reactions of one save share (one dict per save): a lookup one reaction made,
     another reuses (``commands/customer_history.prior_complaints``)."""
+
+    @cached_property
+    def event_id(self) -> str:
+        """Its id (``aggregates/event_ids.py``): what an action it causes names as
+        ``causation_id``. Made when first asked: most events cause nothing, and a uuid5 for
+        each was about half of ``react`` on a command without rules that act."""
+        return str(event_id(self.event.originator_id, self.event.originator_version))
 
     def caused_by(self, rule_id: str) -> bool:
         """Whether ``rule_id`` is in this event's causation chain: then it must not act on it."""
@@ -71,7 +77,7 @@ def react(app: ComplaintsApp, complaint: Complaint, reactions: list[Reaction]) -
     reaction, in order."""
     if not reactions:
         return
-    chains: dict[str, frozenset[str]] = {}
+    shown: list[Trigger] = []
     shared: dict[Any, Any] = {}
     pending = complaint.pending_events
     first_automatic = len(pending)
@@ -79,15 +85,24 @@ def react(app: ComplaintsApp, complaint: Complaint, reactions: list[Reaction]) -
     while index < len(pending):
         event: Any = pending[index]
         index += 1
-        own_id = str(event_id(complaint.id, event.originator_version))
-        chain = chains.get(getattr(event, "causation_id", None) or "", frozenset())
+        chain = _chain_of(getattr(event, "causation_id", None), shown)
         if rule := getattr(event, "rule", None):
             chain = chain | {rule_id_of(rule)}
-        chains[own_id] = chain
-        trigger = Trigger(event, own_id, event.correlation_id, chain, shared)
+        trigger = Trigger(event, event.correlation_id, chain, shared)
+        shown.append(trigger)
         for reaction in reactions:
             reaction.react(app, complaint, trigger)
         if len(pending) - first_automatic > MAX_AUTOMATIC_EVENTS:
             raise AutomationLoopError(
                 f"reactions added more than {MAX_AUTOMATIC_EVENTS} events in one save"
             )
+
+
+def _chain_of(causation_id: str | None, shown: list[Trigger]) -> frozenset[str]:
+    """The causation chain of the event this save showed earlier that ``causation_id`` names;
+    empty when it names none of them (a person's action: a request id, or nothing)."""
+    if causation_id:
+        for earlier in shown:
+            if earlier.event_id == causation_id:
+                return earlier.chain
+    return frozenset()
