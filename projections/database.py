@@ -170,6 +170,13 @@ class Database(ApplicationRecorder):
         that must know which statement failed (savepoints) does not ask for it."""
 
     @abstractmethod
+    def reading(self) -> AbstractContextManager[Any]:
+        """A DB-API cursor for reads that need no common snapshot: where each statement runs
+        in a transaction of its own anyway (PostgreSQL, autocommit), none is begun around them,
+        which spares a round trip before and one after (a filing's customer-history lookup is
+        one statement). Two statements on it may see different states of the database."""
+
+    @abstractmethod
     def index_names(self, table: Table) -> set[str]:
         """The names of the table's indexes, primary key included (tests, operations)."""
 

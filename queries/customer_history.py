@@ -257,7 +257,7 @@ class ViewCustomerHistory:
         store, table = self.store, CUSTOMERS_COMPLAINTS
         found: dict[UUID, PriorComplaint] = {}
         if self._knows(customer_id, order_number):
-            with store.read() as tx:
+            with store.read_each() as tx:
                 at = tx.encode(table, "filed_at", since)
                 recent = "(is_open = TRUE OR closed_at >= %s OR filed_at >= %s)"
                 name = tx.table(table.name)
@@ -280,7 +280,7 @@ class ViewCustomerHistory:
         # read by id, whoever it belongs to (filtered below).
         reopened = reopened - set(found)
         if reopened:
-            with store.read() as tx:
+            with store.read_each() as tx:
                 marks = ", ".join(["%s"] * len(reopened))
                 found |= {p.id: p for p in self._decode(
                     tx,
@@ -297,7 +297,7 @@ class ViewCustomerHistory:
         read_at, position = self._position
         if now - read_at >= POSITION_SECONDS:
             store = self.store
-            with store.read() as tx:
+            with store.read_each() as tx:
                 tracked = tx.rows(
                     f"SELECT max(notification_id) AS position FROM "
                     f"{store.database.tracking_table} WHERE application_name = %s",

@@ -675,6 +675,12 @@ class PostgresDatabase(Database, PostgresApplicationRecorder):
                 cursor.execute("SET LOCAL synchronous_commit = off")
             yield cursor
 
+    @contextmanager
+    def reading(self) -> Iterator[Any]:
+        # The library's connections are in autocommit: a statement is its own transaction.
+        with self.datastore.get_connection() as conn:
+            yield conn.cursor()
+
     def index_names(self, table: Table) -> set[str]:
         with self.transaction(commit=False) as cursor:
             cursor.execute(

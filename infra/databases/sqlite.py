@@ -486,6 +486,12 @@ class SQLiteDatabase(Database, SQLiteApplicationRecorder):
                         raise
             yield cursor
 
+    @contextmanager
+    def reading(self) -> Iterator[Any]:
+        # In process, a transaction costs no round trip: the same as ``transaction``.
+        with self.transaction(commit=False) as cursor:
+            yield cursor
+
     def index_names(self, table: Table) -> set[str]:
         with self.transaction(commit=False) as cursor:
             cursor.execute(
