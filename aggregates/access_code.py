@@ -27,7 +27,9 @@ SCHEME = "sha256"
 
 
 def new_access_code() -> str:
-    chars = "".join(secrets.choice(ALPHABET) for _ in range(CODE_CHARACTERS))
+    # One read of the system's randomness, not one per character (as ``new_references``): 32
+    # letters, so each random byte's low five bits pick one, uniformly.
+    chars = "".join(ALPHABET[byte & 31] for byte in secrets.token_bytes(CODE_CHARACTERS))
     return "-".join(chars[i : i + 4] for i in range(0, CODE_CHARACTERS, 4))
 
 

@@ -12,6 +12,7 @@ from ``bench/load.py``.
     uv run python bench/request_cpu.py --route comment     # POST /complaints/{id}/comments
     BENCH_CHECKOUT=../base uv run python bench/request_cpu.py   # another checkout's code
     uv run python bench/request_cpu.py --route file --customers-view   # the view kept caught up
+    uv run python bench/request_cpu.py --route file --customers 100000   # a new customer each
 
 ``BENCH_CHECKOUT``: import the application from that directory instead of this checkout (same
 dependencies), to compare a change with the commit before it in one sitting.
@@ -43,6 +44,20 @@ from tests.intake import intake  # noqa: E402
 COMMENT = b'{"body": "We are looking into it.", "visibility": "customer"}'
 ASSIGN = [b'{"assignee": "agent-a"}', b'{"assignee": "agent-b"}']
 CLOSE = b'{"resolution_code": "resolved", "summary": "Refunded."}'
+
+
+def filings(customers: int) -> list[bytes]:
+    """Intake bodies for ``customers`` customers, each with an order of their own."""
+    if customers == 1:
+        return [json.dumps(intake()).encode()]
+    base = intake()
+    return [
+        json.dumps(intake(
+            customer={**base["customer"], "id": f"CUST-{i:06d}"},
+            product={**base["product"], "order_number": f"SO-{i:06d}"},
+        )).encode()
+        for i in range(customers)
+    ]
 
 
 async def call(api: Any, path: str, token: str, body: bytes = b"") -> int:
@@ -138,6 +153,12 @@ def main() -> None:
                         help="run the customers view in a background thread (its CPU counted),"
                         " so that a filing's customer history has a short tail; without it"
                         " the tail grows by every filing")
+    parser.add_argument("--customers", type=int, default=1,
+                        help="--route file: the filings' customers (and orders) in turn; the"
+                        " default files every complaint for one customer, whose history then"
+                        " answers up to 200 prior complaints per filing (the repeat-complaint"
+                        " path's worst case); more customers than filings make each filing a"
+                        " new customer's (the common case: no history, a new data key)")
     parser.add_argument("--bursts", action="store_true",
                         help="driven by bench/request_cpu_pair.py (see run())")
     args = parser.parse_args()
@@ -168,7 +189,7 @@ def main() -> None:
                 "close": [f"/complaints/{cid}/close" for cid in ids],
             }[args.route]
             bodies = {
-                "comment": [COMMENT], "file": [json.dumps(intake()).encode()],
+                "comment": [COMMENT], "file": filings(args.customers),
                 "assign": ASSIGN, "close": [CLOSE],
             }.get(args.route, [b""])
             view = BackgroundRunner(services.runner(["customers"])) if args.customers_view else None
@@ -193,6 +214,7 @@ def main() -> None:
           f"{per_request * 1e6:,.0f} us CPU per request ({args.requests:,} requests,"
           f" {args.concurrency} in flight, {(args.database_url or 'sqlite').split(':')[0]},"
           f"{' customers view running,' if args.customers_view else ''}"
+          f"{f' {args.customers:,} customers,' if args.customers > 1 else ''}"
           f" personal data {'sealed' if sealed else 'plain'})")
 
 

@@ -52,7 +52,9 @@ class RepeatComplaints:
         ]
         by = trigger.automatic(self.rule)
         linked = {linked_id for linked_id, _ in complaint.linked}
-        newest_first = sorted(prior, key=lambda p: (p.filed_at, str(p.id)), reverse=True)
+        # ``p.id``, not ``str(p.id)``: the same order (UUIDs compare as their fixed-width hex),
+        # without formatting up to ``MAX_PRIOR`` ids on every filing.
+        newest_first = sorted(prior, key=lambda p: (p.filed_at, p.id), reverse=True)
         for p in newest_first[: self.max_links]:
             if p.id in linked:
                 continue
