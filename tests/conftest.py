@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -207,8 +208,8 @@ def files_out_of_the_work_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("COMPLAINTS_AUTOMATION_DISABLED_RULES", "repeat-customer")
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+def store_settings(database_url: str, where: Path) -> Settings:
+    """The settings every test's store runs with, its files kept in ``where``."""
     # Files the service creates beside its data (the key sealing stored secrets, the first-start
     # admin token) go to the test's own directory, never into the work tree (PostgreSQL has no
     # data file to put them beside).
@@ -216,8 +217,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         database_url=database_url,
         pool_size=4,
         pool_max_overflow=20,
-        secret_key_file=str(tmp_path / "secret.key"),
-        admin_token_file=str(tmp_path / "admin-token"),
+        secret_key_file=str(where / "secret.key"),
+        admin_token_file=str(where / "admin-token"),
         # Off here: every test files for the same customer and order (tests/intake.py), and the
         # links and the high_attention tag would change the versions and histories other tests
         # assert on; the tests of the rules turn them on (tests/application/
@@ -225,6 +226,29 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         repeat_complaints_enabled=False,
         automation_disabled_rules=["repeat-customer"],
     )
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return store_settings(database_url, tmp_path)
+
+
+@contextmanager
+def store_of_its_own(request: pytest.FixtureRequest, where: Path) -> Iterator[str]:
+    """The URL of an empty store that no other test touches, dropped afterwards: for a module
+    whose tests only read one costly history (``request.param`` names the database, as for
+    ``database_url``). Its own PostgreSQL schema, since ``database_url`` empties the session's
+    schema before every test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{where / 'complaints.db'}"
+        return
+    schema = f"{request.getfixturevalue('postgres_schema')}_{uuid.uuid4().hex[:6]}"
+    reset_schema(schema)
+    try:
+        yield f"{POSTGRES_URL}?schema={schema}"
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @pytest.fixture
