@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from commands.application import ComplaintsApp
+from infra.bootstrap import Services
 from infra.settings import Settings
 from projections.analytics import (
     ALL,
@@ -38,19 +38,23 @@ RANGES = (
 SUMMARY_PARTS = {"groups", "totals", "top_categories"}
 
 
-@pytest.fixture
-def history(app: ComplaintsApp, report_settings: Settings) -> Runner:
+@pytest.fixture(scope="module")
+def history(module_services: Services, module_report_settings: Settings) -> Runner:
     """600 complaints over 2025, a third imported (timely flags, closes at business times); the
-    view follows along in small, unevenly cut batches."""
-    live = Runner(app, build(["analytics"], report_tz=report_settings.report_tz), page_size=89)
+    view follows along in small, unevenly cut batches. Once per store: the tests only read it."""
+    app = module_services.app
+    live = Runner(app, build(["analytics"], report_tz=module_report_settings.report_tz),
+                  page_size=89)
     generate(app, 600, seed=5, rounds=8, after_round=lambda _: live.catch_up(), imports=True)
     live.catch_up()
     return live
 
 
-@pytest.fixture
-def oracle(app: ComplaintsApp, history: Runner, report_settings: Settings) -> Oracle:
-    return Oracle.of(app, report_settings.report_tz)
+@pytest.fixture(scope="module")
+def oracle(
+    module_services: Services, history: Runner, module_report_settings: Settings
+) -> Oracle:
+    return Oracle.of(module_services.app, module_report_settings.report_tz)
 
 
 @pytest.mark.parametrize("group_by", GROUP_BYS)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from commands.application import ComplaintsApp
-from infra.bootstrap import bootstrap
+from infra.bootstrap import Services, bootstrap
 from infra.settings import Settings
 from projections.complaint_list import COMPLAINT_LIST, ComplaintListProjection
 from projections.projection import Positioned
@@ -27,19 +29,39 @@ from tests.projections.views import ALL_TABLES, snapshot
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-@pytest.fixture
-def history(app: ComplaintsApp, report_settings: Settings) -> Runner:
-    """2,000 complaints; the views follow along in small, unevenly cut batches."""
-    live = Runner(app, build(report_tz=report_settings.report_tz), page_size=97)
+@dataclass(frozen=True)
+class Generated:
+    """A history of 2,000 complaints, once per store (the module's tests share it: a test that
+    rebuilds the views leaves them as the incremental upkeep left them, which it asserts)."""
+
+    live: Runner
+    """The runner that kept the views along, in small, unevenly cut batches."""
+    incremental: dict[str, list[dict[str, Any]]]
+    """Every view as the incremental upkeep left it."""
+    indexes: dict[str, set[str]]
+    """Every view's indexes as the incremental upkeep left them."""
+
+
+@pytest.fixture(scope="module")
+def generated(module_services: Services, module_report_settings: Settings) -> Generated:
+    app = module_services.app
+    live = Runner(app, build(report_tz=module_report_settings.report_tz), page_size=97)
     started = time.monotonic()
     generate(app, 2000, seed=11, rounds=10, after_round=lambda _: live.catch_up(), sla=True)
     live.catch_up()
     assert time.monotonic() - started < 45
-    return live
+    return Generated(live, snapshot(live.store), index_names(live))
 
 
-def test_full_rebuild_equals_incremental_views(history: Runner) -> None:
-    incremental = snapshot(history.store)
+@pytest.fixture
+def history(generated: Generated) -> Runner:
+    """The runner that kept the views along, with its page sizes as it kept them."""
+    generated.live.page_size = generated.live.bulk_page_size = 97
+    return generated.live
+
+
+def test_full_rebuild_equals_incremental_views(generated: Generated, history: Runner) -> None:
+    incremental = generated.incremental
     assert len(incremental["complaint_list"]) == 2000
     assert incremental["workload_agents"] and incremental["analytics_daily"]
     for p in history.projections:
@@ -58,9 +80,10 @@ SECONDARY = "complaint_list_status_filed"  # one that a rebuild builds at its en
 KEPT = "workload_cases_agent"  # one that the workload handler reads through while writing
 
 
-def test_bulk_rebuild_equals_incremental_views_and_restores_indexes(history: Runner) -> None:
-    incremental = snapshot(history.store)
-    indexes = index_names(history)
+def test_bulk_rebuild_equals_incremental_views_and_restores_indexes(
+    generated: Generated, history: Runner
+) -> None:
+    incremental, indexes = generated.incremental, generated.indexes
     assert SECONDARY in indexes[COMPLAINT_LIST.name] and KEPT in indexes[WORKLOAD_CASES.name]
     # Bulk pages large enough for the COPY path, then small ones near the head.
     history.page_size, history.bulk_page_size = 300, 2500
@@ -141,9 +164,9 @@ def test_a_rebuild_killed_midway_leaves_a_state_that_recovers(
 
 
 def test_analytics_summary_equals_the_oracle(
-    history: Runner, app: ComplaintsApp, report_settings: Settings
+    history: Runner, module_services: Services, module_report_settings: Settings
 ) -> None:
-    oracle = Oracle.of(app, report_settings.report_tz)
+    oracle = Oracle.of(module_services.app, module_report_settings.report_tz)
     today = datetime.now(SHANGHAI).date()
     for first, last in ((date(2025, 1, 1), today), (date(2025, 3, 1), date(2025, 5, 31))):
         summary = analytics_summary(history.store, first, last, "category", top=3)
