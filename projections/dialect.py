@@ -102,9 +102,12 @@ class Dialect(ABC):
         }
 
     def upsert_statement(self, table: Table, mode: str) -> str:
-        """``mode`` is "replace" (non-key columns take the new values) or "add" (the int columns
-        are summed, the others keep their stored values)."""
+        """``mode`` is "replace" (non-key columns take the new values), "add" (the int columns
+        are summed, the others keep their stored values) or "insert" (new rows only: a key
+        already stored is an error, as an append-only log wants)."""
         names = table.column_names
+        if mode == "insert":
+            return f"INSERT INTO {self.table(table.name)} ({', '.join(names)}) {{values}}"
         updates = [c for c in table.columns if c.name not in table.key]
         if mode == "replace":
             sets = ", ".join(f"{c.name} = excluded.{c.name}" for c in updates)

@@ -78,6 +78,10 @@ class Tx:
     def upsert(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
         self.dialect.write_rows(self.cursor, table, rows, "replace")
 
+    def insert(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Inserts new rows (one statement per batch, as ``upsert``); a stored key fails."""
+        self.dialect.write_rows(self.cursor, table, rows, "insert")
+
     def add(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
         """Adds the rows' non-key values to the stored ones (creating missing rows)."""
         self.dialect.write_rows(self.cursor, table, rows, "add")

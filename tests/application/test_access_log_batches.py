@@ -64,3 +64,32 @@ def test_a_failed_batch_fails_every_answer_in_it(
     monkeypatch.undo()
     log.append(request(9), disclosure())  # the writer recovers
     assert len(log.entries(AccessLogFilters()).items) == 1
+
+
+@pytest.mark.parametrize("rows", [1, 199, 250])  # PostgreSQL: arrays below 200 rows, COPY from 200
+def test_entries_are_stored_as_given_in_small_and_large_batches(
+    services: Services, rows: int
+) -> None:
+    log = AccessLog(services.read_models)
+    asked = ReadRequest("agent-7", "agent", uuid.uuid4(), "GET /complaints", "r7", "audit 42")
+    shown = [
+        Disclosure(uuid.uuid4(), f"CUST-{n}" if n % 2 else None, frozenset({"customer.name"}))
+        for n in range(rows)
+    ]
+    log.append(asked, shown)
+
+    entries, cursor = [], None
+    while True:
+        page = log.entries(AccessLogFilters(), limit=200, cursor=cursor)
+        entries += page.items
+        if (cursor := page.next_cursor) is None:
+            break
+    assert len(entries) == rows
+    assert len({e.id for e in entries}) == rows  # each entry its own row
+    stored = {entry.complaint_id: entry for entry in entries}
+    for d in shown:
+        entry = stored[d.complaint_id]
+        assert (entry.customer_id, entry.fields) == (d.customer_id, sorted(d.fields))
+        assert (entry.principal, entry.role, entry.token_id) == ("agent-7", "agent", asked.token_id)
+        assert (entry.route, entry.request_id) == ("GET /complaints", "r7")
+        assert entry.purpose == "audit 42"
