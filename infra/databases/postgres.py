@@ -334,17 +334,15 @@ class PostgresDatabase(Database, PostgresApplicationRecorder):
         self._select_positions = SQL(
             "SELECT originator_version, notification_id FROM {} WHERE originator_id = %s"
         ).format(events)
-        self._select_after_version = SQL(
-            "SELECT notification_id, originator_id, originator_version, topic, state FROM {} "
-            "WHERE originator_id = %s AND originator_version > %s ORDER BY originator_version"
-        ).format(events)
-        # The repository's fast-forward of a cached aggregate (every command and cached read),
-        # rendered once: the library composes its statement from pieces on each call, and
-        # psycopg renders a composed statement to bytes on each execute; and its ``SELECT *``
-        # also fetches the chain's two hashes, which nothing reading events uses.
-        self._select_events_after = (
+        # The events of one aggregate after a version: the repository's fast-forward of a cached
+        # aggregate (``select_events``, every command) and the latest-complaint read
+        # (``events_after``, every GET). Rendered once: psycopg renders a composed statement to
+        # bytes on each execute (the library also composes its own from pieces on each call),
+        # and the library's ``SELECT *`` also fetches the chain's two hashes, which nothing
+        # reading events uses.
+        self._select_after_version = (
             SQL(
-                "SELECT originator_id, originator_version, topic, state FROM {} "
+                "SELECT notification_id, originator_id, originator_version, topic, state FROM {} "
                 "WHERE originator_id = %s AND originator_version > %s ORDER BY originator_version"
             )
             .format(events)
@@ -593,11 +591,12 @@ class PostgresDatabase(Database, PostgresApplicationRecorder):
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's
     def _events_after(self, originator_id: UUID | str, gt: int) -> Sequence[StoredEvent]:
+        # ``events_after``'s statement; the library's own type (no position) for the repository.
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
-            curs.execute(self._select_events_after, (originator_id, gt), prepare=True)
+            curs.execute(self._select_after_version, (originator_id, gt), prepare=True)
             return [
                 StoredEvent(originator_id=i, originator_version=v, topic=t, state=bytes(s))
-                for i, v, t, s in curs.fetchall()
+                for _, i, v, t, s in curs.fetchall()
             ]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
@@ -636,11 +635,13 @@ class PostgresDatabase(Database, PostgresApplicationRecorder):
             cursor.execute(self._select_positions, (originator_id,), prepare=True)
             return {row["originator_version"]: row["notification_id"] for row in cursor.fetchall()}
 
-    def events_after(self, originator_id: UUID, version: int) -> Sequence[Notification]:
-        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
-            cursor.execute(self._select_after_version, (originator_id, version), prepare=True)
-            rows = cursor.fetchall()
-        return [_notification(row) for row in rows]
+    def events_after(self, originator_id: UUID | str, version: int) -> Sequence[Notification]:
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(self._select_after_version, (originator_id, version), prepare=True)
+            return [
+                Notification(id=n, originator_id=i, originator_version=v, topic=t, state=bytes(s))
+                for n, i, v, t, s in curs.fetchall()
+            ]
 
     def first_events(self, originator_ids: Sequence[UUID], up_to: int) -> Sequence[StoredEvent]:
         with self.datastore.get_connection() as conn, conn.cursor() as cursor:
