@@ -141,7 +141,12 @@ class DataKeyStore:
                 cursor.execute(self._tables.sql(statement))
 
     def _rows(self, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        with self._tables.cursor(commit=False) as cursor:
+        # Every read here is one statement: outside a transaction on PostgreSQL. A BEGIN and
+        # ROLLBACK around it cost two round trips, and the ROLLBACK made psycopg deallocate every
+        # statement the pooled connection had prepared (the write path's among them), to be
+        # parsed and planned again: a key read follows most filings and, in another serving
+        # process, the first comment (docs/performance.md, "PostgreSQL's share", session 24).
+        with self._tables.one_read() as cursor:
             cursor.execute(self._tables.sql(statement), params)
             return list(cursor.fetchall())
 

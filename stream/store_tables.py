@@ -29,3 +29,8 @@ class StoreTables:
         """A cursor in a transaction, committed on exit when ``commit`` (rolled back on error);
         a committing one holds the write lock from its start (see ``Database.transaction``)."""
         return self._database.transaction(commit=commit)
+
+    def one_read(self) -> AbstractContextManager[Any]:
+        """A cursor for a single read statement (``Database.one_read``: outside a transaction
+        where one would cost round trips)."""
+        return self._database.one_read()
