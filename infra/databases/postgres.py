@@ -663,12 +663,12 @@ class PostgresDatabase(Database, PostgresApplicationRecorder):
             cursor.execute(
                 self._insert_locked,
                 (
-                    [e.originator_id for e in stored_events],
-                    [e.originator_version for e in stored_events],
-                    [e.topic for e in stored_events],
+                    array_literal("uuid", [e.originator_id for e in stored_events]),
+                    array_literal("int", [e.originator_version for e in stored_events]),
+                    array_literal("text", [e.topic for e in stored_events]),
                     b"".join(e.state for e in stored_events),
-                    starts,
-                    lengths,
+                    array_literal("int", starts),
+                    array_literal("int", lengths),
                 ),
                 prepare=True,
             )
