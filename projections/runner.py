@@ -52,6 +52,12 @@ Progress = Callable[[dict[str, int], int], None]
 """Called after each batch with every projection's position and the head it read up to."""
 
 IDLE_WAIT_SECONDS = 1.0
+LOCK_RETRY_SECONDS = 1.0
+"""How often a runner asks again for the locks of projections another worker runs. Not on every
+wake-up: every insert wakes every runner (PostgreSQL NOTIFY), and a standby asking for six locks
+at every batch made more statements than the commands themselves (``serve --workers 3`` runs a
+runner in each process, two of them standing by). A holder that stops is taken over within this
+much time."""
 RETRY_BASE_SECONDS = 1.0
 RETRY_MAX_SECONDS = 60.0
 READ_AHEAD_PAGES = 1
@@ -428,11 +434,18 @@ class Runner:
         ``retry_max_seconds``: never a tight loop on the same batch."""
         failures = 0
         held: list[str] | None = None
+        ask_again_at = 0.0  # when to ask for the locks not held (see LOCK_RETRY_SECONDS)
         while not stop.is_set():
             try:
                 with self.coordinator() as coordinator:
                     while not stop.is_set():
-                        locked = [p for p in self.projections if coordinator.acquire(p.name)]
+                        asking = time.monotonic() >= ask_again_at
+                        if asking:
+                            ask_again_at = time.monotonic() + LOCK_RETRY_SECONDS
+                        locked = [
+                            p for p in self.projections
+                            if (asking or p.name in (held or ())) and coordinator.acquire(p.name)
+                        ]
                         if [p.name for p in locked] != held:  # told once per change
                             held = [p.name for p in locked]
                             waiting = [p.name for p in self.projections if p not in locked]
@@ -462,6 +475,7 @@ class Runner:
                 )
                 stop.wait(pause)
                 held = None  # the locks went with the session
+                ask_again_at = 0.0
                 self.known.clear()  # another worker may have run them meanwhile
         log.info("projection runner stopped; its locks are released")
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.models import FileComplaint
 from infra.settings import Settings
+from projections.coordination import Coordinator
 from projections.database import database_of
 from projections.registry import build
 from projections.runner import BackgroundRunner, Runner
@@ -56,3 +59,48 @@ def test_a_standby_runner_takes_over_from_a_stopped_one_without_gaps_or_doubles(
         standby.stop()
     rows = store.snapshot(build()[0].tables[0])
     assert len(rows) == 25 and len({r["id"] for r in rows}) == 25
+
+
+def test_a_standby_asks_for_the_locks_it_lacks_about_once_a_second(
+    app: ComplaintsApp, ctx: CommandContext
+) -> None:
+    """Not at every wake-up: every insert wakes every runner, and asking for each projection's
+    lock then cost the database more statements than the commands did."""
+    store = ReadModelStore(app)
+    projections = build()
+    refused: list[str] = []
+    standby = Runner(app, projections, poll_seconds=0.02)
+    coordinator_of = standby.coordinator
+
+    def counting() -> Coordinator:
+        coordinator = coordinator_of()
+        acquire = coordinator.acquire
+
+        def counted(name: str) -> bool:
+            held = acquire(name)
+            if not held:
+                refused.append(name)
+            return held
+
+        coordinator.acquire = counted  # type: ignore[method-assign]
+        return coordinator
+
+    standby.coordinator = counting  # type: ignore[method-assign]
+    first = BackgroundRunner(Runner(app, projections, poll_seconds=0.02)).start()
+    second = BackgroundRunner(standby)
+    try:
+        app.file_complaint(FileComplaint.model_validate(intake()), ctx)
+        head = app.recorder.max_notification_id() or 0
+        assert eventually(lambda: store.position("complaint_list") >= head)
+        second.start()
+        until = time.monotonic() + 2.5
+        while time.monotonic() < until:  # a steady stream of events, each a wake-up
+            app.file_complaint(FileComplaint.model_validate(intake()), ctx)
+            time.sleep(0.02)
+    finally:
+        second.stop()
+        first.stop()
+    # Asked at the start, then about once a second: three or four rounds in 2.5 s, not one
+    # per wake-up (over a hundred).
+    assert len(projections) <= len(refused) <= 4 * len(projections)
+    assert set(refused) == {p.name for p in projections}
