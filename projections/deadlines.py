@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,6 +51,13 @@ log = logging.getLogger(__name__)
 LOCK = "sla-watcher"
 MAX_SLEEP_SECONDS = 1.0
 STANDBY_SECONDS = 1.0
+PASS_INTERVAL_SECONDS = 1.0
+"""Least time from the start of one pass to the start of the next. The view advancing in this
+process wakes the watcher (a new deadline may fall due before the one it sleeps for), and under
+load it advances with every batch: a pass per batch (several queries each) cost about a quarter
+of the projections' process CPU (``serve --workers 3``, docs/performance.md, session 24). A
+deadline is recorded at its own instant however late it is noticed, so noticing it up to a
+second later changes no record."""
 RESCAN_SECONDS = 60.0
 PAGE_SIZE = 500
 
@@ -94,6 +102,7 @@ class DeadlineWatcher:
         rescan_seconds: float = RESCAN_SECONDS,
         escalation: Escalation | None = None,
         retry_max_seconds: float = 30.0,
+        pass_interval_seconds: float = PASS_INTERVAL_SECONDS,
     ) -> None:
         """``escalation``: the levels that bound which complaints are looked at for the
         escalations not caused by a breach (critical at filing, still open after a resolution
@@ -107,6 +116,7 @@ class DeadlineWatcher:
         self.rescan_seconds = rescan_seconds
         self.escalation = escalation or Escalation()
         self.retry_max_seconds = retry_max_seconds
+        self.pass_interval_seconds = pass_interval_seconds
         self.standing_by = False
         self.passes = 0
         self._handled: dict[Key, datetime | None] = {}
@@ -156,9 +166,10 @@ class DeadlineWatcher:
                                 self._wake.clear()
                                 continue
                             self.standing_by = False
+                            began = time.monotonic()
                             report = self.run_once()
                             failures = 0
-                            self._sleep_until(report.wake_at)
+                            self._sleep_until(report.wake_at, began + self.pass_interval_seconds)
                 except Exception as error:
                     failures += 1
                     pause = back_off(failures, 1.0, self.retry_max_seconds)
@@ -176,12 +187,22 @@ class DeadlineWatcher:
         if SLA.name in positions:
             self._wake.set()
 
-    def _sleep_until(self, wake_at: datetime | None) -> None:
+    def _sleep_until(self, wake_at: datetime | None, not_before: float) -> None:
+        """Sleeps until ``wake_at`` (at most ``max_sleep_seconds``) or a wake-up, but in any case
+        until ``not_before`` (monotonic; see ``PASS_INTERVAL_SECONDS``). A wake-up meanwhile is
+        remembered: the next pass then starts at ``not_before``."""
         timeout = self.max_sleep_seconds
         if wake_at is not None:
             timeout = min(timeout, max(0.0, (wake_at - self.clock()).total_seconds()))
-        if timeout > 0:
-            self._wake.wait(timeout)
+        until = time.monotonic() + timeout
+        woken = False
+        while not self._stopping.is_set() and (rest := not_before - time.monotonic()) > 0:
+            woken = self._wake.wait(rest) or woken
+            self._wake.clear()
+        if woken or self._stopping.is_set():
+            return
+        if (rest := until - time.monotonic()) > 0:
+            self._wake.wait(rest)
         self._wake.clear()
 
     # ---- one pass --------------------------------------------------------------------------

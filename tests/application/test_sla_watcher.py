@@ -7,6 +7,7 @@ escalate, each escalation caused by the event that called for it."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -27,7 +28,7 @@ from commands.models import (
 from infra.bootstrap import Services
 from projections.deadlines import DeadlineWatcher
 from projections.registry import build
-from projections.runner import Runner
+from projections.runner import BackgroundRunner, Runner
 from projections.sla import SLA
 from tests.intake import intake
 from tests.manual_clock import Clock
@@ -275,3 +276,29 @@ def test_the_watcher_sleeps_until_the_next_instant(
     view.catch_up()
     report = watcher(services, clock).run_once()
     assert report.wake_at == FIRST_AT_RISK and report.settled == {}
+
+
+def test_a_running_watcher_passes_about_once_a_second_while_the_view_advances(
+    services: Services, ctx: CommandContext, clock: Clock
+) -> None:
+    """Every batch of the view wakes it (in this process), but a pass starts at most once a
+    second: a pass per batch cost a quarter of a serving process's CPU under load. A deadline
+    the view brings is still recorded within about a second, at its own instant."""
+    tailing = BackgroundRunner(Runner(services.app, build(["sla"]), poll_seconds=0.02)).start()
+    w = watcher(services, clock).start()
+    try:
+        time.sleep(0.5)
+        passes = w.passes
+        until = time.monotonic() + 2.5
+        while time.monotonic() < until:  # a steady stream of filings, the view advancing
+            file(services.app, ctx)
+            time.sleep(0.02)
+        assert w.passes - passes <= 4  # about one a second, not one per batch (dozens)
+        # Received five hours ago: its first response fell due an hour ago.
+        late = file(services.app, ctx, received_at=(RECEIVED - 5 * HOUR).isoformat())
+        assert eventually(lambda: len(recorded(services.app, late, Complaint.SlaBreached)) == 1, 5)
+    finally:
+        w.stop()
+        tailing.stop()
+    [breach] = recorded(services.app, late, Complaint.SlaBreached)
+    assert breach.breached_at == RECEIVED - HOUR
