@@ -33,6 +33,12 @@ class Coordinator(ABC):
     def close(self) -> None:
         """Releases every lock held."""
 
+    def release_announced(self) -> bool:
+        """Whether another worker announced, since the last call, that it released its locks
+        (so that a standby asks for them now rather than at its next periodic ask). Where the
+        database cannot announce it (SQLite), never."""
+        return False
+
     def __enter__(self) -> Coordinator:
         return self
 

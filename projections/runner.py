@@ -57,7 +57,8 @@ LOCK_RETRY_SECONDS = 1.0
 wake-up: every insert wakes every runner (PostgreSQL NOTIFY), and a standby asking for six locks
 at every batch made more statements than the commands themselves (``serve --workers 3`` runs a
 runner in each process, two of them standing by). A holder that stops is taken over within this
-much time."""
+much time, or at once where its release is announced (``Coordinator.release_announced``:
+PostgreSQL)."""
 RETRY_BASE_SECONDS = 1.0
 RETRY_MAX_SECONDS = 60.0
 READ_AHEAD_PAGES = 1
@@ -439,7 +440,9 @@ class Runner:
             try:
                 with self.coordinator() as coordinator:
                     while not stop.is_set():
-                        asking = time.monotonic() >= ask_again_at
+                        asking = (
+                            time.monotonic() >= ask_again_at or coordinator.release_announced()
+                        )
                         if asking:
                             ask_again_at = time.monotonic() + LOCK_RETRY_SECONDS
                         locked = [

@@ -54,6 +54,9 @@ MAX_IDENTIFIER_CHARS = 63
 BACKFILL_PAGE = 20_000
 """Rows read per fetch while migrating a store to the hash chain."""
 STAGE_MIN_ROWS = 200
+RELEASED = "released"
+"""The payload of the notification a worker sends on the events' channel as it gives up its
+locks (``AdvisoryLocks.close``): standing-by workers then ask for them at once."""
 """From this many rows, writes go through COPY into a staging table (see
 ``PostgresDialect.write_rows``); below it, one ``unnest`` statement is the cheaper round trip."""
 
@@ -295,6 +298,7 @@ class AdvisoryLocks(Coordinator):
         self.channel = channel
         self.conn.execute(SQL("LISTEN {}").format(Identifier(channel)))
         self.held: set[str] = set()
+        self._released = False
 
     def acquire(self, name: str) -> bool:
         if name in self.held:
@@ -310,8 +314,9 @@ class AdvisoryLocks(Coordinator):
     def wait(self, timeout: float, stop: threading.Event) -> None:
         # Wake on the first notification; the timeout bounds how late a stop or a lock
         # takeover is noticed, and is a safety net should a notification ever be missed.
-        for _ in self.conn.notifies(timeout=min(timeout, 1.0), stop_after=1):
-            pass
+        for notice in self.conn.notifies(timeout=min(timeout, 1.0), stop_after=1):
+            # An insert's notification has no payload; a release's says so (``close``).
+            self._released = self._released or notice.payload == RELEASED
 
     def close(self) -> None:
         if self.held and not self.conn.closed:
@@ -319,9 +324,13 @@ class AdvisoryLocks(Coordinator):
             # a standby takes over now rather than at the end of its wait.
             with contextlib.suppress(psycopg.Error):
                 self.conn.execute("SELECT pg_advisory_unlock_all()")
-                self.conn.execute(SQL("NOTIFY {}").format(Identifier(self.channel)))
+                self.conn.execute("SELECT pg_notify(%s, %s)", (self.channel, RELEASED))
         self.held.clear()
         self.conn.close()  # ends the session, which releases its advisory locks anyway
+
+    def release_announced(self) -> bool:
+        released, self._released = self._released, False
+        return released
 
 
 def _stored_rows(cursor: Any) -> Any:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.models import FileComplaint
 from infra.settings import Settings
 from projections.coordination import Coordinator
 from projections.database import database_of
+from projections import runner as runner_module
 from projections.registry import build
 from projections.runner import BackgroundRunner, Runner
 from projections.store import ReadModelStore
@@ -104,3 +107,37 @@ def test_a_standby_asks_for_the_locks_it_lacks_about_once_a_second(
     # per wake-up (over a hundred).
     assert len(projections) <= len(refused) <= 4 * len(projections)
     assert set(refused) == {p.name for p in projections}
+
+
+def test_a_stopping_holder_is_taken_over_without_waiting_for_the_next_ask(
+    app: ComplaintsApp, ctx: CommandContext, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the holder announces its release as it stops, and a standby asks for the
+    locks at once; on SQLite (no announcement) at its next periodic ask."""
+    monkeypatch.setattr(runner_module, "LOCK_RETRY_SECONDS", 3.0)
+    store = ReadModelStore(app)
+    projections = build()
+
+    def file() -> int:
+        app.file_complaint(FileComplaint.model_validate(intake()), ctx)
+        return app.recorder.max_notification_id() or 0
+
+    first = BackgroundRunner(Runner(app, projections, poll_seconds=0.02)).start()
+    standby = BackgroundRunner(Runner(app, projections, poll_seconds=0.02))
+    try:
+        head = file()
+        assert eventually(lambda: store.position("complaint_list") >= head)
+        standby.start()
+        time.sleep(0.5)  # it has asked once, been refused, and will not ask again for 3 s
+        first.stop()
+        stopped = time.monotonic()
+        head = file()
+        assert eventually(lambda: store.position("complaint_list") >= head, 10)
+        took = time.monotonic() - stopped
+    finally:
+        first.stop()
+        standby.stop()
+    if database_url.startswith("postgresql"):
+        assert took < 1.5  # announced: not the 2.5 s left until the next ask
+    else:
+        assert took < 6.0
