@@ -10,9 +10,9 @@ from commands.application import ComplaintsApp
 from commands.context import CommandContext
 from commands.models import FileComplaint
 from infra.settings import Settings
+from projections import runner as runner_module
 from projections.coordination import Coordinator
 from projections.database import database_of
-from projections import runner as runner_module
 from projections.registry import build
 from projections.runner import BackgroundRunner, Runner
 from projections.store import ReadModelStore
