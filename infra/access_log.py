@@ -190,11 +190,13 @@ class AccessLog:
             for request, disclosures, at, _ in batch
             for d in disclosures
         ]
-        with self._store.write() as tx:
+        with self._store.write(one_statement=True) as tx:
             # One statement of eleven column arrays on PostgreSQL (the views' batched write),
-            # parsed once on either side: a placeholder per value made psycopg parse the text
-            # again for every batch, and with a statement per row PostgreSQL spent 1.8 ms of CPU
-            # per list page of 50 rows, against 1.6 (docs/performance.md, "Reads, session 23").
+            # committed by itself: no BEGIN and COMMIT round trips, which were most of a batch's
+            # cost under 16 clients (a batch held one or two answers; docs/performance.md,
+            # session 24). Parsed once on either side: a placeholder per value made psycopg
+            # parse the text again for every batch, and with a statement per row PostgreSQL
+            # spent 1.8 ms of CPU per list page of 50 rows, against 1.6 ("Reads, session 23").
             tx.insert(ACCESS_LOG, rows)
 
     def entries(

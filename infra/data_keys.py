@@ -387,7 +387,7 @@ class DataKeyStore:
         data_key_id = uuid4().hex
         raw = AESGCM.generate_key(bit_length=DATA_KEY_BYTES * 8)
         master_id, wrapped = self.master.wrap(raw, _key_associated(data_key_id, customer_id))
-        with self._tables.cursor(commit=True) as cursor:
+        with self._tables.one_write() as cursor:
             # Another process may make the customer's key at the same moment: the partial
             # unique index lets one in, and the other takes that one.
             cursor.execute(

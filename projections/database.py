@@ -176,6 +176,15 @@ class Database(ApplicationRecorder):
         SQLite, it is a read-only transaction."""
         return self.transaction(commit=False)
 
+    def one_write(self) -> AbstractContextManager[Any]:
+        """A DB-API cursor for a single write statement on our own tables, durable once the
+        block ends. Where one statement is atomic and committed by itself (PostgreSQL's
+        autocommit) it runs outside a transaction, sparing BEGIN and COMMIT (two round trips
+        of a small write's three); here, and on SQLite, it is a committing transaction. A
+        batched write through it (``Tx.insert``, ``Tx.upsert``) is one statement however many
+        rows it carries."""
+        return self.transaction(commit=True)
+
     @abstractmethod
     def index_names(self, table: Table) -> set[str]:
         """The names of the table's indexes, primary key included (tests, operations)."""

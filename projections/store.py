@@ -138,11 +138,18 @@ class ReadModelStore:
         return self.database.notifications_between(first, last, topics)
 
     @contextmanager
-    def write(self, *, durable: bool = True, pipelined: bool = False) -> Iterator[Tx]:
+    def write(
+        self, *, durable: bool = True, pipelined: bool = False, one_statement: bool = False
+    ) -> Iterator[Tx]:
         """A read-write transaction. ``durable=False`` need not wait for the commit to reach the
         disk: a crash may then lose the last few such commits, each whole (rows and position
         together), which a rebuild simply redoes. ``pipelined``: see ``Database.transaction``
-        (no savepoints inside)."""
+        (no savepoints inside). ``one_statement``: for a single write (one ``Tx.insert`` or
+        ``Tx.upsert``), which needs no transaction of its own (``Database.one_write``)."""
+        if one_statement:
+            with self.database.one_write() as cursor:
+                yield Tx(cursor, self.database)
+            return
         with self.database.transaction(
             commit=True, durable=durable, pipelined=pipelined
         ) as cursor:

@@ -30,6 +30,11 @@ class StoreTables:
         a committing one holds the write lock from its start (see ``Database.transaction``)."""
         return self._database.transaction(commit=commit)
 
+    def one_write(self) -> AbstractContextManager[Any]:
+        """A cursor for a single write statement, committed on exit (``Database.one_write``:
+        outside a transaction where the statement commits by itself)."""
+        return self._database.one_write()
+
     def one_read(self) -> AbstractContextManager[Any]:
         """A cursor for a single read statement (``Database.one_read``: outside a transaction
         where one would cost round trips)."""

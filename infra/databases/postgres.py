@@ -37,6 +37,7 @@ from eventsourcing.postgres import (
     PostgresTrackingRecorder,
 )
 from eventsourcing.utils import retry
+from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import ConnectionPool
@@ -130,8 +131,14 @@ class PostgresDialect(Dialect):
         # COPY fails on the server (the write then rolls back to its savepoint).
         if not rows:
             return
-        # COPY cannot run in a pipeline (``transaction(pipelined=True)``): arrays there.
-        if len(rows) < STAGE_MIN_ROWS or cursor.connection.pgconn.pipeline_status:
+        # COPY cannot run in a pipeline (``transaction(pipelined=True)``), and its staging
+        # needs a transaction, which ``Database.one_write`` does not open: arrays there.
+        connection = cursor.connection
+        if (
+            len(rows) < STAGE_MIN_ROWS
+            or connection.pgconn.pipeline_status
+            or connection.info.transaction_status == TransactionStatus.IDLE
+        ):
             try:
                 self._write_small(cursor, table, rows, mode)
             except psycopg.DataError as refused:
@@ -773,6 +780,14 @@ class PostgresDatabase(Database, PostgresApplicationRecorder):
         # The pool's connections are in autocommit: no BEGIN and ROLLBACK around the statement
         # (two round trips and about 190 us of client CPU per read; docs/performance.md,
         # "Reads, session 23"), as ``events_after`` reads the event store.
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            yield cursor
+
+    @contextmanager
+    def one_write(self) -> Iterator[Any]:
+        # Autocommit, as ``one_read``: the statement commits by itself (durably:
+        # ``synchronous_commit`` stays on), and the dialect's batched write stays one statement
+        # outside a transaction (``write_rows``).
         with self.datastore.get_connection() as conn, conn.cursor() as cursor:
             yield cursor
 
