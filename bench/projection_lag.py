@@ -10,9 +10,11 @@ by the ``position`` field of the command's answer.
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from infra.bootstrap import bootstrap
 from infra.settings import Settings
@@ -60,8 +62,12 @@ class LagProbe:
 
     def _run(self) -> None:
         names = [cls.name for cls in REGISTERED]
+        # The probe only reads positions; its files (the key bootstrap creates when none is
+        # given) go to a directory of its own, not to the work tree's var/.
+        files = Path(tempfile.mkdtemp(prefix="lag-probe-"))
         settings = Settings(
-            database_url=self.database_url, create_tables=False, pool_size=1, pool_max_overflow=0
+            database_url=self.database_url, create_tables=False, pool_size=1, pool_max_overflow=0,
+            secret_key_file=str(files / "secret.key"), admin_token_file=str(files / "admin-token"),
         )
         with bootstrap(settings) as services:
             store = services.read_models
