@@ -16,7 +16,7 @@ import select
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 from itertools import accumulate
 from operator import itemgetter
@@ -775,19 +775,19 @@ class PostgresDatabase(Database, PostgresApplicationRecorder):
                 cursor.execute("SET LOCAL synchronous_commit = off")
             yield cursor
 
-    @contextmanager
-    def one_read(self) -> Iterator[Any]:
+    def one_read(self) -> AbstractContextManager[Any]:
         # The pool's connections are in autocommit: no BEGIN and ROLLBACK around the statement
         # (two round trips and about 190 us of client CPU per read; docs/performance.md,
         # "Reads, session 23"), as ``events_after`` reads the event store.
-        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
-            yield cursor
+        return self._autocommit_cursor()
+
+    def one_write(self) -> AbstractContextManager[Any]:
+        # The statement commits by itself (durably: ``synchronous_commit`` stays on), and the
+        # dialect's batched write stays one statement outside a transaction (``write_rows``).
+        return self._autocommit_cursor()
 
     @contextmanager
-    def one_write(self) -> Iterator[Any]:
-        # Autocommit, as ``one_read``: the statement commits by itself (durably:
-        # ``synchronous_commit`` stays on), and the dialect's batched write stays one statement
-        # outside a transaction (``write_rows``).
+    def _autocommit_cursor(self) -> Iterator[Any]:
         with self.datastore.get_connection() as conn, conn.cursor() as cursor:
             yield cursor
 
