@@ -240,6 +240,8 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
 
     for router in ROUTERS:
         api.include_router(router)
+    # First, so that it is tried before the routers' routes (it matches nothing else).
+    api.router.routes.insert(0, complaints.DirectGetOne())
     document_settings(api, settings)
     return api
 
