@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import direct_routes
 from api.failure_limit import FailureLimit
 from api.problems import MEDIA_TYPE, PROBLEM_SCHEMA, install_problem_handlers, problem_response
 from api.query_guard import RefuseControlCharacters
@@ -240,8 +241,7 @@ def create_app(services: Services, *, owns_services: bool = False) -> FastAPI:
 
     for router in ROUTERS:
         api.include_router(router)
-    # First, so that it is tried before the routers' routes (it matches nothing else).
-    api.router.routes.insert(0, complaints.DirectGetOne())
+    direct_routes.install(api)
     document_settings(api, settings)
     return api
 

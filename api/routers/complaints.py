@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import Field, WithJsonSchema
-from starlette.routing import Match, Route
-from starlette.types import Receive, Scope, Send
 
 from api.blocking import in_thread
 from api.deps import AppDep, ContextDep, LatestComplaintsDep, permit
 from api.disclosure import Reader, ReaderDep, holding_of
-from api.disclosure import reader as reader_of
 from api.problems import problem_responses
 from commands import models
 from commands.application import CommandResult, ComplaintsApp
@@ -105,6 +102,11 @@ class FiledComplaint(ComplaintPublic):
     )
 
 
+COMMAND_ENDPOINTS: set[Callable[..., Awaitable[Response]]] = set()
+"""The endpoints of the commands (filing, and those on one complaint, each taking its body's
+model, ``AppDep``, ``ContextDep`` and ``ReaderDep``): served by ``api/direct_routes.py``."""
+
+
 @router.post(
     "",
     status_code=201,
@@ -126,6 +128,9 @@ async def file_complaint(
     response.body = body[:-1] + b',"access_code":' + code + b"}"
     response.headers["content-length"] = str(len(response.body))
     return response
+
+
+COMMAND_ENDPOINTS.add(file_complaint)
 
 
 @router.get(
@@ -265,6 +270,7 @@ def command_route(action: str, name: str, model: type[Command], permission: str)
 
     # FastAPI reads the body's model from the annotation (a string here, as in every module).
     route.__annotations__["command"] = model
+    COMMAND_ENDPOINTS.add(route)
     router.add_api_route(
         f"/{{complaint_id}}/{action}",
         route,
@@ -317,48 +323,3 @@ async def untag(
     result = await app.handle_async(parse_id(complaint_id), command, ctx)
     return await respond(app, result, reader)
 
-
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-
-
-class DirectGetOne(Route):
-    """``GET /complaints/{id}`` of a UUID without a query string, dispatched straight to
-    ``get_one``, past FastAPI's request handling.
-
-    On the busiest read, FastAPI's part (solving the route's dependencies, which inspects each
-    declared parameter's annotation again on every request, and the ``APIRoute`` wrapper) cost
-    more CPU than the read itself (docs/performance.md, "Session 25"). This route sits first in
-    the application's routes and calls the functions the declared route's dependencies are,
-    with the same header values, so the answer, the access-log entry and every refusal (raised
-    here, answered by the same exception handlers) are the declared route's. That route still
-    serves every other case (``as_of``, an id that is no UUID) and documents the path in OpenAPI.
-    None of its parameters has a type FastAPI validates (they are text, checked by the
-    functions), so no request FastAPI would refuse with a 422 is served here. Tested answer for
-    answer against the declared route (tests/api/test_direct_get_one.py).
-    """
-
-    def __init__(self) -> None:
-        super().__init__(f"{router.prefix}/{{complaint_id}}", get_one, methods=["GET"])
-        self._check = permit("complaint.read").dependency
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] != "http" or scope["method"] != "GET" or scope["query_string"]:
-            return Match.NONE, {}
-        match, child_scope = super().matches(scope)
-        # Only a UUID: other segments are other routes' (``/complaints/export``, declared
-        # before this path) or answered 404 by the declared route.
-        if match is not Match.FULL or not _UUID.fullmatch(
-            child_scope["path_params"]["complaint_id"]
-        ):
-            return Match.NONE, {}
-        child_scope["route"] = self  # the template in the request's log line and metrics
-        return match, child_scope
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        headers = request.headers
-        await self._check(request, headers.get("authorization"))
-        who = await reader_of(request, headers.get("x-purpose"), headers.get("x-request-id"))
-        latest = request.app.state.latest_complaints
-        response = await get_one(scope["path_params"]["complaint_id"], latest, who)
-        await response(scope, receive, send)
