@@ -186,17 +186,21 @@ class DataKeyStore:
         self._opened[data_key_id] = (key, now)
         return key
 
-    def open_keys(self, data_key_ids: Collection[str]) -> None:
+    def open_keys(self, data_key_ids: Collection[str]) -> dict[str, DataKey | None]:
         """Opens the keys of ``data_key_ids`` not in the cache (or older than ``cache_seconds``)
         in one read per 500 and caches them, as ``open_key`` would one at a time: a page of
-        events about to be decoded (the feed, an export) then reads no key alone. Ids without a
-        row are left to ``open_key`` (which refuses them)."""
+        events about to be decoded (the feed, an export) then reads no key alone. Returns them
+        all, cached or read (None: destroyed). Ids without a row are left out, to ``open_key``
+        (which refuses them)."""
         now = time.monotonic()
+        opened: dict[str, DataKey | None] = {}
         wanted = []
         for data_key_id in data_key_ids:
             cached = self._opened.get(data_key_id)
             if cached is None or now - cached[1] >= self.cache_seconds:
                 wanted.append(data_key_id)
+            else:
+                opened[data_key_id] = cached[0]
         if len(self._opened) + len(wanted) > self._remember:
             self._opened.clear()
         for start in range(0, len(wanted), 500):
@@ -212,6 +216,8 @@ class DataKeyStore:
                 except Exception:  # noqa: BLE001 - left to open_key, which names the event
                     continue
                 self._opened[row["key_id"]] = (key, now)
+                opened[row["key_id"]] = key
+        return opened
 
     def is_erased(self, complaint_id: UUID) -> bool:
         erased, fetched_at = self._erased

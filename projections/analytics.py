@@ -247,8 +247,9 @@ class AnalyticsProjection(Projection):
         cases = rows_to_change(tx, ANALYTICS_CASES, events)
         fold(cases, events, transcribe)
         tx.upsert(ANALYTICS_CASES, list(cases.values()))
-        tx.add(ANALYTICS_DAILY, rows_of(DAILY_COLUMNS, daily(buckets)))
-        tx.add(ANALYTICS_ROLLUP, rows_of(ROLLUP_COLUMNS, rollup(buckets)))
+        days = daily(buckets)
+        tx.add(ANALYTICS_DAILY, rows_of(DAILY_COLUMNS, days))
+        tx.add(ANALYTICS_ROLLUP, rows_of(ROLLUP_COLUMNS, rollup(buckets, days)))
 
 
 def rows_of(names: Sequence[str], amounts: dict[Any, Amounts]) -> list[dict[str, Any]]:
@@ -267,19 +268,27 @@ def daily(buckets: dict[BucketKey, Amounts]) -> dict[tuple[Any, ...], Amounts]:
     return rows
 
 
-def rollup(buckets: dict[BucketKey, Amounts]) -> dict[tuple[str, date, str], Amounts]:
+def rollup(
+    buckets: dict[BucketKey, Amounts], days: dict[tuple[Any, ...], Amounts]
+) -> dict[tuple[str, date, str], Amounts]:
     """The buckets summed per (dimension, day, value), plus each day's total under ``ALL``.
 
-    Every bucket contributes to a row of each dimension, so a rollup row exists exactly when a
-    daily row with that day and value does (same groups, even all-zero ones, as summing the daily
-    table would give).
+    Summed from the daily rows (``days``: ``daily(buckets)``, already summed over the
+    ``ROLLUP_ONLY`` dimensions, so several times fewer) for the ``DIMENSIONS`` and the total, and
+    from the buckets for the ``ROLLUP_ONLY`` ones: the same sums. Every bucket contributes to a row
+    of each dimension, so a rollup row exists exactly when a daily row with that day and value
+    does (same groups, even all-zero ones, as summing the daily table would give).
     """
     rows: dict[tuple[str, date, str], Amounts] = {}
+
+    def add_to(key: tuple[str, date, str], amounts: Amounts) -> None:
+        row = rows.get(key)
+        rows[key] = amounts.copy() if row is None else list(map(add, row, amounts))
+
+    for (day, *values), amounts in days.items():
+        for dimension, value in (*zip(DIMENSIONS, values, strict=True), (ALL, "")):
+            add_to((dimension, day, value), amounts)
     for (day, *values), amounts in buckets.items():
-        for dimension, value in (
-            *zip((*DIMENSIONS, *ROLLUP_ONLY), values, strict=True), (ALL, "")
-        ):
-            key = (dimension, day, value)
-            row = rows.get(key)
-            rows[key] = amounts.copy() if row is None else list(map(add, row, amounts))
+        for dimension, value in zip(ROLLUP_ONLY, values[len(DIMENSIONS) :], strict=True):
+            add_to((dimension, day, value), amounts)
     return rows

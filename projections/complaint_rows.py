@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
@@ -28,23 +29,33 @@ def topics_of(*events: type) -> tuple[str, ...]:
     return tuple(get_topic(cls) for cls in events)
 
 
-def rows_to_change(tx: Tx, table: Table, events: Sequence[Positioned]) -> dict[Any, Row]:
-    """The rows (by ``id``) of the complaints whose events the batch holds, except those it files:
-    those rows do not exist yet, their ``Filed`` makes them."""
-    filed: set[Any] = set()
-    touched: set[Any] = set()
+def rows_to_change(tx: Tx, table: Table, events: Sequence[Positioned]) -> dict[int, Row]:
+    """The rows (by their ``id``'s integer) of the complaints whose events the batch holds,
+    except those it files: those rows do not exist yet, their ``Filed`` makes them.
+
+    Keyed by ``UUID.int`` rather than the UUID: a UUID hashes and compares in Python, an int in
+    C, and a rebuild looks a complaint's row up tens of millions of times."""
+    filed: set[int] = set()
+    touched: dict[int, UUID] = {}
     for p in events:
-        (filed if type(p.event) is Complaint.Filed else touched).add(p.event.originator_id)
-    return tx.fetch(table, "id", list(touched - filed))
+        complaint_id = p.event.originator_id
+        if type(p.event) is Complaint.Filed:
+            filed.add(complaint_id.int)
+        else:
+            touched[complaint_id.int] = complaint_id
+    wanted = [complaint_id for key, complaint_id in touched.items() if key not in filed]
+    return {r["id"].int: r for r in tx.dialect.select_by_keys(tx.cursor, table, "id", wanted)}
 
 
-def fold(rows: dict[Any, Row], events: Sequence[Positioned], transcribe: Transcribe) -> None:
-    """Transcribes each event, in order, into its complaint's entry of ``rows``.
+def fold(rows: dict[int, Row], events: Sequence[Positioned], transcribe: Transcribe) -> None:
+    """Transcribes each event, in order, into its complaint's entry of ``rows`` (keyed as
+    ``rows_to_change`` keys them).
 
     An event of a complaint the view has no row for (filed before the view's history began) is
     skipped: there is nothing to change."""
     for p in events:
-        row = rows.get(p.event.originator_id)
+        key = p.event.originator_id.int
+        row = rows.get(key)
         if row is None and type(p.event) is not Complaint.Filed:
             continue
-        rows[p.event.originator_id] = transcribe(row, p)
+        rows[key] = transcribe(row, p)

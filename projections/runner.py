@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -266,13 +268,15 @@ class Runner:
             # ``head - position``).
             end = min(head, start + size)
             page = self.store.notifications(start + 1, end, topics)
+            decode: Callable[[Any], Any] = mapper.to_domain_event
             if isinstance(mapper, PersonalDataMapper):
                 # The page's data keys in one read, not one read per event whose key is not
-                # cached: a rebuild reads every customer's key.
-                mapper.open_keys_of(page)  # type: ignore[arg-type]
-            decode = mapper.to_domain_event
+                # cached (a rebuild reads every customer's key), and decoded with those keys:
+                # a bulk page can take longer to decode than the cache keeps them.
+                opened = mapper.open_keys_of(page)  # type: ignore[arg-type]
+                decode = partial(mapper.to_domain_event, opened=opened)
             try:
-                batch = [Positioned(n.id, n.topic, decode(n)) for n in page]  # type: ignore[arg-type]
+                batch = [Positioned(n.id, n.topic, decode(n)) for n in page]
             except Exception:  # one at a time, to quarantine only what cannot be decoded
                 batch = decode_each(mapper, page)
                 yield Page(batch, end, head, decoded=False)

@@ -34,7 +34,7 @@ from aggregates.business_time import Calendar, working_seconds_between
 from aggregates.complaint import Complaint
 from aggregates.vocabulary import SlaMetric, SlaState, Visibility
 from commands.sla_clocks import BuiltInSlaTerms
-from projections.complaint_rows import topics_of
+from projections.complaint_rows import rows_to_change, topics_of
 from projections.projection import Positioned, Projection
 from projections.schema import Index, Table, columns
 from projections.store import Tx
@@ -123,14 +123,13 @@ class SlaProjection(Projection):
         self._calendars: dict[tuple[str, int], Calendar | None] = {}
 
     def apply(self, tx: Tx, events: Sequence[Positioned]) -> None:
-        filed = {p.event.originator_id for p in events if type(p.event) is Complaint.Filed}
-        touched = list({p.event.originator_id for p in events} - filed)
-        cases = tx.fetch(SLA_CASES, "id", touched)
-        clocks: dict[Any, dict[ClockKey, dict[str, Any]]] = defaultdict(dict)
-        for row in tx.dialect.select_by_keys(tx.cursor, SLA, "complaint_id", list(cases)):
-            clocks[row["complaint_id"]][(row["metric"], row["cycle"])] = row
+        cases = rows_to_change(tx, SLA_CASES, events)  # by the id's integer, as its clocks
+        clocks: dict[int, dict[ClockKey, dict[str, Any]]] = defaultdict(dict)
+        ids = [case["id"] for case in cases.values()]
+        for row in tx.dialect.select_by_keys(tx.cursor, SLA, "complaint_id", ids):
+            clocks[row["complaint_id"].int][(row["metric"], row["cycle"])] = row
         for p in events:
-            cid = p.event.originator_id
+            cid = p.event.originator_id.int
             if cid not in cases and type(p.event) is not Complaint.Filed:
                 continue  # filed before the view's history began
             cases[cid] = transcribe(cases.get(cid), clocks[cid], p.event)
