@@ -48,6 +48,19 @@ def clients(services: Services) -> Iterator[tuple[TestClient, TestClient]]:
         yield declared, direct
 
 
+def served_by(route: type[_Direct], monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths that routes of the class ``route`` serve from now on, in order."""
+    served: list[str] = []
+    handle = route.handle
+
+    async def counted(self: _Direct, scope: Any, *args: Any) -> None:
+        served.append(scope["path"])
+        await handle(self, scope, *args)
+
+    monkeypatch.setattr(route, "handle", counted)
+    return served
+
+
 def answer(client: TestClient, path: str, request_headers: dict[str, str]) -> dict[str, Any]:
     response = client.get(path, headers=request_headers)
     return {
@@ -64,14 +77,7 @@ def test_the_direct_route_answers_as_the_declared_route(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     declared, direct = clients
-    served = []
-    handle = DirectGetOne.handle
-
-    async def counted(route: DirectGetOne, *args: Any) -> None:
-        served.append(args[0]["path"])
-        await handle(route, *args)
-
-    monkeypatch.setattr(DirectGetOne, "handle", counted)
+    served = served_by(DirectGetOne, monkeypatch)
     east = file(app, ctx, assignee="bob", team="east")
     west = file(app, ctx, assignee="dan", team="west", customer="CUST-2002")
     unassigned = file(app, ctx, assignee=None)
@@ -177,14 +183,7 @@ def test_commands_refused_alike(
     """Every refusal, on one complaint: each request to the declared route, then the same to
     the direct one. None changes the complaint."""
     declared, direct = clients
-    served = []
-    handle = DirectCommand.handle
-
-    async def counted(route: DirectCommand, *args: Any) -> None:
-        served.append(args[0]["path"])
-        await handle(route, *args)
-
-    monkeypatch.setattr(DirectCommand, "handle", counted)
+    served = served_by(DirectCommand, monkeypatch)
     east = file(app, ctx, assignee="bob", team="east")
     version = app.get_complaint(east).version
     supervisor = {**headers(app, ctx, "sue", "supervisor", teams=["east"]), **JSON}

@@ -249,15 +249,21 @@ def test_a_feed_page_reads_its_data_keys_at_once_and_erased_ones_stay_erased(
     erase(services, "CUST-P1", ctx)
     cold = DataKeyStore(services.app, services.data_keys.master)  # nothing cached
     services.app.mapper.protect_with(cold)
+    reads = counted_reads(cold, monkeypatch)
+    page = read_page(services.app, after=0, limit=1000, personal_data=True)
+    filed = [e for e in page.events if e["type"] == "complaint.filed"]
+    assert [e["data"]["customer"]["name"] for e in filed] == ["张伟", ERASED, "张伟"]
+    assert len([r for r in reads if "personal_data_keys" in r]) == 1  # one read for the page
+
+
+def counted_reads(keys: DataKeyStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The statements ``keys`` reads its rows with from now on, in order."""
     reads: list[str] = []
-    rows = cold._rows  # noqa: SLF001 - counting the store's reads
+    rows = keys._rows  # noqa: SLF001 - counting the store's reads
 
     def counted(statement: str, params: tuple[object, ...] = ()) -> list[object]:
         reads.append(statement)
         return rows(statement, params)
 
-    monkeypatch.setattr(cold, "_rows", counted)
-    page = read_page(services.app, after=0, limit=1000, personal_data=True)
-    filed = [e for e in page.events if e["type"] == "complaint.filed"]
-    assert [e["data"]["customer"]["name"] for e in filed] == ["张伟", ERASED, "张伟"]
-    assert len([r for r in reads if "personal_data_keys" in r]) == 1  # one read for the page
+    monkeypatch.setattr(keys, "_rows", counted)
+    return reads

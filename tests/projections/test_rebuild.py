@@ -22,6 +22,7 @@ from projections.runner import Runner
 from projections.store import Tx
 from projections.workload import WORKLOAD_CASES
 from queries.analytics import analytics_summary
+from tests.application.test_personal_data import counted_reads
 from tests.projections.faults import Killed
 from tests.projections.history import generate
 from tests.projections.oracle import Oracle
@@ -138,14 +139,7 @@ def test_a_bulk_page_decodes_with_the_data_keys_read_for_it(
     # 50,000 positions on a busy machine). Each key read alone would then be read again.
     stale = DataKeyStore(app, services.data_keys.master, cache_seconds=0)
     app.mapper.protect_with(stale)
-    reads: list[str] = []
-    rows = stale._rows  # noqa: SLF001 - counting the store's reads
-
-    def counted(statement: str, params: tuple[object, ...] = ()) -> list[object]:
-        reads.append(statement)
-        return rows(statement, params)
-
-    monkeypatch.setattr(stale, "_rows", counted)
+    reads = counted_reads(stale, monkeypatch)
     runner.bulk_page_size = 5000  # one page
     runner.rebuild()
     assert snapshot(runner.store) == incremental
