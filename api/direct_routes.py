@@ -12,7 +12,8 @@ answered by the same exception handlers) are the declared route's, which still d
 path in OpenAPI and serves what these do not match: a query string, an id that is no UUID.
 
 Each route checks at start-up that its declared route has exactly the dependencies it calls,
-so a dependency added to the declared route later cannot be skipped here unnoticed.
+each taking exactly the headers it passes them, so a dependency or header added later to the
+declared route cannot be skipped here unnoticed: the application refuses to start.
 Tested answer for answer against the declared routes (tests/api/test_direct_routes.py).
 """
 
@@ -57,7 +58,9 @@ class _Direct(Route):
     ``{complaint_id}`` (if any) is a UUID; everything else falls through to the routes after
     it (``/complaints/export`` is declared before ``/complaints/{complaint_id}``)."""
 
-    def __init__(self, context: RouteContext, expected: set[Callable[..., Any]]) -> None:
+    def __init__(
+        self, context: RouteContext, expected: dict[Callable[..., Any], set[str]]
+    ) -> None:
         declared = context.original_route
         assert isinstance(declared, APIRoute)
         [method] = list(declared.methods or ())
@@ -66,11 +69,11 @@ class _Direct(Route):
         self.declared = declared
         # As served: with the dependencies of the routers it was included through.
         dependant: Dependant = context.dependant
-        calls = [d.call for d in dependant.dependencies if d.call is not None]
-        checks = [call for call in calls if hasattr(call, "permission_action")]
+        headers = {d.call: _headers(d) for d in dependant.dependencies if d.call is not None}
+        checks = [call for call in headers if hasattr(call, "permission_action")]
         if (
             len(checks) != 1
-            or set(calls) - set(checks) != expected
+            or headers != {checks[0]: {"authorization"}, **expected}
             or dependant.header_params
             or {p.name for p in dependant.path_params} - {"complaint_id"}
             # Served only without a query string: its parameters take their defaults.
@@ -97,7 +100,9 @@ class DirectGetOne(_Direct):
     functions check them), so FastAPI would refuse none of these requests with a 422."""
 
     def __init__(self, context: RouteContext) -> None:
-        super().__init__(context, {get_latest_complaints, reader_of})
+        super().__init__(
+            context, {get_latest_complaints: set(), reader_of: {"x-purpose", "x-request-id"}}
+        )
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -116,7 +121,13 @@ class DirectCommand(_Direct):
     validated against the route's model as FastAPI does, the command handled by the route."""
 
     def __init__(self, context: RouteContext) -> None:
-        super().__init__(context, {get_app, command_context, reader_of})
+        super().__init__(context, {
+            get_app: set(),
+            command_context: {
+                "x-correlation-id", "x-request-id", "authorization", "idempotency-key", "if-match"
+            },
+            reader_of: {"x-purpose", "x-request-id"},
+        })
         if self.declared.body_field is None:
             raise RuntimeError(f"POST {self.declared.path}: no body model")
         self.body_field = self.declared.body_field
@@ -130,11 +141,11 @@ class DirectCommand(_Direct):
         app = await get_app(request)
         ctx = await command_context(
             request,
-            headers.get("x-correlation-id"),
-            request_id,
-            authorization,
-            headers.get("idempotency-key"),
-            headers.get("if-match"),
+            x_correlation_id=headers.get("x-correlation-id"),
+            x_request_id=request_id,
+            authorization=authorization,
+            key=headers.get("idempotency-key"),
+            if_match=headers.get("if-match"),
         )
         who = await reader_of(request, headers.get("x-purpose"), request_id)
         if body is _MISSING:
@@ -147,6 +158,19 @@ class DirectCommand(_Direct):
             **scope["path_params"], command=command, app=app, ctx=ctx, reader=who
         )
         await response(scope, receive, send)
+
+
+def _headers(dependant: Dependant) -> set[str] | None:
+    """The headers a dependency takes, as FastAPI reads them (an underscore in a name without
+    an alias is a hyphen); None when it takes anything else than the request and headers."""
+    if dependant.dependencies or dependant.path_params or dependant.query_params or (
+        dependant.cookie_params or dependant.body_params
+    ):
+        return None
+    return {
+        (p.alias if p.alias != p.name else p.name.replace("_", "-")).lower()
+        for p in dependant.header_params
+    }
 
 
 async def _read_json(request: Request) -> Any:

@@ -8,17 +8,21 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 from uuid import uuid4
 
 import pytest
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Header
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.deps import AppDep, ContextDep, permit
 from api.direct_routes import DirectCommand, DirectGetOne, _Direct
+from api.disclosure import ReaderDep
 from commands.application import ComplaintsApp
 from commands.context import CommandContext
+from commands.models import CommentOnComplaint
 from infra.bootstrap import Services
 from tests.api.test_personal_data import access_log, file, headers
 from tests.intake import intake
@@ -307,3 +311,40 @@ def json_intake(customer: str) -> bytes:
     body = intake()
     body["customer"]["id"] = customer
     return json.dumps(body).encode()
+
+
+def test_a_direct_route_refuses_a_declared_route_it_would_not_serve_alike() -> None:
+    """A dependency or header added to a declared route stops the application from starting,
+    rather than being skipped by its direct route."""
+
+    async def extra(x_tenant: Annotated[str | None, Header()] = None) -> str | None:
+        return x_tenant
+
+    async def command(
+        complaint_id: str, command: CommentOnComplaint, app: AppDep, ctx: ContextDep,
+        reader: ReaderDep,
+    ) -> None:
+        return None
+
+    async def command_with_tenant(
+        complaint_id: str, command: CommentOnComplaint, app: AppDep, ctx: ContextDep,
+        reader: ReaderDep, tenant: Annotated[str | None, Depends(extra)],
+    ) -> None:
+        return None
+
+    def context(endpoint: Any, *headers: Any) -> RouteContext:
+        api = FastAPI()
+        api.add_api_route(
+            "/complaints/{complaint_id}/comments", endpoint, methods=["POST"],
+            dependencies=[permit("complaint.comment"), *headers],
+        )
+        [route] = [
+            c for c in iter_route_contexts(api.routes) if isinstance(c.original_route, APIRoute)
+        ]
+        return route
+
+    DirectCommand(context(command))  # as the application declares it
+    with pytest.raises(RuntimeError, match="not the dependencies served directly"):
+        DirectCommand(context(command_with_tenant))
+    with pytest.raises(RuntimeError, match="not the dependencies served directly"):
+        DirectCommand(context(command, Depends(extra)))
