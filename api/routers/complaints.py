@@ -322,4 +322,3 @@ async def untag(
     command = models.UntagComplaint.model_validate({"tag": tag, "reason": reason})
     result = await app.handle_async(parse_id(complaint_id), command, ctx)
     return await respond(app, result, reader)
-
