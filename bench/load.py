@@ -51,6 +51,8 @@ requests/s, so it would measure itself. Run both to see it.
         --baseline ../base --baseline-database-url sqlite:////tmp/base.db     # reads, vs. baseline
     uv run python bench/load.py --baseline . --baseline-database-url sqlite:////tmp/plain.db \\
         --baseline-env COMPLAINTS_ENCRYPT_PERSONAL_DATA=false     # a setting's cost, same run
+    uv run python bench/load.py --database-url postgresql://postgres@127.0.0.1/bench \\
+        --workers 3 --projections worker --statements 25   # PostgreSQL's time per statement
 """
 
 from __future__ import annotations
@@ -774,10 +776,18 @@ async def run_phases(
             on_postgres = (target.database_url or "").startswith("postgresql")
             if on_postgres and args.analyze:
                 await asyncio.to_thread(analyze, target.database_url)
+            statements = on_postgres and args.statements and await asyncio.to_thread(
+                reset_statements, target.database_url
+            )
             phases[spec.key, target.label] = await measure(
                 phase, target.cpu, spec.run(client, phase, target), target.worker_cpu,
                 POSTGRES if on_postgres else None,
             )
+            if statements:
+                done = sum(map(len, phases[spec.key, target.label].latencies.values()))
+                await asyncio.to_thread(
+                    print_statements, target.database_url, done, args.statements
+                )
             if args.client == "raw" and spec.key.startswith("open"):
                 print(f"  connections opened: {client.opened}")
             await client.close()
@@ -793,6 +803,49 @@ def analyze(database_url: str) -> None:
 
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("ANALYZE")
+
+
+def reset_statements(database_url: str) -> bool:
+    """Empties ``pg_stat_statements`` before a phase; ``False`` (and a note) where the server
+    has not loaded it (``shared_preload_libraries``, which takes a restart)."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        loaded = conn.execute(
+            "SELECT 1 FROM pg_settings WHERE name = 'shared_preload_libraries'"
+            " AND 'pg_stat_statements' = ANY(string_to_array(replace(setting, ' ', ''), ','))"
+        ).fetchone()
+        if not loaded:
+            print("  --statements: pg_stat_statements is not in shared_preload_libraries: skipped")
+            return False
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        conn.execute("SELECT pg_stat_statements_reset()")
+    return True
+
+
+def print_statements(database_url: str, requests: int, top: int) -> None:
+    """What PostgreSQL spent per request of the phase, statement by statement: executions, and
+    the milliseconds of execution (lock waits included) and of planning, the heaviest first.
+    Everything the server ran in that database counts: the lag probe's reads too."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT s.calls, s.total_exec_time, s.total_plan_time,"
+            " regexp_replace(s.query, '\\s+', ' ', 'g')"
+            " FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid"
+            " WHERE d.datname = current_database()"
+            " ORDER BY s.total_exec_time + s.total_plan_time DESC"
+        ).fetchall()
+    per = max(1, requests)
+    calls = sum(r[0] for r in rows)
+    execute = sum(r[1] for r in rows)
+    plan = sum(r[2] for r in rows)
+    print(f"  PostgreSQL statements per request: {calls / per:.2f}; ms per request: execution"
+          f" {execute / per:.3f} (lock waits included), planning {plan / per:.3f}")
+    print(f"  {'calls/req':>9} {'exec ms/req':>11} {'plan ms/req':>11}  statement")
+    for n, ex, pl, query in rows[:top]:
+        print(f"  {n / per:>9.3f} {ex / per:>11.4f} {pl / per:>11.4f}  {query[:100]}")
 
 
 async def prepare(args: argparse.Namespace, target: Target) -> None:
@@ -976,6 +1029,11 @@ def main() -> None:
         "--no-analyze", dest="analyze", action="store_false",
         help="do not ANALYZE a PostgreSQL store before each phase (by default it does, outside"
         " the measured time, since these machines run PostgreSQL with autovacuum off)",
+    )
+    parser.add_argument(
+        "--statements", type=int, default=0, metavar="N",
+        help="after each phase on PostgreSQL, print its N heaviest statements per request from"
+        " pg_stat_statements (the server must preload it; skipped with a note if not)",
     )
     parser.add_argument("--no-bare", action="store_true", help="skip the bare-route reference")
     parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench reference")
