@@ -773,11 +773,12 @@ async def run_phases(
             phase = Phase(f"{spec.title}, {target.label}, {args.client} client")
             if args.lag and target.database_url and spec.key.split()[0] in ("closed", "open"):
                 phase.lag = LagProbe(target.database_url).start()
-            on_postgres = (target.database_url or "").startswith("postgresql")
+            store = target.database_url or ""
+            on_postgres = store.startswith("postgresql")
             if on_postgres and args.analyze:
-                await asyncio.to_thread(analyze, target.database_url)
+                await asyncio.to_thread(analyze, store)
             statements = on_postgres and args.statements and await asyncio.to_thread(
-                reset_statements, target.database_url
+                reset_statements, store
             )
             phases[spec.key, target.label] = await measure(
                 phase, target.cpu, spec.run(client, phase, target), target.worker_cpu,
@@ -785,9 +786,7 @@ async def run_phases(
             )
             if statements:
                 done = sum(map(len, phases[spec.key, target.label].latencies.values()))
-                await asyncio.to_thread(
-                    print_statements, target.database_url, done, args.statements
-                )
+                await asyncio.to_thread(print_statements, store, done, args.statements)
             if args.client == "raw" and spec.key.startswith("open"):
                 print(f"  connections opened: {client.opened}")
             await client.close()
