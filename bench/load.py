@@ -303,8 +303,12 @@ class Phase:
         return False
 
     @property
+    def requests(self) -> int:
+        return sum(map(len, self.latencies.values()))
+
+    @property
     def rate(self) -> float:
-        return sum(map(len, self.latencies.values())) / self.elapsed
+        return self.requests / self.elapsed
 
     def print(self) -> None:
         every = sorted(v for vs in self.latencies.values() for v in vs)
@@ -785,7 +789,7 @@ async def run_phases(
                 POSTGRES if on_postgres else None,
             )
             if statements:
-                done = sum(map(len, phases[spec.key, target.label].latencies.values()))
+                done = phases[spec.key, target.label].requests
                 await asyncio.to_thread(print_statements, store, done, args.statements)
             if args.client == "raw" and spec.key.startswith("open"):
                 print(f"  connections opened: {client.opened}")
@@ -908,7 +912,7 @@ def print_rounds(rounds: list[dict[tuple[str, str], Phase]], labels: list[str]) 
             phases = [r[key, label] for r in rounds if (key, label) in r]
             rates = [p.rate for p in phases]
             cpu = [
-                p.server_cpu / max(1, sum(map(len, p.latencies.values()))) * 1e3
+                p.server_cpu / max(1, p.requests) * 1e3
                 for p in phases if p.server_cpu
             ]
             ratios = [
